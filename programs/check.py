@@ -28,7 +28,9 @@ class Shape:
     before: tuple[Assign, ...]  # assignments before the loop (all of them, for a function)
     after: tuple[Assign, ...]  # assignments after the loop (fold only)
     result: Expr | None  # the returned expression (function and fold)
-    carried: tuple[str, ...]  # names whose values flow from one iteration to the next or out of the loop
+    carried: tuple[str, ...]  # names the loop changes whose values flow to the next iteration or out of the loop
+    live: tuple[str, ...]  # every name whose value at the loop head matters: carried state and loop constants
+    unused: tuple[str, ...]  # parameters the program never reads
 
 
 _DEFAULT_POS: list[tuple[int, int]] = [(0, 0)]
@@ -141,8 +143,13 @@ def _analyse(name: str, params: tuple[str, ...], body: tuple[Stmt, ...]) -> Shap
         kind = "fold"
 
     carried: tuple[str, ...] = ()
+    live: tuple[str, ...] = ()
     if loop is not None:
-        carried = _carried(loop, after, result)
+        live = _live_at_head(loop, after, result)
+        assigned_in_loop = {t for s in loop.body if isinstance(s, Assign) for t in s.targets}
+        carried = tuple(n for n in live if n in assigned_in_loop)
+    read = {sub.name for stmt in body for sub in walk(stmt) if isinstance(sub, Var)}
+    unused = tuple(p for p in params if p not in read and p not in sequences)
     return Shape(
         kind=kind,
         sequences=tuple(p for p in params if p in sequences),
@@ -153,6 +160,8 @@ def _analyse(name: str, params: tuple[str, ...], body: tuple[Stmt, ...]) -> Shap
         after=tuple(after),
         result=result,
         carried=carried,
+        live=live,
+        unused=unused,
     )
 
 
@@ -208,29 +217,26 @@ def _loop(loop: For, defined: set[str], sequences: set[str], assigned_anywhere: 
     return arity
 
 
-def _carried(loop: For, after: list[Assign], result: Expr | None) -> tuple[str, ...]:
-    """Names live at the loop head: read before written in the body, or read after the loop."""
-    written: set[str] = set()
+def _live_at_head(loop: For, after: list[Assign], result: Expr | None) -> tuple[str, ...]:
+    """Names whose value at the loop head is read later: before being written in the body, or after the loop."""
     live: list[str] = []
 
     def note(name: str) -> None:
         if name not in live and name not in loop.targets:
             live.append(name)
 
+    written: set[str] = set()
     for stmt in loop.body:
         for sub in walk(stmt.value):
             if isinstance(sub, Var) and sub.name not in written:
                 note(sub.name)
         if isinstance(stmt, Assign):
             written.update(stmt.targets)
-    assigned_in_loop = {t for s in loop.body if isinstance(s, Assign) for t in s.targets}
-    tail_reads: list[str] = []
-    for stmt in after:
-        tail_reads.extend(sub.name for sub in walk(stmt.value) if isinstance(sub, Var))
-    if result is not None:
-        tail_reads.extend(sub.name for sub in walk(result) if isinstance(sub, Var))
-    for name in tail_reads:
-        if name in assigned_in_loop:
-            note(name)
-    # Only names the loop changes are state; names it merely reads are constants of the loop.
-    return tuple(n for n in live if n in assigned_in_loop)
+    # Backward liveness over the statements after the loop, from the returned value.
+    tail: set[str] = {sub.name for sub in walk(result) if isinstance(sub, Var)} if result is not None else set()
+    for stmt in reversed(after):
+        tail -= set(stmt.targets)
+        tail |= {sub.name for sub in walk(stmt.value) if isinstance(sub, Var)}
+    for name in sorted(tail):
+        note(name)
+    return tuple(live)

@@ -130,7 +130,8 @@ def run(program: Program, inputs: Mapping[str, Any]):
     m = _machine(program, "scalar")
     scalars = {}
     for name in program.scalars:
-        scalars[name] = _scalar_int(name, inputs[name])
+        if name not in program.shape.unused:
+            scalars[name] = _scalar_int(name, inputs[name])
     env = m.start(scalars)
     if program.kind == "function":
         return m.finish(env)
@@ -221,6 +222,9 @@ def evaluate(program: Program, inputs: Mapping[str, Any], lengths=None) -> np.nd
     batch = None
     for name in program.scalars:
         a = arrays[name]
+        if name in program.shape.unused and a.ndim >= 1:
+            batch = _same_batch(batch, a.shape[0], name)  # never read: any row shape will do
+            continue
         if a.ndim != 1:
             raise InputError(f"scalar input {name!r} must be 1-D [batch], got shape {a.shape}")
         batch = _same_batch(batch, a.shape[0], name)
@@ -247,7 +251,7 @@ def evaluate(program: Program, inputs: Mapping[str, Any], lengths=None) -> np.nd
         active_by_step = np.arange(time)[None, :] < lengths[:, None]
     m = _machine(program, "vector")
     with np.errstate(all="ignore"):
-        env = m.start({name: arrays[name] for name in program.scalars})
+        env = m.start({name: arrays[name] for name in program.scalars if name not in program.shape.unused})
         if program.kind == "function":
             return _broadcast(m.finish(env), batch)
         outputs = []

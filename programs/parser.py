@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.indenter import Indenter
 
@@ -79,9 +79,19 @@ def _pos(meta_or_token) -> tuple[int, int] | None:
 
 def _int(token: Token) -> int:
     text = str(token)
-    if len(text) > 2 and text[1] in "xXbBoO":
-        return int(text, 0)
-    return int(text, 10)
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("-")
+    return sign * (int(digits, 0) if len(digits) > 2 and digits[1] in "xXbBoO" else int(digits, 10))
+
+
+def _fold_min_literal(tree: Tree) -> None:
+    """``-9223372036854775808`` is one constant although its digits alone do not fit in 64 bits."""
+    for sub in tree.iter_subtrees():
+        if sub.data == "neg" and len(sub.children) == 1:
+            child = sub.children[0]
+            if isinstance(child, Tree) and child.data == "number" and _int(child.children[0]) == 1 << 63:
+                token = child.children[0]
+                sub.data, sub.children = "number", [token.update(value="-" + str(token))]
 
 
 @v_args(meta=True)
@@ -251,6 +261,7 @@ def parse(source: str) -> Program:
     text = source if source.endswith("\n") else source + "\n"
     try:
         tree = _parser().parse(text)
+        _fold_min_literal(tree)
         return _ToAst().transform(tree)
     except ProgramError:
         raise

@@ -1,0 +1,40 @@
+"""The named suites: ``quick`` (minutes on two cores), ``standard`` (every task), ``scaling`` (rising knobs)."""
+from __future__ import annotations
+
+from .registry import factories
+
+QUICK = [
+    ("modular_addition", {"p": 7}),
+    ("modular_multiplication", {"p": 5}),
+    ("parity", {"n": 4}),
+    ("majority", {"n": 3}),
+    ("multiplexer", {"k": 1}),
+    ("maximum", {"bits": 3}),
+    ("absolute_difference", {"bits": 3}),
+    ("running_parity", {"length": 8}),
+    ("running_sum_mod", {"k": 3, "length": 6}),
+    ("binary_addition", {"length": 6}),
+    ("first_index", {"values": 3, "length": 4}),
+    ("contains", {"values": 3, "length": 4}),
+]
+
+SCALING = (
+    [("modular_addition", {"p": p}) for p in (5, 7, 11, 13, 17, 23)]
+    + [("modular_multiplication", {"p": p}) for p in (5, 7, 11, 13, 17)]
+    + [("parity", {"n": n}) for n in (3, 4, 6, 8, 10)]
+    + [("majority", {"n": n}) for n in (3, 5, 7, 9)]
+    + [("absolute_difference", {"bits": b}) for b in (2, 3, 4, 5, 6)]
+    + [("median_of_three", {"bits": b}) for b in (2, 3, 4, 5)]
+    + [("running_sum_mod", {"k": k, "length": 6}) for k in (2, 3, 4, 5, 7)]
+    + [("divisibility", {"k": k, "length": 10}) for k in (2, 3, 5, 7)]
+    + [("parity_last_k", {"k": k, "length": 10}) for k in (2, 3, 4, 5)]
+    + [("first_index", {"values": 4, "length": n}) for n in (2, 3, 4, 5, 6)]
+    + [("argmax", {"values": v, "length": 4}) for v in (2, 3, 4, 6)]
+)
+
+
+def _standard():
+    return [(name, {}) for name in sorted(factories())]
+
+
+SUITES = {"quick": QUICK, "standard": _standard, "scaling": SCALING}

@@ -1,0 +1,331 @@
+"""``Task``: a named input signature with a ground truth, examples drawn from it, and verification."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from programs import InputError, Int, Program, ProgramError, Seq, parse
+from programs.domains import DomainError, check_signature, domain_size, enumerate_domain, sample_domain
+from programs.equivalence import Verification, equivalent
+from programs.interpreter import evaluate
+
+# Domains up to this many inputs are enumerated whole; larger ones are sampled, and say so.
+MAX_ENUMERATED = 1 << 20
+# Size of "the whole domain" when it is too large to enumerate: a stated uniform sample.
+DEFAULT_SAMPLE = 50_000
+
+ALL_OPERATORS = (
+    "+", "-", "*", "//", "%", "&", "|", "^", "<<", ">>", "<", "<=", ">", ">=", "==", "!=",
+    "and", "or", "not", "neg", "min", "max", "abs", "if",
+)
+
+
+class TaskError(ValueError):
+    """A task that cannot be built or used as asked; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Input/output pairs. Sequences are ``[n, max_length]`` padded with 0; ``lengths`` gives true lengths.
+
+    ``complete`` is True when the examples are the whole domain; otherwise ``note`` says how they were drawn.
+    """
+
+    inputs: dict[str, np.ndarray]
+    outputs: np.ndarray
+    lengths: np.ndarray | None = None
+    complete: bool = False
+    note: str = ""
+    scan: bool = False  # outputs are per step: [n, max_length] (or [n, max_length, arity])
+
+    def __len__(self) -> int:
+        return int(self.outputs.shape[0])
+
+    def take(self, index) -> "Examples":
+        """The examples at ``index`` (an index array or a boolean mask)."""
+        index = np.asarray(index)
+        return Examples(
+            inputs={k: v[index] for k, v in self.inputs.items()},
+            outputs=self.outputs[index],
+            lengths=None if self.lengths is None else self.lengths[index],
+            complete=False,
+            note=f"subset of: {self.note}" if self.note else "subset",
+            scan=self.scan,
+        )
+
+    def rows(self):
+        """Each example as (inputs as plain ints/lists, output as an int, a tuple, or a list per step)."""
+        for i in range(len(self)):
+            x: dict[str, Any] = {}
+            n = None
+            for k, v in self.inputs.items():
+                if v.ndim == 2:
+                    n = int(self.lengths[i]) if self.lengths is not None else v.shape[1]
+                    x[k] = v[i, :n].tolist()
+                else:
+                    x[k] = int(v[i])
+            y = self.outputs[i]
+            if self.scan:
+                y = [_plain(v) for v in y[:n]]
+            else:
+                y = _plain(y)
+            yield x, y
+
+
+def _plain(y):
+    return tuple(int(v) for v in y) if isinstance(y, np.ndarray) and y.ndim == 1 else int(y)
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """A toy task: inputs with finite domains and a ground truth (a reference program or a function).
+
+    Routes never see ``reference`` or ``function``: they get ``examples`` and the signature.
+    """
+
+    name: str
+    family: str
+    params: dict[str, Any]
+    inputs: dict[str, Int | Seq]
+    difficulty: float
+    kind: str  # "function" | "fold" | "scan"
+    arity: int
+    operators: tuple[str, ...] = ALL_OPERATORS
+    reference: Program | None = field(default=None, repr=False)
+    function: Callable | None = field(default=None, repr=False)
+    description: str = ""
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # --- the domain ---------------------------------------------------------------------------
+    @property
+    def domain_size(self) -> int:
+        return domain_size(self.inputs)
+
+    @property
+    def enumerable(self) -> bool:
+        return self.domain_size <= MAX_ENUMERATED
+
+    @property
+    def sequences(self) -> tuple[str, ...]:
+        return tuple(n for n, d in self.inputs.items() if isinstance(d, Seq))
+
+    def signature(self) -> str:
+        return ", ".join(f"{n}: {d}" for n, d in self.inputs.items())
+
+    # --- ground truth ---------------------------------------------------------------------------
+    def _truth(self, arrays: dict[str, np.ndarray], lengths) -> np.ndarray:
+        if self.reference is not None:
+            return evaluate(self.reference, arrays, lengths)
+        return _call_function(self, arrays, lengths)
+
+    def _domain(self) -> Examples:
+        hit = self._cache.get("domain")
+        if hit is None:
+            if self.enumerable:
+                arrays, lengths = enumerate_domain(self.inputs)
+                note = f"the whole domain ({self.domain_size} inputs)"
+                complete = True
+            else:
+                arrays, lengths = sample_domain(self.inputs, DEFAULT_SAMPLE, np.random.default_rng(0))
+                note = f"a uniform sample of {DEFAULT_SAMPLE} of the {self.domain_size:.3g} inputs (the domain is too large to enumerate)"
+                complete = False
+            hit = Examples(arrays, self._truth(arrays, lengths), lengths, complete, note, self.kind == "scan")
+            self._cache["domain"] = hit
+        return hit
+
+    def examples(self, n: int | None = None, seed: int = 0) -> Examples:
+        """``n`` distinct examples drawn at random with ``seed``; ``n=None``: the whole domain (or a stated sample)."""
+        if n is None:
+            return self._domain()
+        n = _count(n, "n")
+        if self.enumerable:
+            dom = self._domain()
+            if n >= len(dom):
+                return dom
+            idx = np.sort(np.random.default_rng(seed).choice(len(dom), size=n, replace=False))
+            ex = dom.take(idx)
+            return replace(ex, note=f"{n} of {len(dom)} inputs drawn without replacement, seed {seed}")
+        arrays, lengths = sample_domain(self.inputs, n, np.random.default_rng(seed))
+        return Examples(arrays, self._truth(arrays, lengths), lengths, False, f"{n} inputs drawn uniformly, seed {seed}", self.kind == "scan")
+
+    def split(self, train: float | int = 0.5, seed: int = 0, test: float | int | None = None) -> tuple[Examples, Examples]:
+        """Disjoint training and held-out examples: ``train`` as a fraction of the domain or a count.
+
+        The held-out part is the rest of the domain (or ``test`` of it).
+        """
+        dom = self._domain()
+        total = len(dom)
+        n_train = _size(train, total, "train")
+        n_test = total - n_train if test is None else _size(test, total, "test")
+        if n_train + n_test > total:
+            raise TaskError(f"train ({n_train}) + test ({n_test}) exceed the {total} examples available")
+        order = np.random.default_rng(seed).permutation(total)
+        tr, te = np.sort(order[:n_train]), np.sort(order[n_train : n_train + n_test])
+        a, b = dom.take(tr), dom.take(te)
+        a = replace(a, note=f"training split: {n_train} of {dom.note}, seed {seed}")
+        b = replace(b, note=f"held-out split: {n_test} of {dom.note}, seed {seed}")
+        return a, b
+
+    # --- verification ---------------------------------------------------------------------------
+    def check_program(self, program: Program | str) -> Program:
+        """Parse ``program`` and check that its parameters are this task's inputs; TaskError otherwise."""
+        try:
+            prog = parse(program) if isinstance(program, str) else program
+        except ProgramError:
+            raise
+        if not isinstance(prog, Program):
+            raise TaskError(f"expected a Program or program text, got {type(program).__name__}")
+        if set(prog.params) != set(self.inputs):
+            raise TaskError(
+                f"program {prog.name}({', '.join(prog.params)}) does not match task {self.name} "
+                f"({self.signature()}): its parameters must be exactly {list(self.inputs)}"
+            )
+        for name in prog.sequences:
+            if not isinstance(self.inputs[name], Seq):
+                raise TaskError(f"program {prog.name} loops over {name!r}, but in task {self.name} it is {self.inputs[name]}")
+        for name in prog.scalars:
+            if isinstance(self.inputs[name], Seq) and name not in prog.shape.unused:
+                raise TaskError(f"program {prog.name} reads {name!r} as an integer, but in task {self.name} it is a sequence; loop over it")
+        return prog
+
+    def verify(self, program: Program | str, *, seconds: float = 60.0) -> Verification:
+        """Is ``program`` right on the whole domain? By the strongest method the domain allows."""
+        prog = self.check_program(program)
+        if self.reference is not None:
+            return equivalent(prog, self.reference, self.inputs, seconds=seconds)
+        return self._verify_against_function(prog)
+
+    def _verify_against_function(self, prog: Program) -> Verification:
+        dom = self._domain()
+        kind_ok = (prog.kind == "scan") == (self.kind == "scan") and prog.arity == self.arity
+        if not kind_ok:
+            x, y = next(dom.rows())
+            return Verification(False, "exhaustive" if dom.complete else "sampled", x, (prog(**x), y), checked=1,
+                                detail=f"the program is a {prog.kind} with {prog.arity} output(s); the task wants a {self.kind} with {self.arity}")
+        try:
+            got = evaluate(prog, dom.inputs, dom.lengths if prog.sequences else None)
+        except InputError as err:
+            raise TaskError(f"cannot run {prog.name} on task {self.name}: {err}") from None
+        want = dom.outputs
+        diff = got != want
+        while diff.ndim > 1:
+            diff = diff.any(axis=-1)
+        method = "exhaustive" if dom.complete else "sampled"
+        if diff.any():
+            i = int(np.argmax(diff))
+            x, y = next(dom.take(np.array([i])).rows())
+            return Verification(False, method, x, (prog(**x), y), checked=i + 1)
+        return Verification(True, method, checked=len(dom), detail=dom.note)
+
+    def __repr__(self) -> str:
+        return f"Task({self.name!r}, family={self.family!r}, {self.signature()}, difficulty={self.difficulty:g})"
+
+
+def _count(n, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise TaskError(f"{what} must be a non-negative integer, got {n!r}")
+    return int(n)
+
+
+def _size(x, total: int, what: str) -> int:
+    if isinstance(x, float):
+        if not 0.0 <= x <= 1.0 or math.isnan(x):
+            raise TaskError(f"{what} as a fraction must lie in [0, 1], got {x}")
+        return int(round(x * total))
+    n = _count(x, what)
+    if n > total:
+        raise TaskError(f"{what}={n} is more than the {total} examples in the domain")
+    return n
+
+
+# --- tasks whose ground truth is a Python function --------------------------------------------------
+
+
+def _call_one(task_name: str, fn: Callable, x: dict[str, Any]):
+    try:
+        return fn(**x)
+    except Exception as err:  # the user's function failed: name the input that broke it
+        raise TaskError(f"task {task_name}: the function raised {type(err).__name__}: {err} on input {x}") from err
+
+
+def normalise_output(task_name: str, y, x: dict[str, Any], kind: str, arity: int | None, length: int | None):
+    """Check one output of a user's function and turn it into ints (tuples for several outputs)."""
+
+    def as_int(v):
+        if isinstance(v, (bool, np.bool_)):
+            return int(v)
+        if isinstance(v, (int, np.integer)):
+            v = int(v)
+            if -(2**63) <= v < 2**63:
+                return v
+        raise TaskError(f"task {task_name}: the function returned {v!r} on input {x}; outputs must be 64-bit integers")
+
+    def as_value(v):
+        if isinstance(v, tuple):
+            if len(v) < 2:
+                raise TaskError(f"task {task_name}: a tuple output needs at least two items, got {v!r} on input {x}")
+            return tuple(as_int(i) for i in v)
+        return as_int(v)
+
+    if kind == "scan":
+        if not isinstance(y, list):
+            raise TaskError(f"task {task_name}: a scan must return a list with one output per step; got {y!r} on input {x}")
+        if len(y) != length:
+            raise TaskError(f"task {task_name}: the function returned {len(y)} outputs for a sequence of length {length} on input {x}")
+        out = [as_value(v) for v in y]
+    else:
+        if isinstance(y, list):
+            raise TaskError(f"task {task_name}: the function returned a list on input {x}; only tasks over sequences may be scans")
+        out = as_value(y)
+    got = _arity_of(out, kind)
+    if arity is not None and got is not None and got != arity:
+        raise TaskError(f"task {task_name}: the function returned {got} output(s) on input {x} but {arity} elsewhere")
+    return out
+
+
+def _arity_of(out, kind: str) -> int | None:
+    if kind == "scan":
+        if not out:
+            return None
+        out = out[0]
+    return len(out) if isinstance(out, tuple) else 1
+
+
+def _call_function(task: "Task", arrays: dict[str, np.ndarray], lengths) -> np.ndarray:
+    n = next(iter(arrays.values())).shape[0]
+    rows = []
+    for i in range(n):
+        x = {}
+        for k, v in arrays.items():
+            if v.ndim == 2:
+                x[k] = v[i, : int(lengths[i])].tolist() if lengths is not None else v[i].tolist()
+            else:
+                x[k] = int(v[i])
+        length = len(x[task.sequences[0]]) if task.sequences else None
+        rows.append(normalise_output(task.name, _call_one(task.name, task.function, x), x, task.kind, task.arity, length))
+    return _stack_outputs(rows, task.kind, task.arity, arrays, lengths)
+
+
+def _stack_outputs(rows, kind: str, arity: int, arrays, lengths) -> np.ndarray:
+    n = len(rows)
+    if kind != "scan":
+        out = np.array(rows, dtype=np.int64)
+        return out.reshape((n,) if arity == 1 else (n, arity))
+    width = next(v for v in arrays.values() if v.ndim == 2).shape[1]
+    shape = (n, width) if arity == 1 else (n, width, arity)
+    out = np.zeros(shape, dtype=np.int64)
+    for i, r in enumerate(rows):
+        if r:
+            out[i, : len(r)] = np.array(r, dtype=np.int64)
+    return out
+
+
+def signature_errors(inputs) -> dict:
+    """Validate a signature given by a user, as a TaskError."""
+    try:
+        return check_signature(dict(inputs) if isinstance(inputs, Mapping) else inputs)
+    except DomainError as err:
+        raise TaskError(str(err)) from None
