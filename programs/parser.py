@@ -238,10 +238,24 @@ def _describe(err: UnexpectedInput, text: str) -> str:
         if str(tok) in ("<", "<=", ">", ">=", "==", "!="):
             return f"unexpected {shown}: chained comparisons are not in the language; write (a < b) and (b < c)"
         hint = _HINTS.get(str(tok))
+        if str(tok) == "*" and tok.start_pos and text[tok.start_pos - 1] == "*":
+            hint = _HINTS["**"]
         return f"unexpected {shown}" + (f"; {hint}" if hint else "")
     if isinstance(err, UnexpectedEOF):
         return "unexpected end of program"
     return str(err).splitlines()[0]
+
+
+def _unclosed_paren(text: str) -> tuple[int, int] | None:
+    """Position of the first '(' left open at the end of the text (comments skipped)."""
+    stack: list[tuple[int, int]] = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        for col, ch in enumerate(line.split("#", 1)[0], start=1):
+            if ch == "(":
+                stack.append((lineno, col))
+            elif ch == ")" and stack:
+                stack.pop()
+    return stack[0] if stack else None
 
 
 def parse(source: str) -> Program:
@@ -273,6 +287,9 @@ def parse(source: str) -> Program:
             raise ProgramError(1, 1, "program is nested too deeply") from None
         raise
     except UnexpectedInput as err:
+        unclosed = _unclosed_paren(text)
+        if unclosed is not None and isinstance(err, (UnexpectedToken, UnexpectedEOF)):
+            raise ProgramError(*unclosed, "'(' was never closed") from None
         raise ProgramError(err.line if err.line and err.line > 0 else 1, err.column if err.column and err.column > 0 else 1, _describe(err, text)) from None
     except RecursionError:
         raise ProgramError(1, 1, "program is nested too deeply") from None

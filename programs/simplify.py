@@ -9,9 +9,6 @@ fixed point of the passes below:
 - local rewrites that are exact under the semantics (listed, each with its reason, in ``_rules``);
 - propagation of constants, copies and single-use temporaries (never into a loop from outside);
 - dead assignment removal (strong liveness, the loop handled as a fixed point at its head).
-
-No rewrite ever introduces the constant ``-2**63``: the printer writes it as
-``-9223372036854775808``, which the parser reads as ``-(2**63)`` and refuses.
 """
 from __future__ import annotations
 
@@ -29,7 +26,6 @@ from .ast import (
     Tuple,
     Unary,
     Var,
-    Yield,
     variables,
     walk,
 )
@@ -48,10 +44,6 @@ _SELF = {"<": 0, "<=": 1, ">": 0, ">=": 1, "==": 1, "!=": 0}  # x OP x
 
 def _size(e: Expr) -> int:
     return sum(1 for _ in walk(e))
-
-
-def _has_min(e: Expr) -> bool:
-    return any(isinstance(n, Const) and n.value == INT64_MIN for n in walk(e))
 
 
 def _const(e: Expr, value: int | None = None) -> bool:
@@ -174,8 +166,8 @@ def _rules(e: Expr) -> Expr | None:
     operand never changes a result, and structurally equal operands have equal values.
     """
     folded = _fold(e)
-    if folded is not None and (folded.value != INT64_MIN or _has_min(e)):
-        return folded  # (-2**63 is never introduced: the other rules get their chance)
+    if folded is not None:
+        return folded
 
     if isinstance(e, Unary):
         x = e.operand
@@ -223,9 +215,6 @@ def _rules(e: Expr) -> Expr | None:
         if b == c:
             return Binary("and", c, a)  # a if c != 0 else c (== 0) == c and a
         return None
-
-    if isinstance(e, Tuple):
-        return None
     return None
 
 
@@ -269,6 +258,10 @@ def _binary(e: Binary) -> Expr | None:
             return Binary("-", x, y.operand)  # wrap(x + wrap(-y)) == wrap(x - y)
         if isinstance(x, Unary) and x.op == "-":
             return Binary("-", y, x.operand)  # wrap(wrap(-x) + y) == wrap(y - x)
+        if isinstance(x, Binary) and x.op == "-" and x.right == y:
+            return x.left  # (a - b) + b == a modulo 2**64
+        if isinstance(y, Binary) and y.op == "-" and y.right == x:
+            return y.left  # b + (a - b) == a modulo 2**64
         return _linear_rewrite(e)
 
     if op == "-":
@@ -280,6 +273,14 @@ def _binary(e: Binary) -> Expr | None:
             return Const(0)  # wrap(x - x) == 0
         if isinstance(y, Unary) and y.op == "-":
             return Binary("+", x, y.operand)  # wrap(x - wrap(-y)) == wrap(x + y)
+        if isinstance(x, Binary) and x.op == "+" and x.right == y:
+            return x.left  # (a + b) - b == a modulo 2**64
+        if isinstance(x, Binary) and x.op == "+" and x.left == y:
+            return x.right  # (a + b) - a == b modulo 2**64
+        if isinstance(x, Binary) and x.op == "-" and x.left == y:
+            return _neg(x.right)  # (a - b) - a == -b modulo 2**64
+        if isinstance(y, Binary) and y.op == "-" and y.left == x:
+            return y.right  # a - (a - b) == b modulo 2**64
         return _linear_rewrite(e)
 
     if op == "*":
@@ -419,9 +420,7 @@ def _compare(e: Binary) -> Expr | None:
             # x -> s*x + k and x -> x ^ k are bijections of int64, so they can be undone.
             s, b, k = _lin(x)
             if b is not x:
-                target = wrap(s * (c - k))
-                if target != INT64_MIN:
-                    return Binary(op, b, Const(target))
+                return Binary(op, b, Const(wrap(s * (c - k))))
             if isinstance(x, Binary) and x.op == "^" and isinstance(x.right, Const):
                 return Binary(op, x.left, Const(x.right.value ^ c))
             if isinstance(x, Binary) and x.op == "^" and isinstance(x.left, Const):
@@ -478,12 +477,12 @@ def _call(e: Call) -> Expr | None:
 
 
 def _rewrite(e: Expr) -> Expr:
-    """Apply local rules at the top of ``e`` until none applies (never growing, never adding -2**63)."""
+    """Apply local rules at the top of ``e`` until none applies (never growing)."""
     for _ in range(_MAX_LOCAL):
         new = _rules(e)
         if new is None or new == e:
             return e
-        if _size(new) > _size(e) or (_has_min(new) and not _has_min(e)):
+        if _size(new) > _size(e):
             return e
         e = new
         if not isinstance(e, (Unary, Binary, Call, IfExp)):

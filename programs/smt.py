@@ -241,7 +241,7 @@ def _input_term(name: str, v, mode: str) -> z3.ExprRef:
 
 
 def _check_inputs(program: Program, inputs: Mapping) -> None:
-    missing = [p for p in program.params if p not in inputs]
+    missing = [p for p in program.params if p not in inputs and p not in program.shape.unused]
     extra = [k for k in inputs if k not in program.params]
     if missing or extra:
         raise InputError(f"inputs do not match the parameters {list(program.params)} of {program.name}: "
@@ -263,7 +263,10 @@ def to_z3(program: Program, inputs: Mapping[str, object], *, mode: str = "bv") -
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     _check_inputs(program, inputs)
     shape = program.shape
-    env: dict[str, z3.ExprRef] = {n: _input_term(n, inputs[n], mode) for n in program.scalars}
+    # Parameters the program never reads may be left out (or be anything).
+    env: dict[str, z3.ExprRef] = {
+        n: _input_term(n, inputs[n], mode) for n in program.scalars if n not in program.shape.unused
+    }
     seqs = {}
     for n in program.sequences:
         if isinstance(inputs[n], (str, bytes)) or not isinstance(inputs[n], Sequence):
@@ -314,6 +317,8 @@ def evaluate_z3(program: Program, inputs: Mapping[str, object], *, mode: str = "
     symbols: dict[str, object] = {}
     pairs: list[tuple[z3.ExprRef, z3.ExprRef]] = []
     for n in program.params:
+        if n in program.shape.unused:
+            continue
         if n in program.sequences:
             values = list(inputs[n])
             terms = [sym(f"{n}__{i}") for i in range(len(values))]

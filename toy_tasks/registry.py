@@ -24,6 +24,9 @@ class Spec:
     difficulty: float
     operators: tuple[str, ...] | None = None
     description: str = ""
+    # The same task written as plain Python (ints and lists), independently of ``source``:
+    # ``tractbench tasks --verify`` checks the reference program against it over the whole domain.
+    definition: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ def _build(base: str, items: tuple[tuple[str, int], ...]) -> Task:
         instance_name(base, ordered), program, spec.inputs, family=factory.family, params=ordered,
         difficulty=spec.difficulty, operators=spec.operators or FAMILY_OPERATORS.get(factory.family, ALL_OPERATORS),
         description=spec.description or (factory.doc.splitlines()[0] if factory.doc else ""),
+        definition=spec.definition,
     )
 
 
@@ -165,12 +169,12 @@ def _default_difficulty(inputs) -> float:
     return round(math.log2(max(2, domain_size(inputs))), 3)
 
 
-def _program_task(name, program: Program, inputs, *, family, params, difficulty, operators, description) -> Task:
+def _program_task(name, program: Program, inputs, *, family, params, difficulty, operators, description, definition=None) -> Task:
     inputs = signature_errors(inputs)
     task = Task(
         name=name, family=family, params=dict(params), inputs=dict(inputs), difficulty=float(difficulty),
         kind=program.kind, arity=program.arity, operators=tuple(operators), reference=program,
-        description=description,
+        description=description, definition=definition,
     )
     task.check_program(program)  # parameters must be the inputs
     return task

@@ -96,6 +96,8 @@ class Task:
     operators: tuple[str, ...] = ALL_OPERATORS
     reference: Program | None = field(default=None, repr=False)
     function: Callable | None = field(default=None, repr=False)
+    # An independent Python definition of a built-in task, against which its reference is checked.
+    definition: Callable | None = field(default=None, repr=False)
     description: str = ""
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -119,7 +121,7 @@ class Task:
     def _truth(self, arrays: dict[str, np.ndarray], lengths) -> np.ndarray:
         if self.reference is not None:
             return evaluate(self.reference, arrays, lengths)
-        return _call_function(self, arrays, lengths)
+        return _call_function(self, self.function, arrays, lengths)
 
     def _domain(self) -> Examples:
         hit = self._cache.get("domain")
@@ -220,6 +222,25 @@ class Task:
             return Verification(False, method, x, (prog(**x), y), checked=i + 1)
         return Verification(True, method, checked=len(dom), detail=dom.note)
 
+    def check_definition(self) -> Verification:
+        """Check the reference program against the task's independent Python definition, over the domain."""
+        if self.reference is None:
+            raise TaskError(f"task {self.name} has no reference program; its Python function is its definition")
+        if self.definition is None:
+            return Verification(True, "exhaustive", checked=0, detail="no separate definition: the reference program is the definition")
+        dom = self._domain()
+        want = _call_function(self, self.definition, dom.inputs, dom.lengths)
+        diff = dom.outputs != want
+        while diff.ndim > 1:
+            diff = diff.any(axis=-1)
+        method = "exhaustive" if dom.complete else "sampled"
+        if diff.any():
+            i = int(np.argmax(diff))
+            x, y = next(dom.take(np.array([i])).rows())
+            return Verification(False, method, x, (y, self.definition(**x)), checked=i + 1,
+                                detail="the reference program and the Python definition disagree")
+        return Verification(True, method, checked=len(dom), detail=dom.note)
+
     def __repr__(self) -> str:
         return f"Task({self.name!r}, family={self.family!r}, {self.signature()}, difficulty={self.difficulty:g})"
 
@@ -294,7 +315,7 @@ def _arity_of(out, kind: str) -> int | None:
     return len(out) if isinstance(out, tuple) else 1
 
 
-def _call_function(task: "Task", arrays: dict[str, np.ndarray], lengths) -> np.ndarray:
+def _call_function(task: "Task", fn: Callable, arrays: dict[str, np.ndarray], lengths) -> np.ndarray:
     n = next(iter(arrays.values())).shape[0]
     rows = []
     for i in range(n):
@@ -305,7 +326,7 @@ def _call_function(task: "Task", arrays: dict[str, np.ndarray], lengths) -> np.n
             else:
                 x[k] = int(v[i])
         length = len(x[task.sequences[0]]) if task.sequences else None
-        rows.append(normalise_output(task.name, _call_one(task.name, task.function, x), x, task.kind, task.arity, length))
+        rows.append(normalise_output(task.name, _call_one(task.name, fn, x), x, task.kind, task.arity, length))
     return _stack_outputs(rows, task.kind, task.arity, arrays, lengths)
 
 
