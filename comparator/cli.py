@@ -47,10 +47,15 @@ def tasks(suite_name: str | None, family: str | None, verify: bool, show: bool) 
         row = [task.name, task.family, task.kind, task.signature(), f"{task.domain_size:,}", f"{task.difficulty:g}"]
         if verify:
             start = time.perf_counter()
-            v = task.check_definition()
-            row.append(_describe(v) if v.equal else f"[red]FAILED[/red] on {v.counterexample}")
+            try:
+                v = task.check_definition()
+                row.append(_describe(v) if v.equal else f"[red]FAILED[/red] on {v.counterexample}: {v.outputs}")
+                ok = v.equal
+            except toy_tasks.TaskError as err:
+                row.append(f"[red]FAILED[/red]: {err}")
+                ok = False
             row.append(f"{time.perf_counter() - start:.2f}")
-            if not v.equal:
+            if not ok:
                 failures.append(task.name)
         table.add_row(*row)
     console.print(table)

@@ -16,7 +16,7 @@ class DomainError(ValueError):
     """A domain that cannot exist (empty range, non-positive length, ...)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Int:
     """The integers in the half-open range ``[lo, hi)``."""
 
@@ -55,11 +55,13 @@ class Int:
     def __contains__(self, v: object) -> bool:
         return isinstance(v, (int, np.integer)) and self.lo <= int(v) < self.hi
 
-    def __str__(self) -> str:
+    def __repr__(self) -> str:
         return f"Int({self.lo}, {self.hi})"
 
+    __str__ = __repr__
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class Seq:
     """Sequences of elements from ``element``; ``length`` is an int or an inclusive ``(lo, hi)``."""
 
@@ -103,8 +105,10 @@ class Seq:
     def size(self) -> int:
         return sum(self.count(n) for n in self.lengths)
 
-    def __str__(self) -> str:
-        return f"Seq({self.element}, length={self.length!r})"
+    def __repr__(self) -> str:
+        return f"Seq({self.element!r}, length={self.length!r})"
+
+    __str__ = __repr__
 
 
 Domain = Union[Int, Seq]

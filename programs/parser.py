@@ -10,6 +10,7 @@ from lark.indenter import Indenter
 
 from .ast import CALLS, Assign, Binary, Call, Const, For, IfExp, Return, Tuple, Unary, Var, Yield
 from .errors import ProgramError
+from .semantics import wrap
 from .program import Program
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
@@ -180,8 +181,8 @@ class _ToAst(Transformer):
 
     def neg(self, meta, children):
         (operand,) = children
-        if isinstance(operand, Const):
-            return Const(-operand.value, pos=_pos(meta))
+        if isinstance(operand, Const):  # a negated literal is a constant; -(-2**63) wraps, as `-` does
+            return Const(wrap(-operand.value), pos=_pos(meta))
         return Unary("-", operand, pos=_pos(meta))
 
     def number(self, meta, children):

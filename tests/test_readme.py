@@ -1,0 +1,22 @@
+"""The README's Python example runs and prints what its comments say."""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_example_runs_as_documented():
+    text = README.read_text()
+    block = re.search(r"## In ten lines of Python\n\n```python\n(.*?)```", text, flags=re.S).group(1)
+    assert len(block.strip().splitlines()) <= 10
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "README.md", "exec"), {})  # the project's own documentation, not user text
+    printed = out.getvalue().splitlines()
+    expected = [m.group(1).strip() for line in block.splitlines() if line.startswith("print(")
+                for m in [re.search(r"#\s*(.*)$", line)] if m]
+    assert printed == expected
