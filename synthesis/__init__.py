@@ -1,0 +1,9 @@
+"""Direct synthesis from examples. Never imports extraction/ or torch; never reads a reference program."""
+from .problem import Budget, Problem
+from .registry import Attempt, Synthesizer, registry, synthesizer
+from .solve import SynthesisError, SynthesisResult, names, solve, training_examples
+
+__all__ = [
+    "Attempt", "Budget", "Problem", "SynthesisError", "SynthesisResult", "Synthesizer", "names", "registry",
+    "solve", "synthesizer", "training_examples",
+]
