@@ -1,0 +1,308 @@
+"""Bottom-up enumeration by size with observational equivalence on vectorised outputs.
+
+Every expression is represented by its vector of values on the examples. Expressions of size ``s``
+are built from all smaller ones with one operator at a time, whole blocks at once with numpy
+broadcasting; a vector already seen (by a 64-bit hash of its values) is dropped, so each behaviour
+on the examples is kept once, by its smallest expression. Scans and folds (``_loops.py``): state
+updates are enumerated the same way over a grid of state values, each distinct update is simulated
+on all example sequences at once, and the output is then synthesized as a function of the state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from programs import Binary, Call, Const, IfExp, Unary, Var
+from programs.ast import Expr
+from programs.semantics import VECTOR, wrap
+
+from ..build import function
+from ..problem import Budget, Problem
+from ..registry import Attempt, synthesizer
+
+BINARY = ("+", "-", "*", "//", "%", "&", "|", "^", "<<", ">>", "<", "<=", ">", ">=", "==", "!=", "and", "or", "min", "max")
+UNARY = ("neg", "not", "abs")
+COMMUTATIVE = {"+", "*", "&", "|", "^", "==", "!=", "min", "max"}
+# Comparisons in one direction suffice: a > b is b < a.
+MIRRORED = {">": "<", ">=": "<="}
+CHUNK = 1 << 21  # elements evaluated per numpy call (keeps temporaries small)
+
+
+class Exhausted(Exception):
+    pass
+
+
+class OutOfTime(Exception):
+    pass
+
+
+@dataclass
+class Level:
+    values: np.ndarray  # [n, E] distinct value vectors
+    ops: np.ndarray  # [n] operator code (index into the enumerator's op table; -1 for a leaf)
+    args: np.ndarray  # [n, 3] global ids of the operands (-1 when absent)
+    start: int = 0  # global id of the first row (-1: rows that were not kept)
+    hashes: np.ndarray | None = None
+
+
+class Bank:
+    """All distinct value vectors found so far, by size, with how each was built.
+
+    Rows live in one preallocated array (pages are only touched as rows arrive); a level is a view.
+    """
+
+    def __init__(self, n_examples: int, seed: int, max_bytes: int):
+        rng = np.random.default_rng(seed)
+        self.weights = rng.integers(1, 2**63, size=n_examples, dtype=np.uint64) | np.uint64(1)
+        self.seen = np.zeros(0, dtype=np.uint64)
+        self.capacity = max(1024, int(max_bytes // (8 * max(1, n_examples) + 26)))
+        self.values = np.empty((self.capacity, n_examples), dtype=np.int64)
+        self.ops = np.empty(self.capacity, dtype=np.int16)
+        self.args = np.empty((self.capacity, 3), dtype=np.int64)
+        self.levels: dict[int, Level] = {}
+        self.offsets: dict[int, int] = {}
+        self.total = 0
+        self.evaluated = 0
+        self.full = False  # the memory cap was reached: later sizes are searched only in part
+
+    def hash(self, values: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return (values.view(np.uint64) * self.weights).sum(axis=1, dtype=np.uint64)
+
+    def add(self, size: int, values: np.ndarray, ops: np.ndarray, args: np.ndarray) -> Level | None:
+        """Keep the rows whose behaviour is new, as the next rows of level ``size``; returns them."""
+        self.evaluated += values.shape[0]
+        if values.shape[0] == 0:
+            return None
+        h = self.hash(values)
+        u, first = np.unique(h, return_index=True)
+        pos = np.searchsorted(self.seen, u)
+        present = np.zeros(u.shape, dtype=bool)
+        inside = pos < self.seen.size
+        present[inside] = self.seen[pos[inside]] == u[inside]
+        keep = first[~present]
+        if keep.size == 0:
+            return None
+        if self.full or self.total + keep.size > self.capacity:
+            # Full: rows are still checked against the target, but no longer kept for larger sizes.
+            self.full = True
+            return Level(values[keep], ops[keep], args[keep], start=-1, hashes=h[keep])
+        new = np.sort(h[keep])
+        self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new)
+        self.offsets.setdefault(size, self.total)
+        lo, hi = self.total, self.total + keep.size
+        self.values[lo:hi] = values[keep]
+        self.ops[lo:hi] = ops[keep]
+        self.args[lo:hi] = args[keep]
+        self.total = hi
+        self.levels[size] = self._view(self.offsets[size], hi)
+        block = self._view(lo, hi)
+        block.hashes = h[keep]
+        return block
+
+    def _view(self, lo: int, hi: int) -> Level:
+        return Level(self.values[lo:hi], self.ops[lo:hi], self.args[lo:hi], start=lo)
+
+
+class Enumerator:
+    """Bottom-up search for an expression whose values on the examples equal ``target``."""
+
+    def __init__(self, leaves: dict[str, np.ndarray], constants, operators, *, max_size: int, budget: Budget,
+                 seed: int = 0, max_bytes: int = 1 << 30, shift_limit: int = 63, n: int | None = None):
+        self.n = n if n is not None else (next(iter(leaves.values())).shape[0] if leaves else 1)
+        self.budget = budget
+        self.max_size = max_size
+        self.bank = Bank(self.n, seed, max_bytes)
+        self.binary = [op for op in BINARY if op in operators and op not in MIRRORED]
+        self.unary = [op for op in UNARY if op in operators]
+        self.use_if = "if" in operators
+        self.table = self.binary + self.unary + ["if"]
+        self.shift_limit = shift_limit
+        values, exprs = [], []
+        for name, v in leaves.items():
+            values.append(np.asarray(v, dtype=np.int64))
+            exprs.append(Var(name))
+        for c in constants:
+            values.append(np.full(self.n, c, dtype=np.int64))
+            exprs.append(Const(int(c)))
+        self._leaf_values = np.stack(values) if values else np.zeros((0, self.n), dtype=np.int64)
+        self._leaf_exprs = exprs
+        self.size = 0
+
+    # --- search -----------------------------------------------------------------------------------
+    def search(self, target: np.ndarray | None, *, accept=None) -> Expr:
+        """Grow sizes 1.. until a row equals ``target`` (or ``accept(values)`` returns a row index).
+
+        Raises ``OutOfTime`` or ``Exhausted``.
+        """
+        target_h = self.bank.hash(np.asarray(target, dtype=np.int64)[None, :])[0] if target is not None else None
+        while self.size < self.max_size:
+            self.size += 1
+            for values, ops, args in self._blocks(self.size):
+                if self.budget.expired:
+                    raise OutOfTime()
+                block = self.bank.add(self.size, values, ops, args)
+                if block is None:
+                    continue
+                if target_h is not None:
+                    for i in np.nonzero(block.hashes == target_h)[0]:
+                        if np.array_equal(block.values[i], target):
+                            return self._found(block, int(i))
+                if accept is not None:
+                    i = accept(block.values)
+                    if i is not None:
+                        return self._found(block, int(i))
+        if self.bank.full:
+            raise Exhausted(f"no fit found; the bank filled its memory cap ({self.bank.total} behaviours), "
+                            f"so sizes above {max(self.bank.offsets)} were searched only in part")
+        raise Exhausted(f"no expression of size <= {self.max_size} fits")
+
+    def _found(self, block: Level, i: int) -> Expr:
+        if block.start >= 0:
+            return self.expr(block.start + i)
+        a, b, c = (int(x) for x in block.args[i])  # a row that was not kept
+        return self._node(int(block.ops[i]), a, b, c)
+
+    def _blocks(self, size: int):
+        """Candidate blocks of one size: (values, op codes, operand ids)."""
+        if size == 1:
+            k = self._leaf_values.shape[0]
+            ids = np.stack([np.arange(k), -np.ones(k, np.int64), -np.ones(k, np.int64)], 1)
+            yield self._leaf_values, np.full(k, -1, dtype=np.int16), ids
+            return
+        for op in self.unary:
+            child = self.bank.levels.get(size - 1)
+            if child is not None:
+                yield from self._apply1(op, VECTOR[op], child)
+        for op in self.binary:
+            f = VECTOR[op]
+            for a in range(1, size - 1):
+                b = size - 1 - a
+                if op in COMMUTATIVE and a > b:
+                    continue
+                yield from self._apply2(op, f, a, b)
+        if self.use_if and size >= 4:
+            for c in range(1, size - 2):
+                for t in range(1, size - 1 - c):
+                    e = size - 1 - c - t
+                    if e >= 1:
+                        yield from self._apply_if(c, t, e)
+
+    def _apply1(self, op, f, child: Level):
+        code = self.table.index(op)
+        step = max(1, CHUNK // self.n)
+        for i0 in range(0, child.values.shape[0], step):
+            block = child.values[i0 : i0 + step]
+            with np.errstate(all="ignore"):
+                out = np.asarray(f(block), dtype=np.int64)
+            ids = np.arange(i0, i0 + block.shape[0]) + child.start
+            yield out, np.full(block.shape[0], code, np.int16), np.stack([ids, -np.ones_like(ids), -np.ones_like(ids)], 1)
+
+    def _apply2(self, op, f, a, b):
+        la, lb = self.bank.levels.get(a), self.bank.levels.get(b)
+        if la is None or lb is None:
+            return
+        A, B = la.values, lb.values
+        if op in ("<<", ">>"):  # shift counts: only rows that are valid, non-zero counts
+            ok = np.nonzero((B >= 0).all(1) & (B <= self.shift_limit).all(1) & (B != 0).any(1))[0]
+        elif op in ("//", "%"):  # a divisor that is zero everywhere gives nothing new
+            ok = np.nonzero((B != 0).any(1))[0]
+        else:
+            ok = None
+        Bsel = B if ok is None else B[ok]
+        if Bsel.shape[0] == 0:
+            return
+        code = self.table.index(op)
+        same = op in COMMUTATIVE and a == b
+        rows = max(1, CHUNK // (self.n * Bsel.shape[0]))
+        for i0 in range(0, A.shape[0], rows):
+            blockA = A[i0 : i0 + rows]
+            with np.errstate(all="ignore"):
+                out = np.asarray(f(blockA[:, None, :], Bsel[None, :, :]), dtype=np.int64).reshape(-1, self.n)
+            ia = np.repeat(np.arange(i0, i0 + blockA.shape[0]), Bsel.shape[0])
+            ib = np.tile(np.arange(Bsel.shape[0]) if ok is None else ok, blockA.shape[0])
+            if same:  # commutative with equal sizes: one order of each pair
+                keep = ia <= ib
+                out, ia, ib = out[keep], ia[keep], ib[keep]
+            yield out, np.full(ia.shape[0], code, np.int16), np.stack([ia + la.start, ib + lb.start, -np.ones_like(ia)], 1)
+
+    def _apply_if(self, c, t, e):
+        lc, lt, le = (self.bank.levels.get(s) for s in (c, t, e))
+        if lc is None or lt is None or le is None:
+            return
+        # Conditions are 0/1 vectors that are not constant (a constant test picks one branch).
+        cv = lc.values
+        conds = np.nonzero(((cv == 0) | (cv == 1)).all(1) & (cv == 1).any(1) & (cv == 0).any(1))[0]
+        code = self.table.index("if")
+        T, E = lt.values, le.values
+        rows = max(1, CHUNK // (self.n * E.shape[0]))
+        for ci in conds:
+            if self.budget.expired:
+                return
+            mask = cv[ci].astype(bool)
+            for i0 in range(0, T.shape[0], rows):
+                block = T[i0 : i0 + rows]
+                out = np.where(mask[None, None, :], block[:, None, :], E[None, :, :]).reshape(-1, self.n)
+                it = np.repeat(np.arange(i0, i0 + block.shape[0]), E.shape[0])
+                ie = np.tile(np.arange(E.shape[0]), block.shape[0])
+                ids = np.stack([np.full_like(it, ci + lc.start), it + lt.start, ie + le.start], 1)
+                yield out, np.full(it.shape[0], code, np.int16), ids
+
+    # --- rebuilding expressions ---------------------------------------------------------------------
+    def expr(self, gid: int) -> Expr:
+        a, b, c = (int(x) for x in self.bank.args[gid])
+        return self._node(int(self.bank.ops[gid]), a, b, c)
+
+    def _node(self, code: int, a: int, b: int, c: int) -> Expr:
+        if code < 0:
+            return self._leaf_exprs[a]
+        op = self.table[code]
+        if op == "if":
+            return IfExp(self.expr(a), self.expr(b), self.expr(c))
+        if op in UNARY:
+            child = self.expr(a)
+            if op == "neg":
+                return Const(wrap(-child.value)) if isinstance(child, Const) else Unary("-", child)
+            if op == "abs":
+                return Call("abs", (child,))
+            return Unary("not", child)
+        left, right = self.expr(a), self.expr(b)
+        if op in ("min", "max"):
+            return Call(op, (left, right))
+        return Binary(op, left, right)
+
+
+# --- the method -----------------------------------------------------------------------------------
+
+
+@synthesizer("enumerative")
+def enumerative(max_size: int = 12, max_bytes: int = 1 << 30, state_size: int = 7):
+    """Bottom-up enumeration with observational equivalence (functions, scans and folds)."""
+
+    def run(problem: Problem, budget: Budget, rng: np.random.Generator) -> Attempt:
+        seed = int(rng.integers(2**31))
+        if problem.kind == "function":
+            return _functions(problem, budget, seed, max_size, max_bytes)
+        from ._loops import search_loops
+
+        return search_loops(problem, budget, seed, max_size=max_size, max_bytes=max_bytes, state_size=state_size)
+
+    return run
+
+
+def _functions(problem: Problem, budget: Budget, seed: int, max_size: int, max_bytes: int) -> Attempt:
+    leaves = {n: problem.example_inputs[n] for n in problem.scalars}
+    outputs = problem.outputs if problem.arity > 1 else problem.outputs[:, None]
+    found, candidates = [], 0
+    for k in range(problem.arity):
+        en = Enumerator(leaves, problem.constants(), problem.operators, max_size=max_size, budget=budget,
+                        seed=seed, max_bytes=max_bytes, n=problem.size)
+        try:
+            found.append(en.search(outputs[:, k]))
+        except OutOfTime:
+            return Attempt(None, "timeout", candidates + en.bank.evaluated, [f"no fit by size {en.size} when the budget ran out"])
+        except Exhausted as why:
+            return Attempt(None, "exhausted", candidates + en.bank.evaluated, [str(why)])
+        candidates += en.bank.evaluated
+    return Attempt(function(problem, found), "solved", candidates)
