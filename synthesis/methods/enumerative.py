@@ -132,7 +132,7 @@ class Enumerator:
 
     # --- search -----------------------------------------------------------------------------------
     def search(self, target: np.ndarray | None, *, accept=None) -> Expr:
-        """Grow sizes 1.. until a row equals ``target`` (or ``accept(values)`` returns a row index).
+        """Grow sizes 1.. until a row equals ``target`` (or ``accept(block)`` returns a row index of a new block).
 
         Raises ``OutOfTime`` or ``Exhausted``.
         """
@@ -150,7 +150,7 @@ class Enumerator:
                         if np.array_equal(block.values[i], target):
                             return self._found(block, int(i))
                 if accept is not None:
-                    i = accept(block.values)
+                    i = accept(block)
                     if i is not None:
                         return self._found(block, int(i))
         if self.bank.full:
