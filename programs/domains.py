@@ -183,9 +183,14 @@ def _grid(values: list[np.ndarray]) -> np.ndarray:
 
 
 def sample_domain(
-    inputs: dict[str, Domain], n: int, rng: np.random.Generator
+    inputs: dict[str, Domain], n: int, rng: np.random.Generator, *, distinct: bool = False
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """``n`` input tuples drawn uniformly (lengths drawn uniformly from the length range)."""
+    """``n`` input tuples drawn uniformly (lengths uniformly from the length range).
+
+    With ``distinct``, repeats are redrawn, so the ``n`` tuples differ (``n`` must not exceed the domain).
+    """
+    if distinct:
+        return _distinct_sample(inputs, n, rng)
     seqs = [k for k, d in inputs.items() if isinstance(d, Seq)]
     lengths = None
     if seqs:
@@ -207,16 +212,36 @@ def iter_domain(inputs: dict[str, Domain]) -> Iterator[dict[str, object]]:
     names = list(inputs)
     scalars = [n for n in names if isinstance(inputs[n], Int)]
     seqs = [n for n in names if isinstance(inputs[n], Seq)]
-    scalar_iter = list(itertools.product(*(range(inputs[n].lo, inputs[n].hi) for n in scalars)))
+    def scalar_iter():  # lazily: a product of wide ranges is never built whole
+        return itertools.product(*(range(inputs[n].lo, inputs[n].hi) for n in scalars))
+
     if not seqs:
-        for combo in scalar_iter:
+        for combo in scalar_iter():
             yield dict(zip(scalars, combo))
         return
     for length in inputs[seqs[0]].lengths:
-        for combo in scalar_iter:
+        for combo in scalar_iter():
             elems = [range(inputs[n].element.lo, inputs[n].element.hi) for n in seqs for _ in range(length)]
             for flat in itertools.product(*elems):
                 row = dict(zip(scalars, combo))
                 for j, n in enumerate(seqs):
                     row[n] = list(flat[j * length : (j + 1) * length])
                 yield row
+
+
+def _distinct_sample(inputs, n: int, rng: np.random.Generator):
+    if n > domain_size(inputs):
+        raise DomainError(f"cannot draw {n} distinct inputs from a domain of {domain_size(inputs)}")
+    arrays, lengths = sample_domain(inputs, n, rng)
+    while True:
+        cols = [arrays[k] if arrays[k].ndim == 2 else arrays[k][:, None] for k in inputs]
+        if lengths is not None:
+            cols.append(lengths[:, None])
+        rows = np.concatenate(cols, axis=1)
+        _, first = np.unique(rows, axis=0, return_index=True)
+        if first.size == n:
+            return arrays, lengths
+        keep = np.sort(first)
+        more, more_len = sample_domain(inputs, n - keep.size, rng)
+        arrays = {k: np.concatenate([arrays[k][keep], more[k]]) for k in inputs}
+        lengths = None if lengths is None else np.concatenate([lengths[keep], more_len])

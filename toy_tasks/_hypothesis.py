@@ -1,4 +1,8 @@
-"""Hypothesis entry point: registers strategies for the toolkit's types when hypothesis is imported."""
+"""Hypothesis entry point: registers strategies for the toolkit's types when hypothesis is imported.
+
+Registration is lazy (a function of the requested type): this hook may run while
+``toy_tasks.strategies`` itself is still being imported, so nothing is looked up until a draw.
+"""
 
 
 def _hypothesis_setup_hook() -> None:
@@ -6,8 +10,11 @@ def _hypothesis_setup_hook() -> None:
 
     from programs import Int, Program, Seq
 
-    from . import strategies
+    def _strategies():
+        from . import strategies
 
-    st.register_type_strategy(Int, strategies.domains().filter(lambda d: isinstance(d, Int)))
-    st.register_type_strategy(Seq, strategies.domains().filter(lambda d: isinstance(d, Seq)))
-    st.register_type_strategy(Program, strategies.programs(inputs={"a": Int(0, 8), "b": Int(0, 8)}))
+        return strategies
+
+    st.register_type_strategy(Int, lambda _: _strategies().int_domains())
+    st.register_type_strategy(Seq, lambda _: _strategies().seq_domains())
+    st.register_type_strategy(Program, lambda _: _strategies().programs(inputs={"a": Int(0, 8), "b": Int(0, 8)}))

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 from programs import Int, Program, ProgramError, Seq, parse
-from programs.domains import DomainError, iter_domain, sample_domain
+from programs.domains import DomainError, sample_domain
 
 from .task import ALL_OPERATORS, Task, TaskError, _call_one, normalise_output, signature_errors
 
@@ -227,7 +227,7 @@ def from_function(
     if not callable(fn):
         raise TaskError(f"from_function needs a callable, got {type(fn).__name__}")
     inputs = signature_errors(inputs)
-    first = next(iter_domain(inputs))
+    first = {n: d.lo if isinstance(d, Int) else [d.element.lo] * d.min_length for n, d in inputs.items()}  # the domain's first input, without enumerating it
     y = _call_one(name, fn, first)
     has_seq = any(isinstance(d, Seq) for d in inputs.values())
     if isinstance(y, list):

@@ -20,7 +20,9 @@ from programs.ast import ARITH_OPS, BIT_OPS, BOOL_OPS, COMPARE_OPS, RESERVED
 from programs.domains import DomainError, check_signature
 from programs.semantics import wrap
 
-__all__ = ["domains", "expressions", "program_sources", "programs", "signatures", "task_inputs", "tasks"]
+__all__ = [
+    "domains", "expressions", "int_domains", "program_sources", "programs", "seq_domains", "signatures", "task_inputs", "tasks",
+]
 
 BINARY_OPS = ARITH_OPS + BIT_OPS + COMPARE_OPS + BOOL_OPS
 DEFAULT_CONSTANTS = st.one_of(st.integers(-3, 8), st.sampled_from([16, 255, -(2**63), 2**63 - 1]))
@@ -119,14 +121,21 @@ def programs(
         raise InvalidArgument(f"a {kind} needs a sequence input; the signature has none")
     if kind == "function" and seqs:
         raise InvalidArgument("a function cannot read sequence inputs; use kind='scan' or 'fold'")
+    if seqs and size < 7:
+        raise InvalidArgument(f"a scan or fold needs at least 7 AST nodes; max_size={size} is too small")
     if not name.isidentifier() or name in RESERVED:
         raise InvalidArgument(f"name must be an identifier, got {name!r}")
     params = list(sig)
     scalars = [n for n in params if n not in seqs]
     leaves = max(1, size // 3)
 
+    cache: dict = {}
+
     def expr(names, max_leaves=leaves):
-        return expressions(names=names, constants=constants, max_leaves=max_leaves, operators=ops)
+        key = (tuple(names), max_leaves)  # one strategy object per shape: hypothesis validates each once
+        if key not in cache:
+            cache[key] = expressions(names=names, constants=constants, max_leaves=max_leaves, operators=ops)
+        return cache[key]
 
     @st.composite
     def function(draw):
@@ -203,12 +212,20 @@ def program_sources(
     return text()
 
 
+def int_domains(*, max_value: int = 16) -> st.SearchStrategy:
+    """Small ``Int`` ranges within ``[-max_value, 2 * max_value)``."""
+    return st.tuples(st.integers(-max_value, max_value), st.integers(1, max_value)).map(lambda t: Int(t[0], t[0] + t[1]))
+
+
+def seq_domains(*, max_value: int = 16, max_length: int = 6) -> st.SearchStrategy:
+    """``Seq`` domains over small ``Int`` ranges, lengths from 1 to ``max_length + 2``."""
+    return st.builds(lambda e, lo, extra: Seq(e, length=(lo, lo + extra)), int_domains(max_value=max_value),
+                     st.integers(1, max_length), st.integers(0, 2))
+
+
 def domains(*, max_value: int = 16, max_length: int = 6) -> st.SearchStrategy:
     """Single input domains: small ``Int`` ranges and ``Seq`` over them."""
-
-    ints = st.tuples(st.integers(-max_value, max_value), st.integers(1, max_value)).map(lambda t: Int(t[0], t[0] + t[1]))
-    seqs = st.builds(lambda e, lo, extra: Seq(e, length=(lo, lo + extra)), ints, st.integers(1, max_length), st.integers(0, 2))
-    return st.one_of(ints, seqs)
+    return st.one_of(int_domains(max_value=max_value), seq_domains(max_value=max_value, max_length=max_length))
 
 
 def signatures(*, max_inputs: int = 3, sequences: bool = True, max_value: int = 8, max_length: int = 5) -> st.SearchStrategy:

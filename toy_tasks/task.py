@@ -131,8 +131,8 @@ class Task:
                 note = f"the whole domain ({self.domain_size} inputs)"
                 complete = True
             else:
-                arrays, lengths = sample_domain(self.inputs, DEFAULT_SAMPLE, np.random.default_rng(0))
-                note = f"a uniform sample of {DEFAULT_SAMPLE} of the {self.domain_size:.3g} inputs (the domain is too large to enumerate)"
+                arrays, lengths = sample_domain(self.inputs, DEFAULT_SAMPLE, np.random.default_rng(0), distinct=True)
+                note = f"a uniform sample of {DEFAULT_SAMPLE} distinct inputs of the {self.domain_size:.3g} (the domain is too large to enumerate)"
                 complete = False
             hit = Examples(arrays, self._truth(arrays, lengths), lengths, complete, note, self.kind == "scan")
             self._cache["domain"] = hit
@@ -150,8 +150,8 @@ class Task:
             idx = np.sort(np.random.default_rng(seed).choice(len(dom), size=n, replace=False))
             ex = dom.take(idx)
             return replace(ex, note=f"{n} of {len(dom)} inputs drawn without replacement, seed {seed}")
-        arrays, lengths = sample_domain(self.inputs, n, np.random.default_rng(seed))
-        return Examples(arrays, self._truth(arrays, lengths), lengths, False, f"{n} inputs drawn uniformly, seed {seed}", self.kind == "scan")
+        arrays, lengths = sample_domain(self.inputs, n, np.random.default_rng(seed), distinct=True)
+        return Examples(arrays, self._truth(arrays, lengths), lengths, False, f"{n} distinct inputs drawn uniformly, seed {seed}", self.kind == "scan")
 
     def split(self, train: float | int = 0.5, seed: int = 0, test: float | int | None = None) -> tuple[Examples, Examples]:
         """Disjoint training and held-out examples: ``train`` as a fraction of the domain or a count.

@@ -29,6 +29,24 @@ MIRRORED = {">": "<", ">=": "<="}
 CHUNK = 1 << 21  # elements evaluated per numpy call (keeps temporaries small)
 
 
+def _ids(a, b, c) -> np.ndarray:
+    """Operand ids as an [n, 3] array (-1 where absent)."""
+    n = a.shape[0]
+    out = np.full((n, 3), -1, dtype=np.int64)
+    out[:, 0] = a
+    if b is not None:
+        out[:, 1] = b
+    if c is not None:
+        out[:, 2] = c
+    return out
+
+
+_FAST = {"//": np.floor_divide, "%": np.remainder}  # for divisors known to have no zero
+# Operators that are plain int64 ufuncs can write into a reused buffer (no fresh pages per block).
+_UFUNC = {"+": np.add, "-": np.subtract, "*": np.multiply, "&": np.bitwise_and, "|": np.bitwise_or,
+          "^": np.bitwise_xor, "min": np.minimum, "max": np.maximum}
+
+
 class Exhausted(Exception):
     pass
 
@@ -67,11 +85,14 @@ class Bank:
         self.full = False  # the memory cap was reached: later sizes are searched only in part
 
     def hash(self, values: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            return (values.view(np.uint64) * self.weights).sum(axis=1, dtype=np.uint64)
+        """A 64-bit hash of each row (a random linear form modulo 2**64): equal rows, equal hashes."""
+        return np.ascontiguousarray(values).view(np.uint64).dot(self.weights)
 
-    def add(self, size: int, values: np.ndarray, ops: np.ndarray, args: np.ndarray) -> Level | None:
-        """Keep the rows whose behaviour is new, as the next rows of level ``size``; returns them."""
+    def add(self, size: int, values: np.ndarray, provenance) -> Level | None:
+        """Keep the rows whose behaviour is new, as the next rows of level ``size``; returns them.
+
+        ``provenance(rows)`` gives the op codes and operand ids of the given rows (built only for kept ones).
+        """
         self.evaluated += values.shape[0]
         if values.shape[0] == 0:
             return None
@@ -84,17 +105,19 @@ class Bank:
         keep = first[~present]
         if keep.size == 0:
             return None
+        keep.sort()
+        ops, args = provenance(keep)
         if self.full or self.total + keep.size > self.capacity:
             # Full: rows are still checked against the target, but no longer kept for larger sizes.
             self.full = True
-            return Level(values[keep], ops[keep], args[keep], start=-1, hashes=h[keep])
+            return Level(values[keep], ops, args, start=-1, hashes=h[keep])
         new = np.sort(h[keep])
         self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new)
         self.offsets.setdefault(size, self.total)
         lo, hi = self.total, self.total + keep.size
-        self.values[lo:hi] = values[keep]
-        self.ops[lo:hi] = ops[keep]
-        self.args[lo:hi] = args[keep]
+        np.take(values, keep, axis=0, out=self.values[lo:hi])
+        self.ops[lo:hi] = ops
+        self.args[lo:hi] = args
         self.total = hi
         self.levels[size] = self._view(self.offsets[size], hi)
         block = self._view(lo, hi)
@@ -128,6 +151,7 @@ class Enumerator:
             exprs.append(Const(int(c)))
         self._leaf_values = np.stack(values) if values else np.zeros((0, self.n), dtype=np.int64)
         self._leaf_exprs = exprs
+        self._buffer: np.ndarray | None = None
         self.size = 0
 
     # --- search -----------------------------------------------------------------------------------
@@ -139,10 +163,10 @@ class Enumerator:
         target_h = self.bank.hash(np.asarray(target, dtype=np.int64)[None, :])[0] if target is not None else None
         while self.size < self.max_size:
             self.size += 1
-            for values, ops, args in self._blocks(self.size):
+            for values, provenance in self._blocks(self.size):
                 if self.budget.expired:
                     raise OutOfTime()
-                block = self.bank.add(self.size, values, ops, args)
+                block = self.bank.add(self.size, values, provenance)
                 if block is None:
                     continue
                 if target_h is not None:
@@ -158,6 +182,13 @@ class Enumerator:
                             f"so sizes above {max(self.bank.offsets)} were searched only in part")
         raise Exhausted(f"no expression of size <= {self.max_size} fits")
 
+    def _scratch(self, rows: int) -> np.ndarray:
+        """A reused [rows, n] buffer: blocks are consumed (copied into the bank) before the next is made."""
+        need = rows * self.n
+        if self._buffer is None or self._buffer.size < need:
+            self._buffer = np.empty(max(need, CHUNK), dtype=np.int64)
+        return self._buffer[:need].reshape(rows, self.n)
+
     def _found(self, block: Level, i: int) -> Expr:
         if block.start >= 0:
             return self.expr(block.start + i)
@@ -165,18 +196,17 @@ class Enumerator:
         return self._node(int(block.ops[i]), a, b, c)
 
     def _blocks(self, size: int):
-        """Candidate blocks of one size: (values, op codes, operand ids)."""
+        """Candidate blocks of one size: (values, provenance) where provenance(rows) -> (op codes, operand ids)."""
         if size == 1:
             k = self._leaf_values.shape[0]
-            ids = np.stack([np.arange(k), -np.ones(k, np.int64), -np.ones(k, np.int64)], 1)
-            yield self._leaf_values, np.full(k, -1, dtype=np.int16), ids
+            yield self._leaf_values, lambda rows: (np.full(rows.size, -1, np.int16), _ids(rows, None, None))
             return
         for op in self.unary:
             child = self.bank.levels.get(size - 1)
             if child is not None:
                 yield from self._apply1(op, VECTOR[op], child)
         for op in self.binary:
-            f = VECTOR[op]
+            f = _FAST.get(op, VECTOR[op])
             for a in range(1, size - 1):
                 b = size - 1 - a
                 if op in COMMUTATIVE and a > b:
@@ -196,8 +226,8 @@ class Enumerator:
             block = child.values[i0 : i0 + step]
             with np.errstate(all="ignore"):
                 out = np.asarray(f(block), dtype=np.int64)
-            ids = np.arange(i0, i0 + block.shape[0]) + child.start
-            yield out, np.full(block.shape[0], code, np.int16), np.stack([ids, -np.ones_like(ids), -np.ones_like(ids)], 1)
+            base = child.start + i0
+            yield out, lambda rows, base=base: (np.full(rows.size, code, np.int16), _ids(rows + base, None, None))
 
     def _apply2(self, op, f, a, b):
         la, lb = self.bank.levels.get(a), self.bank.levels.get(b)
@@ -206,26 +236,51 @@ class Enumerator:
         A, B = la.values, lb.values
         if op in ("<<", ">>"):  # shift counts: only rows that are valid, non-zero counts
             ok = np.nonzero((B >= 0).all(1) & (B <= self.shift_limit).all(1) & (B != 0).any(1))[0]
-        elif op in ("//", "%"):  # a divisor that is zero everywhere gives nothing new
-            ok = np.nonzero((B != 0).any(1))[0]
+        elif op in ("//", "%"):  # divisors without zeros take the fast path; all-zero ones give nothing new
+            nonzero = (B != 0).all(1)
+            if nonzero.any():
+                yield from self._pairs(op, f, la, lb, np.nonzero(nonzero)[0], a == b)
+            ok = np.nonzero(~nonzero & (B != 0).any(1))[0]
+            f = VECTOR[op]
         else:
             ok = None
-        Bsel = B if ok is None else B[ok]
-        if Bsel.shape[0] == 0:
+        yield from self._pairs(op, f, la, lb, ok, a == b)
+
+    def _pairs(self, op, f, la: Level, lb: Level, ok, same_size: bool):
+        A = la.values
+        Bsel = lb.values if ok is None else lb.values[ok]
+        nb = Bsel.shape[0]
+        if nb == 0:
             return
         code = self.table.index(op)
-        same = op in COMMUTATIVE and a == b
-        rows = max(1, CHUNK // (self.n * Bsel.shape[0]))
+        same = op in COMMUTATIVE and same_size
+        rows = max(1, CHUNK // (self.n * nb))
+        ufunc = _UFUNC.get(op)
+        if op in ("//", "%") and f is _FAST[op]:
+            ufunc = f
         for i0 in range(0, A.shape[0], rows):
             blockA = A[i0 : i0 + rows]
             with np.errstate(all="ignore"):
-                out = np.asarray(f(blockA[:, None, :], Bsel[None, :, :]), dtype=np.int64).reshape(-1, self.n)
-            ia = np.repeat(np.arange(i0, i0 + blockA.shape[0]), Bsel.shape[0])
-            ib = np.tile(np.arange(Bsel.shape[0]) if ok is None else ok, blockA.shape[0])
+                if ufunc is not None:
+                    out = self._scratch(blockA.shape[0] * nb)
+                    ufunc(blockA[:, None, :], Bsel[None, :, :], out=out.reshape(blockA.shape[0], nb, self.n))
+                else:
+                    out = np.asarray(f(blockA[:, None, :], Bsel[None, :, :]), dtype=np.int64).reshape(-1, self.n)
             if same:  # commutative with equal sizes: one order of each pair
-                keep = ia <= ib
-                out, ia, ib = out[keep], ia[keep], ib[keep]
-            yield out, np.full(ia.shape[0], code, np.int16), np.stack([ia + la.start, ib + lb.start, -np.ones_like(ia)], 1)
+                ia = np.repeat(np.arange(blockA.shape[0]), nb) + i0
+                ib = np.tile(np.arange(nb), blockA.shape[0])
+                sel = np.nonzero(ia <= (ib if ok is None else ok[ib]))[0]
+                out = out[sel]
+            else:
+                sel = None
+
+            def provenance(rows, i0=i0, sel=sel):
+                r = rows if sel is None else sel[rows]
+                ia, ib = r // nb + i0, r % nb
+                ib = ib if ok is None else ok[ib]
+                return np.full(rows.size, code, np.int16), _ids(ia + la.start, ib + lb.start, None)
+
+            yield out, provenance
 
     def _apply_if(self, c, t, e):
         lc, lt, le = (self.bank.levels.get(s) for s in (c, t, e))
@@ -236,7 +291,8 @@ class Enumerator:
         conds = np.nonzero(((cv == 0) | (cv == 1)).all(1) & (cv == 1).any(1) & (cv == 0).any(1))[0]
         code = self.table.index("if")
         T, E = lt.values, le.values
-        rows = max(1, CHUNK // (self.n * E.shape[0]))
+        ne = E.shape[0]
+        rows = max(1, CHUNK // (self.n * ne))
         for ci in conds:
             if self.budget.expired:
                 return
@@ -244,10 +300,11 @@ class Enumerator:
             for i0 in range(0, T.shape[0], rows):
                 block = T[i0 : i0 + rows]
                 out = np.where(mask[None, None, :], block[:, None, :], E[None, :, :]).reshape(-1, self.n)
-                it = np.repeat(np.arange(i0, i0 + block.shape[0]), E.shape[0])
-                ie = np.tile(np.arange(E.shape[0]), block.shape[0])
-                ids = np.stack([np.full_like(it, ci + lc.start), it + lt.start, ie + le.start], 1)
-                yield out, np.full(it.shape[0], code, np.int16), ids
+
+                def provenance(r, i0=i0, ci=ci):
+                    return np.full(r.size, code, np.int16), _ids(np.full(r.size, ci + lc.start), r // ne + i0 + lt.start, r % ne + le.start)
+
+                yield out, provenance
 
     # --- rebuilding expressions ---------------------------------------------------------------------
     def expr(self, gid: int) -> Expr:

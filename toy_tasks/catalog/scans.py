@@ -155,7 +155,7 @@ def running_min(values: int, length: int) -> Spec:
 
 @task_family("scan", k=3, length=10)
 def pattern_detector(k: int, length: int) -> Spec:
-    """1 when the last k bits are the alternating pattern 1, 0, 1, ... ending in 1 (k bits long)."""
+    """1 when the last k bits alternate and end in 1 (oldest first: 101 for k=3, 01 for k=2, 0101 for k=4); 0 until k bits are read."""
     at_least("pattern_detector", "k", k, 2, 10)
     prev = [f"p{i}" for i in range(1, k)]
     # p1 is the previous bit, p2 the one before, ...; the pattern read backwards from x is 1, 0, 1, ...

@@ -1,0 +1,132 @@
+"""synthesis.solve: example handling, the checks it makes on every method, and typed errors."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import synthesis
+import toy_tasks
+from programs import Int
+from synthesis import SynthesisError
+from synthesis.registry import Attempt, synthesizer
+from synthesis.solve import STATUSES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_methods_are_registered():
+    assert {"enumerative", "rpni"} <= set(synthesis.names())
+
+
+def test_synthesis_never_imports_extraction_or_torch():
+    for path in (ROOT / "synthesis").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                roots = [(node.module or "").split(".")[0]] if node.level == 0 else []
+            else:
+                continue
+            assert not {"extraction", "torch", "comparator"} & set(roots), f"{path} imports {roots}"
+
+
+def test_synthesis_never_reads_ground_truth():
+    # No attribute access to a task's reference program, Python definition or function.
+    for path in (ROOT / "synthesis").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in ("reference", "definition", "check_definition"), f"{path}:{node.lineno}"
+                if node.attr == "function":
+                    assert not (isinstance(node.value, ast.Name) and "task" in node.value.id), f"{path}:{node.lineno}"
+
+
+def test_unknown_method_lists_the_methods():
+    with pytest.raises(SynthesisError, match="enumerative"):
+        synthesis.solve(toy_tasks.get("maximum"), "no-such-method")
+
+
+def test_empty_examples_abstain_with_a_reason():
+    task = toy_tasks.get("maximum", bits=3)
+    r = synthesis.solve(task, "enumerative", examples=task.examples(0), seconds=5)
+    assert r.status == "abstained" and r.program is None and "no examples" in r.reasons[0]
+
+
+def test_contradictory_examples_abstain_with_a_reason():
+    task = toy_tasks.get("maximum", bits=3)
+    ex = task.examples(10, seed=1)
+    doubled = toy_tasks.Examples(
+        inputs={k: np.concatenate([v, v[:1]]) for k, v in ex.inputs.items()},
+        outputs=np.concatenate([ex.outputs, ex.outputs[:1] + 1]),
+    )
+    r = synthesis.solve(task, "enumerative", examples=doubled, seconds=5)
+    assert r.status == "abstained" and "contradictory" in r.reasons[0]
+
+
+def test_an_operator_set_that_cannot_express_the_task_is_exhausted_or_times_out():
+    task = toy_tasks.from_program("sum7", "def f(a, b):\n    return (a + b) % 7\n", {"a": Int(0, 7), "b": Int(0, 7)},
+                                  operators=("&",))
+    r = synthesis.solve(task, "enumerative", seconds=5)
+    assert r.status in ("exhausted", "timeout") and r.program is None and r.reasons
+
+
+@pytest.mark.parametrize("examples", [0.5, 20, None])
+def test_examples_as_fraction_count_or_default(examples):
+    task = toy_tasks.get("maximum", bits=3)
+    ex = synthesis.training_examples(task, examples, seed=3)
+    expected = {0.5: 32, 20: 20, None: 32}[examples]
+    assert len(ex) == expected
+    assert not ex.complete
+
+
+def test_bad_examples_argument_is_a_typed_error():
+    with pytest.raises(SynthesisError):
+        synthesis.solve(toy_tasks.get("maximum"), "enumerative", examples="all")
+    with pytest.raises(SynthesisError):
+        synthesis.solve(toy_tasks.get("maximum"), "enumerative", examples=1.5)
+
+
+# Planted methods: solve() must not trust a method's claims.
+@synthesizer("_test_liar")
+def _liar():
+    from synthesis.build import function
+    from programs import Const
+
+    def run(problem, budget, rng):
+        return Attempt(function(problem, Const(12345)), "solved", 1)
+
+    return run
+
+
+@synthesizer("_test_crash")
+def _crash():
+    def run(problem, budget, rng):
+        raise RuntimeError("boom")
+
+    return run
+
+
+@synthesizer("_test_bad_status")
+def _bad_status():
+    def run(problem, budget, rng):
+        return Attempt(None, "great", 1)
+
+    return run
+
+
+def test_a_program_that_does_not_fit_is_never_returned():
+    r = synthesis.solve(toy_tasks.get("maximum", bits=3), "_test_liar", seconds=2)
+    assert r.status == "error" and r.program is None and "does not fit" in r.reasons[0]
+
+
+def test_a_crashing_method_is_recorded_not_raised():
+    r = synthesis.solve(toy_tasks.get("maximum", bits=3), "_test_crash", seconds=2)
+    assert r.status == "error" and "boom" in r.reasons[0]
+
+
+def test_an_unknown_status_is_an_error():
+    r = synthesis.solve(toy_tasks.get("maximum", bits=3), "_test_bad_status", seconds=2)
+    assert r.status == "error" and r.status in STATUSES

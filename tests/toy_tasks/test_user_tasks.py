@@ -1,0 +1,335 @@
+"""User tasks: ``from_program`` and ``from_function`` behave like built-ins, and fail with named inputs."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import toy_tasks
+from programs import Int, ProgramError, Seq, parse
+from programs.interpreter import run
+from toy_tasks import TaskError
+
+PAIR = {"a": Int(0, 8), "b": Int(0, 8)}
+LIST = {"xs": Seq(Int(0, 3), length=(1, 4))}
+LIST_T = {"xs": Seq(Int(0, 3), length=(1, 4)), "t": Int(0, 3)}
+
+
+def _domain(inputs):
+    names = list(inputs)
+    seqs = [n for n in names if isinstance(inputs[n], Seq)]
+    for length in (inputs[seqs[0]].lengths if seqs else [None]):
+        choices = [
+            range(d.lo, d.hi) if isinstance(d, Int)
+            else [list(c) for c in itertools.product(range(d.element.lo, d.element.hi), repeat=length)]
+            for d in (inputs[n] for n in names)
+        ]
+        for combo in itertools.product(*choices):
+            yield dict(zip(names, combo))
+
+
+def _running_parity(xs):
+    out, s = [], 0
+    for x in xs:
+        s ^= x
+        out.append(s)
+    return out
+
+
+def _first_index(xs, t):
+    return xs.index(t) if t in xs else -1
+
+
+# --- from_program ------------------------------------------------------------------------------------
+
+
+def test_from_program_behaves_like_a_builtin():
+    task = toy_tasks.from_program("my_mod", "def f(a, b):\n    return (a + b) % 7\n", inputs={"a": Int(0, 7), "b": Int(0, 7)})
+    builtin = toy_tasks.get("modular_addition", p=7)
+    assert (task.name, task.kind, task.arity, task.family) == ("my_mod", "function", 1, "user")
+    assert task.inputs == builtin.inputs and task.domain_size == 49
+    ex, want = task.examples(), builtin.examples()
+    assert ex.complete and len(ex) == 49
+    np.testing.assert_array_equal(ex.outputs, want.outputs)
+    assert task.verify(builtin.reference).equal
+    v = task.verify("def f(a, b):\n    return (a - b) % 7\n")
+    assert not v.equal and v.method == "exhaustive"
+    assert v.outputs[0] != v.outputs[1]
+    assert builtin.verify(task.reference).proved
+
+
+def test_from_program_scan_and_fold():
+    scan = toy_tasks.from_program(
+        "my_parity", "def f(xs):\n    s = 0\n    for x in xs:\n        s = s ^ x\n        yield s\n",
+        inputs={"xs": Seq(Int(0, 2), length=(1, 5))},
+    )
+    assert (scan.kind, scan.arity, scan.sequences) == ("scan", 1, ("xs",))
+    assert scan.verify(toy_tasks.get("running_parity", length=5).reference).method == "product-machine"
+    for x, y in scan.examples().rows():
+        assert y == _running_parity(x["xs"])
+    fold = toy_tasks.from_program("my_count", "def f(xs, t):\n    c = 0\n    for x in xs:\n        c = c + (x == t)\n    return c\n",
+                                  inputs=LIST_T, difficulty=3.5, description="count t")
+    assert (fold.kind, fold.arity, fold.difficulty, fold.description) == ("fold", 1, 3.5, "count t")
+    for x, y in fold.examples().rows():
+        assert y == x["xs"].count(x["t"])
+
+
+def test_from_program_tuple_outputs():
+    task = toy_tasks.from_program("divmod", "def f(a, b):\n    return a // b, a % b\n", inputs=PAIR)
+    assert task.arity == 2
+    ex = task.examples()
+    assert ex.outputs.shape == (64, 2)
+    for x, y in ex.rows():
+        assert y == ((x["a"] // x["b"], x["a"] % x["b"]) if x["b"] else (0, x["a"]))
+
+
+def test_from_program_default_difficulty_grows_with_the_domain():
+    small = toy_tasks.from_program("s", "def f(a):\n    return a\n", inputs={"a": Int(0, 4)})
+    big = toy_tasks.from_program("b", "def f(a):\n    return a\n", inputs={"a": Int(0, 1024)})
+    assert 0 < small.difficulty < big.difficulty
+
+
+@pytest.mark.parametrize("source, inputs, error", [
+    ("def f(a):\n    return a\n", PAIR, TaskError),
+    ("def f(a, b, c):\n    return a\n", PAIR, TaskError),
+    ("def f(xs):\n    return xs\n", LIST, TaskError),
+    ("def f(a, b):\n    return a +\n", PAIR, ProgramError),
+    ("def f(a, b):\n    return a\n", {}, TaskError),
+    ("def f(a, b):\n    return a\n", {"a": Int(0, 2), "b": 4}, TaskError),
+    ("def f(xs, ys):\n    s = 0\n    for x, y in zip(xs, ys):\n        s = x + y\n    return s\n",
+     {"xs": Seq(Int(0, 2), length=3), "ys": Seq(Int(0, 2), length=4)}, TaskError),
+])
+def test_from_program_errors(source, inputs, error):
+    with pytest.raises(error):
+        toy_tasks.from_program("bad", source, inputs=inputs)
+
+
+def test_from_program_needs_a_name_and_a_program():
+    with pytest.raises(TaskError):
+        toy_tasks.from_program("", "def f(a):\n    return a\n", inputs={"a": Int(0, 2)})
+    with pytest.raises(TaskError):
+        toy_tasks.from_program("x", 42, inputs={"a": Int(0, 2)})
+
+
+# --- from_function -------------------------------------------------------------------------------------
+
+
+def test_from_function_for_a_function():
+    task = toy_tasks.from_function("mx", lambda a, b: max(a, b), inputs=PAIR)
+    assert (task.kind, task.arity, task.family, task.reference) == ("function", 1, "user", None)
+    ex = task.examples()
+    assert ex.complete and len(ex) == 64
+    np.testing.assert_array_equal(ex.outputs, np.maximum(ex.inputs["a"], ex.inputs["b"]))
+    v = task.verify("def f(a, b):\n    return max(b, a)\n")
+    assert v.equal and v.proved and v.method == "exhaustive" and v.checked == 64
+    wrong = parse("def f(a, b):\n    return max(a, b) - (a == 5 and b == 2)\n")
+    v = task.verify(wrong)
+    assert (v.equal, v.method, v.counterexample) == (False, "exhaustive", {"a": 5, "b": 2})
+    assert v.outputs == (run(wrong, {"a": 5, "b": 2}), 5)
+    sample = task.examples(12, seed=3)
+    assert len(sample) == 12
+    assert len({(x["a"], x["b"]) for x, _ in sample.rows()}) == 12
+
+
+def test_from_function_fold_over_a_list():
+    task = toy_tasks.from_function("first", _first_index, inputs=LIST_T)
+    assert (task.kind, task.arity) == ("fold", 1)
+    ex = task.examples()
+    assert ex.complete and len(ex) == task.domain_size == 3 * (3 + 9 + 27 + 81)
+    for x, y in ex.rows():
+        assert y == _first_index(**x)
+    v = task.verify(toy_tasks.get("first_index", values=3, length=4).reference)
+    assert v.equal and v.method == "exhaustive"
+    v = task.verify("def f(xs, t):\n    i = 0\n    pos = -1\n    for x in xs:\n        pos = i if x == t else pos\n        i = i + 1\n    return pos\n")
+    assert not v.equal
+    x = v.counterexample
+    assert x["xs"].count(x["t"]) >= 2
+    assert v.outputs == (len(x["xs"]) - 1 - x["xs"][::-1].index(x["t"]), _first_index(**x))
+
+
+def test_from_function_scan_returning_a_list_per_step():
+    task = toy_tasks.from_function("rp", _running_parity, inputs={"xs": Seq(Int(0, 2), length=(1, 5))})
+    assert (task.kind, task.arity) == ("scan", 1)
+    ex = task.examples()
+    assert ex.scan and ex.outputs.shape == (len(ex), 5)
+    past = np.arange(5)[None, :] >= ex.lengths[:, None]
+    assert (ex.outputs[past] == 0).all()
+    for x, y in ex.rows():
+        assert y == _running_parity(x["xs"])
+    v = task.verify("def f(xs):\n    s = 0\n    for x in xs:\n        s = s ^ x\n        yield s\n")
+    assert v.equal and v.method == "exhaustive" and v.checked == task.domain_size
+    v = task.verify("def f(xs):\n    s = 0\n    for x in xs:\n        s = s | x\n        yield s\n")
+    assert not v.equal
+    assert v.outputs[0] != v.outputs[1] and v.outputs[1] == _running_parity(v.counterexample["xs"])
+    v = task.verify("def f(xs):\n    s = 0\n    for x in xs:\n        s = s ^ x\n    return s\n")
+    assert not v.equal  # a fold is not a scan
+
+
+def test_from_function_scan_with_two_outputs_per_step():
+    def carry_and_sum(xs, ys):
+        out, c = [], 0
+        for x, y in zip(xs, ys):
+            t = x + y + c
+            c = t // 2
+            out.append((t % 2, c))
+        return out
+
+    inputs = {"xs": Seq(Int(0, 2), length=(1, 3)), "ys": Seq(Int(0, 2), length=(1, 3))}
+    task = toy_tasks.from_function("add2", carry_and_sum, inputs=inputs)
+    assert (task.kind, task.arity) == ("scan", 2)
+    assert task.examples().outputs.shape == (task.domain_size, 3, 2)
+    for x, y in task.examples().rows():
+        assert y == carry_and_sum(**x)
+    v = task.verify("def f(xs, ys):\n    c = 0\n    for x, y in zip(xs, ys):\n        t = x + y + c\n        c = t // 2\n        yield t % 2, c\n")
+    assert v.equal and v.proved
+
+
+def test_from_function_tuple_valued():
+    task = toy_tasks.from_function("dm", lambda a, b: divmod(a, b) if b else (0, a), inputs=PAIR)
+    assert (task.kind, task.arity) == ("function", 2)
+    ex = task.examples()
+    assert ex.outputs.shape == (64, 2)
+    for x, y in ex.rows():
+        assert type(y) is tuple and y == ((x["a"] // x["b"], x["a"] % x["b"]) if x["b"] else (0, x["a"]))
+    assert task.verify("def f(a, b):\n    return a // b, a % b\n").proved
+    v = task.verify("def f(a, b):\n    return a // b\n")
+    assert not v.equal  # wrong number of outputs
+    v = task.verify("def f(a, b):\n    return a // b, a % b + (a == 7)\n")
+    assert not v.equal and v.counterexample["a"] == 7
+
+
+def test_from_function_accepts_bools_and_numpy_ints():
+    task = toy_tasks.from_function("lt", lambda a, b: a < b, inputs=PAIR)
+    assert task.verify("def f(a, b):\n    return a < b\n").proved
+    task = toy_tasks.from_function("np", lambda a, b: np.int64(a) * 2, inputs=PAIR)
+    assert task.verify("def f(a, b):\n    return 2 * a\n").proved
+
+
+def test_the_function_gets_plain_ints_and_lists():
+    seen = []
+
+    def spy(xs, t):
+        seen.append((type(xs), frozenset(type(v) for v in xs), type(t)))
+        return 0
+
+    toy_tasks.from_function("spy", spy, inputs=LIST_T)
+    assert seen and set(seen) == {(list, frozenset({int}), int)}
+    assert len(seen) >= toy_tasks.from_function("spy2", lambda xs, t: 0, inputs=LIST_T).domain_size
+
+
+def test_every_input_is_checked_at_construction():
+    calls = []
+
+    def spy(a, b):
+        calls.append((a, b))
+        return a
+
+    toy_tasks.from_function("spy", spy, inputs=PAIR)
+    assert set(calls) == {(x["a"], x["b"]) for x in _domain(PAIR)}
+
+
+# --- from_function errors ---------------------------------------------------------------------------------
+
+
+def test_a_function_that_raises_names_the_input():
+    with pytest.raises(TaskError) as err:
+        toy_tasks.from_function("div", lambda a: 10 // (a - 3), inputs={"a": Int(0, 8)})
+    message = str(err.value)
+    assert "ZeroDivisionError" in message
+    assert "{'a': 3}" in message
+    assert "div" in message
+
+
+def test_a_function_that_raises_on_a_sequence_names_it():
+    def picky(xs):
+        if xs == [2, 1]:
+            raise KeyError("nope")
+        return 0
+
+    with pytest.raises(TaskError) as err:
+        toy_tasks.from_function("picky", picky, inputs=LIST)
+    assert "[2, 1]" in str(err.value) and "KeyError" in str(err.value)
+
+
+@pytest.mark.parametrize("fn, inputs, words", [
+    (lambda a: a / 2, {"a": Int(0, 8)}, ["0.0", "integer"]),
+    (lambda a: a + 0.5 if a == 5 else a, {"a": Int(0, 8)}, ["5.5", "'a': 5"]),
+    (lambda a: "x", {"a": Int(0, 8)}, ["'x'"]),
+    (lambda a: None, {"a": Int(0, 8)}, ["None"]),
+    (lambda a: 2**70, {"a": Int(0, 8)}, ["64-bit"]),
+    (lambda a: [a], {"a": Int(0, 8)}, ["list", "sequence"]),
+    (lambda a: (a,), {"a": Int(0, 8)}, ["tuple"]),
+    (lambda a: (a, 1.5), {"a": Int(0, 8)}, ["1.5"]),
+    (lambda xs: xs[:-1], LIST, ["0 outputs", "length 1"]),
+    (lambda xs: xs + [0] if len(xs) == 3 else xs, LIST, ["4 outputs", "length 3"]),
+    (lambda xs: [0] * len(xs) if len(xs) < 2 else 0, LIST, ["list", "[0, 0]"]),
+    (lambda xs: sum(xs) if len(xs) < 2 else [0] * len(xs), LIST, ["list", "[0, 0]"]),
+    (lambda a, b: (a, b) if a > 2 else a, PAIR, ["'a': 3"]),
+    (lambda a, b: a if a < 6 else (a, b), PAIR, ["'a': 6", "2 output"]),
+    (lambda xs: [(x, x) for x in xs] if len(xs) < 3 else list(xs), LIST, ["output"]),
+])
+def test_bad_outputs_are_task_errors_naming_the_input(fn, inputs, words):
+    with pytest.raises(TaskError) as err:
+        toy_tasks.from_function("bad", fn, inputs=inputs)
+    for word in words:
+        assert word in str(err.value), (word, str(err.value))
+
+
+@pytest.mark.parametrize("fn", [3, "max", None, [max]])
+def test_a_non_callable_is_a_task_error(fn):
+    with pytest.raises(TaskError, match="callable"):
+        toy_tasks.from_function("x", fn, inputs=PAIR)
+
+
+@pytest.mark.parametrize("fn", [lambda a: a, lambda a, b, c: a, lambda x, y: x])
+def test_a_function_of_the_wrong_arity_is_a_task_error(fn):
+    with pytest.raises(TaskError):
+        toy_tasks.from_function("x", fn, inputs=PAIR)
+
+
+@pytest.mark.parametrize("inputs", [{}, {"a": 3}, {"1a": Int(0, 2)}, {"a": range(3)},
+                                    {"xs": Seq(Int(0, 2), length=2), "ys": Seq(Int(0, 2), length=3)}])
+def test_a_bad_signature_is_a_task_error(inputs):
+    with pytest.raises(TaskError):
+        toy_tasks.from_function("x", lambda **kw: 0, inputs=inputs)
+
+
+def test_a_task_needs_a_name():
+    with pytest.raises(TaskError):
+        toy_tasks.from_function("", lambda a: a, inputs={"a": Int(0, 2)})
+
+
+def test_verify_of_a_function_task_checks_the_program_against_the_signature():
+    task = toy_tasks.from_function("first", _first_index, inputs=LIST_T)
+    with pytest.raises(TaskError):
+        task.verify("def f(xs, u):\n    return u\n")
+    with pytest.raises(TaskError, match="xs"):
+        task.verify("def f(xs, t):\n    return xs + t\n")
+
+
+# --- huge domains -----------------------------------------------------------------------------------------
+
+
+def test_a_function_over_a_huge_domain_is_sampled_with_a_note():
+    task = toy_tasks.from_function("wide", lambda a, b: a ^ b, inputs={"a": Int(0, 2**40), "b": Int(0, 2**40)})
+    assert not task.enumerable
+    ex = task.examples(None)
+    assert ex.complete is False and "sample" in ex.note
+    assert 0 < len(ex) < task.domain_size
+    np.testing.assert_array_equal(ex.outputs, ex.inputs["a"] ^ ex.inputs["b"])
+    v = task.verify("def f(a, b):\n    return b ^ a\n")
+    assert v.equal and v.method == "sampled" and not v.proved
+    v = task.verify("def f(a, b):\n    return a | b\n")
+    assert not v.equal and v.method == "sampled"
+    x = v.counterexample
+    assert v.outputs == (x["a"] | x["b"], x["a"] ^ x["b"])
+
+
+def test_a_scan_over_long_sequences_is_sampled():
+    task = toy_tasks.from_function("long", _running_parity, inputs={"xs": Seq(Int(0, 2), length=(1, 30))})
+    assert not task.enumerable and task.kind == "scan"
+    ex = task.examples(None)
+    assert not ex.complete and "sample" in ex.note
+    for x, y in itertools.islice(ex.rows(), 200):
+        assert y == _running_parity(x["xs"])
