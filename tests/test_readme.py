@@ -20,3 +20,12 @@ def test_readme_example_runs_as_documented():
     expected = [m.group(1).strip() for line in block.splitlines() if line.startswith("print(")
                 for m in [re.search(r"#\s*(.*)$", line)] if m]
     assert printed == expected
+
+
+def test_task_table_in_docs_is_current():
+    import subprocess
+    import sys
+
+    root = README.parent
+    out = subprocess.run([sys.executable, str(root / "docs" / "gen_tasks.py")], capture_output=True, text=True, check=True)
+    assert out.stdout == (root / "docs" / "tasks.md").read_text(), "regenerate: python docs/gen_tasks.py > docs/tasks.md"

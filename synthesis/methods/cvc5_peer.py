@@ -27,10 +27,15 @@ Encoding, exact under ``programs.semantics`` for every term the grammar can buil
 
 Constants come from ``problem.constants()``. At most ``max_examples`` examples go into the first
 problem (200 by default); if the answer disagrees with other examples, those are added and cvc5 runs
-again (counterexample-guided, within the budget). The budget is split evenly between cvc5's enumerators,
-``--sygus-enum=fast`` first (it solved every quick-suite function it solved at all, and sooner), then
-cvc5's default (``auto``). Scans and folds abstain: SyGuS over
-sequences is not supported by this adapter.
+again (counterexample-guided, within the budget). The budget is split between cvc5's enumerators by
+``shares``: two thirds to ``--sygus-enum=fast`` first (it solved every quick-suite function that the
+default solved, and sooner), the rest (and whatever ``fast`` leaves) to cvc5's default (``auto``).
+
+Scans and folds abstain by default: SyGuS over sequences is not supported by this adapter. With
+``options={"loops": True}`` a bounded unrolled encoding is tried instead (``encode``: functions for the
+initial state, its update and the output, composed along each example's sequence with ``let``; the
+first problem holds ``loop_examples`` examples). It solves tiny loops, but cvc5's general CEGIS over
+three functions with the full grammar solved none of the quick suite's scans and folds in 20 s.
 """
 from __future__ import annotations
 
@@ -706,33 +711,42 @@ def _kill(proc: subprocess.Popen) -> None:
 
 @synthesizer("cvc5")
 def cvc5(theory: str = "auto", enumerators: tuple[str, ...] = ("fast", "auto"), max_examples: int = 200,
-         max_added: int = 20, memory_mb: int = 4096):
+         shares: tuple[float, ...] = (2.0, 1.0), max_added: int = 20, memory_mb: int = 4096, loops: bool = False,
+         loop_examples: int = 8, states: int = 1):
     """cvc5 (SyGuS, programming by example) with a grammar generated from the task's operators."""
-    enumerators = tuple(enumerators) or ("smart",)
+    enumerators = tuple(enumerators) or ("auto",)
+    weights = [float(w) for w in shares][: len(enumerators)]
+    weights += [1.0] * (len(enumerators) - len(weights))
+    if any(not w > 0 for w in weights):
+        raise ValueError(f"shares must be positive, got {shares!r}")
 
     def run(problem: Problem, budget: Budget, rng: np.random.Generator) -> Attempt:
-        if problem.kind != "function":
+        is_loop = problem.kind != "function"
+        if is_loop and not loops:
             return Attempt(None, "abstained", reasons=[
-                f"cvc5 adapter: the task is a {problem.kind} over sequences; SyGuS over sequences is not supported by this adapter"])
+                f"cvc5 adapter: the task is a {problem.kind} over sequences; SyGuS over sequences is not supported by "
+                "this adapter by default (a bounded unrolled encoding is available with options={'loops': True}, "
+                "but cvc5 solved none of the quick suite's scans and folds with it in 20 s)"])
         if not available():
             return Attempt(None, "abstained", reasons=["cvc5 is not installed: install the [peers] extra (pip install 'tractbench[peers]')"])
         n = problem.size
-        if n <= max_examples:
-            rows = np.arange(n)
-        else:
-            rows = np.sort(rng.choice(n, size=max_examples, replace=False))
+        first = loop_examples if is_loop else max_examples
+        added = min(max_added, loop_examples) if is_loop else max_added
+        rows = np.arange(n) if n <= first else np.sort(rng.choice(n, size=first, replace=False))
         try:
-            enc = encode(problem, rows, theory)
+            enc = encode(problem, rows, theory, states=states)
         except ValueError as err:
             return Attempt(None, "abstained", reasons=[f"cvc5 adapter: {err}"])
-        reasons = [f"cvc5 SyGuS-IF: theory {enc.theory}, logic {enc.logic}, grammar from operators {', '.join(problem.operators)}"]
+        what = f"a loop with {states} state(s), unrolled over each example" if is_loop else "programming by example"
+        reasons = [f"cvc5 SyGuS-IF ({what}): theory {enc.theory}, logic {enc.logic}, grammar from operators "
+                   f"{', '.join(problem.operators)}"]
         if enc.left_out:
             reasons.append(f"operators not expressible in integer arithmetic, left out of the grammar: {' '.join(enc.left_out)}")
-        if n > max_examples:
-            reasons.append(f"{max_examples} of the {n} examples in the first problem; more are added where cvc5's answer disagrees")
+        if n > first:
+            reasons.append(f"{first} of the {n} examples in the first problem; more are added where cvc5's answer disagrees")
         proposals = 0
         for slot, enum in enumerate(enumerators):
-            end = budget.elapsed + max(0.0, budget.left) / (len(enumerators) - slot)
+            end = budget.elapsed + max(0.0, budget.left) * weights[slot] / sum(weights[slot:])
             while True:
                 left = min(end - budget.elapsed, budget.left - 0.05)
                 if left < _STARTUP:
@@ -757,9 +771,9 @@ def cvc5(theory: str = "auto", enumerators: tuple[str, ...] = ("fast", "auto"), 
                 wrong = np.nonzero(problem.mismatches(program))[0]
                 if wrong.size == 0:
                     return Attempt(program, "solved", proposals, reasons + [f"solved by --sygus-enum={enum} from {enc.examples} examples"])
-                add = wrong[:max_added]
+                add = wrong[:added]
                 rows = np.union1d(rows, add)
-                enc = encode(problem, rows, enc.theory)
+                enc = encode(problem, rows, enc.theory, states=states)
                 reasons.append(f"--sygus-enum={enum}: answer wrong on {wrong.size} other examples; {add.size} added")
         return Attempt(None, "timeout", proposals, reasons)
 
