@@ -1,0 +1,1 @@
+"""Runs both routes on equal budgets, verifies, stores, analyses, reports; the tractbench CLI (issue 5)."""

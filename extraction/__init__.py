@@ -1,0 +1,1 @@
+"""The mechanistic route: train networks, read programs out of them (issue 4). Nothing here yet."""

@@ -15,12 +15,12 @@ The method is chosen by what the domain allows, strongest first:
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
+from .budget import Budget
 from .domains import Domain, Int, Seq, check_signature, domain_size, sample_domain
 from .errors import InputError
 from .interpreter import Machine, evaluate
@@ -55,16 +55,6 @@ class Verification:
 
     def __bool__(self) -> bool:
         return self.equal
-
-
-@dataclass
-class Budget:
-    seconds: float
-    start: float = field(default_factory=time.perf_counter)
-
-    @property
-    def left(self) -> float:
-        return self.seconds - (time.perf_counter() - self.start)
 
 
 def equivalent(

@@ -2,13 +2,13 @@
 program, the task's Python definition, or the rest of the domain."""
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from programs import InputError, Int, Program, Seq, evaluate
+from programs.budget import Budget  # noqa: F401  (re-exported: methods take a Budget)
 from programs.domains import Domain
 
 
@@ -105,23 +105,3 @@ class Problem:
             if keys.setdefault(key, value) != value:
                 bad.append({n: (p.tolist() if np.ndim(p) else int(p)) for n, p in zip(self.params, parts)})
         return bad
-
-
-@dataclass
-class Budget:
-    """A wall-clock budget that methods check themselves (the comparator also kills at the limit)."""
-
-    seconds: float
-    start: float = field(default_factory=time.perf_counter)
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    @property
-    def left(self) -> float:
-        return self.seconds - self.elapsed
-
-    @property
-    def expired(self) -> bool:
-        return self.elapsed >= self.seconds
