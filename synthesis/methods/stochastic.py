@@ -6,19 +6,27 @@ output for tuple outputs, each output being independent), or, for a scan or fold
 and output expression(s) are mutated jointly, plus the scan's choice of yielding before or after the
 update.
 
-Cost, lowest first: the fraction of mismatching examples (steps of a scan where the mask is set),
-then program size with a small weight (``size_weight`` of one mismatching unit per node)::
+Cost, lowest first: the fraction of mismatching examples (for a scan: of the steps where
+``problem.mask()`` is set; for a fold: of the final outputs), then program size with a small weight::
 
-    cost = (mismatches + size_weight * size) / units
+    cost = mismatches / units + size_weight * size
 
 Proposals: replace a random subtree by a fresh random one; change an operator for another of the
 same arity; change a leaf (variable or constant, or nudge a constant by one); insert a node above a
 subtree; delete a node (keep one of its children); swap two operands. A proposal is accepted with
-probability ``min(1, exp(-beta * Δcost))``. As in STOKE, the acceptance threshold is drawn before a
-loop candidate is simulated, so a simulation stops as soon as its mismatches cannot be accepted.
-When a chain has not improved its best for ``patience`` proposals it restarts from a fresh random
-program. On reaching zero mismatches the chain spends up to ``polish`` more proposals shrinking the
-program without losing an example.
+probability ``min(1, exp(-beta * Δcost))``; with probability ``compound`` a proposal carries another
+mutation (repeatedly), which helps a chain across a ridge of worse programs. When a chain has not
+improved its best cost for ``patience`` proposals it restarts from a fresh random program, under a
+size cap drawn per restart (a half, three quarters or all of ``max_size``). On reaching zero
+mismatches the chain spends up to ``polish`` more proposals shrinking the program without losing an
+example; a loop state that no output depends on is then dropped.
+
+Evaluation is vectorised over the examples: each expression is compiled once with
+``programs.interpreter.compile_expr`` over ``VECTOR`` and cached. A scan or fold is simulated step
+by step over all example sequences at once (rows sorted by length, so the rows still running are a
+prefix; a row past its length keeps its state); a scan's outputs are then computed in one call over
+every (row, step). Loop searches start on ``sample`` examples; a candidate that fits them but not
+all examples adds a few of the examples it gets wrong (as in CEGIS) and the chain goes on.
 
 Everything random is drawn from the ``rng`` passed in, and the budget only decides when to stop, so
 runs with the same seed follow the same path.
@@ -32,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from programs import Binary, Call, Const, IfExp, Unary, Var
+from programs import Binary, Call, Const, IfExp, ProgramError, Unary, Var
 from programs.ast import BINARY_OPS, Expr, children
 from programs.interpreter import compile_expr
 from programs.semantics import VECTOR, wrap
@@ -208,8 +216,10 @@ class Grammar:
             new = make(op, kids)
         if new == node:
             return None
-        new_size = size - size_of(node) + size_of(new)
-        return (replace(e, path, new), new_size) if new_size <= max_size else None
+        if size - size_of(node) + size_of(new) > max_size:
+            return None
+        out = replace(e, path, new)
+        return out, size_of(out)  # counted again: a negated constant folds into the constant
 
 
 # --- candidates and their evaluation ---------------------------------------------------------------
@@ -258,7 +268,7 @@ class FunctionTarget:
         self.compiled = Compiled()
         self.names = tuple(problem.scalars)
 
-    def layout(self, k: int = 0):
+    def layout(self):
         return [(self.names, None)]  # (names in scope, max size: None = the method's max_size)
 
     def wrong(self, cand: Candidate) -> np.ndarray:
@@ -267,7 +277,7 @@ class FunctionTarget:
             got = self.compiled(cand.slots[0])(self.env)
             return np.broadcast_to(got != self.want, self.want.shape)
 
-    def mismatches(self, cand: Candidate, limit: float = math.inf) -> float:
+    def mismatches(self, cand: Candidate) -> float:
         return float(np.count_nonzero(self.wrong(cand)))
 
 
@@ -298,18 +308,28 @@ class LoopTarget:
         out = np.asarray(problem.outputs, dtype=np.int64)[self.rows]
         if self.arity == 1:
             out = out[..., None]  # [n, T, arity] for a scan, [n, arity] for a fold
-        self.steps = []  # per time step: (rows still running, their env entries, wanted outputs per arity)
+        self.steps = []  # per time step: (rows still running, their env entries, offset in the flat arrays)
+        offset = 0
+        flat: dict[str, list[np.ndarray]] = {name: [] for name in (*self.sketch.elements, *self.scalars)}
+        want: list[list[np.ndarray]] = [[] for _ in range(self.arity)]
         for t in range(width):
             m = int(np.count_nonzero(lengths > t))
             if m == 0:
                 break
             env = {x: np.ascontiguousarray(a[:m, t]) for x, a in zip(self.sketch.elements, seqs)}
             env.update({name: v[:m] for name, v in self.scalars.items()})
-            want = [np.ascontiguousarray(out[:m, t, j]) for j in range(self.arity)] if self.scan else None
-            self.steps.append((m, env, want))
-        self.start = int(np.count_nonzero(lengths > 0)) if self.steps else 0
+            for name, v in env.items():
+                flat[name].append(v)
+            for j in range(self.arity):
+                want[j].append(out[:m, t, j] if self.scan else out[:0, j])
+            self.steps.append((m, env, offset))
+            offset += m
+        # A scan's outputs are computed once, after the states: over every (row, step) laid end to end.
+        self.flat = {name: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for name, v in flat.items()}
+        self.total = offset
         if self.scan:
-            self.units = int(lengths.sum()) * self.arity
+            self.want = [np.concatenate(w) if w else np.zeros(0, dtype=np.int64) for w in want]
+            self.units = offset * self.arity
         else:
             self.want = [np.ascontiguousarray(out[:, j]) for j in range(self.arity)]
             self.units = n * self.arity
@@ -323,8 +343,8 @@ class LoopTarget:
         return ([(self.init_names, 3)] * self.k + [(self.update_names, None)] * self.k
                 + [(self.output_names, None)] * self.arity)
 
-    def mismatches(self, cand: Candidate, limit: float = math.inf) -> float:
-        """Mismatching units (steps of a scan, outputs of a fold); inf once more than ``limit`` are certain."""
+    def mismatches(self, cand: Candidate) -> float:
+        """Mismatching units: steps of a scan (each output), or outputs of a fold."""
         k, n = self.k, self.n
         c = self.compiled
         inits = [c(e) for e in cand.slots[:k]]
@@ -334,39 +354,46 @@ class LoopTarget:
         scan, first = self.scan, cand.yield_first
         with np.errstate(all="ignore"):
             values = [_full(f(self.scalars), n) for f in inits]
-            done = None if scan else [v.copy() for v in values]  # a fold: each row's state when its sequence ends
+            if scan:  # the state each step's output reads, for every (row, step)
+                seen = [np.empty(self.total, dtype=np.int64) for _ in range(k)]
+            else:  # a fold: each row's state when its sequence ends
+                done = [v.copy() for v in values]
             live = n
-            bad = 0
-            for m, env, want in self.steps:
+            for m, env, offset in self.steps:
                 if m < live:
-                    if done is not None:
+                    if not scan:
                         for d, v in zip(done, values):
                             d[m:live] = v[m:live]
                     values = [v[:m] for v in values]
                     live = m
+                if scan and first:
+                    for b, v in zip(seen, values):
+                        b[offset : offset + m] = v
                 env = dict(env)
                 env.update(zip(states, values))
-                if scan and first:
-                    bad += sum(int(np.count_nonzero(f(env) != w)) for f, w in zip(outputs, want))
                 values = [_full(f(env), m) for f in updates]
-                if scan:
-                    if not first:
-                        env.update(zip(states, values))
-                        bad += sum(int(np.count_nonzero(f(env) != w)) for f, w in zip(outputs, want))
-                    if bad > limit:
-                        return math.inf
+                if scan and not first:
+                    for b, v in zip(seen, values):
+                        b[offset : offset + m] = v
             if scan:
-                return float(bad)
-            for d, v in zip(done, values):
-                d[:live] = v
-            env = dict(self.scalars)
-            env.update(zip(states, done))
+                env = dict(self.flat)
+                env.update(zip(states, seen))
+            else:
+                for d, v in zip(done, values):
+                    d[:live] = v
+                env = dict(self.scalars)
+                env.update(zip(states, done))
             return float(sum(int(np.count_nonzero(f(env) != w)) for f, w in zip(outputs, self.want)))
 
     def program(self, cand: Candidate):
-        k = self.k
-        return self.sketch.program(list(cand.slots[:k]), list(cand.slots[k : 2 * k]), list(cand.slots[2 * k :]),
-                                   yield_first=cand.yield_first)
+        return loop_program(self.sketch, cand)
+
+
+def loop_program(sketch: LoopSketch, cand: Candidate):
+    """The program of a loop candidate: ``cand.slots`` are the inits, the updates, then the outputs."""
+    k = len(sketch.states)
+    return sketch.program(list(cand.slots[:k]), list(cand.slots[k : 2 * k]), list(cand.slots[2 * k :]),
+                          yield_first=cand.yield_first)
 
 
 def _full(v, n: int) -> np.ndarray:
@@ -409,6 +436,10 @@ class Chain:
         self.rng = Draw(rng)
         self.budget = budget
         self.max_size = max_size
+        # Each restart draws its size cap from these: small caps keep a chain among small programs,
+        # where most solutions are; the full cap lets it reach the larger ones.
+        self.caps = sorted({max(1, max_size // 2), max(1, (3 * max_size) // 4), max_size})
+        self.cap = max_size
         self.beta = beta
         self.size_weight = size_weight
         self.patience = patience
@@ -421,17 +452,15 @@ class Chain:
         self.candidates = 0
         self.cache: dict[tuple[int, Candidate], float] = {}
 
-    def _eval(self, target, key: int, cand: Candidate, limit: float = math.inf) -> float:
+    def _eval(self, target, key: int, cand: Candidate) -> float:
+        """Mismatches of ``cand`` on the working set (each call is one candidate, cached or not)."""
         self.candidates += 1
         hit = self.cache.get((key, cand))
-        if hit is not None:
-            return hit
-        m = target.mismatches(cand, limit)
-        if m != math.inf:
+        if hit is None:
             if len(self.cache) > CACHE_LIMIT:
                 self.cache.clear()
-            self.cache[(key, cand)] = m
-        return m
+            hit = self.cache[(key, cand)] = target.mismatches(cand)
+        return hit
 
     def _fresh(self, layout) -> Candidate:
         slots = []
@@ -441,7 +470,7 @@ class Chain:
                 continue
             while True:
                 e = self.grammar.random(self.rng, names, 1 + self.rng.below(3))
-                if size_of(e) <= (cap or self.max_size):
+                if size_of(e) <= (cap or self.cap):
                     break
             slots.append(e)
         return Candidate.of(slots, bool(self.rng.random() < 0.5) if self.scan else False)
@@ -461,7 +490,7 @@ class Chain:
         else:  # a slot with probability by its size: every node about equally likely, as in STOKE
             i = self.rng.weighted(list(itertools.accumulate(n + 1 for n in cand.sizes)))
         names, cap = layout[i]
-        out = self.grammar.mutate(self.rng, cand.slots[i], cand.sizes[i], names, cap or self.max_size)
+        out = self.grammar.mutate(self.rng, cand.slots[i], cand.sizes[i], names, cap or self.cap)
         if out is None:
             return None
         new, size = out
@@ -483,8 +512,9 @@ class Chain:
             if self.restarts is not None and restarts >= self.restarts:
                 return self._missed(best_cand, targets[best_key], restarts, "exhausted")
             restarts += 1
-            # One state in two restarts out of three; two states in the rest (when offered).
-            key = keys[0] if len(keys) == 1 or rng.random() < 2 / 3 else keys[1]
+            # The fewest states in two restarts out of three; more states in the rest (when offered).
+            key = keys[0] if len(keys) == 1 or rng.random() < 2 / 3 else rng.pick(keys[1:])
+            self.cap = rng.pick(self.caps)
             target = targets[key]
             layout = target.layout()
             cur = self._fresh(layout)
@@ -498,7 +528,8 @@ class Chain:
                 if cur_m == 0:
                     wrong = self.verify(target, cur)
                     if not wrong.any():
-                        return Outcome(self._shrink(target, key, cur, layout), 0, self.candidates, restarts, "solved", target)
+                        cur = self._shrink(target, key, cur, layout)
+                        return Outcome(cur, 0, self.candidates, restarts, "solved", target)
                     # Fits the working set only: add some of the examples it gets wrong, and go on.
                     bad = np.flatnonzero(wrong)
                     if len(bad) > self.grow:
@@ -519,13 +550,10 @@ class Chain:
                 if prop is None:
                     continue
                 stale += 1
-                # Draw the acceptance threshold first: the largest cost this proposal may have.
-                u = rng.random()
-                max_cost = cur_cost - math.log(max(u, 1e-300)) / self.beta
-                limit = (max_cost - self.size_weight * prop.size) / scale
-                m = self._eval(target, key, prop, limit)
-                if m == math.inf:
-                    continue
+                # Metropolis: accept when cost <= cur_cost - log(u) / beta, i.e. with probability
+                # min(1, exp(-beta * (cost - cur_cost))).
+                max_cost = cur_cost - math.log(max(rng.random(), 1e-300)) / self.beta
+                m = self._eval(target, key, prop)
                 cost = m * scale + self.size_weight * prop.size
                 if cost <= max_cost:
                     cur, cur_m, cur_cost = prop, m, cost
@@ -549,7 +577,7 @@ class Chain:
             prop = self._propose(cand, layout)
             if prop is None or prop.size > cand.size:
                 continue
-            if self._eval(target, key, prop, 0.0) == 0:
+            if self._eval(target, key, prop) == 0:
                 cand = prop
                 if cand.size < smallest.size:
                     smallest = cand
@@ -559,8 +587,9 @@ class Chain:
 
 
 @synthesizer("stochastic")
-def stochastic(max_size: int = 16, restarts: int | None = None, beta: float = 30.0, size_weight: float = 0.01,
-               patience: int = 3000, polish: int = 400, compound: float = 0.0, sample: int = 64, states: tuple[int, ...] = (1, 2)):
+def stochastic(max_size: int = 16, restarts: int | None = None, beta: float = 100.0, size_weight: float = 0.01,
+               patience: int = 3000, polish: int = 400, compound: float = 0.3, sample: int = 64,
+               states: tuple[int, ...] = (1, 2)):
     """MCMC over expression trees (STOKE-style): mutate, accept by exp(-beta * Δcost), restart when stuck.
 
     ``max_size``: most nodes in one expression; ``restarts``: most restarts (None: until the budget
@@ -599,12 +628,67 @@ def stochastic(max_size: int = 16, restarts: int | None = None, beta: float = 30
                       scan=problem.kind == "scan", **settings)
         out = chain.run()
         if out.stopped == "solved":
-            return Attempt(out.target.program(out.best), "solved", out.candidates,
-                           [f"stochastic: fits all {problem.size} examples with {out.target.k} state(s) after "
+            program, k = _prune(problem, out.target, out.best, states)
+            return Attempt(program, "solved", out.candidates,
+                           [f"stochastic: fits all {problem.size} examples with {k} state(s) after "
                             f"{out.restarts} restart(s) and {out.candidates} candidates"])
         return Attempt(None, out.stopped, out.candidates, [_missed(out, problem)])
 
     return run
+
+
+def rename(e: Expr, names: dict[str, str]) -> Expr:
+    """``e`` with variables renamed by ``names``."""
+    if isinstance(e, Var):
+        return Var(names.get(e.name, e.name))
+    kids = children(e)
+    return rebuild(e, [rename(c, names) for c in kids]) if kids else e
+
+
+def _prune(problem: Problem, target: "LoopTarget", cand: Candidate, states: tuple[int, ...]):
+    """The program of a solved loop candidate, without states that no output depends on."""
+    k = target.k
+    names = target.sketch.states
+    inits, updates, outputs = cand.slots[:k], cand.slots[k : 2 * k], cand.slots[2 * k :]
+    need: set[str] = set()
+    for e in outputs:
+        need |= {n for n in _vars(e) if n in names}
+    while True:  # a needed state needs the states its update reads
+        more = set(need)
+        for i, n in enumerate(names):
+            if n in need:
+                more |= {v for v in _vars(updates[i]) if v in names}
+        if more == need:
+            break
+        need = more
+    keep = [i for i, n in enumerate(names) if n in need]
+    program = target.program(cand)
+    smaller = max(1, len(keep))  # a loop keeps at least one state (with no state needed, a constant one)
+    if smaller >= k or smaller not in states:
+        return program, k
+    sketch = LoopSketch.of(problem, smaller)
+    mapping = {names[i]: sketch.states[j] for j, i in enumerate(keep)}
+    if keep:
+        slots = [inits[i] for i in keep] + [rename(updates[i], mapping) for i in keep]
+    else:
+        slots = [Const(0), Const(0)]
+    pruned = Candidate.of(slots + [rename(e, mapping) for e in outputs], cand.yield_first)
+    try:
+        candidate = loop_program(sketch, pruned)
+    except ProgramError:  # a program the language rejects: keep the one that was verified
+        return program, k
+    if problem.mismatches(candidate).any():
+        return program, k
+    return candidate, smaller
+
+
+def _vars(e: Expr) -> set[str]:
+    if isinstance(e, Var):
+        return {e.name}
+    out: set[str] = set()
+    for c in children(e):
+        out |= _vars(c)
+    return out
 
 
 def _function(problem: Problem, budget: Budget, rng, grammar: Grammar, settings) -> Attempt:
@@ -623,7 +707,8 @@ def _function(problem: Problem, budget: Budget, rng, grammar: Grammar, settings)
         exprs.append(out.best.slots[0])
     program = function(problem, exprs if len(exprs) > 1 else exprs[0])
     return Attempt(program, "solved", candidates,
-                   [f"stochastic: fits all {problem.size} examples after {restarts} restart(s) and {candidates} candidates"])
+                   [f"stochastic: fits all {problem.size} examples after {restarts} restart(s) "
+                    f"and {candidates} candidates"])
 
 
 def _missed(out: Outcome, problem: Problem) -> str:
