@@ -64,6 +64,21 @@ class Level:
     hashes: np.ndarray | None = None
 
 
+def _large_array(shape: tuple[int, int]) -> np.ndarray:
+    """An int64 array in anonymous memory that asks for huge pages: far fewer page faults as rows
+    arrive (the bank can reach a gigabyte); untouched pages cost nothing."""
+    import mmap
+
+    nbytes = max(8, shape[0] * shape[1] * 8)
+    buf = mmap.mmap(-1, nbytes)
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        try:
+            buf.madvise(mmap.MADV_HUGEPAGE)
+        except OSError:
+            pass  # not supported here: ordinary pages
+    return np.frombuffer(buf, dtype=np.int64, count=shape[0] * shape[1]).reshape(shape)
+
+
 class Bank:
     """All distinct value vectors found so far, by size, with how each was built.
 
@@ -75,7 +90,7 @@ class Bank:
         self.weights = rng.integers(1, 2**63, size=n_examples, dtype=np.uint64) | np.uint64(1)
         self.seen = np.zeros(0, dtype=np.uint64)
         self.capacity = max(1024, int(max_bytes // (8 * max(1, n_examples) + 26)))
-        self.values = np.empty((self.capacity, n_examples), dtype=np.int64)
+        self.values = _large_array((self.capacity, n_examples))
         self.ops = np.empty(self.capacity, dtype=np.int16)
         self.args = np.empty((self.capacity, 3), dtype=np.int64)
         self.levels: dict[int, Level] = {}

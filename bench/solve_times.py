@@ -4,7 +4,7 @@ Every (task, method) run gets the same examples (solve's default for the seed) a
 in this one process, one after another; correctness is decided by ``task.verify``, not by fitting the
 examples. Usage:
 
-    python bench/synthesis.py --suite quick --seconds 10 --out bench/results/synthesis-quick.json
+    python bench/solve_times.py --suite quick --seconds 10 --out bench/results/synthesis-quick.json
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def main() -> None:
                          "size": r.program.size if r.program is not None else None, "examples": len(examples),
                          "reason": r.reasons[0] if r.reasons else ""})
             print(f"{task.name:34s} {method:12s} {r.status:10s} correct={correct!s:5s} {r.seconds:7.2f}s", file=sys.stderr, flush=True)
-    summary = {"command": "python bench/synthesis.py " + " ".join(sys.argv[1:]), "suite": args.suite,
+    summary = {"command": "python bench/solve_times.py " + " ".join(sys.argv[1:]), "suite": args.suite,
                "seconds": args.seconds, "methods": {}, "rows": rows}
     for m in methods:
         mine = [r for r in rows if r["method"] == m]
