@@ -271,14 +271,22 @@ class Enumerator:
         same = op in COMMUTATIVE and same_size
         rows = max(1, CHUNK // (self.n * nb))
         ufunc = _UFUNC.get(op)
-        if op in ("//", "%") and f is _FAST[op]:
-            ufunc = f
+        zeros = None
+        if op in ("//", "%"):
+            ufunc = _FAST[op]
+            if f is not _FAST[op]:  # divisors with some zeros: divide by 1 there, then apply x // 0 == 0, x % 0 == x
+                zeros = Bsel == 0
+                Bsel = np.where(zeros, 1, Bsel)
         for i0 in range(0, A.shape[0], rows):
             blockA = A[i0 : i0 + rows]
             with np.errstate(all="ignore"):
                 if ufunc is not None:
                     out = self._scratch(blockA.shape[0] * nb)
-                    ufunc(blockA[:, None, :], Bsel[None, :, :], out=out.reshape(blockA.shape[0], nb, self.n))
+                    out3 = out.reshape(blockA.shape[0], nb, self.n)
+                    ufunc(blockA[:, None, :], Bsel[None, :, :], out=out3)
+                    if zeros is not None:
+                        where = np.broadcast_to(zeros[None, :, :], out3.shape)
+                        np.copyto(out3, 0 if op == "//" else np.broadcast_to(blockA[:, None, :], out3.shape), where=where)
                 else:
                     out = np.asarray(f(blockA[:, None, :], Bsel[None, :, :]), dtype=np.int64).reshape(-1, self.n)
             if same:  # commutative with equal sizes: one order of each pair
