@@ -211,16 +211,7 @@ class Task:
             got = evaluate(prog, dom.inputs, dom.lengths if prog.sequences else None)
         except InputError as err:
             raise TaskError(f"cannot run {prog.name} on task {self.name}: {err}") from None
-        want = dom.outputs
-        diff = got != want
-        while diff.ndim > 1:
-            diff = diff.any(axis=-1)
-        method = "exhaustive" if dom.complete else "sampled"
-        if diff.any():
-            i = int(np.argmax(diff))
-            x, y = next(dom.take(np.array([i])).rows())
-            return Verification(False, method, x, (prog(**x), y), checked=i + 1)
-        return Verification(True, method, checked=len(dom), detail=dom.note)
+        return _verdict(dom, got, lambda x, y: (prog(**x), y))
 
     def check_definition(self) -> Verification:
         """Check the reference program against the task's independent Python definition, over the domain."""
@@ -230,19 +221,24 @@ class Task:
             raise TaskError(f"task {self.name} has no independent Python definition to check its reference against")
         dom = self._domain()
         want = _call_function(self, self.definition, dom.inputs, dom.lengths)
-        diff = dom.outputs != want
-        while diff.ndim > 1:
-            diff = diff.any(axis=-1)
-        method = "exhaustive" if dom.complete else "sampled"
-        if diff.any():
-            i = int(np.argmax(diff))
-            x, y = next(dom.take(np.array([i])).rows())
-            return Verification(False, method, x, (y, self.definition(**x)), checked=i + 1,
-                                detail="the reference program and the Python definition disagree")
-        return Verification(True, method, checked=len(dom), detail=dom.note)
+        return _verdict(dom, want, lambda x, y: (y, self.definition(**x)),
+                        detail="the reference program and the Python definition disagree")
 
     def __repr__(self) -> str:
         return f"Task({self.name!r}, family={self.family!r}, {self.signature()}, difficulty={self.difficulty:g})"
+
+
+def _verdict(dom: Examples, got: np.ndarray, outputs_at, detail: str = "") -> Verification:
+    """Compare ``got`` with the outputs of ``dom`` row by row; the first difference is the counterexample."""
+    diff = got != dom.outputs
+    while diff.ndim > 1:
+        diff = diff.any(axis=-1)
+    method = "exhaustive" if dom.complete else "sampled"
+    if diff.any():
+        i = int(np.argmax(diff))
+        x, y = next(dom.take(np.array([i])).rows())
+        return Verification(False, method, x, outputs_at(x, y), checked=i + 1, detail=detail)
+    return Verification(True, method, checked=len(dom), detail=dom.note)
 
 
 def _count(n, what: str) -> int:
