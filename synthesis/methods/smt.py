@@ -7,36 +7,50 @@ and Gulwani et al. (2011), with the examples as the oracle.
 component (an operator of ``problem.operators``) to up to three operands; z3 picks, through small
 bit-vector selector variables, the operator of each line and where each operand comes from: a
 *source* (an input, a constant of ``problem.constants()``, optionally one free constant that z3
-chooses in ``[-256, 256]``) or an earlier line. Every operator is instantiated on every line and a
-selector picks one (``If`` chains); values are 64-bit bit-vectors under ``programs.smt.BV_OPS``, so
-the z3 semantics is exactly the language's (wrap-around, floor division, ``x // 0 == 0``, clipped
-shifts). Symmetry breaking: every line is used later (so block sizes are disjoint), unused operand
-slots are 0, commutative operators take ordered operands, ``>``/``>=`` are left out when ``<``/``<=``
-are available (mirror images), no two lines are the same.
+chooses) or an earlier line. Every operator is instantiated on every line and per example, and the
+selector picks one (``If`` chains). Symmetry breaking, all of it sound (a program it excludes has an
+equivalent one that is searched, at the same or a smaller size): every line is used later (so
+sizes are disjoint), unused operand slots are 0, commutative operators take ordered operands,
+``>``/``>=`` are dropped when ``<``/``<=`` are there, no line twice, adjacent independent lines in
+one order, no operand that makes a line trivial (``x + 0``, ``x & x``, ``c and x``, an ``if`` on a
+constant ...).
 
-- **Functions**: one block over the scalar inputs; the output is the last line (``L = 0``: an output
-  selector picks a source). ``L`` grows 0, 1, ..., ``max_components``; the first ``L`` that fits wins.
-- **Scans and folds**: a bounded-width state sketch. ``k`` state variables (1..``max_states``), each
-  initialised to a scalar input or a free constant (``[-16, 16]`` or the constant pool); an update
-  block over (states, loop elements, scalars, constants) whose ``k`` outputs are the next states; an
-  output block over (states after the update, or before it for ``yield_first``, elements, scalars,
-  constants) for scans, or over (final states, scalars, constants) for folds. The sketch is unrolled
-  over each example's sequences. Sketches (``k``, update lines, output lines, yield placement) are
-  tried smallest first, round-robin with per-check time slices that double every round, so that
-  one hard sketch cannot starve the others.
+**Arithmetic.** Two ways of reading values, both exact:
 
-**CEGIS.** Start from a few examples (diverse outputs; for loops, short sequences), ask z3 for a
-model, build the candidate program (``synthesis.build``) and run it on *all* examples with the
-vectorised interpreter; a failing example (for loops, the shortest) is added as a counterexample and
-z3 is asked again, incrementally. Each model is one candidate. ``unsat`` for a size proves that no
-program of that size (over those components and constants) fits the examples seen so far, hence none
-fits them all: when every size is ``unsat`` the result is ``exhausted``. z3 timeouts follow the
-budget; when it runs out the result is ``timeout``.
+- *exact*: 64-bit bit-vectors under ``programs.smt.BV_OPS``, i.e. the language's semantics itself.
+  Its ``unsat`` answers are proofs. It is slow (64-bit multipliers and dividers in every line).
+- *narrow*: ``w``-bit vectors (``w`` = twice the bits of the largest example value or constant)
+  standing for the 64-bit values they sign-extend to; each operator comes with a side condition
+  (no overflow) under which its result *is* the 64-bit result (:class:`Narrow`; the tests prove it
+  against ``BV_OPS``). Every model is therefore a true fit; ``unsat`` only says that no program whose
+  values fit in ``w`` bits fits. Lines on constants alone are left out here (constant folding).
+
+**Programs.** Functions: one block over the scalar inputs, output the last line (``L = 0``: a
+selected source), ``L = 0 .. max_components``. Scans and folds: a bounded-width state sketch, ``k =
+1 .. max_states`` states, each initialised to a scalar input or a constant of the pool (or, with the
+free constant, of ``[-16, 16]``); a step block over (states, loop elements, scalars, constants) of
+at most ``update_components`` lines whose outputs are the next states and, for a scan, the value
+yielded (computed from the states before the update: this covers yielding before and after the
+update, and a yield equal to a new state is written after it); for a fold, an output block of at
+most ``output_components`` lines over (final states, scalars, constants). Examples are unrolled.
+
+**Search.** Sketches of all sizes and three phases (narrow; narrow with one free constant in
+``[-256, 256]``; exact) share one schedule: round ``r`` gives the sketches of level ``l`` (size plus
+a lag per phase) ``first_slice * 2 ** (r - (l - smallest pending level))`` seconds each, so that small
+sizes get most of the time while larger ones already run, and no hard query starves the rest; a
+query that times out is retried later with a new random seed (runtimes are heavy-tailed).
+
+**CEGIS.** Start from a few examples (distinct outputs; for loops the shortest sequences), ask z3 for
+a model (a fresh solver per query: z3's non-incremental bit-blasting path is much faster here than
+its incremental core), build the candidate with ``synthesis.build`` and run it on *all* examples
+with the vectorised interpreter. A failing example (for loops the shortest; for scans only the
+prefix up to the first wrong step, itself an example) joins the examples z3 sees, for every sketch.
+Each model is a candidate. When every exact sketch is ``unsat`` on the examples z3 was given, no
+program of the search space fits: ``exhausted``. When the budget runs out: ``timeout``.
 """
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,10 +87,6 @@ def constant_pool(problem: Problem) -> list[int]:
     return [int(c) for c in problem.constants() if INT64_MIN <= int(c) <= INT64_MAX]
 
 
-def bv(v: int) -> z3.BitVecRef:
-    return z3.BitVecVal(int(v), BITS)
-
-
 def mux(sel, values: list):
     """``values[sel]`` as an If chain (``sel`` is constrained to the range elsewhere)."""
     if len(values) == 1:
@@ -105,11 +115,6 @@ def make(op: str, args: list[Expr]) -> Expr:
     return Binary(op, args[0], args[1])
 
 
-def _value(model: z3.ModelRef, term) -> int:
-    v = model.eval(term, model_completion=True)
-    return v.as_signed_long() if v.size() == BITS else v.as_long()
-
-
 def _signed(model: z3.ModelRef, term) -> int:
     return model.eval(term, model_completion=True).as_signed_long()
 
@@ -122,6 +127,7 @@ class Exact:
 
     width = BITS
     label = "64-bit"
+    shared_division = False
 
     def fits(self, v: int) -> bool:
         return INT64_MIN <= v <= INT64_MAX
@@ -132,21 +138,22 @@ class Exact:
     def apply(self, op: str, args: list) -> tuple[z3.ExprRef, z3.BoolRef | None]:
         return BV_OPS[op](*args[: arity(op)]), None
 
-    def divmod(self, args, name):
-        return None
-
 
 class Narrow:
     """``width``-bit bit-vectors standing for the 64-bit values they sign-extend to.
 
     ``apply`` returns the value and a side condition under which it is *exactly* the 64-bit result
-    (``programs.semantics``) sign-extended: no signed overflow for ``+ - * // << neg abs``; the other
-    operators commute with sign extension (bitwise, comparisons, ``>>`` with counts clipped to
-    ``[0, 63]``, selections). A model found under these conditions is a true 64-bit fit; ``unsat``
-    only says that no program whose values on the examples fit in ``width`` bits exists. Floor
-    ``//`` and ``%`` share one quotient/remainder pair per line (``a == q * b + r``, ``r`` between 0
-    and ``b``), which costs one multiplier instead of three dividers.
+    (``programs.semantics``) sign-extended: operands of ``+ -`` fit in one bit less and those of
+    ``*`` in half the width (so that nothing overflows, more cheaply than overflow checks), no
+    ``MIN // -1``, ``neg MIN`` or ``abs MIN``, no bits shifted out by ``<<``; the other operators
+    commute with sign extension (bitwise, comparisons, ``>>`` with counts clipped to ``[0, 63]``,
+    selections). A model found under these conditions is a true 64-bit fit; ``unsat`` only says that
+    no program whose values on the examples meet them exists. Floor ``//`` and ``%`` share one
+    quotient/remainder pair per line (``a == q * b + r``, ``r`` between 0 and ``b``), which costs one
+    multiplier instead of three dividers.
     """
+
+    shared_division = True
 
     def __init__(self, width: int):
         self.width = width
@@ -159,23 +166,30 @@ class Narrow:
     def const(self, v: int) -> z3.BitVecRef:
         return z3.BitVecVal(int(v), self.width)
 
+    def _fits(self, a, bits: int):
+        """``a`` is a ``bits``-bit signed number (its top bits are copies of its sign)."""
+        return z3.SignExt(self.width - bits, z3.Extract(bits - 1, 0, a)) == a
+
     def _bool(self, c):
         return z3.If(c, self.const(1), self.const(0))
 
     def _clip(self, n):
-        zero, top = self.const(0), self.const(BITS - 1)
-        return z3.If(n < zero, zero, z3.If(n > top, top, n))
+        """Shift counts clipped to [0, 63] (below 8 bits no count exceeds 63)."""
+        zero = self.const(0)
+        n = z3.If(n < zero, zero, n)
+        return z3.If(n > self.const(BITS - 1), self.const(BITS - 1), n) if self.hi > BITS - 1 else n
 
     def apply(self, op: str, args: list) -> tuple[z3.ExprRef, z3.BoolRef | None]:
         a = args[0]
         b = args[1] if len(args) > 1 else None
         zero, low = self.const(0), self.const(self.lo)
-        if op == "+":
-            return a + b, z3.And(z3.BVAddNoOverflow(a, b, True), z3.BVAddNoUnderflow(a, b))
-        if op == "-":
-            return a - b, z3.And(z3.BVSubNoOverflow(a, b), z3.BVSubNoUnderflow(a, b, True))
-        if op == "*":
-            return a * b, z3.And(z3.BVMulNoOverflow(a, b, True), z3.BVMulNoUnderflow(a, b))
+        if op in ("+", "-"):  # operands one bit narrower: the result always fits
+            ok = z3.And(self._fits(a, self.width - 1), self._fits(b, self.width - 1))
+            return (a + b if op == "+" else a - b), ok
+        if op == "*":  # operands of half the width: the product always fits (cheaper than overflow checks)
+            h = self.width // 2
+            a2, b2 = z3.SignExt(self.width - h, z3.Extract(h - 1, 0, a)), z3.SignExt(self.width - h, z3.Extract(h - 1, 0, b))
+            return a2 * b2, z3.And(a == a2, b == b2)
         if op == "//":  # Python's floor division, 0 for a zero divisor
             q, r = a / b, z3.SRem(a, b)
             adjust = z3.And(r != zero, (r < zero) != (b < zero))
@@ -210,10 +224,10 @@ class Narrow:
             return z3.If(a != zero, b, args[2]), None
         raise KeyError(op)
 
-    def divmod(self, args, name):
-        """A shared floor quotient/remainder: (constraint, ``//`` value, ``%`` value)."""
+    def divmod(self, args, q, r):
+        """A floor quotient/remainder shared by ``//`` and ``%`` (``q``, ``r``: fresh variables):
+        (constraint, ``//`` value, ``%`` value)."""
         a, b = args[0], args[1]
-        q, r = z3.BitVec(f"{name}_q", self.width), z3.BitVec(f"{name}_r", self.width)
         zero = self.const(0)
         prod = q * b
         exact = z3.And(z3.BVMulNoOverflow(q, b, True), z3.BVMulNoUnderflow(q, b),
@@ -228,6 +242,14 @@ class Narrow:
 # x * x, x // x (0 or 1), shifts. For the rest, op(x, x) is x or a constant from the pool, so a
 # smaller program does the same.
 SAME_OPERANDS_USELESS = {"-", "%", "<", "<=", ">", ">=", "==", "!=", "^", "&", "|", "and", "or", "min", "max"}
+# Constant operands that make a line equal to its other operand or to a constant of the pool (0, 1 and
+# -1 are always in it), so that a smaller program does the same: (position or None for either, value).
+USELESS_CONSTANTS = {
+    "+": [(None, 0)], "-": [(1, 0)], "*": [(None, 0), (None, 1)], "//": [(0, 0), (1, 0), (1, 1)],
+    "%": [(0, 0), (1, 0), (1, 1)], "&": [(None, 0), (None, -1)], "|": [(None, 0), (None, -1)], "^": [(None, 0)],
+    "<<": [(0, 0), (1, 0)], ">>": [(0, 0), (0, -1), (1, 0)], "and": [(1, 0)], "or": [(1, 0)],
+}
+FIRST_NOT_CONSTANT = {"and", "or", "if"}  # c and x, c or x, x if c else y: x, c or 0 for any constant c
 
 
 def _sel(model: z3.ModelRef, term) -> int:
@@ -237,30 +259,37 @@ def _sel(model: z3.ModelRef, term) -> int:
 class Block:
     """``lines`` SSA lines over ``n_src`` sources with ``n_out`` outputs, all chosen by selectors.
 
-    Sources with indices in ``constants`` are constants (an ``if`` never tests one).
+    ``constants`` maps the indices of constant sources to their values (``None``: a free constant).
+    A line never has an operand that makes it trivial (``x + 0``, ...); with ``fold``, nor only
+    constant operands (constant folding: a smaller space, whose constants are the sources themselves).
     """
 
     def __init__(self, tag: str, ops: list[str], n_src: int, lines: int, n_out: int, *,
-                 constants: range | set = (), last_out: bool = True):
+                 constants: dict[int, int | None] | None = None, last_out: bool = True, fold: bool = True):
         self.tag, self.ops, self.n_src, self.lines = tag, list(ops), n_src, lines
-        self.constants = set(constants)
+        self.constants = dict(constants or {})
+        self.fold = fold
         self.width = max((arity(o) for o in self.ops), default=1) if lines else 0
-        self.op = [z3.BitVec(f"{tag}_op{i}", SEL_BITS) for i in range(lines)]
-        self.arg = [[z3.BitVec(f"{tag}_arg{i}_{j}", SEL_BITS) for j in range(self.width)] for i in range(lines)]
+        self.bits = max(2, (max(n_src + lines, len(self.ops)) - 1).bit_length() + 1)
+        self.op = [z3.BitVec(f"{tag}_op{i}", self.bits) for i in range(lines)]
+        self.arg = [[z3.BitVec(f"{tag}_arg{i}_{j}", self.bits) for j in range(self.width)] for i in range(lines)]
         if last_out and n_out == 1 and lines > 0:
-            self.out = [z3.BitVecVal(n_src + lines - 1, SEL_BITS)]
+            self.out = [z3.BitVecVal(n_src + lines - 1, self.bits)]
         else:
-            self.out = [z3.BitVec(f"{tag}_out{j}", SEL_BITS) for j in range(n_out)]
-
-    def selectors(self) -> list:
-        return self.op + [a for row in self.arg for a in row] + [o for o in self.out if not z3.is_bv_value(o)]
-
-    def reads(self, index: int) -> list[z3.BoolRef]:
-        """Conditions under which source ``index`` is an operand of some line."""
-        return [a == index for row in self.arg for a in row]
+            self.out = [z3.BitVec(f"{tag}_out{j}", self.bits) for j in range(n_out)]
+        self._templates: dict = {}
 
     def structure(self) -> list[z3.BoolRef]:
         cs: list[z3.BoolRef] = []
+        const = sorted(self.constants)
+        by_value: dict[int, list[int]] = {}
+        for idx, v in self.constants.items():
+            if v is not None:
+                by_value.setdefault(v, []).append(idx)
+
+        def is_const(a):
+            return z3.Or([a == c for c in const]) if const else z3.BoolVal(False)
+
         for i in range(self.lines):
             op, args = self.op[i], self.arg[i]
             cs.append(z3.ULT(op, len(self.ops)))
@@ -272,7 +301,14 @@ class Block:
                 elif name in SAME_OPERANDS_USELESS:
                     rule.append(args[0] != args[1])
                 if name == "if":
-                    rule += [args[1] != args[2]] + [args[0] != c for c in sorted(self.constants)]
+                    rule.append(args[1] != args[2])
+                if name in FIRST_NOT_CONSTANT:
+                    rule.append(z3.Not(is_const(args[0])))
+                if self.fold:
+                    rule.append(z3.Not(z3.And([is_const(args[j]) for j in range(n)])))
+                for pos, value in USELESS_CONSTANTS.get(name, ()):
+                    for c in by_value.get(value, ()):
+                        rule += [args[j] != c for j in ((0, 1) if pos is None else (pos,))]
                 cs.append(z3.Implies(op == k, z3.And(rule)))
         for o in self.out:
             if not z3.is_bv_value(o):
@@ -283,20 +319,55 @@ class Block:
             cs.append(z3.Or(uses) if uses else z3.BoolVal(False))
         for i, j in itertools.combinations(range(self.lines), 2):  # no line twice
             cs.append(z3.Or(self.op[i] != self.op[j], *(a != b for a, b in zip(self.arg[i], self.arg[j]))))
+        for i in range(self.lines - 1):  # adjacent independent lines in one order only
+            idx = self.n_src + i
+            cs.append(z3.Or(z3.Or([a == idx for a in self.arg[i + 1]]), z3.ULE(self.op[i], self.op[i + 1])))
         return cs
 
+    def selectors(self) -> list:
+        return self.op + [a for row in self.arg for a in row] + [o for o in self.out if not z3.is_bv_value(o)]
+
+    def reads(self, index: int) -> list[z3.BoolRef]:
+        """Conditions under which source ``index`` is an operand of some line."""
+        return [a == index for row in self.arg for a in row]
+
     def instance(self, arith, sources: list, name: str) -> tuple[list[z3.BoolRef], list]:
-        """Constraints for one run of the block on ``sources`` (terms); returns (constraints, outputs)."""
+        """Constraints for one run of the block on ``sources`` (terms); returns (constraints, outputs).
+
+        The block is built once over placeholder sources (a template) and each run substitutes its
+        sources and fresh names for the template's inner values: z3 does that in C, far faster than
+        building the terms again through the Python API.
+        """
+        key = (arith.width, len(sources))
+        if key not in self._templates:
+            placeholders = [z3.BitVec(f"{self.tag}_src{j}", arith.width) for j in range(len(sources))]
+            inner: list[tuple[z3.ExprRef, str]] = []
+            cs, outs = self._build(arith, placeholders, f"{self.tag}_tpl", inner)
+            self._templates[key] = (z3.And(cs) if cs else z3.BoolVal(True), outs, placeholders, inner)
+        constraint, outs, placeholders, inner = self._templates[key]
+        pairs = [(p, v) for p, v in zip(placeholders, sources)]
+        pairs += [(var, z3.BitVec(f"{name}{suffix}", arith.width)) for var, suffix in inner]
+        return [z3.substitute(constraint, *pairs)], [z3.substitute(o, *pairs) for o in outs]
+
+    def _build(self, arith, sources: list, name: str, inner: list) -> tuple[list[z3.BoolRef], list]:
         cs: list[z3.BoolRef] = []
         values = list(sources)
         division = [k for k, o in enumerate(self.ops) if o in ("//", "%")]
+
+        def fresh_var(suffix: str):
+            var = z3.BitVec(f"{name}{suffix}", arith.width)
+            inner.append((var, suffix))
+            return var
+
         for i in range(self.lines):
             operands = []
             for j in range(self.width):
-                w = z3.BitVec(f"{name}_w{i}_{j}", arith.width)
+                w = fresh_var(f"_w{i}_{j}")
                 cs.append(w == mux(self.arg[i][j], values))
                 operands.append(w)
-            shared = arith.divmod(operands, f"{name}_l{i}") if division else None
+            shared = None
+            if division and arith.shared_division:
+                shared = arith.divmod(operands, fresh_var(f"_q{i}"), fresh_var(f"_r{i}"))
             if shared is not None:
                 cs.append(z3.Implies(z3.Or([self.op[i] == k for k in division]), shared[0]))
             cases = []
@@ -308,7 +379,7 @@ class Block:
                 if ok is not None:
                     cs.append(z3.Implies(self.op[i] == k, ok))
                 cases.append(value)
-            v = z3.BitVec(f"{name}_v{i}", arith.width)
+            v = fresh_var(f"_v{i}")
             cs.append(v == mux(self.op[i], cases))
             values.append(v)
         return cs, [mux(o, values) for o in self.out]
@@ -337,6 +408,13 @@ def _free_constant(name: str, arith, lo: int, hi: int, pool: list[int]):
     return k, [k >= arith.const(lo), k <= arith.const(hi)] + [k != arith.const(c) for c in pool]
 
 
+def _constant_sources(start: int, pool: list[int], free: bool) -> dict[int, int | None]:
+    out: dict[int, int | None] = {start + j: c for j, c in enumerate(pool)}
+    if free:
+        out[start + len(pool)] = None
+    return out
+
+
 # --- sketches: what z3 fills in, and how to read a program back ---------------------------------------
 
 
@@ -347,8 +425,10 @@ class FunctionSketch:
         self.free, self._free_cs = _free_constant("kappa", arith, *FREE_RANGE, self.pool) if free else (None, [])
         n_scalar = len(problem.scalars)
         n_src = n_scalar + len(self.pool) + (1 if free else 0)
-        self.block = Block("f", ops, n_src, lines, problem.arity, constants=range(n_scalar, n_src))
-        self.label = f"{lines} component(s), {arith.label}"
+        self.block = Block("f", ops, n_src, lines, problem.arity, constants=_constant_sources(n_scalar, self.pool, free),
+                           fold=isinstance(arith, Narrow))
+        self.key = (lines,)
+        self.label = f"{lines} component(s), {arith.label}" + (", free constant" if free else "")
 
     def structure(self) -> list[z3.BoolRef]:
         return self.block.structure() + self._free_cs
@@ -356,7 +436,7 @@ class FunctionSketch:
     def selectors(self) -> list:
         return self.block.selectors() + ([self.free] if self.free is not None else [])
 
-    def example(self, i: int) -> list[z3.BoolRef]:
+    def example(self, i: int, start: int = 0, stop: int = 1) -> list[z3.BoolRef]:
         p, A = self.problem, self.arith
         sources = [A.const(p.example_inputs[s][i]) for s in p.scalars] + [A.const(c) for c in self.pool]
         if self.free is not None:
@@ -389,11 +469,17 @@ class FunctionSketch:
 
 
 class LoopSketchEncoding:
-    """``k`` states with initial values, an update block and an output block, unrolled per example."""
+    """``k`` states with initial values and a step block, unrolled over each example's sequences.
+
+    Scans: one block over (states, elements, scalars, constants) whose outputs are the ``k`` next
+    states and the value yielded at this step (from the states before the update; a yield that is
+    one of the new states is written after the update). Folds: the block gives the next states, and
+    an output block over (final states, scalars, constants) gives the result.
+    """
 
     def __init__(self, problem: Problem, arith, ops: list[str], pool: list[int], k: int, update: int, output: int,
-                 yield_first: bool, free: bool):
-        self.problem, self.arith, self.k, self.yield_first = problem, arith, k, yield_first
+                 free: bool):
+        self.problem, self.arith, self.k = problem, arith, k
         self.pool = [c for c in pool if arith.fits(c)]
         self.names = LoopSketch.of(problem, k)
         self.scan = problem.kind == "scan"
@@ -401,23 +487,31 @@ class LoopSketchEncoding:
         self.free, self._free_cs = _free_constant("kappa", arith, *FREE_RANGE, self.pool) if free else (None, [])
         n_tail = n_scalar + len(self.pool) + (1 if free else 0)
         u_src = k + n_elem
-        self.update = Block("u", ops if update else [], u_src + n_tail, update, k,
-                            constants=range(u_src + n_scalar, u_src + n_tail), last_out=False)
-        o_src = k + (n_elem if self.scan else 0)
-        self.output = Block("o", ops if output else [], o_src + n_tail, output, problem.arity,
-                            constants=range(o_src + n_scalar, o_src + n_tail))
-        # Initial state j: a scalar input (selector < n_scalar) or the free value init_val[j].
+        outs = k + (problem.arity if self.scan else 0)
+        fold = isinstance(arith, Narrow)
+        self.update = Block("u", ops if update else [], u_src + n_tail, update, outs,
+                            constants=_constant_sources(u_src + n_scalar, self.pool, free), last_out=False, fold=fold)
+        self.output = None
+        if not self.scan:
+            self.output = Block("o", ops if output else [], k + n_tail, output, problem.arity,
+                                constants=_constant_sources(k + n_scalar, self.pool, free), fold=fold)
+        # Initial state j: a scalar input (selector < n_scalar) or the value init_val[j].
         self.init_sel = [z3.BitVec(f"init_sel{j}", SEL_BITS) for j in range(k)]
         self.init_val = [z3.BitVec(f"init_val{j}", arith.width) for j in range(k)]
-        where = "before" if yield_first else "after"
-        self.label = (f"{k} state(s), update {update}, output {output} component(s)"
-                      + (f", yield {where} the update" if self.scan else "") + f", {arith.label}")
+        sizes = f"step {update}" + ("" if self.scan else f", output {output}")
+        self.key = (k, update, output)
+        self.label = f"{k} state(s), {sizes} component(s), {arith.label}" + (", free constant" if free else "")
+
+    def blocks(self) -> list[Block]:
+        return [self.update] + ([self.output] if self.output is not None else [])
 
     def structure(self) -> list[z3.BoolRef]:
         A = self.arith
-        cs = self.update.structure() + self.output.structure() + self._free_cs
+        cs = [c for b in self.blocks() for c in b.structure()] + self._free_cs
         n_scalar = len(self.problem.scalars)
         lo, hi = INIT_RANGE
+        if isinstance(A, Narrow):
+            lo, hi = max(lo, A.lo // 2), min(hi, A.hi // 2)
         for j in range(self.k):
             sel, val = self.init_sel[j], self.init_val[j]
             cs.append(z3.ULE(sel, n_scalar))
@@ -426,53 +520,71 @@ class LoopSketchEncoding:
             cs.append(z3.If(sel == n_scalar, free_value, val == A.const(0)))
         if self.k > 1:  # every state is read somewhere (else fewer states would do)
             for j in range(self.k):
-                reads = self.update.reads(j) + self.output.reads(j) + [o == j for o in self.output.out]
-                reads += [o == j for i, o in enumerate(self.update.out) if i != j]
+                reads = self.update.reads(j) + [o == j for i, o in enumerate(self.update.out) if i != j]
+                if self.output is not None:
+                    reads += self.output.reads(j) + [o == j for o in self.output.out]
                 cs.append(z3.Or(reads))
         return cs
 
     def selectors(self) -> list:
-        sel = self.update.selectors() + self.output.selectors() + self.init_sel + self.init_val
+        sel = [v for b in self.blocks() for v in b.selectors()] + self.init_sel + self.init_val
         return sel + ([self.free] if self.free is not None else [])
 
-    def example(self, i: int) -> list[z3.BoolRef]:
+    def example(self, i: int, start: int = 0, stop: int | None = None) -> list[z3.BoolRef]:
+        """Steps ``start`` to ``stop`` of example ``i`` (a scan may be encoded a stretch at a time;
+        a fold is encoded whole)."""
         p, A = self.problem, self.arith
         n = int(p.lengths[i]) if p.lengths is not None else p.example_inputs[p.sequences[0]].shape[1]
+        if not self.scan:
+            start, stop = 0, n
+        stop = n if stop is None else min(stop, n)
         scalars = [A.const(p.example_inputs[s][i]) for s in p.scalars]
         tail = scalars + [A.const(c) for c in self.pool] + ([self.free] if self.free is not None else [])
-        states = [mux(self.init_sel[j], scalars + [self.init_val[j]]) for j in range(self.k)]
+        if start == 0:
+            states = [mux(self.init_sel[j], scalars + [self.init_val[j]]) for j in range(self.k)]
+        else:  # the states after step start - 1, as named when that step was encoded
+            states = [z3.BitVec(f"e{i}_t{start - 1}_s{j}", A.width) for j in range(self.k)]
         want = p.outputs[i]
         cs: list[z3.BoolRef] = []
-        for t in range(n):
+        for t in range(start, stop):
             elems = [A.const(p.example_inputs[s][i, t]) for s in p.sequences]
-            c, nxt = self.update.instance(A, states + elems + tail, f"e{i}_t{t}_u")
+            c, outs = self.update.instance(A, states + elems + tail, f"e{i}_t{t}")
             cs += c
             new = [z3.BitVec(f"e{i}_t{t}_s{j}", A.width) for j in range(self.k)]
-            cs += [a == b for a, b in zip(new, nxt)]
+            cs += [a == b for a, b in zip(new, outs[: self.k])]
             if self.scan:
-                seen = states if self.yield_first else new
-                c, outs = self.output.instance(A, seen + elems + tail, f"e{i}_t{t}_o")
-                cs += c + [o == A.const(y) for o, y in zip(outs, np.atleast_1d(want[t]))]
+                cs += [o == A.const(y) for o, y in zip(outs[self.k:], np.atleast_1d(want[t]))]
             states = new
-        if not self.scan:
+        if not self.scan and stop == n:
             c, outs = self.output.instance(A, states + tail, f"e{i}_o")
             cs += c + [o == A.const(y) for o, y in zip(outs, np.atleast_1d(want))]
         return cs
 
     def program(self, model: z3.ModelRef):
-        p, names = self.problem, self.names
+        p, names, k = self.problem, self.names, self.k
         tail: list[Expr] = [Var(s) for s in p.scalars] + [Const(c) for c in self.pool]
         if self.free is not None:
             tail.append(Const(_signed(model, self.free)))
         states = [Var(s) for s in names.states]
         elems = [Var(x) for x in names.elements]
-        updates = Block.expressions(*self.update.decode(model), states + elems + tail)
-        outputs = Block.expressions(*self.output.decode(model), states + (elems if self.scan else []) + tail)
+        lines, outs = self.update.decode(model)
+        exprs = Block.expressions(lines, outs, states + elems + tail)
         inits: list[Expr] = []
-        for j in range(self.k):
+        for j in range(k):
             sel = _sel(model, self.init_sel[j])
             inits.append(Var(p.scalars[sel]) if sel < len(p.scalars) else Const(_signed(model, self.init_val[j])))
-        return names.program(inits, updates, outputs, yield_first=self.yield_first)
+        if not self.scan:
+            output = Block.expressions(*self.output.decode(model), states + tail)
+            return names.program(inits, exprs, output, yield_first=False)
+        updates, yields = exprs[:k], exprs[k:]
+        # A yielded value that is a new state (and not an old one) reads better after the update.
+        after = []
+        for o in outs[k:]:
+            j = outs[:k].index(o) if o in outs[:k] else None
+            after.append(None if j is None or o < k else states[j])
+        if all(a is not None for a in after):
+            return names.program(inits, updates, after, yield_first=False)
+        return names.program(inits, updates, yields, yield_first=True)
 
 
 # --- CEGIS ---------------------------------------------------------------------------------------------
@@ -480,12 +592,19 @@ class LoopSketchEncoding:
 
 @dataclass
 class Pool:
-    """The examples handed to z3 so far (shared by every sketch of one run)."""
+    """The examples handed to z3 so far (shared by every sketch of one run).
+
+    ``steps[i]`` is how many steps of example ``i`` z3 must match: all of them for functions and
+    folds; for scans, the prefix up to the first step some candidate got wrong (a scan's output at a
+    step depends on the elements up to that step only, so a prefix is an example of its own).
+    """
 
     problem: Problem
     rng: np.random.Generator
-    chosen: list[int] = field(default_factory=list)
+    seed: int = 0
+    steps: dict[int, int] = field(default_factory=dict)
     candidates: int = 0
+    queries: int = 0
     notes: list[str] = field(default_factory=list)
 
     def lengths(self) -> np.ndarray | None:
@@ -493,14 +612,18 @@ class Pool:
             return None
         return np.asarray(self.problem.lengths)
 
+    def full(self, i: int) -> int:
+        """Steps that make example ``i`` whole (1 for an example without steps)."""
+        lengths = self.lengths()
+        return max(1, int(lengths[i])) if lengths is not None else 1
+
     def start(self, count: int) -> None:
-        """A few first examples: distinct outputs first; for loops, short-to-middling sequences."""
+        """A few first examples: distinct outputs first; for loops, the shortest sequences."""
         p = self.problem
         order = self.rng.permutation(p.size)
         lengths = self.lengths()
-        if lengths is not None:
-            cap = max(2, int(np.median(lengths)))
-            order = np.concatenate([order[lengths[order] <= cap], order[lengths[order] > cap]])
+        if lengths is not None:  # the shortest sequences first (random among equals)
+            order = order[np.argsort(lengths[order], kind="stable")]
         seen: set[bytes] = set()
         first: list[int] = []
         for i in order:
@@ -515,64 +638,92 @@ class Pool:
                 break
             if int(i) not in first:
                 first.append(int(i))
-        self.chosen.extend(first)
+        for i in first:
+            self.steps[i] = self.full(i)
 
-    def counterexample(self, bad: np.ndarray) -> int:
-        """A failing example at random (for loops: among the shortest, to keep the unrolling small)."""
-        idx = np.nonzero(bad)[0]
-        lengths = self.lengths()
-        if lengths is not None:
-            idx = idx[lengths[idx] == lengths[idx].min()]
-        return int(self.rng.choice(idx))
+    def check(self, program) -> tuple[int, int] | None:
+        """None if ``program`` fits every example; else a counterexample (index, steps to match):
+        random among those that fail earliest (for loops: shortest; for scans: first wrong step)."""
+        p = self.problem
+        if p.kind != "scan" or p.lengths is None:
+            bad = p.mismatches(program)
+            if not bad.any():
+                return None
+            idx = np.nonzero(bad)[0]
+            lengths = self.lengths()
+            if lengths is not None:
+                idx = idx[lengths[idx] == lengths[idx].min()]
+            i = int(self.rng.choice(idx))
+            return i, self.full(i)
+        diff = p.run(program) != p.outputs
+        while diff.ndim > 2:
+            diff = diff.any(axis=-1)
+        diff &= p.mask()
+        bad = diff.any(axis=1)
+        if not bad.any():
+            return None
+        first = np.where(bad, np.argmax(diff, axis=1), np.iinfo(np.int64).max)
+        idx = np.nonzero(first == first.min())[0]
+        i = int(self.rng.choice(idx))
+        return i, int(first[i]) + 1
 
 
 class Cegis:
-    """CEGIS for one sketch; ``run`` may be called again (a later round) after a timeout."""
+    """CEGIS for one sketch; ``run`` may be called again (a later round) after a timeout.
+
+    Every query goes to a fresh solver: z3's non-incremental path (bit-blasting, then SAT) is an
+    order of magnitude faster on these problems than its incremental core. The constraint terms are
+    built once per example (and per stretch of steps) and kept.
+    """
 
     def __init__(self, sketch, pool: Pool):
         self.sketch, self.pool = sketch, pool
-        self.solver: z3.Solver | None = None
-        self.added: set[int] = set()
+        self.constraints: list[z3.BoolRef] | None = None
+        self.added: dict[int, int] = {}  # example -> steps encoded
 
     def _sync(self) -> None:
-        if self.solver is None:
-            self.solver = z3.Solver()
-            self.solver.add(self.sketch.structure())
-        for i in self.pool.chosen:
-            if i not in self.added:
-                self.added.add(i)
-                self.solver.add(self.sketch.example(i))
+        if self.constraints is None:
+            self.constraints = list(self.sketch.structure())
+        for i, steps in self.pool.steps.items():
+            done = self.added.get(i, 0)
+            if steps > done:
+                self.constraints.extend(self.sketch.example(i, done, steps))
+                self.added[i] = steps
 
     def run(self, budget: Budget, seconds: float):
         """("solved", program) | ("unsat", None) | ("unknown", reason)."""
         stop = budget.elapsed + seconds
         self._sync()
-        problem = self.pool.problem
         while True:
             left = min(budget.left, stop - budget.elapsed)
             if left <= 0.001:
                 return "unknown", "timeout"
-            self.solver.set("timeout", max(1, int(left * 1000)))
-            verdict = self.solver.check()
+            solver = z3.Solver()
+            solver.set("timeout", max(1, int(left * 1000)))
+            # A new seed for every query: runtimes are heavy-tailed, and a retry after a timeout is a restart.
+            self.pool.queries += 1
+            solver.set("random_seed", self.pool.seed + self.pool.queries)
+            solver.add(self.constraints)
+            verdict = solver.check()
             if verdict == z3.unsat:
                 return "unsat", None
             if verdict != z3.sat:
-                return "unknown", self.solver.reason_unknown()
-            model = self.solver.model()
+                return "unknown", solver.reason_unknown()
+            model = solver.model()
             self.pool.candidates += 1
             program = self.sketch.program(model)
-            bad = problem.mismatches(program)
-            if not bad.any():
+            failure = self.pool.check(program)
+            if failure is None:
                 return "solved", program
-            i = self.pool.counterexample(bad)
-            if i in self.added:
+            i, steps = failure
+            if self.added.get(i, 0) >= steps:
                 # z3 and the interpreter disagree on an example z3 has: never expected; block this model.
                 if len(self.pool.notes) < 5:
                     self.pool.notes.append(f"z3 and the interpreter disagree on example {i} for candidate "
                                            f"{str(program)!r} ({self.sketch.label}); candidate blocked")
-                self.solver.add(z3.Or([s != model.eval(s, model_completion=True) for s in self.sketch.selectors()]))
+                self.constraints.append(z3.Or([s != model.eval(s, model_completion=True) for s in self.sketch.selectors()]))
                 continue
-            self.pool.chosen.append(i)
+            self.pool.steps[i] = max(steps, self.pool.steps.get(i, 0))
             self._sync()
 
 
@@ -580,99 +731,123 @@ def _timed_out(reason) -> bool:
     return "timeout" in str(reason) or "canceled" in str(reason)
 
 
-def _search(sketches: list, pool: Pool, budget: Budget, first_slice: float | None):
-    """Run the sketches smallest first. ``first_slice=None``: each to completion in turn; otherwise
-    round-robin with per-sketch time slices that double every round.
+def _search(sketches: list[tuple[int, object]], pool: Pool, budget: Budget, first_slice: float):
+    """Run (level, sketch) pairs, smaller levels first and longer.
 
-    Returns ("solved", Attempt) | ("timeout", label) | ("exhausted", [sketches z3 gave up on]).
+    Round ``r`` runs every pending sketch whose level is at most ``r`` above the smallest pending
+    level, for ``first_slice * 2 ** (r - offset)`` seconds (``offset``: its level minus that smallest
+    level): the smallest pending sizes get most of the time, larger ones start early with short
+    slices, and no single hard sketch starves the rest. A sketch that times out is retried in a later
+    round (from scratch, with every example found meanwhile, under a new seed).
+
+    An exact sketch proven unsat also settles the narrow sketch of the same shape without a free
+    constant (its programs are among the exact sketch's). Returns ("solved", Attempt) |
+    ("timeout", label) | ("exhausted", [(sketch, why) for the sketches z3 gave up on]).
     """
-    pending = [Cegis(s, pool) for s in sketches]
-    slice_ = math.inf if first_slice is None else first_slice
-    gave_up: list[str] = []
+    pending = [(level, Cegis(s, pool)) for level, s in sketches]
+    gave_up: list[tuple[object, str]] = []
+    settled: set = set()
+    r = 0
     while pending:
+        pending = [(level, c) for level, c in pending if not _covered(c.sketch, settled)]
+        if not pending:
+            break
+        base = min(level for level, _ in pending)
         still = []
-        for c in pending:
+        for level, c in pending:
+            offset = level - base
+            if offset > r or _covered(c.sketch, settled):
+                if not _covered(c.sketch, settled):
+                    still.append((level, c))
+                continue
             if budget.expired:
                 return "timeout", c.sketch.label
-            verdict, info = c.run(budget, min(slice_, max(budget.left, 0.0)))
+            verdict, info = c.run(budget, min(first_slice * 2.0 ** (r - offset), max(budget.left, 0.0)))
             if verdict == "solved":
                 return "solved", Attempt(info, "solved", pool.candidates, pool.notes + [f"found with {c.sketch.label}"])
+            if verdict == "unsat" and isinstance(c.sketch.arith, Exact) and c.sketch.free is None:
+                settled.add(c.sketch.key)
             if verdict == "unknown":
                 if not _timed_out(info):
-                    gave_up.append(f"z3 gave up on {c.sketch.label}: {info}")
+                    gave_up.append((c.sketch, f"z3 gave up on {c.sketch.label}: {info}"))
                     continue
                 if budget.expired:
                     return "timeout", c.sketch.label
-                still.append(c)
+                still.append((level, c))
         pending = still
-        slice_ *= 2
+        r += 1
     return "exhausted", gave_up
 
 
-def _narrow_width(problem: Problem, pool: list[int], margin: int) -> int | None:
-    """A width that holds every example value and constant with ``margin`` bits to spare (None: >32)."""
+def _covered(sketch, settled: set) -> bool:
+    return sketch.free is None and isinstance(sketch.arith, Narrow) and sketch.key in settled
+
+
+def _narrow_width(problem: Problem, pool: list[int], factor: int) -> int | None:
+    """``factor`` times the bits of the largest example value or constant (so that a product or sum of
+    two such values fits); None when that is more than 32 (the exact search alone is used then)."""
     values = [np.asarray(problem.outputs).ravel()] + [np.asarray(v).ravel() for v in problem.example_inputs.values()]
-    big = max([int(np.abs(v.astype(np.int64)).max()) if v.size else 0 for v in values] + [abs(c) for c in pool] + [16])
-    width = max(8, big.bit_length() + 1 + margin)
+    big = max([max(abs(int(v.max())), abs(int(v.min()))) for v in values if v.size] + [abs(c) for c in pool])
+    width = max(4, factor * (big.bit_length() + 1))
     return width if width <= 32 else None
 
 
 @synthesizer("smt")
 def smt(max_components: int = 6, max_states: int = 2, update_components: int = 3, output_components: int = 3,
-        free_constant: bool = True, initial_examples: int = 3, first_slice: float = 0.25, margin: int = 4,
+        free_constant: bool = True, initial_examples: int = 3, first_slice: float = 0.25, width_factor: int = 2,
         narrow: bool = True):
     """z3 CEGIS over straight-line component programs (functions; state sketches for scans and folds)."""
 
     def run(problem: Problem, budget: Budget, rng: np.random.Generator) -> Attempt:
         ops = components(problem.operators)
         consts = constant_pool(problem)
-        pool = Pool(problem, rng)
+        pool = Pool(problem, rng, seed=int(rng.integers(1 << 20)))
         loops = problem.kind in ("scan", "fold") and bool(problem.sequences)
         pool.start(max(1, initial_examples - (1 if loops else 0)))
-        width = _narrow_width(problem, consts, margin) if narrow else None
-        # Fast and sound first (narrow widths: every model is a true fit), then a free constant, then
-        # the exact 64-bit search whose unsat answers prove that nothing of the sketch fits.
-        phases = [(Narrow(width), False)] + ([(Narrow(width), True)] if free_constant else []) if width else []
-        phases.append((Exact(), False))
+        width = _narrow_width(problem, consts, width_factor) if narrow else None
+        # Phases, all in one schedule (a phase's sketches start ``lag`` levels late): narrow widths
+        # first (fast, and every model is a true fit), then narrow with a free constant, and the
+        # exact 64-bit search, whose unsat answers prove that nothing of a sketch fits.
+        phases: list[tuple[object, bool, int]] = []
+        if width:
+            phases.append((Narrow(width), False, 0))
+            if free_constant:
+                phases.append((Narrow(width), True, 1))
+        phases.append((Exact(), False, (5 if loops else 3) if width else 0))  # unrolled 64-bit loops: slowest
         opnames = ", ".join(ops) or "no operators"
         if loops:
             plans = []
             for k in range(1, max_states + 1):
-                for u in range(0, update_components + (k - 1) + 1):
-                    for o in range(0, output_components + 1):
+                for u in range(0, update_components + 1):
+                    for o in ((0,) if problem.kind == "scan" else range(0, output_components + 1)):
                         if (u or o) and not ops:
                             continue
-                        for yf in ((False, True) if problem.kind == "scan" else (False,)):
-                            plans.append((u + o + 2 * (k - 1), k, u, o, yf))
-            plans.sort()
-            what = (f"loop sketch with at most {max_states} state(s), {update_components} update component(s) "
-                    f"(one more per extra state) and {output_components} output component(s) over {{{opnames}}}")
-            make_sketches = lambda A, free: [LoopSketchEncoding(problem, A, ops, consts, k, u, o, yf, free)
-                                             for _, k, u, o, yf in plans]
-            slice_ = max(first_slice, 0.01)
+                        plans.append((u + o + 2 * (k - 1), k, u, o))
+            what = (f"loop sketch with at most {max_states} state(s), a step of at most {update_components} "
+                    f"component(s)"
+                    + ("" if problem.kind == "scan" else f" and an output of at most {output_components}")
+                    + f" over {{{opnames}}} and constants {consts}")
+            sketches = [(level + lag, LoopSketchEncoding(problem, A, ops, consts, k, u, o, free))
+                        for A, free, lag in phases for level, k, u, o in plans]
         else:
             sizes = [L for L in range(0, max_components + 1) if L == 0 or ops]
             what = (f"straight-line program of at most {max_components} components over {{{opnames}}} "
                     f"and constants {consts}")
-            make_sketches = lambda A, free: [FunctionSketch(problem, A, ops, consts, L, free) for L in sizes
-                                             if not (free and L == 0)]
-            slice_ = None
-        notes: list[str] = []
-        for A, free in phases:
-            verdict, info = _search(make_sketches(A, free), pool, budget, slice_)
-            if verdict == "solved":
-                info.reasons = notes + info.reasons
-                return info
-            if verdict == "timeout":
-                return Attempt(None, "timeout", pool.candidates, notes + [
-                    f"budget ran out while searching {info} ({what}); {pool.candidates} candidates, "
-                    f"{len(pool.chosen)} examples given to z3"] + pool.notes)
-            notes += info
-            if isinstance(A, Narrow):
-                notes.append(f"no {what}{' with a free constant' if free else ''} whose values fit in {A.width} bits "
-                             f"fits the examples")
+            sketches = [(L + lag, FunctionSketch(problem, A, ops, consts, L, free))
+                        for A, free, lag in phases for L in sizes if not (free and L == 0)]
+        sketches.sort(key=lambda pair: pair[0])
+        verdict, info = _search(sketches, pool, budget, max(first_slice, 0.01))
+        if verdict == "solved":
+            return info
+        if verdict == "timeout":
+            return Attempt(None, "timeout", pool.candidates, [
+                f"budget ran out while searching {info} ({what}); {pool.candidates} candidates, "
+                f"{len(pool.steps)} examples given to z3"] + pool.notes)
+        unproven = [why for sketch, why in info if isinstance(sketch.arith, Exact) and sketch.free is None]
+        if unproven:  # no proof, and no budget problem either
+            return Attempt(None, "abstained", pool.candidates, unproven + pool.notes)
         return Attempt(None, "exhausted", pool.candidates, [
-            f"no {what} fits the {len(pool.chosen)} examples z3 was given (so none fits all {problem.size}), "
-            f"by exact 64-bit search"] + notes + pool.notes)
+            f"no {what} fits the {len(pool.steps)} examples z3 was given (so none fits all {problem.size}); "
+            f"proven by exact 64-bit search"] + [why for _, why in info] + pool.notes)
 
     return run
