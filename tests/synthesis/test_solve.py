@@ -66,11 +66,11 @@ def test_contradictory_examples_abstain_with_a_reason():
     assert r.status == "abstained" and "contradictory" in r.reasons[0]
 
 
-def test_an_operator_set_that_cannot_express_the_task_is_exhausted_or_times_out():
+def test_an_operator_set_that_cannot_express_the_task_is_exhausted():
     task = toy_tasks.from_program("sum7", "def f(a, b):\n    return (a + b) % 7\n", {"a": Int(0, 7), "b": Int(0, 7)},
                                   operators=("&",))
-    r = synthesis.solve(task, "enumerative", seconds=5)
-    assert r.status in ("exhausted", "timeout") and r.program is None and r.reasons
+    r = synthesis.solve(task, "enumerative", seconds=30)
+    assert r.status == "exhausted" and r.program is None and r.reasons
 
 
 @pytest.mark.parametrize("examples", [0.5, 20, None])
