@@ -41,6 +41,7 @@ def _ids(a, b, c) -> np.ndarray:
     return out
 
 
+_I32 = np.iinfo(np.int32)
 _FAST = {"//": np.floor_divide, "%": np.remainder}  # for divisors known to have no zero
 # Operators that are plain int64 ufuncs can write into a reused buffer (no fresh pages per block).
 _UFUNC = {"+": np.add, "-": np.subtract, "*": np.multiply, "&": np.bitwise_and, "|": np.bitwise_or,
@@ -64,19 +65,19 @@ class Level:
     hashes: np.ndarray | None = None
 
 
-def _large_array(shape: tuple[int, int]) -> np.ndarray:
-    """An int64 array in anonymous memory that asks for huge pages: far fewer page faults as rows
-    arrive (the bank can reach a gigabyte); untouched pages cost nothing."""
+def _large_array(shape: tuple[int, int], dtype=np.int64) -> np.ndarray:
+    """An array in anonymous memory that asks for huge pages: fewer page faults as rows arrive
+    (the bank can reach a gigabyte); untouched pages cost nothing."""
     import mmap
 
-    nbytes = max(8, shape[0] * shape[1] * 8)
+    nbytes = max(8, shape[0] * shape[1] * np.dtype(dtype).itemsize)
     buf = mmap.mmap(-1, nbytes)
     if hasattr(mmap, "MADV_HUGEPAGE"):
         try:
             buf.madvise(mmap.MADV_HUGEPAGE)
         except OSError:
             pass  # not supported here: ordinary pages
-    return np.frombuffer(buf, dtype=np.int64, count=shape[0] * shape[1]).reshape(shape)
+    return np.frombuffer(buf, dtype=dtype, count=shape[0] * shape[1]).reshape(shape)
 
 
 class Bank:
@@ -90,7 +91,9 @@ class Bank:
         self.weights = rng.integers(1, 2**63, size=n_examples, dtype=np.uint64) | np.uint64(1)
         self.seen = np.zeros(0, dtype=np.uint64)
         self.capacity = max(1024, int(max_bytes // (8 * max(1, n_examples) + 26)))
-        self.values = _large_array((self.capacity, n_examples))
+        # Rows are stored as int32 while every kept value fits (half the memory written), and the
+        # whole bank is widened to int64 the first time one does not. Arithmetic is always int64.
+        self.values = _large_array((self.capacity, n_examples), np.int32)
         self.ops = np.empty(self.capacity, dtype=np.int16)
         self.args = np.empty((self.capacity, 3), dtype=np.int64)
         self.levels: dict[int, Level] = {}
@@ -130,7 +133,10 @@ class Bank:
         self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new)
         self.offsets.setdefault(size, self.total)
         lo, hi = self.total, self.total + keep.size
-        np.take(values, keep, axis=0, out=self.values[lo:hi])
+        rows = values[keep]
+        if self.values.dtype == np.int32 and (rows.min() < _I32.min or rows.max() > _I32.max):
+            self._widen()
+        self.values[lo:hi] = rows
         self.ops[lo:hi] = ops
         self.args[lo:hi] = args
         self.total = hi
@@ -138,6 +144,15 @@ class Bank:
         block = self._view(lo, hi)
         block.hashes = h[keep]
         return block
+
+    def _widen(self) -> None:
+        wide = _large_array(self.values.shape, np.int64)
+        wide[: self.total] = self.values[: self.total]
+        self.values = wide
+        ends = sorted(self.offsets.values()) + [self.total]
+        for size, lo in self.offsets.items():
+            hi = min(e for e in ends if e > lo) if any(e > lo for e in ends) else lo
+            self.levels[size] = self._view(lo, hi)
 
     def _view(self, lo: int, hi: int) -> Level:
         return Level(self.values[lo:hi], self.ops[lo:hi], self.args[lo:hi], start=lo)
@@ -240,7 +255,7 @@ class Enumerator:
         for i0 in range(0, child.values.shape[0], step):
             block = child.values[i0 : i0 + step]
             with np.errstate(all="ignore"):
-                out = np.asarray(f(block), dtype=np.int64)
+                out = np.asarray(f(block.astype(np.int64)), dtype=np.int64)
             base = child.start + i0
             yield out, lambda rows, base=base: (np.full(rows.size, code, np.int16), _ids(rows + base, None, None))
 
@@ -283,12 +298,13 @@ class Enumerator:
                 if ufunc is not None:
                     out = self._scratch(blockA.shape[0] * nb)
                     out3 = out.reshape(blockA.shape[0], nb, self.n)
-                    ufunc(blockA[:, None, :], Bsel[None, :, :], out=out3)
+                    ufunc(blockA[:, None, :], Bsel[None, :, :], out=out3, dtype=np.int64)
                     if zeros is not None:
                         where = np.broadcast_to(zeros[None, :, :], out3.shape)
                         np.copyto(out3, 0 if op == "//" else np.broadcast_to(blockA[:, None, :], out3.shape), where=where)
                 else:
-                    out = np.asarray(f(blockA[:, None, :], Bsel[None, :, :]), dtype=np.int64).reshape(-1, self.n)
+                    wideB = Bsel.astype(np.int64, copy=False)
+                    out = np.asarray(f(blockA.astype(np.int64)[:, None, :], wideB[None, :, :]), dtype=np.int64).reshape(-1, self.n)
             if same:  # commutative with equal sizes: one order of each pair
                 ia = np.repeat(np.arange(blockA.shape[0]), nb) + i0
                 ib = np.tile(np.arange(nb), blockA.shape[0])
@@ -322,7 +338,7 @@ class Enumerator:
             mask = cv[ci].astype(bool)
             for i0 in range(0, T.shape[0], rows):
                 block = T[i0 : i0 + rows]
-                out = np.where(mask[None, None, :], block[:, None, :], E[None, :, :]).reshape(-1, self.n)
+                out = np.where(mask[None, None, :], block[:, None, :], E[None, :, :]).reshape(-1, self.n).astype(np.int64, copy=False)
 
                 def provenance(r, i0=i0, ci=ci):
                     return np.full(r.size, code, np.int16), _ids(np.full(r.size, ci + lc.start), r // ne + i0 + lt.start, r % ne + le.start)

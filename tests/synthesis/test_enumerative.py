@@ -1,6 +1,7 @@
 """The enumerative method: solves named quick-suite tasks exactly; every program fits its examples."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -72,3 +73,27 @@ def test_same_seed_same_program():
     a = synthesis.solve(task, "enumerative", seconds=10, seed=4)
     b = synthesis.solve(task, "enumerative", seconds=10, seed=4)
     assert str(a.program) == str(b.program)
+
+
+def test_values_beyond_32_bits_widen_the_bank_without_losing_rows():
+    # Products of 20-bit inputs leave the int32 range: the bank must switch to int64 and keep going.
+    from synthesis.methods.enumerative import Enumerator
+    from programs.budget import Budget
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2**20, 64)
+    b = rng.integers(0, 2**20, 64)
+    en = Enumerator({"a": a, "b": b}, (1, 2), ("+", "*", "-"), max_size=7, budget=Budget(60))
+    expr = en.search(a * b + 2 * a - b)
+    assert en.bank.values.dtype == np.int64
+    from programs import evaluate
+    from synthesis.build import function
+    from synthesis.problem import Problem
+
+    problem = Problem("t", {"a": Int(0, 2**20), "b": Int(0, 2**20)}, "function", 1, ("+", "*", "-"),
+                      {"a": a, "b": b}, a * b + 2 * a - b)
+    assert problem.fits(function(problem, expr))
+    # every stored row still equals the value of the expression rebuilt from it
+    for gid in range(0, en.bank.total, max(1, en.bank.total // 50)):
+        p = function(problem, en.expr(gid))
+        assert (evaluate(p, {"a": a, "b": b}) == en.bank.values[gid]).all()
