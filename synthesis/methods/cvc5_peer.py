@@ -729,6 +729,12 @@ def cvc5(theory: str = "auto", enumerators: tuple[str, ...] = ("fast", "auto"), 
                 "but cvc5 solved none of the quick suite's scans and folds with it in 20 s)"])
         if not available():
             return Attempt(None, "abstained", reasons=["cvc5 is not installed: install the [peers] extra (pip install 'tractbench[peers]')"])
+        if not is_loop:  # cvc5 cannot be interrupted to say "nothing fits"; a short complete enumeration sometimes can
+            from .enumerative import inexpressible
+
+            why = inexpressible(problem, min(0.5, 0.05 * budget.left))
+            if why is not None:
+                return Attempt(None, "exhausted", 0, [why])
         n = problem.size
         first = loop_examples if is_loop else max_examples
         added = min(max_added, loop_examples) if is_loop else max_added

@@ -49,7 +49,9 @@ _UFUNC = {"+": np.add, "-": np.subtract, "*": np.multiply, "&": np.bitwise_and, 
 
 
 class Exhausted(Exception):
-    pass
+    def __init__(self, message: str = "", closed: bool = False):
+        super().__init__(message)
+        self.closed = closed  # the whole space of behaviours was enumerated: a proof, not a size limit
 
 
 class OutOfTime(Exception):
@@ -207,10 +209,24 @@ class Enumerator:
                     i = accept(block)
                     if i is not None:
                         return self._found(block, int(i))
+            if self.closed():
+                raise Exhausted(f"none of the {self.bank.total} behaviours these operators can produce on the examples "
+                                f"fits: no expression of any size does (they are closed under the operators)", closed=True)
         if self.bank.full:
             raise Exhausted(f"no fit found; the bank filled its memory cap ({self.bank.total} behaviours), "
                             f"so sizes above {max(self.bank.offsets)} were searched only in part")
         raise Exhausted(f"no expression of size <= {self.max_size} fits")
+
+    def closed(self) -> bool:
+        """True when no larger size can add a behaviour: every operand combination of a size above the
+        current one needs a level beyond the last non-empty one (a proof that the search is complete,
+        up to a 64-bit hash collision). Only claimed without shifts and conditionals, whose pruning
+        (clipped counts, 0/1 conditions) drops combinations that are not always redundant."""
+        if self.bank.full or not self.bank.levels or self.use_if or {"<<", ">>"} & set(self.binary):
+            return False
+        top = max(s for s, lv in self.bank.levels.items() if lv.values.shape[0] > 0)
+        arity = 3 if self.use_if else (2 if self.binary else 1)
+        return self.size >= arity * top + 1
 
     def _scratch(self, rows: int) -> np.ndarray:
         """A reused [rows, n] buffer: blocks are consumed (copied into the bank) before the next is made."""
@@ -402,3 +418,26 @@ def _functions(problem: Problem, budget: Budget, seed: int, max_size: int, max_b
             return Attempt(None, "exhausted", candidates + en.bank.evaluated, [str(why)])
         candidates += en.bank.evaluated
     return Attempt(function(problem, found), "solved", candidates)
+
+
+def inexpressible(problem: Problem, seconds: float) -> str | None:
+    """A reason when no function over the problem's operators can fit its examples, proved by
+    enumerating every behaviour the operators can produce (within ``seconds``); None otherwise."""
+    from programs.budget import Budget as _Budget
+
+    if problem.kind != "function" or problem.size == 0:
+        return None
+    leaves = {n: problem.example_inputs[n] for n in problem.scalars}
+    outputs = problem.outputs if problem.arity > 1 else problem.outputs[:, None]
+    for k in range(problem.arity):
+        en = Enumerator(leaves, problem.constants(), problem.operators, max_size=64, budget=_Budget(seconds),
+                        n=problem.size, max_bytes=1 << 26)
+        try:
+            en.search(outputs[:, k])
+        except OutOfTime:
+            return None
+        except Exhausted as why:
+            if why.closed:
+                return f"output {k}: {why}"
+            return None
+    return None

@@ -616,6 +616,13 @@ def stochastic(max_size: int = 16, restarts: int | None = None, beta: float = 10
         settings = dict(max_size=max_size, beta=beta, size_weight=size_weight, patience=patience,
                         restarts=restarts, polish=polish, compound=compound)
         if problem.kind == "function":
+            # MCMC cannot show that nothing fits; a short, complete enumeration of what the operators can
+            # produce on the examples sometimes can (it is charged to this method's budget).
+            from .enumerative import inexpressible
+
+            why = inexpressible(problem, min(0.5, 0.05 * budget.left))
+            if why is not None:
+                return Attempt(None, "exhausted", 0, [why])
             return _function(problem, budget, rng, grammar, settings)
 
         def build(rows):

@@ -130,3 +130,22 @@ def test_a_crashing_method_is_recorded_not_raised():
 def test_an_unknown_status_is_an_error():
     r = synthesis.solve(toy_tasks.get("maximum", bits=3), "_test_bad_status", seconds=2)
     assert r.status == "error" and r.status in STATUSES
+
+
+@pytest.mark.parametrize("method", ["enumerative", "smt", "stochastic", "cvc5"])
+def test_every_method_proves_an_inexpressible_task_exhausted(method):
+    task = toy_tasks.from_program("sum7", "def f(a, b):\n    return (a + b) % 7\n", {"a": Int(0, 7), "b": Int(0, 7)},
+                                  operators=("&",))
+    r = synthesis.solve(task, method, seconds=20)
+    assert r.status == "exhausted" and r.program is None and r.reasons
+
+
+def test_closure_is_not_claimed_when_pruning_is_incomplete():
+    # With conditionals the enumerator prunes non-0/1 conditions, so it must not claim the space is closed.
+    from synthesis.methods.enumerative import inexpressible
+    from synthesis.problem import Problem
+
+    task = toy_tasks.from_program("t", "def f(a, b):\n    return (a + b) % 7\n", {"a": Int(0, 7), "b": Int(0, 7)},
+                                  operators=("&", "if"))
+    problem = Problem.from_task(task, task.examples())
+    assert inexpressible(problem, 2.0) is None
