@@ -21,7 +21,6 @@ import time
 def one_run(max_size: int, seconds: float) -> dict:
     import resource
 
-    import numpy as np
 
     import toy_tasks
     from synthesis.methods.enumerative import Enumerator, Exhausted, OutOfTime

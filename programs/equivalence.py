@@ -301,7 +301,7 @@ def _product_machine(p, q, inputs, seqs, budget: Budget, max_states: int, shortc
     state_q, _ = sides[1].start(scalars, n_scalar)
     names_s = list(scalars)
     frontier = np.concatenate([_pack(scalars, names_s, n_scalar), state_p, state_q], axis=1)
-    kp, kq, ks = state_p.shape[1], state_q.shape[1], len(names_s)
+    kp, ks = state_p.shape[1], len(names_s)
     frontier, _ = _unique_rows(frontier)
     history: list[np.ndarray] = []  # frontier at each depth
     parents: list[tuple[np.ndarray, np.ndarray]] = []  # for depth d+1: (parent row at d, symbol index)

@@ -673,7 +673,7 @@ def _propagate_local(parts: _Parts) -> bool:
                 continue  # dead: left to dead-code removal
             if not isinstance(e, (Const, Var)) and sum(c for _, c in reads) != 1:
                 continue
-            first_read, last_read = reads[0][0], reads[-1][0]
+            last_read = reads[-1][0]
             if any(isinstance(stmts[k], Assign) and names & set(stmts[k].targets) for k in range(i + 1, last_read)):
                 continue  # a name e reads changes before a read of t
             new = list(stmts)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
-from programs import Int, Program, ProgramError, Seq, parse
+from programs import Int, Program, Seq, parse
 from programs.domains import DomainError, sample_domain
 
 from .task import ALL_OPERATORS, Task, TaskError, _call_one, normalise_output, signature_errors

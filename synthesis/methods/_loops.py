@@ -21,8 +21,6 @@ import numpy as np
 
 from programs import Var
 from programs.ast import Expr
-from programs.interpreter import compile_expr
-from programs.semantics import VECTOR
 
 from ..build import LoopSketch
 from ..problem import Budget, Problem
@@ -126,9 +124,6 @@ def _output_is_state(problem, data: _Data, budget, seed, max_size, max_bytes, co
     names = _element_names(sketch)
     y = data.y[..., 0]
     prev = np.concatenate([np.zeros((data.N, 1), dtype=np.int64), y[:, :-1]], axis=1)
-    later = data.valid.copy()
-    later[:, 0] = False
-    first = data.valid[:, 0]
     for init in problem.constants():
         if budget.expired:
             raise OutOfTime()

@@ -244,7 +244,6 @@ class Enumerator:
     def _blocks(self, size: int):
         """Candidate blocks of one size: (values, provenance) where provenance(rows) -> (op codes, operand ids)."""
         if size == 1:
-            k = self._leaf_values.shape[0]
             yield self._leaf_values, lambda rows: (np.full(rows.size, -1, np.int16), _ids(rows, None, None))
             return
         for op in self.unary:
@@ -279,7 +278,7 @@ class Enumerator:
         la, lb = self.bank.levels.get(a), self.bank.levels.get(b)
         if la is None or lb is None:
             return
-        A, B = la.values, lb.values
+        B = lb.values
         if op in ("<<", ">>"):  # shift counts: only rows that are valid, non-zero counts
             ok = np.nonzero((B >= 0).all(1) & (B <= self.shift_limit).all(1) & (B != 0).any(1))[0]
         elif op in ("//", "%"):  # divisors without zeros take the fast path; all-zero ones give nothing new
