@@ -1,1 +1,9 @@
-"""The mechanistic route: train networks, read programs out of them (issue 4). Nothing here yet."""
+"""The mechanistic route: train toy networks, read programs out of their weights and activations, and
+check those programs in context. May call synthesis/ for small sub-problems; never reads a task's
+reference program."""
+from .extract import ExtractionError, ExtractionResult, extract, names
+from .registry import Reading, extractor, registry
+from .train import Trained, TrainingError, train
+
+__all__ = ["ExtractionError", "ExtractionResult", "Reading", "Trained", "TrainingError", "extract", "extractor",
+           "names", "registry", "train"]

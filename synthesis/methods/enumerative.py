@@ -440,3 +440,21 @@ def inexpressible(problem: Problem, seconds: float) -> str | None:
                 return f"output {k}: {why}"
             return None
     return None
+
+
+def fit_expression(leaves: dict[str, np.ndarray], target: np.ndarray, *, operators, constants=(-1, 0, 1, 2, 3),
+                   seconds: float = 1.0, seed: int = 0, max_size: int = 12) -> Expr | None:
+    """The smallest expression over ``leaves`` (name -> values per example) and ``constants`` whose values
+    equal ``target`` on every example; None when none is found within ``seconds`` or ``max_size``.
+
+    For small sub-problems posed by other routes (a transition table read off a network, say).
+    """
+    from programs.budget import Budget as _Budget
+
+    target = np.asarray(target, dtype=np.int64)
+    en = Enumerator({k: np.asarray(v, dtype=np.int64) for k, v in leaves.items()}, constants, operators,
+                    max_size=max_size, budget=_Budget(seconds), seed=seed, n=target.shape[0], max_bytes=1 << 27)
+    try:
+        return en.search(target)
+    except (OutOfTime, Exhausted):
+        return None

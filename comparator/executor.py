@@ -1,0 +1,319 @@
+"""Runs jobs each in a fresh process under a hard wall-clock limit, a memory cap and one thread.
+
+The executor knows nothing of tasks or routes: a `Job` names a function by dotted path, its keyword
+arguments and its limits; an `Outcome` says how the process ended and carries what the function
+returned. Executors share one signature, `run_*(jobs, *, workers, on_outcome) -> list[Outcome]`,
+and are registered by name in `EXECUTORS`.
+
+Statuses:
+- "ok": the function returned; `value` is what it returned.
+- "timeout": still running at `seconds + grace`, so the process was killed.
+- "memout": the function ran out of memory. In the child, a MemoryError (numpy's included), an
+  OSError with errno ENOMEM, or a RuntimeError with an allocator's out-of-memory message (torch's
+  "can't allocate memory", "Cannot allocate memory", "std::bad_alloc", "out of memory"). A process that
+  died without returning is judged by its signal, since a dead process can no longer be asked how
+  much memory it held: SIGKILL counts as memout (our own timeout kills are reported as timeouts, so
+  a SIGKILL here came from the kernel's OOM killer or another process), and so do SIGSEGV, SIGBUS and
+  SIGABRT when the job ran under a cap (the ways native code fails when an allocation is refused:
+  a NULL dereferenced, std::bad_alloc reaching terminate, "Fatal Python error: Cannot recover from
+  MemoryError"). `detail` names the signal, so the analysis can see what was counted.
+- "error": anything else: an exception (its traceback tail in `detail`), a nonzero exit, another
+  signal, or SIGSEGV/SIGBUS/SIGABRT without a cap. (A function that calls os._exit(0) looks to the
+  pool like a worker retiring normally, so its job ends as a timeout.)
+
+The memory cap is RLIMIT_AS, the process's virtual address space, which includes the interpreter
+and every library it maps (about 20 MiB for Python, 100 MiB with numpy, 600 MiB with torch).
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib
+import math
+import multiprocessing
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pebble import ProcessExpired, ProcessPool
+
+__all__ = [
+    "EXECUTORS", "GRACE_SECONDS", "STATUSES", "Executor", "ExecutorError", "Job", "Outcome", "get_executor", "run_local",
+]
+
+STATUSES = ("ok", "timeout", "memout", "error")
+# Added to each job's budget before the hard kill: the job's own clock should stop it first, and
+# the grace pays for unpickling and imports in the fresh process.
+GRACE_SECONDS = 5.0
+# Environment variables read by BLAS and OpenMP runtimes (and torch) when they load.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+_POLL_SECONDS = 0.05
+_TAIL_LINES = 20
+_OUT_OF_MEMORY_MESSAGES = ("can't allocate memory", "cannot allocate memory", "std::bad_alloc", "out of memory")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One function call to run in its own process: `fn` is "module:function", called as fn(**args).
+
+    `args` must pickle; `seconds` is the budget (the process is killed at seconds + grace);
+    `memory_mb` caps the address space, and 0 or less means no cap.
+    """
+
+    key: str
+    fn: str
+    args: dict
+    seconds: float
+    memory_mb: int
+
+    def __post_init__(self) -> None:
+        module, _, name = self.fn.partition(":")
+        if not module or not name:
+            raise ValueError(f"Job.fn must be 'module:function' (e.g. 'synthesis:solve'), got {self.fn!r}")
+        if not (self.seconds > 0 and math.isfinite(self.seconds)):
+            raise ValueError(f"Job.seconds must be a positive number of seconds, got {self.seconds!r}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a job's process ended: status in STATUSES, the returned value if "ok", wall seconds, why."""
+
+    key: str
+    status: str
+    value: Any
+    seconds: float
+    detail: str
+
+
+class ExecutorError(RuntimeError):
+    """The executor itself failed (not a job): no outcome is recorded for the jobs it had not finished."""
+
+
+class Executor(Protocol):
+    def __call__(
+        self,
+        jobs: Sequence[Job],
+        *,
+        workers: int | None = None,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> list[Outcome]: ...
+
+
+# ---- in the child process -------------------------------------------------------------------
+
+
+def _cap_memory(memory_mb: int) -> None:
+    if memory_mb <= 0:
+        return
+    limit = memory_mb * 2**20
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _one_thread() -> None:
+    """Limits the thread pools of libraries already loaded; those loaded later read THREAD_VARIABLES."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        threadpool_limits(limits=1)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+        with contextlib.suppress(RuntimeError):  # only allowed before torch's first parallel work
+            torch.set_num_interop_threads(1)
+
+
+def _resolve(path: str) -> Callable[..., Any]:
+    module_name, _, attribute = path.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, MemoryError):
+        return True
+    if isinstance(error, OSError) and error.errno == errno.ENOMEM:
+        return True
+    if not isinstance(error, RuntimeError):
+        return False
+    message = str(error).lower()
+    return any(text in message for text in _OUT_OF_MEMORY_MESSAGES)
+
+
+def _tail(error: BaseException) -> str:
+    lines = "".join(traceback.format_exception(error)).rstrip().splitlines()
+    return "\n".join(lines[-_TAIL_LINES:])
+
+
+def _execute(fn: str, args: dict, memory_mb: int) -> tuple[str, Any, str]:
+    """Runs one job in the pool's child process; returns (status, value, detail).
+
+    Exceptions are classified here, where they can be inspected, and never cross the pipe.
+    """
+    _cap_memory(memory_mb)
+    try:
+        function = _resolve(fn)
+        _one_thread()
+        return "ok", function(**args), ""
+    except BaseException as error:  # noqa: BLE001 -- every failure of the job becomes its outcome
+        if _is_out_of_memory(error):
+            # Drop the failed frames' locals (the memory that ran out) before formatting the report.
+            traceback.clear_frames(error.__traceback__)
+            cap = f" under the {memory_mb} MiB cap" if memory_mb > 0 else ""
+            return "memout", None, f"out of memory{cap}\n{_tail(error)}"
+        return "error", None, _tail(error)
+
+
+# ---- in the parent process ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _single_thread_environment() -> Iterator[None]:
+    """Sets THREAD_VARIABLES to 1 while the pool starts processes (they inherit it), then restores them."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: "1" for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _expired(exitcode: int | None, memory_mb: int) -> tuple[str, str]:
+    """Status and detail for a process that died without returning (the rule is in the module docstring)."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        memory_signal = name in ("SIGSEGV", "SIGBUS", "SIGABRT") and memory_mb > 0
+        if name == "SIGKILL" or memory_signal:
+            cap = f" under the {memory_mb} MiB cap" if memory_mb > 0 else ""
+            return "memout", f"process died from {name}{cap}, not from our timeout; counted as out of memory"
+        return "error", f"process died from {name}"
+    return "error", f"process exited with code {exitcode} before returning"
+
+
+def _outcome(job: Job, future: Any, seconds: float, grace: float) -> Outcome:
+    error = future.exception()
+    if error is None:
+        status, value, detail = future.result()
+    elif isinstance(error, TimeoutError):
+        status, value, detail = "timeout", None, f"killed at {job.seconds:g} s budget + {grace:g} s grace"
+    elif isinstance(error, BrokenProcessPool):
+        # Not this job's doing: storing it as the job's outcome would make a resumed run skip it.
+        raise ExecutorError(
+            f"the worker processes failed outside any job ({error}); the jobs not yet finished have no "
+            "outcome, so rerunning resumes them. If tractbench runs from a script, keep the call under "
+            "`if __name__ == \"__main__\":`, since each worker process imports the main script"
+        ) from error
+    elif isinstance(error, ProcessExpired):
+        status, detail = _expired(error.exitcode, job.memory_mb)
+        value = None
+    else:
+        # The pool itself failed (arguments that cannot be pickled, a broken pool, ...).
+        status, value, detail = "error", None, _tail(error)
+    return Outcome(job.key, status, value, seconds, detail)
+
+
+def run_local(
+    jobs: Sequence[Job],
+    *,
+    workers: int | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    grace: float = GRACE_SECONDS,
+) -> list[Outcome]:
+    """Runs each job in a fresh process of a local pool; returns the outcomes in the order of `jobs`.
+
+    At most `workers` (default: the CPU count) jobs run at once. A job still running at
+    `job.seconds + grace` is killed. `on_outcome` is called in this thread as each outcome lands
+    (completion order), so a caller can store it at once. `Outcome.seconds` is the wall time from
+    the job's start in its process to its outcome, as seen from here (to within about 0.05 s).
+    On KeyboardInterrupt, any exception from `on_outcome`, or an `ExecutorError` (the pool itself
+    broke), the pool is stopped, its processes killed, and the exception re-raised; outcomes
+    already delivered stay delivered. Worker processes ignore Ctrl-C, so an interrupt never turns
+    into a job's failure.
+
+    Processes are started with "spawn", so each job starts from a bare interpreter (plus the main
+    script, which spawn re-imports): its memory baseline, and so what its cap leaves it, does not
+    depend on what this process has imported, and no lock held by one of its threads is copied.
+    """
+    jobs = list(jobs)
+    seen: set[str] = set()
+    for job in jobs:
+        if job.key in seen:
+            raise ValueError(f"two jobs share the key {job.key!r}; every job needs its own key")
+        seen.add(job.key)
+    if not jobs:
+        return []
+    outcomes: dict[str, Outcome] = {}
+    with _single_thread_environment():
+        pool = ProcessPool(
+            max_workers=min(workers or os.cpu_count() or 1, len(jobs)),
+            max_tasks=1,
+            context=multiprocessing.get_context("spawn"),
+        )
+        try:
+            futures = {
+                pool.schedule(_execute, args=(job.fn, job.args, job.memory_mb), timeout=job.seconds + grace): job
+                for job in jobs
+            }
+            # A job's start is the last poll at which it was not yet running, so its seconds err long.
+            started: dict[Any, float] = {}
+            pending = set(futures)
+            last_poll = time.monotonic()
+            while pending:
+                done, pending = wait(pending, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
+                now = time.monotonic()
+                for future in pending:
+                    if future not in started and future.running():
+                        started[future] = last_poll
+                for future in done:
+                    job = futures[future]
+                    outcome = _outcome(job, future, now - started.get(future, last_poll), grace)
+                    outcomes[job.key] = outcome
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+                last_poll = now
+        except BaseException:
+            pool.stop()
+            pool.join()
+            raise
+        pool.close()
+        pool.join()
+    return [outcomes[job.key] for job in jobs]
+
+
+EXECUTORS: dict[str, Executor] = {"local": run_local}
+
+
+def get_executor(name: str) -> Executor:
+    """The executor registered under `name`."""
+    try:
+        return EXECUTORS[name]
+    except KeyError:
+        raise ValueError(f"unknown executor {name!r}; the executors are {', '.join(sorted(EXECUTORS))}") from None

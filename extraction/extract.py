@@ -1,0 +1,107 @@
+"""``extract``: run one extractor on a trained network within a budget, then check the program in context."""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from programs import Program
+from programs.budget import Budget
+
+from .encoding import domain_inputs
+from .faithfulness import agreement, lookup_size, network_outputs
+from .registry import Reading, registry
+
+STATUSES = ("solved", "partial", "unfaithful", "table", "timeout", "abstained", "error")
+# Agreement at or above this (but below 1) is "partial": most of the network is explained.
+PARTIAL = 0.9
+
+
+class ExtractionError(ValueError):
+    """A request ``extract`` cannot run: an unknown method, a bad budget."""
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    """A program read out of a network, with how faithful it is in context.
+
+    status: ``solved`` (the program agrees with the network on every input of the domain), ``partial``
+    (agreement >= 0.9), ``unfaithful`` (less), ``table`` (agrees, but is no smaller than a lookup
+    table of the domain), ``timeout``, ``abstained`` (the method cannot read this network, with the
+    reason), ``error``. Whether the program is right for the *task* is for ``task.verify`` to say.
+    """
+
+    program: Program | None
+    status: str
+    faithfulness: dict[str, float | None]
+    seconds: float
+    reasons: tuple[str, ...] = ()
+    method: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def solved(self) -> bool:
+        return self.status == "solved"
+
+
+def names() -> list[str]:
+    """The registered extraction methods."""
+    return sorted(registry())
+
+
+def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int = 0, **options) -> ExtractionResult:
+    """Read a program out of ``trained`` with ``method`` in ``seconds``, and measure its faithfulness:
+    F1 agreement with the network over the whole domain (or a stated sample), and, where the method
+    names internal parts, F2 interchange and F3 splice."""
+    entries = registry()
+    if method not in entries:
+        raise ExtractionError(f"unknown extraction method {method!r}; the methods are {', '.join(sorted(entries))}")
+    if not (isinstance(seconds, (int, float)) and seconds > 0):
+        raise ExtractionError(f"seconds must be positive, got {seconds!r}")
+    entry = entries[method]
+    settings = {**entry.defaults, **options}
+    start = time.perf_counter()
+    empty = {"agreement": None, "interchange": None, "splice": None}
+
+    def result(program, status, reasons, faith=empty, details=None):
+        return ExtractionResult(program, status, dict(faith), time.perf_counter() - start, tuple(reasons), method,
+                                settings, details or {})
+
+    if getattr(trained, "status", "trained") == "error":
+        return result(None, "error", ["the network's training failed: " + "; ".join(trained.reasons)])
+    why = entry.applies(trained)
+    if why:
+        return result(None, "abstained", why)
+    budget = Budget(float(seconds), start)
+    try:
+        reading: Reading = entry.factory(**options)(trained, budget, np.random.default_rng(seed))
+    except Exception as err:  # a method's crash is a recorded outcome, not the caller's crash
+        last = traceback.extract_tb(err.__traceback__)[-1]
+        return result(None, "error", [f"{type(err).__name__}: {err} (at {last.filename}:{last.lineno})"])
+    reasons = list(reading.reasons)
+    if reading.program is None:
+        status = reading.status or ("timeout" if budget.expired else "abstained")
+        return result(None, status if status in STATUSES else "error", reasons or ["no program found"],
+                      details=reading.details)
+    task = trained.task
+    try:
+        program = task.check_program(reading.program)
+    except Exception as err:
+        return result(None, "error", reasons + [f"the method built a program the task cannot take: {err}"])
+    inputs, lengths, complete = domain_inputs(task)
+    f1 = agreement(trained, program, inputs, lengths, network_outputs(trained, inputs, lengths))
+    faith = {"agreement": f1, "interchange": reading.interchange, "splice": reading.splice}
+    if not complete:
+        reasons.append(f"agreement measured on a sample of {len(next(iter(inputs.values())))} inputs")
+    if f1 == 1.0:
+        if program.size >= lookup_size(task):
+            return result(program, "table", reasons + [f"the program has {program.size} nodes, no fewer than a lookup "
+                                                       f"table of the domain ({lookup_size(task)})"], faith, reading.details)
+        return result(program, "solved", reasons, faith, reading.details)
+    status = "partial" if f1 >= PARTIAL else "unfaithful"
+    return result(program, status, reasons + [f"the program agrees with the network on {f1:.1%} of the domain"], faith,
+                  reading.details)

@@ -1,0 +1,269 @@
+"""Finite machines read off a network: a Moore machine, its minimisation, and its translation into a
+loop program whose state update and output are small synthesized expressions."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from programs import Assign, Const, For, Program, Return, Var, Yield
+from programs.ast import RESERVED
+from programs.budget import Budget
+
+Symbol = tuple[int, ...]  # the values of every sequence element at a step, then every scalar input
+
+
+@dataclass(frozen=True)
+class Moore:
+    """States ``0..n-1``; ``delta[(q, symbol)] -> q'`` (partial: unseen pairs are don't-cares);
+    ``output[q]`` a tuple of values, or None for a state whose output is never read (the start)."""
+
+    n: int
+    start: int
+    delta: dict[tuple[int, Symbol], int]
+    output: tuple[tuple[int, ...] | None, ...]
+
+    def run(self, symbols: list[Symbol]) -> list[int]:
+        q, seen = self.start, []
+        for a in symbols:
+            q = self.delta.get((q, a), -1)
+            if q < 0:
+                break
+            seen.append(q)
+        return seen
+
+    def renumber(self, order: list[int]) -> "Moore":
+        """``order[new] = old``."""
+        new_of = {old: new for new, old in enumerate(order)}
+        return Moore(self.n, new_of[self.start], {(new_of[q], a): new_of[r] for (q, a), r in self.delta.items()},
+                     tuple(self.output[old] for old in order))
+
+
+def minimise(m: Moore) -> tuple[Moore, dict[int, int]]:
+    """Moore partition refinement (states alike in output and in the blocks their successors reach are
+    merged), keeping only states reachable from the start. A start state whose output is never read is
+    merged into any state with the same successors. Returns the machine and old state -> new state."""
+    reach = _reachable(m)
+    alphabet = sorted({a for (_, a) in m.delta})
+    block = {q: ("out", m.output[q]) for q in reach}
+    while True:
+        sig = {q: (block[q], tuple(block.get(m.delta.get((q, a)), None) for a in alphabet)) for q in reach}
+        ids: dict = {}
+        new = {q: ids.setdefault(s, len(ids)) for q, s in sorted(sig.items())}
+        if len(set(new.values())) == len(set(block.values())):
+            block = new
+            break
+        block = new
+    # a start whose output is unread may join a state with the same successor blocks
+    if m.output[m.start] is None:
+        succ = lambda q: tuple(block.get(m.delta.get((q, a)), None) for a in alphabet)  # noqa: E731
+        for q in reach:
+            if q != m.start and block[q] != block[m.start] and _compatible(succ(q), succ(m.start)):
+                merged = block[m.start]
+                block = {r: (block[q] if b == merged else b) for r, b in block.items()}
+                break
+    order = sorted(set(block.values()))
+    renum = {b: i for i, b in enumerate(order)}
+    delta, output = {}, [None] * len(order)
+    for q in reach:
+        b = renum[block[q]]
+        if m.output[q] is not None:
+            output[b] = m.output[q]
+        for a in alphabet:
+            r = m.delta.get((q, a))
+            if r is not None:
+                delta[(b, a)] = renum[block[r]]
+    return Moore(len(order), renum[block[m.start]], delta, tuple(output)), {q: renum[block[q]] for q in reach}
+
+
+def merge_compatible(m: Moore) -> tuple[Moore, dict[int, int]]:
+    """Merge states that no observation tells apart, with their successors (RPNI-style folding).
+
+    The traced machine is partial: a state reached only with one value of a fold's scalar input (its
+    target, say) has no transitions on symbols with another value. Such states are merged whenever no
+    output and no transition, followed through the merge, contradicts it. Returns the machine and old
+    state -> new state."""
+    parent = list(range(m.n))
+    output = list(m.output)
+    succ: list[dict] = [dict() for _ in range(m.n)]
+    for (q, a), r in m.delta.items():
+        succ[q][a] = r
+
+    def find(x, par):
+        while par[x] != x:
+            x = par[x]
+        return x
+
+    def fold(p, q, par, out, nxt) -> bool:
+        todo = [(p, q)]
+        while todo:
+            a, b = todo.pop()
+            a, b = find(a, par), find(b, par)
+            if a == b:
+                continue
+            if out[a] is not None and out[b] is not None and out[a] != out[b]:
+                return False
+            lo, hi = min(a, b), max(a, b)
+            par[hi] = lo
+            out[lo] = out[lo] if out[lo] is not None else out[hi]
+            for sym, r in nxt[hi].items():
+                if sym in nxt[lo]:
+                    todo.append((nxt[lo][sym], r))
+                else:
+                    nxt[lo][sym] = r
+        return True
+
+    for q in range(m.n):
+        for p in range(q):
+            if find(p, parent) != p or find(q, parent) != q:
+                continue
+            par, out, nxt = parent[:], output[:], [dict(s) for s in succ]
+            if fold(p, q, par, out, nxt):
+                parent, output, succ = par, out, nxt
+    roots = sorted({find(q, parent) for q in range(m.n)})
+    new = {r: i for i, r in enumerate(roots)}
+    to_new = {q: new[find(q, parent)] for q in range(m.n)}
+    delta = {(to_new[q], a): to_new[r] for (q, a), r in m.delta.items()}
+    outs = [None] * len(roots)
+    for q in range(m.n):
+        if m.output[q] is not None:
+            outs[to_new[q]] = m.output[q]
+    return Moore(len(roots), to_new[m.start], delta, tuple(outs)), to_new
+
+
+def _compatible(a, b) -> bool:
+    return all(x == y or x is None or y is None for x, y in zip(a, b))
+
+
+def _reachable(m: Moore) -> list[int]:
+    seen, todo = {m.start}, [m.start]
+    by_state: dict[int, list[int]] = {}
+    for (q, _), r in m.delta.items():
+        by_state.setdefault(q, []).append(r)
+    while todo:
+        q = todo.pop()
+        for r in by_state.get(q, []):
+            if r not in seen:
+                seen.add(r)
+                todo.append(r)
+    return sorted(seen)
+
+
+def numberings(m: Moore, *, exhaustive_up_to: int = 4) -> list[list[int]]:
+    """Orders of the states to try when writing the machine as arithmetic: by output value (when the
+    output tells states apart, the state can simply be the output), breadth-first from the start, and,
+    for small machines, every order."""
+    orders: list[list[int]] = []
+    outs = [m.output[q] for q in range(m.n)]
+    known = [o for o in outs if o is not None]
+    if len(set(known)) == len(known) and all(len(o) == 1 for o in known):
+        # state number = output value where the values are distinct small non-negative integers
+        vals = [o[0] if o is not None else None for o in outs]
+        if all(v is None or 0 <= v < 64 for v in vals):
+            free = iter(v for v in range(64) if v not in vals)
+            number = [v if v is not None else next(free) for v in vals]
+            order = sorted(range(m.n), key=lambda q: number[q])
+            if sorted(number) == list(range(m.n)):
+                orders.append(order)
+    bfs, todo = [m.start], [m.start]
+    succ: dict[int, list[int]] = {}
+    for (q, a), r in sorted(m.delta.items()):
+        succ.setdefault(q, []).append(r)
+    while todo:
+        q = todo.pop(0)
+        for r in succ.get(q, []):
+            if r not in bfs:
+                bfs.append(r)
+                todo.append(r)
+    bfs += [q for q in range(m.n) if q not in bfs]
+    if bfs not in orders:
+        orders.append(bfs)
+    if m.n <= exhaustive_up_to:
+        orders += [list(p) for p in itertools.permutations(range(m.n)) if list(p) not in orders]
+    return orders
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What the program's loop reads: the task's parameters, which are sequences, and its kind."""
+
+    name: str
+    params: tuple[str, ...]
+    sequences: tuple[str, ...]
+    scalars: tuple[str, ...]
+    kind: str
+
+
+def fresh(prefix: str, taken: set[str]) -> str:
+    name, i = prefix, 0
+    while name in taken or name in RESERVED:
+        i += 1
+        name = f"{prefix}{i}"
+    taken.add(name)
+    return name
+
+
+def to_program(m: Moore, sig: Signature, *, operators, budget: Budget, seed: int = 0) -> tuple[Program | None, list[str]]:
+    """Write ``m`` as ``s = start; for ...: s = T(s, elements, scalars); yield/return O(s)``, with T and O
+    found by synthesis over the machine's tables. Tries several state numberings and keeps the smallest
+    program; returns (None, reasons) when no numbering gives expressions in time."""
+    taken = set(sig.params)
+    elems = [fresh(_singular(s), taken) for s in sig.sequences]
+    state = fresh("s", taken)
+    rows = sorted(m.delta.items())
+    if not rows:
+        return None, ["the machine has no transitions"]
+    best, reasons = None, []
+    ops = tuple(operators)
+    orders = numberings(m)
+    # Deepen the size bound over all numberings together: a numbering that makes the update small is
+    # found before any time goes into large searches under numberings that make it hard.
+    for max_size in (5, 7, 9, 12):
+        for order in orders:
+            if budget.expired:
+                reasons.append("the budget ran out while writing the machine as a program")
+                return best, reasons
+            prog = _write(m.renumber(order), sig, elems, state, ops, max_size,
+                          seconds=max(0.1, min(1.0, budget.left / (2 * len(orders)))), seed=seed)
+            if prog is not None and (best is None or prog.size < best.size):
+                best = prog
+        if best is not None:
+            break
+    if best is None and not reasons:
+        reasons.append(f"no state numbering of the {m.n}-state machine gave a transition and output expression")
+    return best, reasons
+
+
+def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, seconds: float, seed: int) -> Program | None:
+    from programs import Tuple
+    from synthesis import fit_expression
+
+    rows = sorted(mm.delta.items())
+    leaves = {state: np.array([q for (q, _), _ in rows])}
+    for i, name in enumerate(list(elems) + list(sig.scalars)):
+        leaves[name] = np.array([a[i] for (_, a), _ in rows])
+    t = fit_expression(leaves, np.array([r for _, r in rows]), operators=ops, seconds=seconds, seed=seed,
+                       max_size=max_size)
+    if t is None:
+        return None
+    qs = [q for q in range(mm.n) if mm.output[q] is not None]
+    outs = []
+    for j in range(len(mm.output[qs[0]])):
+        o = fit_expression({state: np.array(qs)}, np.array([mm.output[q][j] for q in qs]), operators=ops,
+                           seconds=seconds, seed=seed)
+        if o is None:
+            return None
+        outs.append(o)
+    out = outs[0] if len(outs) == 1 else Tuple(tuple(outs))
+    body, tail = [Assign((state,), t)], []
+    if sig.kind == "scan":
+        body.append(Yield(out))
+    else:
+        tail.append(Return(out))
+    return Program(sig.name, sig.params, (Assign((state,), Const(mm.start)),
+                                          For(tuple(elems), sig.sequences, tuple(body)), *tail))
+
+
+def _singular(name: str) -> str:
+    return name[:-1] if len(name) > 1 and name.endswith("s") else name + "_t"

@@ -1,0 +1,2 @@
+"""The built-in extractors; importing this package registers them."""
+from . import fsm  # noqa: F401

@@ -1,0 +1,298 @@
+"""``fsm``: read a finite machine out of a recurrent network's hidden states.
+
+trace (states over the domain, through a hook on the cell) → discretise (k-means with rising k until
+transitions and outputs are deterministic) → minimise (Moore partition refinement) → program (state
+update and output synthesized over the state table) → check in context (interchange on the state,
+splice of the machine in place of the cell).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.cluster.vq import kmeans2
+
+from programs.budget import Budget
+from programs.interpreter import Machine
+from programs.semantics import SCALAR
+
+from ..encoding import domain_inputs
+from ..faithfulness import same_rows
+from ..hooks import patching, recording
+from ..machine import Moore, Signature, merge_compatible, minimise, to_program
+from ..registry import Reading, extractor
+
+MAX_POINTS_FIT = 4000
+
+
+def recurrent_only(trained) -> list[str]:
+    if getattr(trained.model, "arch", "") not in ("gru", "rnn"):
+        return [f"fsm reads the states of a recurrent network; this network is a {getattr(trained.model, 'arch', '?')}"]
+    return []
+
+
+class StateTrace:
+    """Hidden states of every prefix of the domain's sequences, with the symbol read at each step."""
+
+    def __init__(self, trained, cap: int = 20_000):
+        task, model, enc = trained.task, trained.model, trained.encoding
+        self.inputs, self.lengths, self.complete = domain_inputs(task, cap)
+        batch = enc.batch(self.inputs, self.lengths)
+        with torch.no_grad(), recording(model, "cell") as seen:
+            model(batch)
+        self.states = torch.stack(seen, dim=1).numpy().astype(np.float64)  # [n, T, h]
+        n, t, h = self.states.shape
+        self.h0 = np.zeros(h)
+        cols = [self.inputs[s] for s in task.sequences]
+        cols += [np.repeat(self.inputs[s][:, None], t, axis=1) for s in task.scalars] if hasattr(task, "scalars") else \
+            [np.repeat(self.inputs[s][:, None], t, axis=1) for s in task.inputs if s not in task.sequences]
+        self.symbols = np.stack(cols, axis=-1)  # [n, T, k]
+        self.valid = np.arange(t)[None, :] < self.lengths[:, None]
+        with torch.no_grad():
+            logits = model.readout(torch.as_tensor(self.states, dtype=torch.float32))
+        self.outputs = _values(enc, logits)  # [n, T, arity]
+
+    def readout(self, trained, vectors: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return _values(trained.encoding, trained.model.readout(torch.as_tensor(vectors, dtype=torch.float32)))
+
+
+def _values(enc, logits) -> np.ndarray:
+    parts = [vals[p.argmax(-1).numpy()] for vals, p in zip(enc.heads, enc.split_logits(logits))]
+    return np.stack(parts, axis=-1).astype(np.int64)
+
+
+def discretise(tr: StateTrace, rng: np.random.Generator, budget: Budget, k_max: int = 64, patience: int = 6):
+    """Cluster the states with k = (distinct outputs) ... k_max until the clusters form a deterministic
+    machine whose every state has one output; failing that (no better k in ``patience`` more), the k
+    whose clusters conflict on the fewest points. Returns (labels [n, T], start label, k, conflicting points)."""
+    pts = tr.states[tr.valid]  # [N, h]
+    allp = np.vstack([tr.h0[None, :], pts])
+    out_ids = np.unique(tr.outputs[tr.valid], axis=0, return_inverse=True)[1].reshape(-1)
+    sym_ids = np.unique(tr.symbols[tr.valid], axis=0, return_inverse=True)[1].reshape(-1)
+    n_sym = int(sym_ids.max()) + 1
+    # the state before each valid step: h0 at position 0, else the previous position's state
+    flat_index = -np.ones(tr.valid.shape, dtype=np.int64)
+    flat_index[tr.valid] = np.arange(pts.shape[0]) + 1  # +1: row 0 of allp is h0
+    prev = np.zeros(tr.valid.shape, dtype=np.int64)
+    prev[:, 1:] = flat_index[:, :-1]
+    prev = prev[tr.valid]
+    uniq = np.unique(np.round(allp, 5), axis=0)
+    k0 = max(2, len(np.unique(out_ids)))
+    best = None
+    for k in range(k0, min(k_max, uniq.shape[0]) + 1):
+        if budget.expired or (best is not None and k - best[1] > patience):
+            break
+        fit = allp if allp.shape[0] <= MAX_POINTS_FIT else allp[rng.choice(allp.shape[0], MAX_POINTS_FIT, replace=False)]
+        init = _plus_plus(fit, k, rng)
+        cent, _ = kmeans2(fit, init, iter=30, minit="matrix")
+        labels = np.argmin(((allp[:, None, :] - cent[None, :, :]) ** 2).sum(-1), axis=1)
+        lab = labels[1:]
+        v = _conflicts(labels[prev] * n_sym + sym_ids, lab) + _conflicts(lab, out_ids)
+        if best is None or v < best[3]:
+            best = (labels, k, cent, v)
+        if v == 0:
+            break
+    labels, k, cent, v = best
+    grid = -np.ones(tr.valid.shape, dtype=np.int64)
+    grid[tr.valid] = labels[1:]
+    return grid, int(labels[0]), k, v
+
+
+def _conflicts(keys: np.ndarray, values: np.ndarray) -> int:
+    """Points that disagree with the most common value of their key (0 when keys determine values)."""
+    pairs, counts = np.unique(np.stack([keys, values], axis=1), axis=0, return_counts=True)
+    order = np.lexsort((-counts, pairs[:, 0]))
+    first = np.unique(pairs[order, 0], return_index=True)[1]
+    return int(counts.sum() - counts[order][first].sum())
+
+
+def _plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeding with our generator (deterministic per seed)."""
+    centers = [x[rng.integers(x.shape[0])]]
+    d = ((x - centers[0]) ** 2).sum(1)
+    for _ in range(1, k):
+        total = d.sum()
+        i = rng.choice(x.shape[0], p=d / total) if total > 0 else rng.integers(x.shape[0])
+        centers.append(x[i])
+        d = np.minimum(d, ((x - x[i]) ** 2).sum(1))
+    return np.array(centers)
+
+
+def machine_of(tr: StateTrace, grid: np.ndarray, start: int, k: int) -> Moore:
+    """The machine the clusters define: transitions and outputs by majority where they disagree."""
+    votes: dict = {}
+    outs: dict = {}
+    n, t = grid.shape
+    for r in range(n):
+        q = start
+        for i in range(int(tr.lengths[r])):
+            a = tuple(int(v) for v in tr.symbols[r, i])
+            nxt = int(grid[r, i])
+            votes.setdefault((q, a), {}).setdefault(nxt, 0)
+            votes[(q, a)][nxt] += 1
+            o = tuple(int(v) for v in tr.outputs[r, i])
+            outs.setdefault(nxt, {}).setdefault(o, 0)
+            outs[nxt][o] += 1
+            q = nxt
+    delta = {key: max(v, key=v.get) for key, v in votes.items()}
+    output = tuple(max(outs[q], key=outs[q].get) if q in outs else None for q in range(k))
+    return Moore(k, start, delta, output)
+
+
+def signature(task) -> Signature:
+    scalars = tuple(n for n in task.inputs if n not in task.sequences)
+    return Signature(_name(task), tuple(task.inputs), task.sequences, scalars, task.kind)
+
+
+def _name(task) -> str:
+    import re
+
+    name = re.sub(r"\W+", "_", task.name).strip("_") or "f"
+    return name if not name[0].isdigit() else "f_" + name
+
+
+@extractor("fsm", applies=recurrent_only)
+def fsm(k_max: int = 64, pairs: int = 300):
+    """Cluster recurrent states into a finite machine and write it as a loop program."""
+
+    def run(trained, budget: Budget, rng: np.random.Generator) -> Reading:
+        task = trained.task
+        tr = StateTrace(trained)
+        grid, start, k, violations = discretise(tr, rng, budget, k_max)
+        raw = machine_of(tr, grid, start, k)
+        exact, to_exact = minimise(raw)
+        m, to_merged = merge_compatible(exact)
+        to_min = {q: to_merged[r] for q, r in to_exact.items()}
+        details = {"clusters": k, "violations": int(violations), "states": m.n}
+        reasons = []
+        if violations:
+            reasons.append(f"no k <= {k_max} made the clustered states deterministic; best k={k} with "
+                           f"{violations} states conflicting in transition or output (settled by majority)")
+        program, why = to_program(m, signature(task), operators=task.operators, budget=budget, seed=int(rng.integers(2**31)))
+        if program is None:
+            return Reading(None, tuple(reasons + why), status="timeout" if budget.expired else "abstained", details=details)
+        # hidden vector standing for each program state: the mean of the network states it covers
+        state_var = program.body[0].targets[0]
+        mach = Machine(program, SCALAR)
+        number = _numbering(m, program, tr, grid, to_min, mach, state_var)
+        centroids = _centroids(tr, grid, to_min, number, m.n)
+        inter = interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs)
+        splice = spliced(trained, tr, mach, state_var, centroids)
+        details.update({"interchange_pairs": pairs})
+        return Reading(program, tuple(reasons), inter, splice, details=details)
+
+    return run
+
+
+def _numbering(m, program, tr, grid, to_min, mach, state_var) -> dict[int, int]:
+    """Minimised machine state -> the program's state value, read by running both on the domain."""
+    number: dict[int, int] = {}
+    n = grid.shape[0]
+    for r in range(min(n, 2000)):
+        env = mach.start(_scalars(tr, r, mach))
+        for i in range(int(tr.lengths[r])):
+            env, _ = mach.step(env, tuple(int(tr.inputs[s][r, i]) for s in mach.iters))
+            number.setdefault(to_min.get(int(grid[r, i]), -1), int(env[state_var]))
+    return number
+
+
+def _scalars(tr, r, mach) -> dict[str, int]:
+    return {s: int(tr.inputs[s][r]) for s in mach.program.scalars if s not in mach.program.shape.unused}
+
+
+def _centroids(tr, grid, to_min, number, n_states) -> dict[int, np.ndarray]:
+    sums: dict[int, np.ndarray] = {}
+    counts: dict[int, int] = {}
+    for c in np.unique(grid[tr.valid]):
+        sel = grid == c
+        v = number.get(to_min.get(int(c), -1))
+        if v is None:
+            continue
+        sums[v] = sums.get(v, 0) + tr.states[sel].sum(0)
+        counts[v] = counts.get(v, 0) + int(sel.sum())
+    return {v: sums[v] / counts[v] for v in sums}
+
+
+def interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs: int) -> float | None:
+    """F2: set the network's state at a step of one input to its state at a step of another; the program
+    gets the matching state value; the outputs from there on must agree."""
+    rows = np.nonzero(tr.lengths >= 1)[0]
+    if rows.size < 2:
+        return None
+    model, enc = trained.model, trained.encoding
+    hits, total = 0, 0
+    base = rng.choice(rows, size=min(pairs, rows.size * 4))
+    src = rng.choice(rows, size=base.size)
+    for b, s in zip(base, src):
+        i = int(rng.integers(tr.lengths[b]))
+        j = int(rng.integers(tr.lengths[s]))
+        q = number.get(to_min.get(int(grid[s, j]), -1))
+        if q is None:
+            continue
+        vec = torch.as_tensor(tr.states[s, j], dtype=torch.float32)
+        one = {k: v[b:b + 1] for k, v in tr.inputs.items()}
+        batch = enc.batch(one, tr.lengths[b:b + 1])
+
+        def patch(call, out, i=i, vec=vec):
+            if call == i:
+                out = out.clone()
+                out[0] = vec
+                return out
+            return None
+
+        with torch.no_grad(), patching(model, "cell", patch):
+            got = enc.decode(model(batch), tr.lengths[b:b + 1])[0]
+        # the program: run to step i, set the state, run on
+        env = mach.start(_scalars(tr, b, mach))
+        want = []
+        for t in range(int(tr.lengths[b])):
+            env, y = mach.step(env, tuple(int(tr.inputs[n][b, t]) for n in mach.iters))
+            if t == i:
+                env = dict(env)
+                env[state_var] = q
+                y = mach._body and _yield_again(mach, env)
+            want.append(y)
+        if trained.task.kind == "scan":
+            L = int(tr.lengths[b])
+            g = np.asarray(got)[:L].reshape(L, -1)[i:]
+            w = np.asarray([np.atleast_1d(v) for v in want[i:]]).reshape(L - i, -1)
+            ok = bool(np.array_equal(g, w))
+        else:
+            ok = bool(np.array_equal(np.atleast_1d(got), np.atleast_1d(mach.finish(env))))
+        hits += ok
+        total += 1
+    return hits / total if total else None
+
+
+def _yield_again(mach, env):
+    """The output of a scan at a state already reached (the yield after the update reads only the state)."""
+    for kind, item in mach._body:
+        if kind == "yield":
+            return item(env)
+    return None
+
+
+def spliced(trained, tr, mach, state_var, centroids) -> float | None:
+    """F3: replace the recurrent cell by the program's state machine, each state standing as the mean
+    hidden vector of the network states it covers, read out by the network's own readout; the share of
+    inputs whose outputs do not change."""
+    n = tr.lengths.size
+    vectors = np.zeros_like(tr.states)
+    for r in range(n):
+        env = mach.start(_scalars(tr, r, mach))
+        for i in range(int(tr.lengths[r])):
+            env, _ = mach.step(env, tuple(int(tr.inputs[s][r, i]) for s in mach.iters))
+            c = centroids.get(int(env[state_var]))
+            if c is None:
+                return 0.0
+            vectors[r, i] = c
+    outs = tr.readout(trained, vectors)
+    if trained.task.kind == "scan":
+        a, b = outs, tr.outputs
+        if trained.encoding.arity == 1:
+            a, b = a[..., 0], b[..., 0]
+        return float(same_rows(a, b, tr.lengths, True).mean())
+    idx = tr.lengths - 1
+    a = outs[np.arange(n), idx]
+    b = tr.outputs[np.arange(n), idx]
+    return float((a == b).all(axis=1).mean())

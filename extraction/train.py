@@ -1,0 +1,223 @@
+"""``train``: fit a toy network to a task's examples on one CPU thread, full batch, until it is exact."""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .encoding import Batch, Encoding
+from .models import ARCHS, build
+
+# Examples used when none are given: the whole domain up to this size (small tasks cannot generalise
+# from part of their table: for (a+b)%p with p <= 13 a held-out label never appears in its row or
+# column), else half of it, at most MAX_DEFAULT.
+WHOLE_DOMAIN_UP_TO = 4096
+MAX_DEFAULT = 8192
+
+# Per-architecture defaults, measured on one core (see BENCHMARKS.md).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": {"lr": 3e-2, "weight_decay": 1.0, "embed": 32, "hidden": 128, "eval_every": 10},
+    "gru": {"lr": 3e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 16, "eval_every": 10},
+    "rnn": {"lr": 1e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 32, "eval_every": 10},
+    "transformer": {"lr": 1e-3, "weight_decay": 1.0, "d_model": 64, "heads": 4, "d_mlp": 256, "eval_every": 10},
+}
+SIZE_KEYS = {"mlp": ("embed", "hidden"), "gru": ("embed", "hidden"), "rnn": ("embed", "hidden"),
+             "transformer": ("d_model", "heads", "d_mlp")}
+
+
+class TrainingError(ValueError):
+    """A training request that cannot run: an architecture that does not fit the task, bad settings."""
+
+
+@dataclass(frozen=True, eq=False)
+class Trained:
+    """A network fitted to a task, with how well and how fast.
+
+    ``status`` is "trained" (stopped exact on the training and held-out examples), "budget" (ran out of
+    time before that) or "error" (training diverged; ``reasons`` names the step). ``flops`` estimates the
+    training compute (forward and backward passes over the examples).
+    """
+
+    model: nn.Module
+    task: Any
+    train_accuracy: float
+    domain_accuracy: float
+    steps: int
+    seconds: float
+    params: int = 0
+    flops: float = 0.0
+    arch: str = ""
+    encoding: Encoding | None = None
+    examples: int = 0
+    heldout_accuracy: float | None = None
+    status: str = "trained"
+    reasons: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+    compiled_from: Any = None  # the program a compiled network implements (None for trained ones)
+
+    def predict(self, inputs: dict[str, np.ndarray], lengths: np.ndarray | None = None) -> np.ndarray:
+        """The network's answers, in the task's output layout."""
+        with torch.no_grad():
+            return self.encoding.decode(self.model(self.encoding.batch(inputs, lengths)), lengths)
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run torch on one thread (faster than two for these sizes), restoring the setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def choose_arch(task) -> str:
+    """MLP for fixed-arity functions (modular included: it groks far faster than a transformer here),
+    GRU for anything that reads a sequence."""
+    return "gru" if task.sequences else "mlp"
+
+
+def check_arch(task, arch: str) -> None:
+    """Refuse an architecture that cannot take the task's inputs, saying which would."""
+    if arch not in ARCHS:
+        raise TrainingError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)} or 'auto'")
+    if arch in ("mlp", "transformer") and task.sequences:
+        raise TrainingError(f"{arch} takes fixed-arity integer inputs, but task {task.name} reads the sequence(s) "
+                            f"{', '.join(task.sequences)}; use arch='gru' or 'rnn'")
+    if arch in ("gru", "rnn") and not task.sequences:
+        raise TrainingError(f"{arch} steps over a sequence, but task {task.name} has none; use arch='mlp' or 'transformer'")
+    if arch == "transformer" and len(task.inputs) < 1:
+        raise TrainingError(f"task {task.name} has no inputs")
+    big = [n for n, d in task.inputs.items() if (d.size if not hasattr(d, "element") else d.element.size) > 1 << 16]
+    if big:
+        raise TrainingError(f"inputs {', '.join(big)} of task {task.name} range over more than 65536 values; "
+                            "a token embedding per value does not fit; narrow the domain")
+
+
+def default_examples(task, seed: int):
+    if task.enumerable and task.domain_size <= WHOLE_DOMAIN_UP_TO:
+        return task.examples(None)
+    n = min(MAX_DEFAULT, task.domain_size // 2 if task.enumerable else MAX_DEFAULT)
+    return task.examples(max(1, n), seed=seed)
+
+
+def _examples(task, examples, seed):
+    from synthesis import training_examples  # the same reading of `examples` as the synthesis route
+    from toy_tasks import Examples
+
+    if examples is None:
+        return default_examples(task, seed)
+    if isinstance(examples, Examples):
+        return examples
+    try:
+        return training_examples(task, examples, seed)
+    except ValueError as err:
+        raise TrainingError(str(err)) from None
+
+
+def accuracy(model, encoding: Encoding, batch: Batch, targets: torch.Tensor) -> float:
+    """Share of examples whose every output (every head, every step) the network gets right."""
+    if batch.size == 0:
+        return 1.0
+    with torch.no_grad():
+        logits = model(batch)
+    right = torch.ones(targets.shape[:-1], dtype=torch.bool)
+    for j, part in enumerate(encoding.split_logits(logits)):
+        t = targets[..., j]
+        right &= (part.argmax(-1) == t) | (t == -100)
+    if right.ndim == 2:
+        right = right.all(dim=1)
+    return float(right.float().mean())
+
+
+def loss_fn(encoding: Encoding, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    total = 0.0
+    for j, part in enumerate(encoding.split_logits(logits)):
+        total = total + nn.functional.cross_entropy(part.reshape(-1, part.shape[-1]), targets[..., j].reshape(-1),
+                                                    ignore_index=-100)
+    return total
+
+
+def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, **options) -> Trained:
+    """Fit ``arch`` to ``task``'s examples until it is exact on them and on a held-out tenth, or ``seconds`` pass.
+
+    ``examples``: an ``Examples``, a count, a fraction of the domain, or None for the default (the whole
+    domain when it has at most 4096 inputs, else half of it up to 8192). Options override the
+    architecture's defaults (``lr``, ``weight_decay``, sizes such as ``hidden``). Deterministic per seed.
+    """
+    if not (isinstance(seconds, (int, float)) and seconds > 0):
+        raise TrainingError(f"seconds must be positive, got {seconds!r}")
+    arch = choose_arch(task) if arch == "auto" else arch
+    check_arch(task, arch)
+    unknown = set(options) - set(DEFAULTS[arch])
+    if unknown:
+        raise TrainingError(f"unknown option(s) {', '.join(sorted(unknown))} for {arch}; known: {', '.join(DEFAULTS[arch])}")
+    settings = {**DEFAULTS[arch], **options}
+    start = time.perf_counter()
+    ex = _examples(task, examples, seed)
+    if len(ex) == 0:
+        raise TrainingError(f"no examples to train on for task {task.name}; pass a positive count")
+    encoding = Encoding.of(task, ex.outputs, ex.lengths)
+    with one_thread():
+        torch.manual_seed(seed)
+        model = build(arch, encoding, **{k: settings[k] for k in SIZE_KEYS[arch]})
+        batch = encoding.batch(ex.inputs, ex.lengths)
+        targets = encoding.targets(ex.outputs, ex.lengths)
+        # A held-out tenth of the examples decides when to stop, unless they are the whole domain.
+        rng = np.random.default_rng(seed)
+        if ex.complete or len(ex) < 20:
+            fit_idx, val_idx = np.arange(len(ex)), np.arange(0)
+        else:
+            order = rng.permutation(len(ex))
+            cut = max(1, len(ex) // 10)
+            fit_idx, val_idx = np.sort(order[cut:]), np.sort(order[:cut])
+        fit_b, fit_t = batch.take(fit_idx), targets[torch.as_tensor(fit_idx)]
+        val_b, val_t = batch.take(val_idx), targets[torch.as_tensor(val_idx)]
+        opt = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"],
+                                betas=(0.9, 0.98))
+        steps, status, reasons = 0, "budget", []
+        every = settings["eval_every"]
+        while True:
+            if steps % every == 0:
+                if accuracy(model, encoding, fit_b, fit_t) == 1.0 and accuracy(model, encoding, val_b, val_t) == 1.0:
+                    status = "trained"
+                    break
+                if time.perf_counter() - start > seconds:
+                    reasons.append(f"stopped at the {seconds:g} s budget after {steps} steps before reaching 100%")
+                    break
+            model.train()
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(encoding, model(fit_b), fit_t)
+            if not torch.isfinite(loss):
+                status = "error"
+                reasons.append(f"training diverged: the loss became {float(loss)} at step {steps}")
+                break
+            loss.backward()
+            opt.step()
+            steps += 1
+        model.eval()
+        train_acc = accuracy(model, encoding, batch, targets)
+        held = accuracy(model, encoding, val_b, val_t) if len(val_idx) else None
+        dom = task.examples(None)  # for the record only: how right the network is on the whole domain
+        dom_acc = accuracy(model, encoding, encoding.batch(dom.inputs, dom.lengths), encoding.targets(dom.outputs, dom.lengths))
+    steps_len = ex.inputs[task.sequences[0]].shape[1] if task.sequences else 1
+    flops = 3.0 * model.flops() * len(fit_idx) * steps_len * steps
+    params = sum(p.numel() for p in model.parameters())
+    return Trained(model, task, train_acc, dom_acc, steps, time.perf_counter() - start, params, flops, arch, encoding,
+                   len(ex), held, status, tuple(reasons), {"arch": arch, **settings, "seed": seed})
+
+
+def with_model(trained: Trained, model: nn.Module) -> Trained:
+    """The same record around another network (a spliced or randomised copy)."""
+    return replace(trained, model=model)
+
+
+def finite(x: float) -> bool:
+    return isinstance(x, float) and math.isfinite(x)
