@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from programs import Assign, Const, For, Program, Return, Var, Yield
+from programs import Assign, Const, For, Program, Return, Yield
 from programs.ast import RESERVED
 from programs.budget import Budget
 

@@ -18,11 +18,15 @@ class MLP(nn.Module):
 
     arch = "mlp"
 
-    def __init__(self, encoding: Encoding, *, embed: int = 32, hidden: int = 128):
+    def __init__(self, encoding: Encoding, *, embed: int = 32, hidden: int = 128, numeric: bool = False):
         super().__init__()
         self.encoding = encoding
-        self.embed = nn.ModuleDict({n: nn.Embedding(size, embed) for n, (_, size) in encoding.scalars.items()})
-        self.hidden = nn.Linear(embed * len(encoding.scalars), hidden)
+        # numeric: each input enters as its value (so every hidden pre-activation is affine in the inputs);
+        # else as a learned embedding of the token
+        self.numeric = numeric
+        self.embed = nn.ModuleDict({} if numeric else
+                                   {n: nn.Embedding(size, embed) for n, (_, size) in encoding.scalars.items()})
+        self.hidden = nn.Linear((1 if numeric else embed) * len(encoding.scalars), hidden)
         self.act = nn.ReLU()
         self.out = nn.Linear(hidden, encoding.classes)
 
@@ -31,7 +35,10 @@ class MLP(nn.Module):
         return self.hidden.out_features
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        x = torch.cat([self.embed[n](batch.scalars[n]) for n in self.encoding.scalars], dim=-1)
+        if self.numeric:
+            x = torch.stack([(batch.scalars[n] + lo).float() for n, (lo, _) in self.encoding.scalars.items()], dim=-1)
+        else:
+            x = torch.cat([self.embed[n](batch.scalars[n]) for n in self.encoding.scalars], dim=-1)
         return self.out(self.act(self.hidden(x)))
 
     def flops(self) -> int:
@@ -58,6 +65,8 @@ class Recurrent(nn.Module):
         width = embed * len(names)
         self.cell = nn.GRUCell(width, hidden) if cell == "gru" else nn.RNNCell(width, hidden, nonlinearity="tanh")
         self.readout = nn.Linear(hidden, encoding.classes)
+        # the state before the first element: zeros for a trained net; a compiled one sets its start unit
+        self.register_buffer("h0", torch.zeros(hidden))
 
     @property
     def width(self) -> int:
@@ -74,7 +83,7 @@ class Recurrent(nn.Module):
         """``[n, T, hidden]``: the state after each position (past a sequence's end it keeps its last state)."""
         xs = self.step_inputs(batch)
         n, t, _ = xs.shape
-        h = torch.zeros(n, self.width) if h0 is None else h0
+        h = self.h0.expand(n, -1) if h0 is None else h0
         out = []
         for i in range(t):
             new = self.cell(xs[:, i], h)

@@ -41,7 +41,7 @@ class StateTrace:
             model(batch)
         self.states = torch.stack(seen, dim=1).numpy().astype(np.float64)  # [n, T, h]
         n, t, h = self.states.shape
-        self.h0 = np.zeros(h)
+        self.h0 = model.h0.detach().numpy().astype(np.float64)
         cols = [self.inputs[s] for s in task.sequences]
         cols += [np.repeat(self.inputs[s][:, None], t, axis=1) for s in task.scalars] if hasattr(task, "scalars") else \
             [np.repeat(self.inputs[s][:, None], t, axis=1) for s in task.inputs if s not in task.sequences]
@@ -222,7 +222,10 @@ def interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs: 
     model, enc = trained.model, trained.encoding
     hits, total = 0, 0
     base = rng.choice(rows, size=min(pairs, rows.size * 4))
-    src = rng.choice(rows, size=base.size)
+    # the source shares the base's scalar inputs (a fold's target): the intervention is on the state alone
+    scal = [n for n in tr.inputs if tr.inputs[n].ndim == 1]
+    key = np.stack([tr.inputs[n] for n in scal], axis=1) if scal else np.zeros((tr.lengths.size, 0), dtype=np.int64)
+    src = np.array([rng.choice(rows[(key[rows] == key[b]).all(axis=1)]) for b in base])
     for b, s in zip(base, src):
         i = int(rng.integers(tr.lengths[b]))
         j = int(rng.integers(tr.lengths[s]))

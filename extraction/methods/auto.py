@@ -1,0 +1,51 @@
+"""``auto``: choose extractors by the network's architecture and the task's family, and keep the first
+that explains the network exactly (else the most faithful reading)."""
+from __future__ import annotations
+
+from ..registry import Reading, extractor
+
+
+def plan(trained) -> list[str]:
+    """The extractors worth trying on this network, in order."""
+    arch = getattr(trained.model, "arch", "")
+    task = trained.task
+    if arch in ("gru", "rnn"):
+        return ["fsm", "lstar"]
+    binary = all(d.size <= 2 for d in task.inputs.values())
+    if task.family == "modular":
+        return ["fourier", "linear", "boolean"]
+    if binary:
+        return ["boolean", "linear"]
+    return ["linear", "fourier", "boolean"]
+
+
+@extractor("auto")
+def auto():
+    """Try the extractors that fit the network in turn; the first with agreement 1 wins."""
+
+    def run(trained, budget, rng) -> Reading:
+        from ..extract import extract
+        from ..registry import registry
+
+        tried, best = [], None
+        for name in plan(trained):
+            if budget.left <= 0.05:
+                break
+            entry = registry()[name]
+            if entry.applies(trained):
+                tried.append(f"{name}: {entry.applies(trained)[0]}")
+                continue
+            res = extract(trained, name, seconds=budget.left, seed=int(rng.integers(2**31)))
+            tried.append(f"{name}: {res.status}" + (f" ({res.reasons[0]})" if res.reasons else ""))
+            if res.program is not None and (best is None or (res.faithfulness["agreement"] or 0) > (best[1].faithfulness["agreement"] or 0)):
+                best = (name, res)
+            if res.status == "solved":
+                break
+        if best is None:
+            return Reading(None, tuple(tried), status="timeout" if budget.expired else "abstained",
+                           details={"tried": tried})
+        name, res = best
+        return Reading(res.program, tuple(tried), res.faithfulness["interchange"], res.faithfulness["splice"],
+                       details={**res.details, "method": name, "tried": tried})
+
+    return run

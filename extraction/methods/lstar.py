@@ -1,0 +1,101 @@
+"""``lstar``: Angluin's L* with the recurrent network as membership oracle (Weiss et al. 2018), through
+aalpy; the learned Moore machine is written as a program the same way ``fsm`` writes its own."""
+from __future__ import annotations
+
+import torch
+
+from ..machine import Moore, merge_compatible, minimise, to_program
+from ..registry import Reading, extractor
+from .fsm import recurrent_only, signature
+
+
+class OutOfBudget(Exception):
+    """Raised from inside a membership query when the budget is spent (aalpy has no clock of its own)."""
+
+
+class NetworkSUL:
+    """The network as a system under learning: one letter = one cell step; output = the readout."""
+
+    def __init__(self, trained, budget):
+        from aalpy.base import SUL
+
+        self.trained = trained
+        model, enc = trained.model, trained.encoding
+        names = list(enc.sequences) + list(enc.scalars)
+        sul = self
+
+        class _SUL(SUL):
+            def pre(self):
+                sul.h = model.h0[None, :].clone()
+
+            def post(self):
+                pass
+
+            def step(self, letter):
+                if budget.expired:
+                    raise OutOfBudget()
+                with torch.no_grad():
+                    if letter is not None:
+                        parts = [model.embed[n](torch.tensor([letter[i] - (enc.sequences.get(n) or enc.scalars[n])[0]]))
+                                 for i, n in enumerate(names)]
+                        sul.h = model.cell(torch.cat(parts, dim=-1), sul.h)
+                    logits = model.readout(sul.h)
+                parts = [int(vals[p.argmax(-1).item()]) for vals, p in zip(enc.heads, enc.split_logits(logits))]
+                return tuple(parts)
+
+        self.sul = _SUL()
+
+
+def alphabet(task) -> list[tuple[int, ...]]:
+    import itertools
+
+    doms = [task.inputs[s].element for s in task.sequences] + [d for n, d in task.inputs.items() if n not in task.sequences]
+    return [tuple(int(v) for v in combo) for combo in itertools.product(*(range(d.lo, d.hi) for d in doms))]
+
+
+@extractor("lstar", applies=recurrent_only)
+def lstar(walks: int = 500, max_letters: int = 256):
+    """L* over the task's alphabet with random-word equivalence queries up to the domain's longest input."""
+
+    def run(trained, budget, rng) -> Reading:
+        from aalpy.learning_algs import run_Lstar
+        from aalpy.oracles import RandomWordEqOracle
+
+        task = trained.task
+        letters = alphabet(task)
+        if len(letters) > max_letters:
+            return Reading(None, (f"the alphabet has {len(letters)} letters (more than {max_letters}); L* would need "
+                                  "too many queries",), status="abstained")
+        sul = NetworkSUL(trained, budget).sul
+        longest = task.inputs[task.sequences[0]].max_length
+        import random
+
+        random.seed(int(rng.integers(2**31)))  # aalpy's oracles draw from the random module
+        oracle = RandomWordEqOracle(letters, sul, num_walks=walks, min_walk_len=1, max_walk_len=longest)
+        try:
+            learned, data = run_Lstar(letters, sul, oracle, automaton_type="moore", print_level=0, return_data=True,
+                                      max_learning_rounds=50)
+        except OutOfBudget:
+            return Reading(None, (f"L* was still learning when the budget ran out ({sul.num_queries} queries)",),
+                           status="timeout")
+        states = learned.states
+        index = {s.state_id: i for i, s in enumerate(states)}
+        delta = {(index[s.state_id], a): index[s.transitions[a].state_id] for s in states for a in letters
+                 if a in s.transitions}
+        outputs = [tuple(s.output) if isinstance(s.output, tuple) else (s.output,) for s in states]
+        start = index[learned.initial_state.state_id]
+        outputs[start] = None if not any(r == start for r in delta.values()) else outputs[start]
+        m, _ = minimise(Moore(len(states), start, delta, tuple(outputs)))
+        m, _ = merge_compatible(m)
+        details = {"learned_states": len(states), "states": m.n, "queries": int(data.get("queries_learning", 0)),
+                   "steps": int(data.get("steps_learning", 0))}
+        program, why = to_program(m, signature(task), operators=task.operators, budget=budget,
+                                  seed=int(rng.integers(2**31)))
+        if program is None:
+            return Reading(None, tuple(why), status="timeout" if budget.expired else "abstained", details=details)
+        return Reading(program, (), None, None, details=details)
+
+    return run
+
+
+

@@ -1,0 +1,541 @@
+"""``boolean`` and ``linear``: read a straight-line program out of a network's hidden units.
+
+trace (hidden pre-activations over the domain, through hooks) → group (units writing the same output
+direction act as one) → discretise (a ReLU unit is on or off) → select (the fewest units whose on/off
+pattern fixes the network's answer) → program (each kept unit a named step: a minimised formula of its
+truth table, or a rounded affine threshold; the answer an expression over the steps) → check in context
+(interchange on each step, splice of the hidden layer by the steps).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import lcm
+
+import numpy as np
+import torch
+
+from programs import Assign, Binary, Const, IfExp, Program, Return, Tuple, Unary, Var, evaluate
+from programs.budget import Budget
+from programs.simplify import simplify_expr
+
+from ..encoding import domain_inputs
+from ..hooks import patching, recording
+from ..registry import Reading, extractor
+
+MAX_STEPS = 12
+
+
+def hidden_layer(model) -> tuple[str, str] | None:
+    """(pre-activation module, activation module) of the network's ReLU hidden layer."""
+    arch = getattr(model, "arch", "")
+    if arch == "mlp":
+        return "hidden", "act"
+    if arch == "transformer":
+        return "mlp.hidden", "mlp.act"
+    return None
+
+
+def feedforward_only(trained) -> list[str]:
+    if hidden_layer(trained.model) is None:
+        return [f"this method reads the ReLU hidden layer of an MLP or transformer; this network is a "
+                f"{getattr(trained.model, 'arch', '?')} (use fsm or lstar)"]
+    return []
+
+
+class UnitTrace:
+    """Hidden units over the domain: pre-activations, on/off, the network's answer, and its readout weights."""
+
+    def __init__(self, trained, cap: int = 20_000):
+        self.inputs, self.lengths, self.complete = domain_inputs(trained.task, cap)
+        model, enc = trained.model, trained.encoding
+        pre_path, act_path = hidden_layer(model)
+        batch = enc.batch(self.inputs, None)
+        with torch.no_grad(), recording(model, pre_path) as pre, recording(model, act_path) as act:
+            logits = model(batch)
+        self.pre = pre[0].numpy().astype(np.float64)
+        self.act = act[0].numpy().astype(np.float64)
+        self.net = enc.decode(logits)
+        self.net2 = self.net.reshape(self.net.shape[0], -1)
+        self.act_path = act_path
+        # what each unit writes towards the output (the readout, or the MLP's output projection)
+        w = model.out.weight if getattr(model, "arch", "") == "mlp" else model.mlp.out.weight
+        self.write = w.detach().numpy().astype(np.float64).T  # [units, out]
+
+    @property
+    def n(self) -> int:
+        return self.pre.shape[0]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A named step: a group of units that are on together, and the predicate over the inputs that says when."""
+
+    units: tuple[int, ...]
+    values: np.ndarray  # 0/1 over the traced inputs
+    expr: object = None  # the predicate as an expression over the inputs
+
+
+def features(tr: UnitTrace, tol: float = 1e-4) -> list[Feature]:
+    """Discretise the units (on when the pre-activation is positive), merging units whose readout
+    directions coincide into one feature (on when any is on), and dropping constant and repeated ones."""
+    live = [u for u in range(tr.pre.shape[1]) if (tr.pre[:, u] > 0).any() and np.abs(tr.write[u]).sum() > tol]
+    groups: list[list[int]] = []
+    dirs: list[np.ndarray] = []
+    for u in live:
+        d = tr.write[u] / (np.linalg.norm(tr.write[u]) + 1e-12)
+        for g, gd in zip(groups, dirs):
+            if float(d @ gd) > 1 - 1e-6:
+                g.append(u)
+                break
+        else:
+            groups.append([u])
+            dirs.append(d)
+    seen: dict[bytes, int] = {}
+    out: list[Feature] = []
+    for g in groups:
+        on = (tr.pre[:, g] > 0).any(axis=1).astype(np.int64)
+        if on.min() == on.max():
+            continue
+        key = on.tobytes()
+        if key in seen:  # the same truth table: one feature, all its units
+            i = seen[key]
+            out[i] = Feature(out[i].units + tuple(g), out[i].values)
+            continue
+        seen[key] = len(out)
+        out.append(Feature(tuple(g), on))
+    return out
+
+
+def select(feats: list[Feature], answer: np.ndarray, max_steps: int = MAX_STEPS) -> list[int]:
+    """Greedily the features whose joint on/off pattern leaves the least uncertainty (conditional entropy)
+    about the network's answer, until the pattern fixes it. Returns their indices (possibly leaving the
+    answer undetermined)."""
+    ans = np.unique(answer, axis=0, return_inverse=True)[1].reshape(-1)
+    chosen: list[int] = []
+    block = np.zeros(answer.shape[0], dtype=np.int64)
+    h = _entropy(block, ans)
+    while h > 1e-12 and len(chosen) < max_steps:
+        best, best_h = None, h - 1e-12
+        for i, f in enumerate(feats):
+            if i not in chosen:
+                v = _entropy(block * 2 + f.values, ans)
+                if v < best_h:
+                    best, best_h = i, v
+        if best is None:
+            break
+        chosen.append(best)
+        block = np.unique(block * 2 + feats[best].values, return_inverse=True)[1].reshape(-1)
+        h = best_h
+    return chosen
+
+
+def _entropy(block: np.ndarray, ans: np.ndarray) -> float:
+    """H(answer | block) in bits."""
+    pairs, counts = np.unique(np.stack([block, ans], axis=1), axis=0, return_counts=True)
+    totals = np.zeros(pairs[:, 0].max() + 1)
+    np.add.at(totals, pairs[:, 0], counts)
+    p = counts / counts.sum()
+    return float(-(p * np.log2(counts / totals[pairs[:, 0]])).sum())
+
+
+# --- predicates ------------------------------------------------------------------------------------
+
+def boolean_predicate(names: list[str], inputs: dict[str, np.ndarray], values: np.ndarray, *, operators, seconds: float):
+    """The truth table as a minimised sum of products (sympy) when every input is a bit, or else as the
+    smallest expression synthesis finds; whichever is smaller."""
+    from synthesis import fit_expression
+
+    cands = []
+    cols = [np.asarray(inputs[n]) for n in names]
+    if all(set(np.unique(c)) <= {0, 1} for c in cols) and len(names) <= 12:
+        cands.append(_sop(names, cols, values))
+    fit = fit_expression({n: c for n, c in zip(names, cols)}, values, operators=operators, seconds=seconds, max_size=9)
+    if fit is not None:
+        cands.append(fit)
+    cands = [c for c in cands if c is not None]
+    return min(cands, key=_size) if cands else None
+
+
+def _sop(names, cols, values):
+    from sympy import And, Not, Or, Symbol
+    from sympy.logic import POSform, SOPform
+
+    syms = [Symbol(n) for n in names]
+    rows = np.stack(cols, axis=1)
+    seen = {tuple(int(v) for v in r): int(y) for r, y in zip(rows, values)}
+    ones = [list(r) for r, y in seen.items() if y]
+    zeros = [list(r) for r, y in seen.items() if not y]
+    full = 1 << len(names)
+    dont = []
+    if len(seen) < full:
+        import itertools
+
+        dont = [list(r) for r in itertools.product((0, 1), repeat=len(names)) if r not in seen]
+    if not ones:
+        return Const(0)
+    if not zeros:
+        return Const(1)
+    forms = [SOPform(syms, ones, dont), POSform(syms, ones, dont)]
+
+    def conv(e):
+        if e is True or getattr(e, "is_Boolean", False) and e == True:  # noqa: E712
+            return Const(1)
+        if isinstance(e, Symbol):
+            return Var(e.name)
+        if isinstance(e, Not):
+            return Unary("not", conv(e.args[0]))
+        if isinstance(e, (And, Or)):
+            op = "and" if isinstance(e, And) else "or"
+            args = sorted((conv(a) for a in e.args), key=str)
+            acc = args[0]
+            for a in args[1:]:
+                acc = Binary(op, acc, a)
+            return acc
+        return Const(0)
+
+    return min((conv(f) for f in forms), key=_size)
+
+
+def _size(e) -> int:
+    from programs.simplify import _size as size
+
+    return size(e)
+
+
+def lattice_predicate(names: list[str], inputs: dict[str, np.ndarray], pre: np.ndarray, on: np.ndarray, *,
+                      coef: int = 4, max_inputs: int = 4):
+    """``c·x > d`` with small integers for a unit's on/off table: from its pre-activation's affine fit when
+    that is exact enough, else, for a few inputs, the smallest integer half-plane (|c_i| <= ``coef``)
+    that cuts the domain exactly where the unit switches on."""
+    e = affine_predicate(names, inputs, pre, on)
+    if e is not None or len(names) > max_inputs:
+        return e
+    import itertools
+
+    x = np.stack([np.asarray(inputs[n]) for n in names], axis=1)
+    cs = np.array([c for c in itertools.product(range(-coef, coef + 1), repeat=len(names)) if any(c)], dtype=np.int64)
+    cs = cs[np.argsort(np.abs(cs).sum(1), kind="stable")]
+    z = x @ cs.T  # [N, C]
+    off = on == 0
+    lo = np.where(off[:, None], z, np.iinfo(np.int64).min).max(0)
+    hi = np.where(~off[:, None], z, np.iinfo(np.int64).max).min(0)
+    ok = np.nonzero(lo < hi)[0]
+    if ok.size == 0:
+        return None
+    c = cs[ok[0]]
+    return _halfplane(names, c, int(lo[ok[0]]))
+
+
+def _halfplane(names, c, d):
+    return simplify_expr(Binary(">", affine_expr(names, c, 0), Const(d)))
+
+
+def affine_predicate(names: list[str], inputs: dict[str, np.ndarray], pre: np.ndarray, on: np.ndarray,
+                     *, max_den: int = 4, r2: float = 0.999):
+    """``c·x > d`` with small integers c, d when the unit's pre-activation is an affine map of the inputs
+    (to within 1 - r2 of its variance) whose rounded integer-lattice form gives the same on/off table."""
+    x = np.stack([np.asarray(inputs[n], dtype=np.float64) for n in names], axis=1)
+    a = np.hstack([x, np.ones((x.shape[0], 1))])
+    coef, *_ = np.linalg.lstsq(a, pre, rcond=None)
+    resid = pre - a @ coef
+    var = pre.var()
+    if var <= 0 or 1 - resid.var() / var < r2:
+        return None
+    w = coef[:-1]
+    if np.abs(w).max() < 1e-9:
+        return None
+    scale = np.abs(w).max()
+    fr = [Fraction(float(v / scale)).limit_denominator(max_den) for v in w]
+    den = lcm(*(f.denominator for f in fr))
+    c = np.array([int(f * den) for f in fr], dtype=np.int64)
+    if not c.any():
+        return None
+    z = (np.stack([np.asarray(inputs[n]) for n in names], axis=1) * c).sum(1)
+    # the integer threshold d with (c·x > d) == on on every point, if there is one
+    lo = z[on == 0].max() if (on == 0).any() else z.min() - 1
+    hi = z[on == 1].min() if (on == 1).any() else z.max() + 1
+    if lo >= hi:
+        return None
+    return _halfplane(names, c, int(lo))
+
+
+# --- piecewise-affine answers ----------------------------------------------------------------------------
+
+def affine_map(x: np.ndarray, y: np.ndarray, max_coef: int = 64):
+    """Integer ``(c, c0)`` with ``x @ c + c0 == y`` exactly on every row, or None."""
+    a = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
+    coef, *_ = np.linalg.lstsq(a, y.astype(np.float64), rcond=None)
+    c = np.rint(coef).astype(np.int64)
+    if np.abs(c).max() > max_coef or not np.array_equal(x @ c[:-1] + c[-1], y):
+        return None
+    return c[:-1], int(c[-1])
+
+
+def _not_affine(block: np.ndarray, x: np.ndarray, ys: np.ndarray) -> int:
+    """Points in blocks where some output is not an integer affine map of the inputs."""
+    bad = 0
+    for b in np.unique(block):
+        sel = block == b
+        if any(affine_map(x[sel], ys[sel, j]) is None for j in range(ys.shape[1])):
+            bad += int(sel.sum())
+    return bad
+
+
+def select_affine(feats: list[Feature], x: np.ndarray, ys: np.ndarray, max_steps: int = MAX_STEPS) -> tuple[list[int], int]:
+    """Greedily the features that split the domain into regions where the answer is affine in the inputs.
+    Returns (chosen, points still not covered)."""
+    chosen: list[int] = []
+    block = np.zeros(x.shape[0], dtype=np.int64)
+    bad = _not_affine(block, x, ys)
+    while bad and len(chosen) < max_steps:
+        best, best_v = None, bad
+        for i, f in enumerate(feats):
+            if i in chosen:
+                continue
+            v = _not_affine(np.unique(block * 2 + f.values, return_inverse=True)[1].reshape(-1), x, ys)
+            if v < best_v:
+                best, best_v = i, v
+        if best is None:
+            break
+        chosen.append(best)
+        block = np.unique(block * 2 + feats[best].values, return_inverse=True)[1].reshape(-1)
+        bad = best_v
+    return chosen, bad
+
+
+def affine_expr(names: list[str], c: np.ndarray, c0: int):
+    terms = None
+    for n, ci in zip(names, c):
+        if ci == 0:
+            continue
+        t = Var(n) if abs(ci) == 1 else Binary("*", Const(int(abs(ci))), Var(n))
+        terms = (t if ci > 0 else Unary("-", t)) if terms is None else Binary("+" if ci > 0 else "-", terms, t)
+    if terms is None:
+        return Const(c0)
+    if c0:
+        terms = Binary("+" if c0 > 0 else "-", terms, Const(abs(c0)))
+    return terms
+
+
+def decision(step_names: list[str], bits: list[np.ndarray], names: list[str], x: np.ndarray, y: np.ndarray, sel=None):
+    """A nested conditional over the named steps whose leaves are the affine maps of each region."""
+    sel = np.ones(x.shape[0], dtype=bool) if sel is None else sel
+    fit = affine_map(x[sel], y[sel])
+    if fit is not None or not step_names:
+        return affine_expr(names, *fit) if fit is not None else None
+    on = sel & (bits[0] == 1)
+    off = sel & (bits[0] == 0)
+    if not on.any():
+        return decision(step_names[1:], bits[1:], names, x, y, off)
+    if not off.any():
+        return decision(step_names[1:], bits[1:], names, x, y, on)
+    a = decision(step_names[1:], bits[1:], names, x, y, on)
+    b = decision(step_names[1:], bits[1:], names, x, y, off)
+    if a is None or b is None:
+        return None
+    return a if a == b else IfExp(Var(step_names[0]), a, b)
+
+
+# --- the extractor -----------------------------------------------------------------------------------
+
+def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
+    task = trained.task
+    tr = UnitTrace(trained)
+    names = list(task.inputs)
+    feats = features(tr)
+    x = np.stack([np.asarray(tr.inputs[n]) for n in names], axis=1)
+    details = {"units": int(tr.pre.shape[1])}
+    if style == "linear":
+        kept = []
+        for f in feats:
+            e = lattice_predicate(names, tr.inputs, tr.pre[:, f.units[0]], f.values) if len(f.units) == 1 else None
+            if e is not None:
+                kept.append(Feature(f.units, f.values, e))
+        feats = kept
+        chosen, bad = select_affine(feats, x, tr.net2)
+        details.update({"features": len(feats), "steps": len(chosen)})
+        if bad:
+            return Reading(None, (f"{len(feats)} unit(s) read as integer-lattice thresholds; on {bad} inputs the answer "
+                                  f"is still not affine within the regions they cut",), status="abstained", details=details)
+    else:
+        chosen = select(feats, tr.net2)
+        details.update({"features": len(feats), "steps": len(chosen)})
+        if _entropy(_pattern(feats, chosen), np.unique(tr.net2, axis=0, return_inverse=True)[1].reshape(-1)) > 1e-12:
+            return Reading(None, (f"the on/off pattern of {len(chosen)} hidden feature(s) does not fix the network's answer",),
+                           status="abstained", details=details)
+    steps = []
+    for i in chosen:
+        f = feats[i]
+        e = f.expr
+        if e is None:
+            e = boolean_predicate(names, tr.inputs, f.values, operators=task.operators,
+                                  seconds=max(0.2, min(2.0, budget.left / (2 * max(1, len(chosen))))))
+        if e is None:
+            return Reading(None, (f"no formula found for the truth table of hidden feature {i}",), status="abstained",
+                           details=details)
+        steps.append((f, simplify_expr(e)))
+        if budget.expired:
+            return Reading(None, ("the budget ran out while reading hidden features",), status="timeout", details=details)
+    step_names = _step_names(len(steps), set(names))
+    bits = [np.asarray(f.values) for f, _ in steps]
+    outs = []
+    for j in range(tr.net2.shape[1]):
+        target = tr.net2[:, j]
+        if style == "linear":
+            o = decision(step_names, bits, names, x, target)
+        else:
+            o = _answer(step_names, bits, target, task.operators, budget, rng, tr.net2.shape[1])
+        if o is None:
+            return Reading(None, ("no expression over the hidden features gives the network's answer",),
+                           status="timeout" if budget.expired else "abstained", details=details)
+        outs.append(simplify_expr(o))
+    answer = outs[0] if len(outs) == 1 else Tuple(tuple(outs))
+    body = [Assign((n,), e) for n, (_, e) in zip(step_names, steps)] + [Return(answer)]
+    from .fsm import signature
+
+    program = Program(signature(task).name, tuple(task.inputs), tuple(body))
+    if not steps:
+        details["note"] = "the answer is affine in the inputs: no hidden unit was needed"
+        return Reading(program, ("the network's answer is one affine map of the inputs; no hidden feature was read",),
+                       details=details)
+    head = Program("g", tuple(step_names) + tuple(names), (Return(answer),))
+    # a linear step is a region: the units whose on/off gates follow it realise it, and only their gates
+    # are interchanged; a Boolean step is realised by the units whose activations follow it
+    groups = align(tr, bits, gates=style == "linear")
+    inter = interchange(trained, tr, bits, groups, step_names, head, names, rng, pairs, gate=style == "linear")
+    splice = spliced(trained, tr, bits, x if style == "linear" else None)
+    details["named"] = {n: [int(u) for u in g] for n, g in zip(step_names, groups)}
+    return Reading(program, (), inter, splice, details=details)
+
+
+def _answer(step_names, bits, target, operators, budget, rng, arity):
+    """The answer as a formula of the steps: a minimised sum of products for a bit, else synthesized."""
+    from synthesis import fit_expression
+
+    o = None
+    if set(np.unique(target)) <= {0, 1} and len(step_names) <= 12:
+        o = _sop(step_names, bits, target)
+    fit = fit_expression(dict(zip(step_names, bits)), target, operators=operators,
+                         seconds=max(0.2, budget.left / (2 * arity)), seed=int(rng.integers(2**31)))
+    return fit if o is None or (fit is not None and _size(fit) < _size(o)) else o
+
+
+def align(tr: UnitTrace, bits: list[np.ndarray], min_r2: float = 0.5, *, gates: bool = False) -> list[np.ndarray]:
+    """Which units realise each named step: every live unit goes to the step whose on/off explains most of
+    its activation (or, with ``gates``, of its own on/off) with R² at least ``min_r2``; units explained by
+    none stay unaligned."""
+    groups: list[list[int]] = [[] for _ in bits]
+    for u in range(tr.act.shape[1]):
+        a = (tr.pre[:, u] > 0).astype(np.float64) if gates else tr.act[:, u]
+        if a.var() <= 1e-12:
+            continue
+        best, best_r2 = None, min_r2
+        for j, b in enumerate(bits):
+            if b.min() == b.max():
+                continue
+            r2 = np.corrcoef(a, b)[0, 1] ** 2
+            if r2 >= best_r2:
+                best, best_r2 = j, r2
+        if best is not None:
+            groups[best].append(u)
+    return [np.array(g, dtype=np.int64) for g in groups]
+
+
+def _pattern(feats, chosen) -> np.ndarray:
+    block = np.zeros(feats[0].values.shape[0] if feats else 0, dtype=np.int64)
+    for i in chosen:
+        block = np.unique(block * 2 + feats[i].values, return_inverse=True)[1].reshape(-1)
+    return block
+
+
+def _step_names(k: int, taken: set[str]) -> list[str]:
+    out, i = [], 0
+    while len(out) < k:
+        name = f"h{i}"
+        if name not in taken:
+            out.append(name)
+        i += 1
+    return out
+
+
+def interchange(trained, tr, bits, groups, step_names, head, names, rng, pairs: int, *, gate: bool = False) -> float | None:
+    """F2: for each named step, set the units aligned with it on a base input to their values on a source
+    input; the network's answer must be what the program gives with that step taken from the source and
+    the others from the base. The share of (step, pair) trials that agree; None when no unit is aligned.
+
+    With ``gate``, only the units' on/off state comes from the source (activation = base pre-activation
+    where the source unit is on, else 0): the step is a region, the affine map inside it the base's."""
+    model, enc = trained.model, trained.encoding
+    base = rng.integers(tr.n, size=pairs)
+    src = rng.integers(tr.n, size=pairs)
+    batch = enc.batch({k: v[base] for k, v in tr.inputs.items()}, None)
+    hits = []
+    for j, units in enumerate(groups):
+        if units.size == 0:
+            continue
+        idx = torch.as_tensor(units)
+        if gate:
+            source = torch.as_tensor(np.where(tr.pre[src][:, units] > 0, tr.pre[base][:, units], 0.0), dtype=torch.float32)
+        else:
+            source = torch.as_tensor(tr.act[src][:, units], dtype=torch.float32)
+
+        def patch(call, out, idx=idx, source=source):
+            out = out.clone()
+            out[:, idx] = source
+            return out
+
+        with torch.no_grad(), patching(model, tr.act_path, patch):
+            got = enc.decode(model(batch)).reshape(pairs, -1)
+        env = {sn: b[base] for sn, b in zip(step_names, bits)}
+        env[step_names[j]] = bits[j][src]
+        env.update({k: np.asarray(tr.inputs[k])[base] for k in names})
+        want = evaluate(head, env).reshape(pairs, -1)
+        hits.append((got == want).all(axis=1).mean())
+    return float(np.mean(hits)) if hits else None
+
+
+def spliced(trained, tr, bits, x: np.ndarray | None = None) -> float:
+    """F3: replace the hidden layer by what the named steps say. For a Boolean reading each unit's
+    activation becomes its mean over the inputs sharing the steps' on/off pattern; for a piecewise-affine
+    one (``x`` given), its least-squares affine map of the inputs within that region. The share of inputs
+    whose answer does not change."""
+    model, enc = trained.model, trained.encoding
+    pattern = np.zeros(tr.n, dtype=np.int64)
+    for b in bits:
+        pattern = pattern * 2 + b
+    ids, inv = np.unique(pattern, return_inverse=True)
+    pred = np.zeros_like(tr.act)
+    for k in range(ids.size):
+        sel = inv == k
+        if x is None:
+            pred[sel] = tr.act[sel].mean(0)
+        else:
+            a = np.hstack([x[sel].astype(np.float64), np.ones((int(sel.sum()), 1))])
+            coef, *_ = np.linalg.lstsq(a, tr.act[sel], rcond=None)
+            pred[sel] = a @ coef
+    repl = torch.as_tensor(pred, dtype=torch.float32)
+    with torch.no_grad(), patching(model, tr.act_path, lambda call, out: repl):
+        got = enc.decode(model(enc.batch(tr.inputs, None))).reshape(tr.n, -1)
+    return float((got == tr.net2).all(axis=1).mean())
+
+
+@extractor("boolean", applies=feedforward_only)
+def boolean(pairs: int = 500):
+    """Hidden units as on/off features: each a minimised formula of its truth table; the answer a formula of them."""
+
+    def run(trained, budget, rng):
+        return _read(trained, budget, rng, style="boolean", pairs=pairs)
+
+    return run
+
+
+@extractor("linear", applies=feedforward_only)
+def linear(pairs: int = 500):
+    """Hidden units whose pre-activation is affine in the inputs, rounded to integer-lattice thresholds;
+    the answer an expression over those steps and the inputs."""
+
+    def run(trained, budget, rng):
+        return _read(trained, budget, rng, style="linear", pairs=pairs)
+
+    return run
