@@ -27,7 +27,8 @@ __all__ = [
 
 ROUTES = ("extraction", "synthesis")
 MECHANISM_THRESHOLD = 0.99
-"""An extraction whose interchange (F2) or splice (F3) score falls below this is not the network's mechanism."""
+"""An extraction whose interchange (F2) or splice (F3) score falls below this (or whose agreement F1 is below 1)
+is not the network's mechanism."""
 ALPHA = 0.05
 RATE_MARGIN = 0.05
 """Solve rates within this many (as a fraction) of each other may be called equivalent."""
@@ -163,10 +164,11 @@ def _annotated(runs: pd.DataFrame) -> pd.DataFrame:
     solved = runs["status"].eq("solved").to_numpy()
     extraction = runs["route"].eq("extraction").to_numpy()
     below = np.zeros(len(runs), dtype=bool)
-    for column in ("interchange", "splice"):
+    # F1 must be exact (the program describes the network on every input); F2 and F3 at least the threshold.
+    for column, threshold in (("agreement", 1.0 - 1e-9), ("interchange", MECHANISM_THRESHOLD), ("splice", MECHANISM_THRESHOLD)):
         if column in runs.columns:
             # NaN compares False: a check that did not apply does not fail.
-            below |= pd.to_numeric(runs[column], errors="coerce").to_numpy(dtype=float) < MECHANISM_THRESHOLD
+            below |= pd.to_numeric(runs[column], errors="coerce").to_numpy(dtype=float) < threshold
     return runs.assign(
         _solved=solved,
         _wrong=runs["status"].eq("wrong").to_numpy(),

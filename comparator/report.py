@@ -683,3 +683,8 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
 
 def _s(n: int) -> str:
     return "" if n == 1 else "s"
+
+
+def headline_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs the verdict reads: each task's largest examples setting, then its largest budget."""
+    return _headline(runs)[0]

@@ -1,0 +1,298 @@
+"""``compare``: the grid tasks x methods x seeds x example sets, each run in its own process on an equal
+budget, verified here, streamed to the store, and analysed into a verdict."""
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import pandas as pd
+
+from .executor import Job, Outcome, get_executor
+from .store import Store, git_commit, package_version, run_key
+
+RUN_STATUSES = ("solved", "wrong", "timeout", "memout", "abstained", "error")
+DEFAULT_MEMORY_MB = 4096
+
+
+class CompareError(ValueError):
+    """A comparison that cannot run as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of the grid, before it runs."""
+
+    task: Any
+    route: str
+    method: str
+    seed: int
+    examples: Any  # "default", an int count, or a float fraction
+    seconds: float
+    memory_mb: int
+    options: dict = field(default_factory=dict)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"task": self.task.name, "params": dict(self.task.params), "route": self.route, "method": self.method,
+                "method_args": dict(self.options), "seed": self.seed, "examples_spec": str(self.examples),
+                "budget": float(self.seconds), "memory_mb": int(self.memory_mb)}
+
+    @property
+    def key(self) -> str:
+        return run_key(self.config)
+
+
+class Comparison:
+    """The runs of one comparison grid (read back from the store), with its analysis and report."""
+
+    def __init__(self, runs: pd.DataFrame, *, seed: int = 0, command: str | None = None, wall_seconds: float | None = None):
+        self.runs = runs
+        self.seed = seed
+        self.command = command
+        self.wall_seconds = wall_seconds
+        self._verdicts = None
+
+    @property
+    def verdicts(self):
+        """One ``Verdict`` per family, then the pooled one."""
+        if self._verdicts is None:
+            from .analysis import verdicts
+            from .report import headline_runs
+
+            self._verdicts = verdicts(headline_runs(self.runs), seed=self.seed)
+        return self._verdicts
+
+    @property
+    def verdict(self):
+        """The pooled verdict (``.winner`` is "extraction", "synthesis", "equivalent" or "inconclusive")."""
+        return self.verdicts[-1]
+
+    def report(self, path: str | Path = "report", *, title: str = "tractbench comparison") -> Path:
+        """Write ``path/report.md`` with its figures; returns the report's path."""
+        from .report import write_report
+
+        return write_report(self.runs, path, title=title, seed=self.seed, command=self.command)
+
+    def __repr__(self) -> str:
+        return f"Comparison({len(self.runs)} runs, verdict={self.verdict.winner!r})"
+
+
+def _tasks(tasks) -> list:
+    import toy_tasks
+
+    if isinstance(tasks, str):
+        if tasks in ("quick", "standard", "scaling"):
+            return toy_tasks.suite(tasks)
+        tasks = [tasks]
+    out = []
+    for t in tasks:
+        if isinstance(t, str):
+            name, _, rest = t.partition("[")
+            params = {}
+            for kv in filter(None, rest.rstrip("]").split(",")):
+                k, _, v = kv.partition("=")
+                params[k.strip()] = int(v) if v.strip().lstrip("-").isdigit() else v.strip()
+            out.append(toy_tasks.get(name, **params))
+        else:
+            out.append(t)
+    names = [t.name for t in out]
+    if len(set(names)) != len(names):
+        raise CompareError(f"tasks appear twice: {sorted({n for n in names if names.count(n) > 1})}")
+    if not out:
+        raise CompareError("no tasks to compare; pass task names, Task objects or a suite name")
+    return out
+
+
+def _examples(examples) -> list:
+    if examples is None:
+        return ["default"]
+    if isinstance(examples, (list, tuple)):
+        specs = [_examples(e)[0] for e in examples]
+        if not specs:
+            raise CompareError("examples is an empty list; give counts, fractions or None")
+        return specs
+    if isinstance(examples, bool):
+        raise CompareError("examples must be a count, a fraction in (0, 1], a list of those, or None")
+    if isinstance(examples, float):
+        if not 0 < examples <= 1:
+            raise CompareError(f"an examples fraction must lie in (0, 1], got {examples}")
+        return [examples]
+    if isinstance(examples, int):
+        if examples < 1:
+            raise CompareError(f"an examples count must be positive, got {examples}")
+        return [examples]
+    if isinstance(examples, str) and examples == "default":
+        return ["default"]
+    raise CompareError(f"examples must be a count, a fraction in (0, 1], a list of those, or None; got {examples!r}")
+
+
+def _methods(names: Sequence, known: list[str], route: str) -> list[tuple[str, dict]]:
+    out = []
+    for m in ([names] if isinstance(names, str) else names):
+        name, opts = (m, {}) if isinstance(m, str) else (m[0], dict(m[1]))
+        if name not in known:
+            raise CompareError(f"unknown {route} method {name!r}; the methods are {', '.join(known)}")
+        out.append((name, opts))
+    return out
+
+
+def grid(tasks, *, extractors=("auto",), synthesizers=("enumerative",), seconds=60.0, seeds=1, examples=None,
+         memory_mb: int = DEFAULT_MEMORY_MB) -> list[Cell]:
+    """Every run of a comparison, in a stable order."""
+    import extraction
+    import synthesis
+
+    if not (isinstance(seconds, (int, float)) and seconds > 0):
+        raise CompareError(f"seconds must be positive, got {seconds!r}")
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list:
+        raise CompareError("no seeds: pass a positive count or a list of seeds")
+    methods = [("extraction", m, o) for m, o in _methods(extractors, extraction.names(), "extraction")]
+    methods += [("synthesis", m, o) for m, o in _methods(synthesizers, synthesis.names(), "synthesis")]
+    cells = []
+    for task in _tasks(tasks):
+        for spec in _examples(examples):
+            for seed in seed_list:
+                for route, m, opts in methods:
+                    cells.append(Cell(task, route, m, seed, spec, float(seconds), int(memory_mb), opts))
+    return cells
+
+
+def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), seconds: float = 60.0, seeds=1,
+            examples=None, store: str | Path | Store | None = "tractbench.sqlite", executor: str = "local",
+            workers: int | None = None, memory_mb: int = DEFAULT_MEMORY_MB, comparison: str = "",
+            progress: Callable[[int, int, dict], None] | None = None, command: str | None = None,
+            executor_options: dict | None = None) -> Comparison:
+    """Run both routes on ``tasks`` with equal budgets and return the verified, analysed comparison.
+
+    Each (task, seed, example set) gives both routes the same examples; each run gets ``seconds`` of wall
+    clock (extraction's includes training), one CPU thread and ``memory_mb``, in its own process, killed
+    at the limit. Runs already in ``store`` are not rerun: an interrupted comparison resumes where it
+    stopped. Correctness is decided here, by ``task.verify``, never by a method's claim.
+    """
+    cells = grid(tasks, extractors=extractors, synthesizers=synthesizers, seconds=seconds, seeds=seeds,
+                 examples=examples, memory_mb=memory_mb)
+    run = get_executor(executor)
+    owned = not isinstance(store, Store)
+    db = Store(":memory:" if store is None else store) if owned else store
+    start = time.perf_counter()
+    try:
+        by_key = {c.key: c for c in cells}
+        todo = db.missing(list(by_key))
+        done = [0, len(cells) - len(todo)]
+        version, commit = package_version(), git_commit()
+
+        def land(outcome: Outcome) -> None:
+            cell = by_key[outcome.key]
+            row = record(cell, outcome, version=version, commit=commit, comparison=comparison)
+            db.add(row)
+            done[1] += 1
+            if progress is not None:
+                progress(done[1], len(cells), row)
+
+        if progress is not None:
+            progress(done[1], len(cells), {})
+        jobs = [Job(k, "comparator.runner:run_route",
+                    {"task": task_ref(by_key[k].task), "route": by_key[k].route, "method": by_key[k].method,
+                     "seed": by_key[k].seed, "examples": by_key[k].examples, "seconds": by_key[k].seconds,
+                     "options": by_key[k].options},
+                    by_key[k].seconds, by_key[k].memory_mb) for k in todo]
+        if jobs:
+            run(jobs, workers=workers, on_outcome=land, **(executor_options or {}))
+        frame = db.runs()
+        frame = frame[frame["key"].isin(set(by_key))].reset_index(drop=True)
+    finally:
+        if owned:
+            db.close()
+    return Comparison(frame, command=command, wall_seconds=time.perf_counter() - start)
+
+
+def task_ref(task):
+    """What a worker needs to rebuild ``task``: a built-in's name and parameters, else the Task itself
+    (which must pickle: its function defined at module level, not a lambda)."""
+    import pickle
+
+    import toy_tasks
+
+    base = task.name.partition("[")[0]
+    if base in toy_tasks.names():
+        try:
+            same = toy_tasks.get(base, **task.params)
+        except Exception:
+            same = None
+        if same is not None and same.name == task.name and str(same.reference) == str(task.reference):
+            return ("builtin", base, dict(task.params))
+    try:
+        pickle.dumps(task)
+    except Exception as err:
+        raise CompareError(f"task {task.name} cannot be sent to a worker process ({err}); define its function at "
+                           "module level (not a lambda or a nested function), or build it from a program") from None
+    return task
+
+
+def record(cell: Cell, outcome: Outcome, *, version: str, commit: str, comparison: str = "") -> dict[str, Any]:
+    """The store row of one finished run: its configuration, what came back, and the verdict on it."""
+    task = cell.task
+    now = _dt.datetime.now(_dt.timezone.utc)
+    row: dict[str, Any] = {
+        **cell.config, "key": cell.key, "comparison": comparison, "family": task.family,
+        "difficulty": float(task.difficulty), "version": version, "commit": commit,
+        "finished_at": now.isoformat(timespec="seconds"),
+        "started_at": (now - _dt.timedelta(seconds=outcome.seconds)).isoformat(timespec="seconds"),
+        "correct": False, "reasons": [],
+    }
+    if outcome.status != "ok":
+        row.update(status=outcome.status, seconds=min(outcome.seconds, cell.seconds) if outcome.status == "timeout"
+                   else outcome.seconds, reasons=[outcome.detail] if outcome.detail else [])
+        if outcome.status == "timeout":
+            row["seconds"] = cell.seconds
+        return row
+    value = dict(outcome.value)
+    claim = value.pop("claim")
+    value.pop("submethod", None)
+    for k in ("examples", "host", "program", "candidates", "reasons", "train_seconds", "extract_seconds",
+              "train_accuracy", "domain_accuracy", "agreement", "interchange", "splice", "seconds", "cpu_seconds",
+              "phases"):
+        if k in value:
+            row[k] = value[k]
+    row["status"], row["verification"] = judge(task, claim, value.get("program"), cell.route, cell.seconds, row)
+    row["correct"] = row["status"] == "solved"
+    return row
+
+
+def judge(task, claim: str, program: str | None, route: str, budget: float, row: dict) -> tuple[str, str]:
+    """The run's status from what came back: a returned program is verified against the task here."""
+    if program is not None and claim != "table":
+        from programs import parse
+
+        try:
+            prog = parse(program)
+            row["size"] = prog.size
+            v = task.verify(prog, seconds=max(30.0, budget))
+        except Exception as err:  # a program the task cannot take is the method's error, not ours
+            row["reasons"] = list(row.get("reasons") or []) + [f"the returned program could not be verified: {err}"]
+            return "error", ""
+        if v.equal:
+            return "solved", v.method
+        if v.equal is False:
+            return "wrong", v.method
+        row["reasons"] = list(row.get("reasons") or []) + [f"verification was inconclusive: {v.detail}"]
+        return "error", v.method
+    if claim == "table":
+        row["reasons"] = list(row.get("reasons") or []) + ["the program is no smaller than a lookup table of the domain"]
+        return "abstained", ""
+    if claim == "timeout" or (row.get("seconds") or 0) >= budget:
+        return "timeout", ""
+    if claim in ("abstained", "exhausted", "partial", "unfaithful"):
+        return "abstained", ""
+    return "error", ""
+
+
+def runs_of(store: str | Path, comparison: str | None = None) -> pd.DataFrame:
+    with Store(store) as db:
+        return db.runs(comparison)
+
+

@@ -1,0 +1,104 @@
+"""What runs inside a worker process: one route on one task, one seed, one example set, one budget.
+
+It returns the method's program as text with its timings and claims; whether the program is right is
+decided afterwards, in the comparator's own process, by ``task.verify``.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+# Training gets at most this share of an extraction run's budget; the rest is for reading the network.
+TRAIN_SHARE = 0.5
+
+
+def example_set(task, spec, seed: int):
+    """The examples both routes get for (task, seed): ``spec`` a count, a fraction of the domain, or
+    "default" (the whole domain up to 4096 inputs, else half of it, at most 8192). Sets for one seed are
+    nested: a smaller count is a prefix of a larger one, so a sample-complexity sweep adds examples."""
+    from dataclasses import replace
+
+    from programs.domains import sample_domain
+    from toy_tasks import Examples
+
+    size = task.domain_size if task.enumerable else None
+    if spec in (None, "default"):
+        n = size if size is not None and size <= 4096 else min(8192, (size or 16384) // 2)
+    elif isinstance(spec, float) or (isinstance(spec, str) and "." in spec):
+        frac = float(spec)
+        if size is None:
+            raise ValueError(f"task {task.name}'s domain is too large to take a fraction of; give a count")
+        n = max(1, round(frac * size))
+    else:
+        n = int(spec)
+    if size is not None:
+        dom = task.examples(None)
+        n = min(n, size)
+        order = np.random.default_rng(seed).permutation(size)[:n]
+        ex = dom.take(np.sort(order))
+        return replace(ex, complete=n == size, note=f"{n} of {size} inputs, nested draw seed {seed}")
+    pool_n = max(n, 8192)
+    arrays, lengths = sample_domain(task.inputs, pool_n, np.random.default_rng(seed), distinct=True)
+    arrays = {k: v[:n] for k, v in arrays.items()}
+    lengths = None if lengths is None else lengths[:n]
+    return Examples(arrays, task._truth(arrays, lengths), lengths, False, f"{n} distinct inputs, nested draw seed {seed}",
+                    task.kind == "scan")
+
+
+def run_route(task, route: str, method: str, seed: int, examples, seconds: float, options: dict | None = None) -> dict[str, Any]:
+    """Run one route and describe what came back (no verdict on correctness here).
+
+    The route's libraries are imported before the clock starts: a one-off import (torch takes seconds)
+    says nothing about how tractable a task is."""
+    if route == "extraction":
+        import extraction  # noqa: F401
+    import synthesis  # noqa: F401
+
+    start = time.perf_counter()
+    if isinstance(task, tuple) and task[0] == "builtin":
+        import toy_tasks
+
+        task = toy_tasks.get(task[1], **task[2])
+    cpu0 = time.process_time()
+    ex = example_set(task, examples, seed)
+    row: dict[str, Any] = {"examples": len(ex), "host": os.uname().nodename}
+    phases: dict[str, float] = {"examples": time.perf_counter() - start}
+    options = dict(options or {})
+    if route == "synthesis":
+        from synthesis import solve
+
+        res = solve(task, method, examples=ex, seconds=max(0.05, seconds - (time.perf_counter() - start)), seed=seed,
+                    options=options)
+        row.update(claim=res.status, program=None if res.program is None else str(res.program),
+                   candidates=res.candidates, reasons=list(res.reasons))
+        phases["synthesis"] = res.seconds
+    elif route == "extraction":
+        import extraction
+
+        t0 = time.perf_counter()
+        train_opts = options.pop("train", {}) or {}
+        arch = train_opts.pop("arch", "auto")
+        trained = extraction.train(task, arch, examples=ex, seconds=max(0.05, TRAIN_SHARE * seconds), seed=seed, **train_opts)
+        phases["train"] = time.perf_counter() - t0
+        row.update(train_seconds=phases["train"], train_accuracy=trained.train_accuracy,
+                   domain_accuracy=trained.domain_accuracy)
+        left = seconds - (time.perf_counter() - start)
+        if left <= 0.05:
+            row.update(claim="timeout", program=None, reasons=list(trained.reasons) + ["the budget ran out in training"])
+        else:
+            t1 = time.perf_counter()
+            res = extraction.extract(trained, method, seconds=left, seed=seed, **options)
+            phases["extract"] = time.perf_counter() - t1
+            row.update(claim=res.status, program=None if res.program is None else str(res.program),
+                       reasons=list(trained.reasons) + list(res.reasons), extract_seconds=phases["extract"],
+                       agreement=res.faithfulness.get("agreement"), interchange=res.faithfulness.get("interchange"),
+                       splice=res.faithfulness.get("splice"), submethod=res.details.get("method"))
+    else:
+        raise ValueError(f"unknown route {route!r}")
+    row["seconds"] = time.perf_counter() - start
+    row["cpu_seconds"] = time.process_time() - cpu0
+    row["phases"] = phases
+    return row
