@@ -9,8 +9,8 @@ from typing import Any
 __all__ = ["Comparison", "CompareError", "Store", "StoreError", "compare", "grid", "write_report"]
 
 _LAZY = {
-    "Comparison": ("compare", "Comparison"), "CompareError": ("compare", "CompareError"),
-    "compare": ("compare", "compare"), "grid": ("compare", "grid"), "Store": ("store", "Store"),
+    "Comparison": ("comparison", "Comparison"), "CompareError": ("comparison", "CompareError"),
+    "compare": ("comparison", "compare"), "grid": ("comparison", "grid"), "Store": ("store", "Store"),
     "StoreError": ("store", "StoreError"), "write_report": ("report", "write_report"),
 }
 

@@ -81,7 +81,7 @@ def _describe(v) -> str:
 
 
 def _task(spec: str):
-    from .compare import CompareError, _tasks
+    from .comparison import CompareError, _tasks
 
     try:
         return _tasks([spec])[0]

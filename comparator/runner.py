@@ -48,14 +48,23 @@ def example_set(task, spec, seed: int):
                     task.kind == "scan")
 
 
-def run_route(task, route: str, method: str, seed: int, examples, seconds: float, options: dict | None = None) -> dict[str, Any]:
+def run_route(task, route: str, method: str, seed: int, examples, seconds: float, options: dict | None = None,
+              plugins: list[str] | None = None) -> dict[str, Any]:
     """Run one route and describe what came back (no verdict on correctness here).
 
-    The route's libraries are imported before the clock starts: a one-off import (torch takes seconds)
-    says nothing about how tractable a task is."""
+    The route's libraries are imported (and torch warmed up) before the clock starts: a one-off start-up
+    cost of a process (torch's takes seconds) says nothing about how tractable a task is."""
+    import importlib
+
+    for module in plugins or ():
+        importlib.import_module(module)
     if route == "extraction":
-        import extraction  # noqa: F401
-    import synthesis  # noqa: F401
+        from extraction.train import warm_up
+
+        warm_up()
+    import synthesis
+
+    synthesis.names()  # loads every method module
 
     start = time.perf_counter()
     if isinstance(task, tuple) and task[0] == "builtin":

@@ -332,7 +332,8 @@ class Store:
             elif kind == "bool":
                 frame[name] = column.astype("boolean") if column.isna().any() else column.astype(bool)
             elif kind == "json" and decode:
-                frame[name] = column.map(lambda text: None if text is None else json.loads(text)).astype(object)
+                # an all-NULL column arrives as NaN floats
+                frame[name] = column.map(lambda text: json.loads(text) if isinstance(text, str) else None).astype(object)
             else:
                 frame[name] = column.astype(object).where(column.notna(), None)
         return frame

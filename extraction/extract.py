@@ -79,6 +79,8 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
     budget = Budget(float(seconds), start)
     try:
         reading: Reading = entry.factory(**options)(trained, budget, np.random.default_rng(seed))
+    except MemoryError:  # out of memory is the run's fate (memout), for whoever runs it to record
+        raise
     except Exception as err:  # a method's crash is a recorded outcome, not the caller's crash
         last = traceback.extract_tb(err.__traceback__)[-1]
         return result(None, "error", [f"{type(err).__name__}: {err} (at {last.filename}:{last.lineno})"])

@@ -230,3 +230,32 @@ def with_model(trained: Trained, model: nn.Module) -> Trained:
 
 def finite(x: float) -> bool:
     return isinstance(x, float) and math.isfinite(x)
+
+
+def warm_up() -> None:
+    """Take torch's one-off first-call costs (kernel dispatch set-up, about a second on this machine) on a
+    throwaway network, so that a timed run measures training, not process start-up."""
+    import aalpy.learning_algs  # noqa: F401  (the readers' libraries: imports are start-up too)
+    import scipy.cluster.vq  # noqa: F401
+    import sympy  # noqa: F401
+
+    from programs import Int, Seq
+
+    from .models import MLP, Recurrent
+    from .registry import registry
+
+    registry()
+
+    with one_thread():
+        for inputs, kind in (({"a": Int(0, 3)}, "function"), ({"xs": Seq(Int(0, 2), length=2)}, "scan")):
+            scal = {n: (d.lo, d.size) for n, d in inputs.items() if isinstance(d, Int)}
+            seqs = {n: (d.element.lo, d.element.size) for n, d in inputs.items() if isinstance(d, Seq)}
+            enc = Encoding(scal, seqs, (np.arange(2),), kind)
+            model = MLP(enc) if scal else Recurrent(enc)
+            batch = enc.batch({n: np.zeros((4, 2) if n in seqs else 4, dtype=np.int64) for n in inputs},
+                              np.full(4, 2) if seqs else None)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
+            for _ in range(3):
+                opt.zero_grad()
+                model(batch).sum().backward()
+                opt.step()

@@ -95,6 +95,8 @@ def solve(task, method: str = "enumerative", *, examples=None, seconds: float = 
     budget = Budget(float(seconds), start)
     try:
         attempt: Attempt = entry.factory(**(options or {}))(problem, budget, np.random.default_rng(seed))
+    except MemoryError:  # out of memory is the run's fate (memout), for whoever runs it to record
+        raise
     except Exception as err:  # a method's crash is a recorded outcome, not the caller's crash
         last = traceback.extract_tb(err.__traceback__)[-1]
         return result(None, "error", reasons=[f"{type(err).__name__}: {err} (at {last.filename}:{last.lineno})"])

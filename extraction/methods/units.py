@@ -361,7 +361,7 @@ def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
     else:
         chosen = select(feats, tr.net2)
         details.update({"features": len(feats), "steps": len(chosen)})
-        if _entropy(_pattern(feats, chosen), np.unique(tr.net2, axis=0, return_inverse=True)[1].reshape(-1)) > 1e-12:
+        if _entropy(_pattern(feats, chosen, tr.n), np.unique(tr.net2, axis=0, return_inverse=True)[1].reshape(-1)) > 1e-12:
             return Reading(None, (f"the on/off pattern of {len(chosen)} hidden feature(s) does not fix the network's answer",),
                            status="abstained", details=details)
     steps = []
@@ -442,8 +442,8 @@ def align(tr: UnitTrace, bits: list[np.ndarray], min_r2: float = 0.5, *, gates: 
     return [np.array(g, dtype=np.int64) for g in groups]
 
 
-def _pattern(feats, chosen) -> np.ndarray:
-    block = np.zeros(feats[0].values.shape[0] if feats else 0, dtype=np.int64)
+def _pattern(feats, chosen, n: int) -> np.ndarray:
+    block = np.zeros(n, dtype=np.int64)
     for i in chosen:
         block = np.unique(block * 2 + feats[i].values, return_inverse=True)[1].reshape(-1)
     return block

@@ -165,14 +165,21 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
             examples=None, store: str | Path | Store | None = "tractbench.sqlite", executor: str = "local",
             workers: int | None = None, memory_mb: int = DEFAULT_MEMORY_MB, comparison: str = "",
             progress: Callable[[int, int, dict], None] | None = None, command: str | None = None,
-            executor_options: dict | None = None) -> Comparison:
+            executor_options: dict | None = None, plugins: Sequence[str] = ()) -> Comparison:
     """Run both routes on ``tasks`` with equal budgets and return the verified, analysed comparison.
 
     Each (task, seed, example set) gives both routes the same examples; each run gets ``seconds`` of wall
     clock (extraction's includes training), one CPU thread and ``memory_mb``, in its own process, killed
     at the limit. Runs already in ``store`` are not rerun: an interrupted comparison resumes where it
     stopped. Correctness is decided here, by ``task.verify``, never by a method's claim.
+
+    ``plugins`` names modules to import (here and in every worker) before running: methods of your own
+    registered with ``@synthesizer`` or ``@extractor`` in a module that is not an installed package.
     """
+    import importlib
+
+    for module in plugins:
+        importlib.import_module(module)
     cells = grid(tasks, extractors=extractors, synthesizers=synthesizers, seconds=seconds, seeds=seeds,
                  examples=examples, memory_mb=memory_mb)
     run = get_executor(executor)
@@ -198,7 +205,7 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
         jobs = [Job(k, "comparator.runner:run_route",
                     {"task": task_ref(by_key[k].task), "route": by_key[k].route, "method": by_key[k].method,
                      "seed": by_key[k].seed, "examples": by_key[k].examples, "seconds": by_key[k].seconds,
-                     "options": by_key[k].options},
+                     "options": by_key[k].options, "plugins": list(plugins)},
                     by_key[k].seconds, by_key[k].memory_mb) for k in todo]
         if jobs:
             run(jobs, workers=workers, on_outcome=land, **(executor_options or {}))

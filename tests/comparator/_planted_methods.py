@@ -1,0 +1,52 @@
+"""Planted synthesis methods for the comparator's tests: one that lies, one that hangs, one that hogs
+memory. Imported as a plugin (``compare(..., plugins=[...])``) in the test process and in every worker."""
+from __future__ import annotations
+
+import time
+
+from programs import Const, Program, Return
+from synthesis import Attempt, synthesizer
+from synthesis.registry import registry
+
+
+if "planted_wrong" not in registry():
+    @synthesizer("planted_wrong")
+    def planted_wrong():
+        """Returns the first example's output as a constant: it fits one example and is wrong elsewhere."""
+
+        def run(problem, budget, rng):
+            value = int(problem.outputs.reshape(problem.size, -1)[0, 0])
+            return Attempt(Program("f", problem.params, (Return(Const(value)),)), "solved", 1)
+
+        return run
+
+    @synthesizer("planted_sleep")
+    def planted_sleep():
+        """Ignores its budget and sleeps: the comparator must kill it."""
+
+        def run(problem, budget, rng):
+            while True:
+                time.sleep(1)
+
+        return run
+
+    @synthesizer("planted_hog")
+    def planted_hog():
+        """Allocates without bound: the memory cap must stop it, and the comparator live on."""
+
+        def run(problem, budget, rng):
+            hoard = []
+            while True:
+                hoard.append(bytearray(64 << 20))
+
+        return run
+
+    @synthesizer("planted_slow")
+    def planted_slow(seconds: float = 1.0):
+        """Sleeps a little, then gives up: a run that takes a known time."""
+
+        def run(problem, budget, rng):
+            time.sleep(seconds)
+            return Attempt(None, "exhausted", 0, ["planted: gave up"])
+
+        return run

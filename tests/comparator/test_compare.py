@@ -1,0 +1,138 @@
+"""compare: planted methods are scored by what they did, runs survive kills, reruns resume exactly."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import comparator
+from comparator import CompareError, Store
+
+HERE = Path(__file__).resolve().parent
+PLUGIN = "_planted_methods"
+
+
+@pytest.fixture(autouse=True)
+def _plugin_path(monkeypatch):
+    # workers are spawned: they find the plugin through PYTHONPATH
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+
+
+def test_wrong_timeout_memout_and_a_real_solution_in_one_grid(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    comp = comparator.compare(["majority[n=3]"], extractors=("auto",),
+                              synthesizers=("enumerative", "planted_wrong", "planted_sleep", "planted_hog"),
+                              seconds=4.0, examples=1, store=store, workers=2, memory_mb=3072, plugins=[PLUGIN])
+    by = {r.method: r for r in comp.runs.itertuples()}
+    assert by["planted_wrong"].status == "wrong"  # its claim of success is not trusted
+    assert not by["planted_wrong"].correct
+    assert by["planted_sleep"].status == "timeout"
+    assert by["planted_hog"].status == "memout"
+    assert by["enumerative"].status in ("solved", "wrong")  # one example: a guess, verified either way
+    assert by["auto"].route == "extraction"
+    assert len(comp.runs) == 5
+    assert by["planted_wrong"].verification == "exhaustive"
+
+
+def test_verdict_and_report_from_a_real_grid(tmp_path):
+    comp = comparator.compare(["majority[n=3]", "parity[n=4]"], seconds=20.0, store=tmp_path / "s.sqlite", workers=2)
+    assert set(comp.runs.status) <= {"solved", "wrong", "timeout", "memout", "abstained", "error"}
+    assert (comp.runs[comp.runs.route == "synthesis"].status == "solved").all()
+    assert comp.verdict.scope == "pooled"
+    assert comp.verdict.winner in ("extraction", "synthesis", "equivalent", "inconclusive")
+    path = comp.report(tmp_path / "report")
+    assert path.read_text().startswith("# ")
+    again = comparator.compare(["majority[n=3]", "parity[n=4]"], seconds=20.0, store=tmp_path / "s.sqlite")
+    assert len(again.runs) == len(comp.runs)  # nothing reran
+    assert list(again.runs.key) == list(comp.runs.key)
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {here!r})
+import comparator
+if __name__ == "__main__":
+    comparator.compare({tasks!r}, extractors=(), synthesizers=("planted_slow", "enumerative"), seeds=2,
+                       seconds=5.0, store={store!r}, workers=1, plugins=[{plugin!r}])
+"""
+
+TASKS = ["majority[n=3]", "parity[n=4]", "multiplexer[k=1]"]
+
+
+def _run_script(tmp_path, store, *, kill_after_rows: int | None):
+    script = tmp_path / f"grid_{kill_after_rows}.py"
+    script.write_text(SCRIPT.format(here=str(HERE), tasks=TASKS, store=str(store), plugin=PLUGIN))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if kill_after_rows is None:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        return
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if store.exists():
+            try:
+                with Store(store) as db:
+                    if len(db) >= kill_after_rows:
+                        break
+            except Exception:
+                pass
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole group: the comparator and its workers
+    proc.wait()
+
+
+@pytest.mark.slow
+def test_a_grid_killed_midway_and_rerun_gives_exactly_the_uninterrupted_rows(tmp_path):
+    interrupted, clean = tmp_path / "interrupted.sqlite", tmp_path / "clean.sqlite"
+    _run_script(tmp_path, interrupted, kill_after_rows=3)
+    with Store(interrupted) as db:
+        partial = len(db)
+    assert 0 < partial < 12
+    _run_script(tmp_path, interrupted, kill_after_rows=None)
+    _run_script(tmp_path, clean, kill_after_rows=None)
+    with Store(interrupted) as a, Store(clean) as b:
+        ra, rb = a.runs(), b.runs()
+    assert len(ra) == len(rb) == 12
+    assert sorted(ra.key) == sorted(rb.key)
+    cols = ["key", "task", "method", "seed", "status", "correct", "program"]
+    assert ra.sort_values("key")[cols].reset_index(drop=True).equals(rb.sort_values("key")[cols].reset_index(drop=True))
+
+
+def test_bad_requests_are_refused_before_anything_runs(tmp_path):
+    store = tmp_path / "s.sqlite"
+    with pytest.raises(CompareError, match="unknown synthesis method"):
+        comparator.compare(["parity[n=4]"], synthesizers=("nope",), store=store)
+    with pytest.raises(CompareError, match="fraction"):
+        comparator.compare(["parity[n=4]"], examples=1.5, store=store)
+    with pytest.raises(CompareError, match="seconds"):
+        comparator.compare(["parity[n=4]"], seconds=0, store=store)
+    assert not store.exists() or len(Store(store)) == 0
+
+
+def test_a_task_whose_function_cannot_reach_a_worker_is_refused_clearly(tmp_path):
+    import toy_tasks
+    from programs import Int
+
+    task = toy_tasks.from_function("local_xor", lambda a, b: a ^ b, {"a": Int(0, 2), "b": Int(0, 2)})
+    with pytest.raises(CompareError, match="module level"):
+        comparator.compare([task], store=tmp_path / "s.sqlite")
+
+
+def test_example_sets_are_nested_and_shared_by_both_routes():
+    import toy_tasks
+    from comparator.runner import example_set
+
+    task = toy_tasks.get("maximum", bits=3)
+    small, large = example_set(task, 10, seed=3), example_set(task, 0.5, seed=3)
+    rows = lambda ex: {tuple(int(ex.inputs[k][i]) for k in ex.inputs) for i in range(len(ex))}  # noqa: E731
+    assert rows(small) <= rows(large) and len(large) == 32
+    assert rows(example_set(task, 10, seed=3)) == rows(small)
+    assert example_set(task, "default", seed=0).complete
