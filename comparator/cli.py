@@ -90,6 +90,19 @@ def _task(spec: str):
                                    "e.g. modular_addition[p=7])") from None
 
 
+def _example_set(task, text: str | None, seed: int):
+    """The example set `compare` would give both routes (so `synth` and `extract` reproduce its runs)."""
+    from .runner import example_set
+
+    spec = _examples_option(text)
+    if isinstance(spec, list):
+        raise click.BadParameter("give one count or fraction here; sweeps are for `compare`", param_hint="--examples")
+    try:
+        return example_set(task, "default" if spec is None else spec, seed)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--examples") from None
+
+
 def _examples_option(text: str | None):
     if text is None or text == "default":
         return None
@@ -107,7 +120,7 @@ def _examples_option(text: str | None):
 @click.argument("task")
 @click.option("--method", default="enumerative", show_default=True, help="A synthesis method (see `tractbench synth --list`).")
 @click.option("--seconds", default=10.0, show_default=True, type=float)
-@click.option("--examples", default=None, help="A count or a fraction of the domain (default: at most 1000, half the domain).")
+@click.option("--examples", default=None, help="A count or a fraction of the domain (default: as `compare`, the whole domain up to 4096 inputs).")
 @click.option("--seed", default=0, show_default=True, type=int)
 def synth(task: str, method: str, seconds: float, examples: str | None, seed: int) -> None:
     """Synthesize a program for TASK directly from examples, and verify it."""
@@ -115,7 +128,7 @@ def synth(task: str, method: str, seconds: float, examples: str | None, seed: in
 
     t = _task(task)
     try:
-        res = synthesis.solve(t, method, examples=_examples_option(examples), seconds=seconds, seed=seed)
+        res = synthesis.solve(t, method, examples=_example_set(t, examples, seed), seconds=seconds, seed=seed)
     except synthesis.SynthesisError as err:
         raise click.ClickException(str(err)) from None
     _show_result(t, res.program, res.status, res.seconds, res.reasons, f"{res.candidates:,} candidates")
@@ -135,7 +148,7 @@ def extract(task: str, method: str, arch: str, seconds: float, examples: str | N
     t = _task(task)
     start = time.perf_counter()
     try:
-        trained = extraction.train(t, arch, examples=_examples_option(examples), seconds=seconds / 2, seed=seed)
+        trained = extraction.train(t, arch, examples=_example_set(t, examples, seed), seconds=seconds / 2, seed=seed)
         console.print(f"trained {trained.arch} ({trained.params:,} parameters) in {trained.seconds:.2f} s, "
                       f"{trained.steps} steps: train accuracy {trained.train_accuracy:.3f}, domain accuracy "
                       f"{trained.domain_accuracy:.3f} ({trained.status})")
@@ -150,11 +163,13 @@ def extract(task: str, method: str, arch: str, seconds: float, examples: str | N
 
 
 def _show_result(task, program, status: str, seconds: float, reasons, extra: str) -> None:
-    console.print(f"[bold]{task.name}[/bold]: {status} in {seconds:.2f} s; {extra}")
+    from rich.markup import escape
+
+    console.print(f"[bold]{escape(task.name)}[/bold]: {status} in {seconds:.2f} s; {escape(extra)}")
     for r in reasons:
-        console.print(f"  - {r}")
+        console.print(f"  - {escape(r)}")
     if program is not None:
-        console.print(str(program))
+        console.print(escape(str(program)))
         v = task.verify(program)
         verdict = "[green]correct[/green]" if v.equal else "[red]wrong[/red]" if v.equal is False else "[yellow]undecided[/yellow]"
         console.print(f"verified: {verdict} ({_describe(v)})")
@@ -177,6 +192,7 @@ def _show_result(task, program, status: str, seconds: float, reasons, extra: str
 def compare(suite_name, task_list, extractors, synthesizers, seconds, seeds, examples, store, executor, address,
             workers, memory_mb, out) -> None:
     """Run both routes on equal budgets, verify every program, store every run, and write a report."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     import comparator
@@ -192,7 +208,7 @@ def compare(suite_name, task_list, extractors, synthesizers, seconds, seeds, exa
 
         def progress(done, total, row):
             bar.update(job, completed=done, total=total,
-                       description=f"{row.get('task', 'runs')} {row.get('route', '')} {row.get('status', '')}".strip())
+                       description=escape(f"{row.get('task', 'runs')} {row.get('route', '')} {row.get('status', '')}".strip()))
 
         try:
             comp = comparator.compare(tasks, extractors=extractors.split(","), synthesizers=synthesizers.split(","),
@@ -203,7 +219,7 @@ def compare(suite_name, task_list, extractors, synthesizers, seconds, seeds, exa
             raise click.ClickException(str(err)) from None
     path = comp.report(out)
     for v in comp.verdicts:
-        console.print(("[bold]" if v.scope == "pooled" else "") + v.sentence + ("[/bold]" if v.scope == "pooled" else ""))
+        console.print(("[bold]" if v.scope == "pooled" else "") + escape(v.sentence) + ("[/bold]" if v.scope == "pooled" else ""))
     console.print(f"{len(comp.runs)} runs in {store}; report: {path}")
 
 

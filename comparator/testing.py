@@ -68,12 +68,17 @@ def assert_faithful(trained, program, *, interchange: float | None = 0.99, pairs
 
 def assert_solves(task, method: str, seconds: float = 60.0, *, seed: int = 0, examples=None):
     """``method`` (a synthesizer name, or an extractor name, which then trains its network first within
-    the same budget) returns a program that ``task.verify`` proves correct. Returns the program."""
+    the same budget) returns a program that ``task.verify`` proves correct. ``examples`` as in
+    ``compare`` (default: the comparison's default set, the whole domain up to 4096 inputs). Returns the
+    program."""
     import time
 
     import synthesis
 
+    from .runner import example_set
+
     start = time.perf_counter()
+    examples = example_set(task, "default" if examples is None else examples, seed)
     if method in synthesis.names():
         res = synthesis.solve(task, method, examples=examples, seconds=seconds, seed=seed)
         program, status, reasons = res.program, res.status, res.reasons
