@@ -55,7 +55,7 @@ def test_solves(name, params):
 def test_two_outputs():
     inputs = {"a": Int(0, 4), "b": Int(0, 4)}
     task = toy_tasks.from_program("sort2", "def f(a, b):\n    return min(a, b), max(a, b)\n", inputs=inputs)
-    result = synthesis.solve(task, "smt", examples=1.0, seconds=20)
+    result = synthesis.solve(task, "smt", examples=1.0, seconds=60)
     assert result.status == "solved", result.reasons
     assert task.verify(result.program).equal
 
