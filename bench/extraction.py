@@ -104,6 +104,9 @@ def run_threads(seeds: int, train_seconds: float) -> list[dict]:
     rows = []
     for name, params in THREAD_TASKS:
         task = toy_tasks.get(name, **params)
+        for n in (1, 2):  # untimed: a thread count's first use sets up its pool
+            with _threads(n):
+                extraction.train(task, seconds=train_seconds, seed=seeds)
         for seed in range(seeds):
             for n in ((1, 2) if seed % 2 == 0 else (2, 1)):  # alternate the order: drift hits both alike
                 with _threads(n):

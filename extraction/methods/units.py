@@ -112,22 +112,29 @@ def select(feats: list[Feature], answer: np.ndarray, max_steps: int = MAX_STEPS)
     about the network's answer, until the pattern fixes it. Returns their indices (possibly leaving the
     answer undetermined)."""
     ans = np.unique(answer, axis=0, return_inverse=True)[1].reshape(-1)
+    chosen, _ = greedy(feats, answer.shape[0], lambda block: _entropy(block, ans), max_steps)
+    return chosen
+
+
+def greedy(feats: list[Feature], n: int, score, max_steps: int) -> tuple[list[int], float]:
+    """Add, one at a time, the feature whose split of the inputs most lowers ``score(blocks)``, until the
+    score is 0, no feature lowers it, or ``max_steps`` are taken. Returns (chosen, final score)."""
     chosen: list[int] = []
-    block = np.zeros(answer.shape[0], dtype=np.int64)
-    h = _entropy(block, ans)
-    while h > 1e-12 and len(chosen) < max_steps:
-        best, best_h = None, h - 1e-12
+    block = np.zeros(n, dtype=np.int64)
+    current = score(block)
+    while current > 1e-12 and len(chosen) < max_steps:
+        best, best_v = None, current - 1e-12
         for i, f in enumerate(feats):
             if i not in chosen:
-                v = _entropy(block * 2 + f.values, ans)
-                if v < best_h:
-                    best, best_h = i, v
+                v = score(np.unique(block * 2 + f.values, return_inverse=True)[1].reshape(-1))
+                if v < best_v:
+                    best, best_v = i, v
         if best is None:
             break
         chosen.append(best)
         block = np.unique(block * 2 + feats[best].values, return_inverse=True)[1].reshape(-1)
-        h = best_h
-    return chosen
+        current = best_v
+    return chosen, current
 
 
 def _entropy(block: np.ndarray, ans: np.ndarray) -> float:
@@ -285,23 +292,8 @@ def _not_affine(block: np.ndarray, x: np.ndarray, ys: np.ndarray) -> int:
 def select_affine(feats: list[Feature], x: np.ndarray, ys: np.ndarray, max_steps: int = MAX_STEPS) -> tuple[list[int], int]:
     """Greedily the features that split the domain into regions where the answer is affine in the inputs.
     Returns (chosen, points still not covered)."""
-    chosen: list[int] = []
-    block = np.zeros(x.shape[0], dtype=np.int64)
-    bad = _not_affine(block, x, ys)
-    while bad and len(chosen) < max_steps:
-        best, best_v = None, bad
-        for i, f in enumerate(feats):
-            if i in chosen:
-                continue
-            v = _not_affine(np.unique(block * 2 + f.values, return_inverse=True)[1].reshape(-1), x, ys)
-            if v < best_v:
-                best, best_v = i, v
-        if best is None:
-            break
-        chosen.append(best)
-        block = np.unique(block * 2 + feats[best].values, return_inverse=True)[1].reshape(-1)
-        bad = best_v
-    return chosen, bad
+    chosen, bad = greedy(feats, x.shape[0], lambda block: _not_affine(block, x, ys), max_steps)
+    return chosen, int(bad)
 
 
 def affine_expr(names: list[str], c: np.ndarray, c0: int):
