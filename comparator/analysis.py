@@ -459,7 +459,8 @@ def _negative_loglik(theta: np.ndarray, z: np.ndarray, y: np.ndarray, censored: 
     r = (y - mu) / sigma
     t = -r  # for censored points: (mu - c) / sigma
     loglik = np.where(censored, stats.norm.logcdf(t), -0.5 * r * r - log_sigma - 0.5 * math.log(2 * math.pi))
-    mills = np.exp(stats.norm.logpdf(t) - stats.norm.logcdf(t))
+    with np.errstate(over="ignore", invalid="ignore"):  # far in the tail: the ratio overflows to inf, as it should
+        mills = np.exp(stats.norm.logpdf(t) - stats.norm.logcdf(t))
     d_mu = np.where(censored, mills / sigma, r / sigma)
     d_log_sigma = np.where(censored, -mills * t, r * r - 1.0)
     gradient = -np.array([d_mu.sum(), (d_mu * z).sum(), d_log_sigma.sum()])

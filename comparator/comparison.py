@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from .executor import Job, Outcome, get_executor
+from .runner import example_count
 from .store import Store, git_commit, package_version, run_key
 
 RUN_STATUSES = ("solved", "wrong", "timeout", "memout", "abstained", "error")
@@ -249,7 +250,7 @@ def record(cell: Cell, outcome: Outcome, *, version: str, commit: str, compariso
         "difficulty": float(task.difficulty), "version": version, "commit": commit,
         "finished_at": now.isoformat(timespec="seconds"),
         "started_at": (now - _dt.timedelta(seconds=outcome.seconds)).isoformat(timespec="seconds"),
-        "correct": False, "reasons": [],
+        "correct": False, "reasons": [], "examples": example_count(task, cell.examples),
     }
     if outcome.status != "ok":
         row.update(status=outcome.status, seconds=min(outcome.seconds, cell.seconds) if outcome.status == "timeout"

@@ -15,6 +15,18 @@ import numpy as np
 TRAIN_SHARE = 0.5
 
 
+def example_count(task, spec) -> int:
+    """How many examples ``example_set`` gives for ``spec`` (without drawing them)."""
+    size = task.domain_size if task.enumerable else None
+    if spec in (None, "default"):
+        return size if size is not None and size <= 4096 else min(8192, (size or 16384) // 2)
+    if isinstance(spec, float) or (isinstance(spec, str) and "." in spec):
+        if size is None:
+            raise ValueError(f"task {task.name}'s domain is too large to take a fraction of; give a count")
+        return max(1, round(float(spec) * size))
+    return int(spec) if size is None else min(int(spec), size)
+
+
 def example_set(task, spec, seed: int):
     """The examples both routes get for (task, seed): ``spec`` a count, a fraction of the domain, or
     "default" (the whole domain up to 4096 inputs, else half of it, at most 8192). Sets for one seed are
@@ -25,15 +37,7 @@ def example_set(task, spec, seed: int):
     from toy_tasks import Examples
 
     size = task.domain_size if task.enumerable else None
-    if spec in (None, "default"):
-        n = size if size is not None and size <= 4096 else min(8192, (size or 16384) // 2)
-    elif isinstance(spec, float) or (isinstance(spec, str) and "." in spec):
-        frac = float(spec)
-        if size is None:
-            raise ValueError(f"task {task.name}'s domain is too large to take a fraction of; give a count")
-        n = max(1, round(frac * size))
-    else:
-        n = int(spec)
+    n = example_count(task, spec)
     if size is not None:
         dom = task.examples(None)
         n = min(n, size)
