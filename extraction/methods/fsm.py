@@ -31,9 +31,10 @@ def recurrent_only(trained) -> list[str]:
 
 
 class StateTrace:
-    """Hidden states of every prefix of the domain's sequences, with the symbol read at each step."""
+    """Hidden states of every prefix of the domain's sequences (or of a stated sample of ``cap`` of
+    them), with the symbol read at each step."""
 
-    def __init__(self, trained, cap: int = 20_000):
+    def __init__(self, trained, cap: int = 5_000):
         task, model, enc = trained.task, trained.model, trained.encoding
         self.inputs, self.lengths, self.complete = domain_inputs(task, cap)
         batch = enc.batch(self.inputs, self.lengths)
@@ -92,6 +93,8 @@ def discretise(tr: StateTrace, rng: np.random.Generator, budget: Budget, k_max: 
             best = (labels, k, cent, v)
         if v == 0:
             break
+    if best is None:
+        return None
     labels, k, cent, v = best
     grid = -np.ones(tr.valid.shape, dtype=np.int64)
     grid[tr.valid] = labels[1:]
@@ -158,7 +161,10 @@ def fsm(k_max: int = 64, pairs: int = 300):
     def run(trained, budget: Budget, rng: np.random.Generator) -> Reading:
         task = trained.task
         tr = StateTrace(trained)
-        grid, start, k, violations = discretise(tr, rng, budget, k_max)
+        found = discretise(tr, rng, budget, k_max)
+        if found is None:
+            return Reading(None, ("the budget ran out before the states were clustered",), status="timeout")
+        grid, start, k, violations = found
         raw = machine_of(tr, grid, start, k)
         exact, to_exact = minimise(raw)
         m, to_merged = merge_compatible(exact)
