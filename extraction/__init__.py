@@ -1,9 +1,10 @@
 """The mechanistic route: train toy networks, read programs out of their weights and activations, and
 check those programs in context. May call synthesis/ for small sub-problems; never reads a task's
 reference program."""
+from .compile import CompileError, compile  # noqa: A004  (the contract's name)
 from .extract import ExtractionError, ExtractionResult, extract, names
 from .registry import Reading, extractor, registry
 from .train import Trained, TrainingError, train
 
-__all__ = ["ExtractionError", "ExtractionResult", "Reading", "Trained", "TrainingError", "extract", "extractor",
-           "names", "registry", "train"]
+__all__ = ["CompileError", "ExtractionError", "ExtractionResult", "Reading", "Trained", "TrainingError", "extract", "extractor",
+           "compile", "names", "registry", "train"]

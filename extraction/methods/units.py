@@ -406,7 +406,9 @@ def _answer(step_names, bits, target, operators, budget, rng, arity):
     from synthesis import fit_expression
 
     o = None
-    if set(np.unique(target)) <= {0, 1} and len(step_names) <= 12:
+    if len(np.unique(target)) == 1:
+        return Const(int(target[0]))
+    if set(np.unique(target)) <= {0, 1} and 0 < len(step_names) <= 12:
         o = _sop(step_names, bits, target)
     fit = fit_expression(dict(zip(step_names, bits)), target, operators=operators,
                          seconds=max(0.2, budget.left / (2 * arity)), seed=int(rng.integers(2**31)))

@@ -118,10 +118,11 @@ def test_transformer_and_elman_rnn_train_and_predict_in_the_task_layout(name, pa
 
 def test_examples_can_be_a_count_a_fraction_or_an_example_set():
     task = toy_tasks.get("maximum", bits=3)
-    assert extraction.train(task, examples=20).examples == 20
-    assert extraction.train(task, examples=0.5).examples == 32
+    # short budgets: from part of the table the held-out tenth may never come out exact
+    assert extraction.train(task, examples=20, seconds=0.2).examples == 20
+    assert extraction.train(task, examples=0.5, seconds=0.2).examples == 32
     ex = task.examples(40, seed=1)
-    assert extraction.train(task, examples=ex).examples == 40
+    assert extraction.train(task, examples=ex, seconds=0.2).examples == 40
     with pytest.raises(TrainingError):
         extraction.train(task, examples=1.5)
     with pytest.raises(TrainingError, match="no examples"):

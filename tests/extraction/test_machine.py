@@ -1,0 +1,134 @@
+"""extraction.machine: Moore minimisation against automata-lib, compatible merging never mixes outputs,
+and machines written as programs reproduce the machine on every word."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from automata.fa.dfa import DFA
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from extraction.machine import Moore, Signature, merge_compatible, minimise, to_program
+from programs import Int, Seq, evaluate
+from programs.budget import Budget
+from programs.domains import enumerate_domain
+from toy_tasks.task import ALL_OPERATORS
+
+
+@st.composite
+def complete_machines(draw) -> Moore:
+    """Total machines with a 0/1 output on every state (the start included), start 0."""
+    n = draw(st.integers(1, 8))
+    k = draw(st.integers(1, 3))
+    delta = {(q, (a,)): draw(st.integers(0, n - 1)) for q in range(n) for a in range(k)}
+    output = tuple((draw(st.integers(0, 1)),) for _ in range(n))
+    return Moore(n, 0, delta, output)
+
+
+@st.composite
+def partial_machines(draw) -> Moore:
+    """Machines with missing transitions (don't-cares) and states whose output is unknown."""
+    n = draw(st.integers(1, 8))
+    k = draw(st.integers(1, 3))
+    delta = {}
+    for q in range(n):
+        for a in range(k):
+            if draw(st.booleans()):
+                delta[(q, (a,))] = draw(st.integers(0, n - 1))
+    output = tuple(draw(st.one_of(st.none(), st.integers(0, 2).map(lambda v: (v,)))) for _ in range(n))
+    return Moore(n, draw(st.integers(0, n - 1)), delta, output)
+
+
+def as_dfa(m: Moore) -> DFA:
+    symbols = sorted({a[0] for (_, a) in m.delta})
+    return DFA(states=set(range(m.n)), input_symbols=set(symbols),
+               transitions={q: {a: m.delta[(q, (a,))] for a in symbols} for q in range(m.n)},
+               initial_state=m.start, final_states={q for q in range(m.n) if m.output[q] == (1,)})
+
+
+@settings(max_examples=200, deadline=None)
+@given(complete_machines())
+def test_minimise_agrees_with_automata_lib(m):
+    small, to_small = minimise(m)
+    assert small.n == len(as_dfa(m).minify().states)
+    # and it is the same machine: every word of length <= 4 gives the same outputs
+    symbols = sorted({a for (_, a) in m.delta})
+    words = [[]]
+    for _ in range(4):
+        words = [w + [a] for w in words for a in symbols]
+        for w in words:
+            assert [m.output[q] for q in m.run(w)] == [small.output[q] for q in small.run(w)]
+    assert to_small[m.start] == small.start
+
+
+@settings(max_examples=150, deadline=None)
+@given(partial_machines())
+def test_merge_compatible_never_merges_states_with_different_outputs(m):
+    merged, to_new = merge_compatible(m)
+    assert merged.n <= m.n and set(to_new) == set(range(m.n))
+    for q in range(m.n):
+        if m.output[q] is not None:
+            assert merged.output[to_new[q]] == m.output[q]
+    groups: dict[int, set] = {}
+    for q in range(m.n):
+        if m.output[q] is not None:
+            groups.setdefault(to_new[q], set()).add(m.output[q])
+    assert all(len(outs) == 1 for outs in groups.values())
+    # every old transition survives the merge, and the merged machine is deterministic
+    for (q, a), r in m.delta.items():
+        assert merged.delta[(to_new[q], a)] == to_new[r]
+    assert merged.start == to_new[m.start]
+
+
+def test_minimise_merges_an_unread_start_into_a_state_with_the_same_successors():
+    # running parity as traced: a start whose output is never read, then even/odd
+    m = Moore(3, 0, {(0, (0,)): 1, (0, (1,)): 2, (1, (0,)): 1, (1, (1,)): 2, (2, (0,)): 2, (2, (1,)): 1},
+              (None, (0,), (1,)))
+    small, to_small = minimise(m)
+    assert small.n == 2 and to_small[0] == to_small[1]
+
+
+WORDS = {"xs": Seq(Int(0, 2), length=(1, 5))}
+WORDS3 = {"xs": Seq(Int(0, 3), length=(1, 5))}
+
+
+def machine_outputs(m: Moore, arrays, lengths, kind: str) -> np.ndarray:
+    xs = arrays["xs"]
+    if kind == "scan":
+        out = np.zeros(xs.shape, dtype=np.int64)
+        for r in range(xs.shape[0]):
+            states = m.run([(int(v),) for v in xs[r, : lengths[r]]])
+            out[r, : lengths[r]] = [m.output[q][0] for q in states]
+        return out
+    return np.array([m.output[m.run([(int(v),) for v in xs[r, : lengths[r]]])[-1]][0] for r in range(xs.shape[0])])
+
+
+@pytest.mark.parametrize("name, machine, words, kind", [
+    ("running_parity",
+     Moore(2, 0, {(q, (a,)): q ^ a for q in range(2) for a in range(2)}, ((0,), (1,))), WORDS, "scan"),
+    ("sum_mod_3",
+     Moore(3, 0, {(q, (a,)): (q + a) % 3 for q in range(3) for a in range(3)}, ((0,), (1,), (2,))), WORDS3, "scan"),
+    ("parity_with_an_unread_start",
+     Moore(3, 2, {(0, (0,)): 0, (0, (1,)): 1, (1, (0,)): 1, (1, (1,)): 0, (2, (0,)): 0, (2, (1,)): 1},
+           ((0,), (1,), None)), WORDS, "scan"),
+    ("seen_a_one", Moore(2, 0, {(0, (0,)): 0, (0, (1,)): 1, (1, (0,)): 1, (1, (1,)): 1}, ((0,), (1,))), WORDS, "fold"),
+])
+def test_to_program_reproduces_the_machine_on_every_word(name, machine, words, kind):
+    sig = Signature(name, ("xs",), ("xs",), (), kind)
+    program, reasons = to_program(machine, sig, operators=ALL_OPERATORS, budget=Budget(30.0))
+    assert program is not None, reasons
+    assert program.kind == kind and program.params == ("xs",)
+    arrays, lengths = enumerate_domain(words)
+    got = evaluate(program, arrays, lengths)
+    want = machine_outputs(machine, arrays, lengths, kind)
+    if kind == "scan":
+        mask = np.arange(got.shape[1])[None, :] < lengths[:, None]
+        assert np.all((got == want) | ~mask)
+    else:
+        assert np.array_equal(got, want)
+
+
+def test_to_program_says_why_when_there_are_no_transitions():
+    program, reasons = to_program(Moore(1, 0, {}, ((0,),)), Signature("f", ("xs",), ("xs",), (), "scan"),
+                                  operators=ALL_OPERATORS, budget=Budget(5.0))
+    assert program is None and "no transitions" in reasons[0]
