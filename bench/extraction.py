@@ -177,6 +177,18 @@ def summarise(rows: list[dict], thread_rows: list[dict]) -> dict:
             "threads": threads}
 
 
+def _commit() -> str:
+    """The code measured: HEAD, marked when the working tree differs from it."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=os.path.dirname(HERE), capture_output=True, text=True, check=False).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "extraction", "synthesis", "programs")
+    return head + ("+changes" if dirty else "")
+
+
 def main() -> None:
     import torch
 
@@ -189,13 +201,14 @@ def main() -> None:
     ap.add_argument("--train-seconds", type=float, default=120.0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    commit = _commit()
     torch.set_num_threads(1)
     warm_up()  # torch's one-off first-call costs are not training time
     start = time.perf_counter()
     rows = run_suite(args.suite, args.seeds, args.seconds, args.train_seconds)
     thread_rows = run_threads(args.seeds, args.train_seconds)
     summary = {"command": "python bench/extraction.py " + " ".join(sys.argv[1:]), "suite": args.suite,
-               "seeds": args.seeds, "seconds": args.seconds, "machine": {"cpus": os.cpu_count(),
+               "seeds": args.seeds, "seconds": args.seconds, "commit": commit, "machine": {"cpus": os.cpu_count(),
                                                                         "python": platform.python_version(),
                                                                         "torch": torch.__version__},
                "wall_seconds": time.perf_counter() - start, **summarise(rows, thread_rows),

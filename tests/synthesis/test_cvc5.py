@@ -50,7 +50,7 @@ def test_solves_small_integer_tasks(name, params):
 def test_tuple_outputs_get_one_function_each():
     task = toy_tasks.from_program("pair", "def pair(a, b):\n    return a + b, max(a, b)\n",
                                   inputs={"a": Int(-3, 4), "b": Int(0, 5)}, operators=("+", "-", "max", "<", "if"))
-    result = synthesis.solve(task, "cvc5", seconds=15.0)
+    result = synthesis.solve(task, "cvc5", seconds=45.0)
     assert result.status == "solved", result.reasons
     assert task.verify(result.program).equal
 
