@@ -8,6 +8,8 @@ right on the whole domain. Then training is timed with torch on one thread and o
 (alternating, same seeds) on two tasks. Usage:
 
     python bench/extraction.py --out bench/results/extraction.json
+
+Results are saved after every (task, seed); ``--resume`` picks up an interrupted run of the same code.
 """
 from __future__ import annotations
 
@@ -65,20 +67,24 @@ def _threads(n: int):
         train_module.one_thread = saved
 
 
-def run_suite(suite: str, seeds: int, seconds: float, train_seconds: float) -> list[dict]:
+def run_suite(suite: str, seeds: int, seconds: float, train_seconds: float, rows: list[dict], save) -> list[dict]:
+    """Append to ``rows`` every (task, seed) not already there, calling ``save(rows)`` after each."""
     import extraction
     import toy_tasks
     from extraction.registry import registry
 
     methods = [m for m in extraction.names() if not m.startswith("_")]
-    rows = []
+    done = {(r["task"], r["seed"]) for r in rows if r["kind"] == "train"}
     for task in toy_tasks.suite(suite):
         for seed in range(seeds):
+            if (task.name, seed) in done:
+                continue
+            these = []
             trained = extraction.train(task, seconds=train_seconds, seed=seed)
             base = {"task": task.name, "family": task.family, "seed": seed, "arch": trained.arch}
-            rows.append({**base, "kind": "train", "status": trained.status, "seconds": trained.seconds,
-                         "steps": trained.steps, "domain_accuracy": trained.domain_accuracy, "params": trained.params,
-                         "flops": trained.flops, "examples": trained.examples})
+            these.append({**base, "kind": "train", "status": trained.status, "seconds": trained.seconds,
+                          "steps": trained.steps, "domain_accuracy": trained.domain_accuracy, "params": trained.params,
+                          "flops": trained.flops, "examples": trained.examples})
             print(f"{task.name:34s} seed {seed} train {trained.arch:5s} {trained.status:8s} {trained.seconds:6.2f}s "
                   f"{trained.steps:5d} steps acc={trained.domain_accuracy:.3f}", file=sys.stderr, flush=True)
             for method in methods:
@@ -87,13 +93,15 @@ def run_suite(suite: str, seeds: int, seconds: float, train_seconds: float) -> l
                 res = extraction.extract(trained, method, seconds=seconds, seed=seed)
                 correct = bool(res.program is not None and task.verify(res.program).equal)
                 f = res.faithfulness
-                rows.append({**base, "kind": "extract", "method": method, "status": res.status, "correct": correct,
+                these.append({**base, "kind": "extract", "method": method, "status": res.status, "correct": correct,
                              "solved": res.status == "solved" and correct, "seconds": res.seconds,
                              "agreement": f["agreement"], "interchange": f["interchange"], "splice": f["splice"],
                              "size": res.program.size if res.program is not None else None,
                              "via": res.details.get("method"), "reason": res.reasons[0] if res.reasons else ""})
                 print(f"{'':34s}        {method:9s} {res.status:10s} correct={correct!s:5s} {res.seconds:6.2f}s "
                       f"F1={f['agreement']} F2={f['interchange']} F3={f['splice']}", file=sys.stderr, flush=True)
+            rows.extend(these)  # a (task, seed) lands whole or not at all
+            save(rows)
     return rows
 
 
@@ -178,14 +186,17 @@ def summarise(rows: list[dict], thread_rows: list[dict]) -> dict:
 
 
 def _commit() -> str:
-    """The code measured: HEAD, marked when the working tree differs from it."""
+    """The code measured: the last commit that changed the packages it runs, marked when the working tree
+    differs from it there."""
     import subprocess
 
     def git(*args):
-        return subprocess.run(["git", *args], cwd=os.path.dirname(HERE), capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(["git", *args], cwd=os.path.dirname(HERE), capture_output=True, text=True,
+                              check=False).stdout.strip()
 
-    head = git("rev-parse", "--short", "HEAD")
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "extraction", "synthesis", "programs")
+    packages = ("extraction", "synthesis", "programs", "toy_tasks")
+    head = git("log", "-1", "--format=%h", "--", *packages)
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", *packages)
     return head + ("+changes" if dirty else "")
 
 
@@ -200,23 +211,34 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="extraction budget per run")
     ap.add_argument("--train-seconds", type=float, default=120.0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--resume", action="store_true", help="keep the (task, seed) runs already in --out")
     args = ap.parse_args()
     commit = _commit()
     torch.set_num_threads(1)
     warm_up()  # torch's one-off first-call costs are not training time
     start = time.perf_counter()
-    rows = run_suite(args.suite, args.seeds, args.seconds, args.train_seconds)
-    thread_rows = run_threads(args.seeds, args.train_seconds)
-    summary = {"command": "python bench/extraction.py " + " ".join(sys.argv[1:]), "suite": args.suite,
-               "seeds": args.seeds, "seconds": args.seconds, "commit": commit, "machine": {"cpus": os.cpu_count(),
-                                                                        "python": platform.python_version(),
-                                                                        "torch": torch.__version__},
-               "wall_seconds": time.perf_counter() - start, **summarise(rows, thread_rows),
-               "rows": rows, "thread_rows": thread_rows}
-    text = json.dumps(summary, indent=1, default=float)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    rows, earlier = [], 0.0
+    if args.resume and args.out and os.path.exists(args.out):
+        with open(args.out) as fh:
+            old = json.load(fh)
+        if old.get("commit") != commit:
+            sys.exit(f"{args.out} measured {old.get('commit')}, not {commit}: rerun without --resume")
+        rows, earlier = old["rows"], old["wall_seconds"]
+
+    def save(rows, thread_rows=()):
+        summary = {"command": "python bench/extraction.py " + " ".join(sys.argv[1:]), "suite": args.suite,
+                   "seeds": args.seeds, "seconds": args.seconds, "commit": commit,
+                   "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__},
+                   "wall_seconds": earlier + time.perf_counter() - start, "complete": bool(thread_rows),
+                   **summarise(rows, list(thread_rows)), "rows": rows, "thread_rows": list(thread_rows)}
+        if args.out:
+            with open(args.out + ".tmp", "w") as fh:
+                fh.write(json.dumps(summary, indent=1, default=float) + "\n")
+            os.replace(args.out + ".tmp", args.out)
+        return summary
+
+    rows = run_suite(args.suite, args.seeds, args.seconds, args.train_seconds, rows, save)
+    summary = save(rows, run_threads(args.seeds, args.train_seconds))
     print(json.dumps({k: summary[k] for k in ("families", "methods", "threads")}, indent=1, default=float))
 
 

@@ -31,10 +31,11 @@ FOLD = {"xs": Seq(Int(0, 2), length=(1, 4)), "t": Int(0, 3)}
 # (filter_too_much: the strategy draws loops and keeps those within the size bound.)
 PROPERTY = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-# The strategy's default constants minus its 64-bit extremes (+-2**63): an answer near 2**63 is beyond what
-# the readers write (they build constants from -1..3 by synthesis, and linear bounds an affine map's
-# intercept by 64 like its coefficients), reported and pinned by test_an_answer_near_two_to_the_63_is_read.
-CONSTANTS = st.one_of(st.integers(-3, 8), st.sampled_from([16, 255]))
+# The strategy's default constants up to 16 (not 255 or +-2**63): a non-constant answer offset by more
+# than 64 is beyond what the readers write (they build constants from -1..3 by synthesis, linear bounds an
+# affine map's intercept by 64 like its coefficients, fourier overflows int64 near 2**63), reported and
+# pinned by test_an_answer_with_a_large_offset_is_read.
+CONSTANTS = st.one_of(st.integers(-3, 8), st.just(16))
 
 
 def programs(inputs, max_size, kind=None):
@@ -58,13 +59,13 @@ def numbering_limit(r) -> bool:
     return r.program is None and r.status in ("abstained", "timeout") and size is not None and int(size[1]) > 4
 
 
-def round_trip(p, inputs, *, allow_numbering_limit: bool = False) -> str:
+def round_trip(p, inputs, *, allow_numbering_limit: bool = False, seconds: float = 20.0) -> str:
     """Check the round trip; return what happened, for the property's statistics."""
     net = compile_(p, inputs)
     arrays, lengths = enumerate_domain(inputs)
     want = evaluate(p, arrays, lengths if p.sequences else None)
     assert same_on_domain(net.predict(arrays, lengths), want, lengths, net.task.kind == "scan")
-    r = extraction.extract(net, "auto", seconds=20)
+    r = extraction.extract(net, "auto", seconds=seconds)
     if allow_numbering_limit and numbering_limit(r):
         return "abstained: a machine beyond the numberings fsm and lstar try"
     assert r.program is not None, (str(p), r.status, r.reasons)
@@ -123,9 +124,16 @@ def test_boolean_reads_a_constant_bit():
     assert r.status == "solved", r.reasons
 
 
-@pytest.mark.parametrize("answer", ["9223372036854775807", "-9223372036854775807 - 1"])
-def test_an_answer_near_two_to_the_63_is_read(answer):
+@pytest.mark.parametrize("answer", ["9223372036854775807", "-9223372036854775807 - 1", "255"])
+def test_a_large_constant_answer_is_read(answer):
     round_trip(parse(f"def f(a, b):\n    return {answer}\n"), INT4)
+
+
+@pytest.mark.xfail(strict=True, reason="linear bounds the intercept by 64, boolean builds constants from -1..3, "
+                                       "fourier overflows near 2**63 (reported)")
+@pytest.mark.parametrize("answer", ["max(a, b) + 255", "a + 9223372036854775807"])
+def test_an_answer_with_a_large_offset_is_read(answer):
+    round_trip(parse(f"def f(a, b):\n    return {answer}\n"), INT4, seconds=5.0)
 
 
 def test_auto_reads_a_constant_answer():
