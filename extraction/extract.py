@@ -105,5 +105,17 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
                                                        f"table of the domain ({lookup_size(task)})"], faith, reading.details)
         return result(program, "solved", reasons, faith, reading.details)
     status = "partial" if f1 >= PARTIAL else "unfaithful"
-    return result(program, status, reasons + [f"the program agrees with the network on {f1:.1%} of the domain"], faith,
-                  reading.details)
+    n = len(next(iter(inputs.values())))
+    wrong = n - round(f1 * n)
+    return result(program, status, reasons + [f"the program agrees with the network on {percent(f1)} of the domain: "
+                                              f"it disagrees on {wrong} of {n} inputs"], faith, reading.details)
+
+
+def percent(share: float) -> str:
+    """``share`` as a percentage with as many decimals as it takes (one at least) not to read as 100%
+    or 0% when it is neither."""
+    for decimals in range(1, 13):
+        text = f"{share:.{decimals}%}"
+        if (share == 1.0 or not text.startswith("100.")) and (share == 0.0 or text.strip("0.%")):
+            return text
+    return text

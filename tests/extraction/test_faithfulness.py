@@ -93,7 +93,16 @@ def test_agreement_of_at_least_nine_tenths_is_partial():
     net = compile_("def f(a, b):\n    return max(a, b)\n", {"a": Int(0, 4), "b": Int(0, 4)})
     r = extraction.extract(net, "_test_fixed", source="def f(a, b):\n    return max(a, b) - (a == 0 and b == 3)\n")
     assert r.status == "partial" and r.faithfulness["agreement"] == 15 / 16
-    assert "93.8%" in r.reasons[-1]
+    assert "93.8%" in r.reasons[-1] and "1 of 16 inputs" in r.reasons[-1]
+
+
+def test_a_partial_agreement_never_reads_as_a_hundred_percent():
+    # wrong only at (a, b) = (0, 0): 4095 of 4096, which one decimal would round to 100.0%
+    net = compile_("def f(a, b):\n    return a ^ b\n", {"a": Int(0, 64), "b": Int(0, 64)})
+    r = extraction.extract(net, "_test_fixed", source="def f(a, b):\n    return (a ^ b) + (a == 0 and b == 0)\n")
+    assert r.status == "partial" and r.faithfulness["agreement"] == 4095 / 4096
+    assert "100.0%" not in r.reasons[-1]
+    assert "99.98%" in r.reasons[-1] and "disagrees on 1 of 4096 inputs" in r.reasons[-1]
 
 
 def test_a_program_no_smaller_than_a_lookup_table_is_reported_as_table():
