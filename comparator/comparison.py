@@ -209,7 +209,11 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
                      "options": by_key[k].options, "plugins": list(plugins)},
                     by_key[k].seconds, by_key[k].memory_mb) for k in todo]
         if jobs:
-            run(jobs, workers=workers, on_outcome=land, **(executor_options or {}))
+            options = dict(executor_options or {})
+            if executor == "local":
+                # Each run's process is forked from a server that has the routes' libraries loaded already.
+                options.setdefault("preload", ["comparator._preload", *plugins])
+            run(jobs, workers=workers, on_outcome=land, **options)
         frame = db.runs()
         frame = frame[frame["key"].isin(set(by_key))].reset_index(drop=True)
     finally:

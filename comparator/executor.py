@@ -46,7 +46,8 @@ from typing import Any, Protocol
 from pebble import ProcessExpired, ProcessPool
 
 __all__ = [
-    "EXECUTORS", "GRACE_SECONDS", "STATUSES", "Executor", "ExecutorError", "Job", "Outcome", "get_executor", "run_local",
+    "EXECUTORS", "GRACE_SECONDS", "STATUSES", "Executor", "ExecutorError", "Job", "Outcome", "get_executor",
+    "run_isolated", "run_local",
 ]
 
 STATUSES = ("ok", "timeout", "memout", "error")
@@ -188,11 +189,18 @@ def _execute(fn: str, args: dict, memory_mb: int) -> tuple[str, Any, str]:
 # ---- in the parent process ------------------------------------------------------------------
 
 
+def _worker_environment() -> dict[str, str]:
+    """What a job's process must see when it starts: one thread in every numeric library, and a fixed
+    hash seed, so that iterating a set of strings goes the same way in every run (determinism)."""
+    return {**{name: "1" for name in THREAD_VARIABLES}, "PYTHONHASHSEED": "0"}
+
+
 @contextlib.contextmanager
 def _single_thread_environment() -> Iterator[None]:
-    """Sets THREAD_VARIABLES to 1 while the pool starts processes (they inherit it), then restores them."""
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    os.environ.update({name: "1" for name in THREAD_VARIABLES})
+    """Sets `_worker_environment` while the pool starts processes (they inherit it), then restores it."""
+    env = _worker_environment()
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     try:
         yield
     finally:
@@ -240,12 +248,21 @@ def _outcome(job: Job, future: Any, seconds: float, grace: float) -> Outcome:
     return Outcome(job.key, status, value, seconds, detail)
 
 
+def _context(preload: Sequence[str]) -> Any:
+    if not preload:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(preload))
+    return context
+
+
 def run_local(
     jobs: Sequence[Job],
     *,
     workers: int | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     grace: float = GRACE_SECONDS,
+    preload: Sequence[str] = (),
 ) -> list[Outcome]:
     """Runs each job in a fresh process of a local pool; returns the outcomes in the order of `jobs`.
 
@@ -261,6 +278,10 @@ def run_local(
     Processes are started with "spawn", so each job starts from a bare interpreter (plus the main
     script, which spawn re-imports): its memory baseline, and so what its cap leaves it, does not
     depend on what this process has imported, and no lock held by one of its threads is copied.
+    With `preload` (module names), they are forked instead from a single-threaded server process that
+    imported those modules once ("forkserver"): each job still gets a process of its own, started from
+    the same fixed state, without paying the imports again (torch's take seconds). A preload module must
+    not start threads. The server is this interpreter's one forkserver: the first preload list wins.
     """
     jobs = list(jobs)
     seen: set[str] = set()
@@ -275,7 +296,7 @@ def run_local(
         pool = ProcessPool(
             max_workers=min(workers or os.cpu_count() or 1, len(jobs)),
             max_tasks=1,
-            context=multiprocessing.get_context("spawn"),
+            context=_context(preload),
         )
         try:
             futures = {
@@ -308,7 +329,65 @@ def run_local(
     return [outcomes[job.key] for job in jobs]
 
 
-EXECUTORS: dict[str, Executor] = {"local": run_local}
+def run_isolated(job: Job, *, grace: float = GRACE_SECONDS) -> Outcome:
+    """Runs one job in a fresh interpreter started here, with the statuses and limits of `run_local`.
+
+    For executors whose own workers are long-lived (a Ray worker runs many tasks): the job still gets a
+    bare process of its own, its memory cap and one thread, and a hard kill (of its whole process group)
+    at `job.seconds + grace`. `Outcome.seconds` is measured here, from the process's start to its end.
+    """
+    import pickle
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="tractbench-job-") as folder:
+        job_path, result_path, err_path = (os.path.join(folder, n) for n in ("job", "result", "stderr"))
+        with open(job_path, "wb") as fh:
+            pickle.dump((job.fn, job.args, job.memory_mb), fh)
+        env = {**os.environ, **_worker_environment()}
+        start = time.monotonic()
+        with open(err_path, "wb") as err:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "comparator._isolated", job_path, result_path],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True,
+            )
+            try:
+                code = process.wait(timeout=job.seconds + grace)
+            except BaseException as interrupted:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                if not isinstance(interrupted, subprocess.TimeoutExpired):
+                    raise
+                return Outcome(job.key, "timeout", None, time.monotonic() - start,
+                               f"killed at {job.seconds:g} s budget + {grace:g} s grace")
+            finally:
+                # Whatever the job started in its own session dies with it.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+        seconds = time.monotonic() - start
+        if code == 0 and os.path.exists(result_path):
+            with open(result_path, "rb") as fh:
+                status, value, detail = pickle.load(fh)  # noqa: S301 -- written by our own child
+            return Outcome(job.key, status, value, seconds, detail)
+        if code is not None and code < 0:
+            status, detail = _expired(code, job.memory_mb)
+        else:
+            status, detail = "error", f"process exited with code {code} before returning"
+        with open(err_path, "rb") as fh:
+            tail = fh.read()[-4000:].decode("utf-8", "replace").strip()
+        if tail:
+            detail += "\n" + "\n".join(tail.splitlines()[-_TAIL_LINES:])
+        return Outcome(job.key, status, None, seconds, detail)
+
+
+def _run_ray(jobs: Sequence[Job], **options: Any) -> list[Outcome]:
+    from .ray_executor import run_ray  # ray is an optional extra, imported only when asked for
+
+    return run_ray(jobs, **options)
+
+
+EXECUTORS: dict[str, Executor] = {"local": run_local, "ray": _run_ray}
 
 
 def get_executor(name: str) -> Executor:
