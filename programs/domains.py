@@ -229,9 +229,17 @@ def iter_domain(inputs: dict[str, Domain]) -> Iterator[dict[str, object]]:
                 yield row
 
 
+# Domains up to this many inputs are sampled without replacement by index (work linear in the domain);
+# larger ones by redrawing repeats, which is quick while the sample is a small part of the domain.
+INDEXED_UP_TO = 1 << 20
+
+
 def _distinct_sample(inputs, n: int, rng: np.random.Generator):
-    if n > domain_size(inputs):
-        raise DomainError(f"cannot draw {n} distinct inputs from a domain of {domain_size(inputs)}")
+    size = domain_size(inputs)
+    if n > size:
+        raise DomainError(f"cannot draw {n} distinct inputs from a domain of {size}")
+    if size <= INDEXED_UP_TO:
+        return decode_indices(inputs, _distinct_indices(inputs, n, rng))
     arrays, lengths = sample_domain(inputs, n, rng)
     while True:
         cols = [arrays[k] if arrays[k].ndim == 2 else arrays[k][:, None] for k in inputs]
@@ -245,3 +253,56 @@ def _distinct_sample(inputs, n: int, rng: np.random.Generator):
         more, more_len = sample_domain(inputs, n - keep.size, rng)
         arrays = {k: np.concatenate([arrays[k][keep], more[k]]) for k in inputs}
         lengths = None if lengths is None else np.concatenate([lengths[keep], more_len])
+
+
+def _length_blocks(inputs) -> list[tuple[int | None, int]]:
+    """(length, number of input tuples of that length) for each block of ``enumerate_domain``'s order."""
+    scalars = math.prod(d.size for d in inputs.values() if isinstance(d, Int))
+    seqs = [d for d in inputs.values() if isinstance(d, Seq)]
+    if not seqs:
+        return [(None, scalars)]
+    return [(n, scalars * math.prod(s.count(n) for s in seqs)) for n in seqs[0].lengths]
+
+
+def _distinct_indices(inputs, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` distinct positions in ``enumerate_domain``'s order, in the order drawn, from the distribution
+    ``sample_domain`` draws from (a length uniformly, then a tuple of that length uniformly) without
+    replacement: each draw is from the inputs not yet drawn, as redrawing repeats would give."""
+    blocks = _length_blocks(inputs)
+    size = sum(count for _, count in blocks)
+    if len(blocks) == 1:
+        return rng.choice(size, size=n, replace=False)
+    p = np.concatenate([np.full(count, 1.0 / (len(blocks) * count)) for _, count in blocks])
+    return rng.choice(size, size=n, replace=False, p=p / p.sum())
+
+
+def decode_indices(inputs: dict[str, Domain], index: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The input tuples at positions ``index`` of ``enumerate_domain(inputs)``, without enumerating it."""
+    index = np.asarray(index, dtype=np.int64)
+    names = list(inputs)
+    scalars = [k for k in names if isinstance(inputs[k], Int)]
+    seqs = [k for k in names if isinstance(inputs[k], Seq)]
+    out = {k: np.zeros(index.shape[0], dtype=np.int64) for k in scalars}
+    lengths = None
+    if seqs:
+        lmax = inputs[seqs[0]].max_length
+        out.update({k: np.zeros((index.shape[0], lmax), dtype=np.int64) for k in seqs})
+        lengths = np.zeros(index.shape[0], dtype=np.int64)
+    offset = 0
+    for length, count in _length_blocks(inputs):
+        sel = np.nonzero((index >= offset) & (index < offset + count))[0]
+        rest = index[sel] - offset
+        offset += count
+        if length is not None:
+            lengths[sel] = length
+            # the sequence part varies fastest: its positions in order, the last digit least significant
+            for k in reversed(seqs):
+                dom = inputs[k].element
+                for i in reversed(range(length)):
+                    out[k][sel, i] = dom.lo + rest % dom.size
+                    rest = rest // dom.size
+        for k in reversed(scalars):
+            dom = inputs[k]
+            out[k][sel] = dom.lo + rest % dom.size
+            rest = rest // dom.size
+    return {k: out[k] for k in names}, lengths

@@ -131,12 +131,7 @@ def check_control(net, seconds: float) -> list[str]:
     return seen
 
 
-# The fast subset leaves out binary_addition: fsm's trace there samples 5000 distinct of its 5460 inputs,
-# which takes ~8 s whatever the budget (reported); the slow test below covers it.
-FAST_CONTROL = [case for case in QUICK if case[0] != "binary_addition"]
-
-
-@pytest.mark.parametrize("case", FAST_CONTROL, ids=quick_id)
+@pytest.mark.parametrize("case", QUICK, ids=quick_id)
 def test_no_extractor_solves_the_task_from_an_untrained_network(case):
     name, params = case
     net = untrained(trained(name, **params), seed=0)
