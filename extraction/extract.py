@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from programs import Program
 from programs.budget import Budget
@@ -14,6 +15,7 @@ from programs.budget import Budget
 from .encoding import domain_inputs
 from .faithfulness import agreement, lookup_size, network_outputs
 from .registry import Reading, registry
+from .train import nonfinite
 
 STATUSES = ("solved", "partial", "unfaithful", "table", "timeout", "abstained", "error")
 # Agreement at or above this (but below 1) is "partial": most of the network is explained.
@@ -73,6 +75,10 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
 
     if getattr(trained, "status", "trained") == "error":
         return result(None, "error", ["the network's training failed: " + "; ".join(trained.reasons)])
+    inputs, lengths, complete = domain_inputs(trained.task)
+    broken = not_finite(trained, inputs, lengths)
+    if broken:
+        return result(None, "error", broken)
     why = entry.applies(trained)
     if why:
         return result(None, "abstained", why)
@@ -94,7 +100,6 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
         program = task.check_program(reading.program)
     except Exception as err:
         return result(None, "error", reasons + [f"the method built a program the task cannot take: {err}"])
-    inputs, lengths, complete = domain_inputs(task)
     f1 = agreement(trained, program, inputs, lengths, network_outputs(trained, inputs, lengths))
     faith = {"agreement": f1, "interchange": reading.interchange, "splice": reading.splice}
     if not complete:
@@ -109,6 +114,22 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
     wrong = n - round(f1 * n)
     return result(program, status, reasons + [f"the program agrees with the network on {percent(f1)} of the domain: "
                                               f"it disagrees on {wrong} of {n} inputs"], faith, reading.details)
+
+
+def not_finite(trained, inputs: dict[str, np.ndarray], lengths: np.ndarray | None) -> list[str]:
+    """Why nothing can be read from a network whose weights or outputs hold NaN or infinity (its answers
+    are then an artefact of argmax, not a computation); [] for a usable one."""
+    bad = nonfinite(trained.model)
+    if bad:
+        return [f"the network's weights are not finite (NaN or inf in {', '.join(bad)}); nothing can be read "
+                "from it: retrain it (with a lower lr, say)"]
+    with torch.no_grad():
+        logits = trained.model(trained.encoding.batch(inputs, lengths))
+    wrong = ~torch.isfinite(logits).reshape(logits.shape[0], -1).all(dim=1)
+    if bool(wrong.any()):
+        return [f"the network's outputs are NaN or inf on {int(wrong.sum())} of {logits.shape[0]} inputs (its weights "
+                "are too large for float32 arithmetic); nothing can be read from it: retrain it (with a lower lr, say)"]
+    return []
 
 
 def percent(share: float) -> str:

@@ -110,6 +110,29 @@ def check_arch(task, arch: str) -> None:
                             "a token embedding per value does not fit; narrow the domain")
 
 
+def check_settings(arch: str, settings: dict[str, Any]) -> None:
+    """Refuse settings no network can train with (a NaN or negative rate, a width of zero), naming them."""
+    for key, value in settings.items():
+        if key in ("lr", "weight_decay"):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
+                value > 0 if key == "lr" else value >= 0)
+            want = "a finite number above 0" if key == "lr" else "a finite number, 0 or more"
+        elif key == "numeric":
+            ok, want = isinstance(value, bool), "True or False"
+        else:
+            ok, want = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1, "an integer, 1 or more"
+        if not ok:
+            raise TrainingError(f"{arch} option {key}={value!r} is not usable: it must be {want}")
+    if arch == "transformer" and settings["d_model"] % settings["heads"]:
+        raise TrainingError(f"transformer d_model={settings['d_model']} must be a multiple of heads={settings['heads']}")
+
+
+def nonfinite(model: nn.Module) -> list[str]:
+    """Names of the network's parameters and buffers holding a NaN or an infinity."""
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    return [name for name, t in tensors if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
 def default_examples(task, seed: int):
     if task.enumerable and task.domain_size <= WHOLE_DOMAIN_UP_TO:
         return task.examples(None)
@@ -169,6 +192,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     if unknown:
         raise TrainingError(f"unknown option(s) {', '.join(sorted(unknown))} for {arch}; known: {', '.join(DEFAULTS[arch])}")
     settings = {**DEFAULTS[arch], **family_defaults(task, arch), **options}
+    check_settings(arch, settings)
     start = time.perf_counter()
     ex = _examples(task, examples, seed)
     if len(ex) == 0:
@@ -195,6 +219,11 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
         every = settings["eval_every"]
         while True:
             if steps % every == 0:
+                bad = nonfinite(model)
+                if bad:  # a step can break weights the next loss would not show (a budget stop, unused rows)
+                    status = "error"
+                    reasons.append(f"training diverged: the weights ({', '.join(bad)}) became NaN or inf by step {steps}")
+                    break
                 if accuracy(model, encoding, fit_b, fit_t) == 1.0 and accuracy(model, encoding, val_b, val_t) == 1.0:
                     status = "trained"
                     break
@@ -206,7 +235,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
             loss = loss_fn(encoding, model(fit_b), fit_t)
             if not torch.isfinite(loss):
                 status = "error"
-                reasons.append(f"training diverged: the loss became {float(loss)} at step {steps}")
+                reasons.append(f"training diverged: the loss became {loss.detach().item()} at step {steps}")
                 break
             loss.backward()
             opt.step()

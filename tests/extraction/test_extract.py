@@ -3,7 +3,10 @@ quick suite, determinism per seed, and the random-network control: no extractor 
 from a network that does not compute it."""
 from __future__ import annotations
 
+import copy
+
 import pytest
+import torch
 from _nets import computes_task, trained, untrained
 
 import extraction
@@ -11,6 +14,7 @@ import toy_tasks
 from extraction import ExtractionError
 from extraction.extract import STATUSES
 from extraction.registry import registry
+from extraction.train import with_model
 
 BUILT_IN = {"auto", "blackbox", "boolean", "fourier", "fsm", "linear", "lstar"}
 QUICK = [(t.name.split("[")[0], dict(t.params)) for t in toy_tasks.suite("quick")]
@@ -54,14 +58,42 @@ def test_a_method_that_does_not_apply_abstains_with_the_reason(net_of, method, w
     assert r.method == method
 
 
-@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
-def test_a_network_whose_training_failed_is_an_error():
-    net = extraction.train(toy_tasks.get("majority", n=3), lr=1e30, seconds=10)
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("name, params, lr", [("majority", {"n": 3}, 1e30), ("parity", {"n": 4}, 1e6),
+                                              ("running_parity", {"length": 4}, 1e6)])
+def test_a_network_whose_training_failed_is_an_error(name, params, lr):
+    net = extraction.train(toy_tasks.get(name, **params), lr=lr, seconds=10)
     assert net.status == "error"
-    for method in ("auto", "boolean", "blackbox"):
+    for method in sorted(BUILT_IN):
         r = extraction.extract(net, method, seconds=5)
         assert r.status == "error" and r.program is None
-        assert "training failed" in r.reasons[0] and "diverged" in r.reasons[0]
+        assert "training failed" in r.reasons[0] and "diverged" in r.reasons[0] and "step" in r.reasons[0]
+
+
+def broken(net, how: str):
+    """A copy of ``net`` with every weight NaN, or every weight scaled past what float32 can carry."""
+    model = copy.deepcopy(net.model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan")) if how == "nan" else p.mul_(1e30)
+    return with_model(net, model)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("name, params, how, why", [
+    (name, params, how, why)
+    for name, params in [("majority", {"n": 3}), ("modular_addition", {"p": 7}), ("maximum", {"bits": 3}),
+                         ("running_parity", {"length": 8})]
+    for how, why in [("nan", "weights are not finite"), ("huge", "outputs are NaN or inf")]
+    if not (how == "huge" and name == "running_parity")  # saturated gates keep a GRU finite however large
+])
+def test_a_network_that_computes_nan_is_an_error_not_a_reading(name, params, how, why):
+    # its argmax answers look like a constant, but nothing computed them: no method may read a program
+    bad = broken(trained(name, **params), how)
+    for method in sorted(BUILT_IN):
+        r = extraction.extract(bad, method, seconds=5)
+        assert r.status == "error" and r.program is None, (method, r.status, r.reasons)
+        assert why in r.reasons[0]
 
 
 @pytest.mark.parametrize("name, params", [

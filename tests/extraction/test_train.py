@@ -74,7 +74,7 @@ def test_unknown_options_and_bad_budgets_are_refused():
             extraction.train(task, seconds=seconds)
 
 
-@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
+@pytest.mark.filterwarnings("error")  # reporting the loss must not warn (float() of a tensor that needs grad did)
 @pytest.mark.parametrize("name, params, arch", [("modular_addition", {"p": 7}, "mlp"),
                                                 ("modular_addition", {"p": 7}, "transformer"),
                                                 ("running_parity", {"length": 8}, "gru")])
@@ -86,6 +86,51 @@ def test_divergence_is_an_error_naming_the_step(name, params, arch):
     step = int(net.reasons[0].rsplit("step ", 1)[1])
     assert step == net.steps <= 2
     assert net.domain_accuracy < 1
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("name, params, arch", [("parity", {"n": 4}, "mlp"), ("maximum", {"bits": 3}, "mlp"),
+                                                ("running_parity", {"length": 8}, "gru"),
+                                                ("running_parity", {"length": 4}, "rnn")])
+@pytest.mark.parametrize("options", [{"lr": 1e6}, {"weight_decay": 1e12}], ids=str)
+def test_a_large_rate_ends_in_an_error_with_the_step_where_the_loss_broke(name, params, arch, options):
+    net = extraction.train(toy_tasks.get(name, **params), arch, seconds=30, **options)
+    assert net.status == "error" and len(net.reasons) == 1, net.reasons
+    why = net.reasons[0]
+    assert "diverged" in why and ("nan" in why or "inf" in why)
+    assert int(why.rsplit("step ", 1)[1]) == net.steps
+
+
+def test_weights_broken_between_losses_are_an_error_naming_the_step(monkeypatch):
+    # an optimiser whose fourth step leaves an infinity in the weights: the next check (eval_every=1)
+    # finds it before any loss is computed from them
+    class Breaking(torch.optim.AdamW):
+        taken = 0
+
+        def step(self, closure=None):
+            out = super().step(closure)
+            Breaking.taken += 1
+            if Breaking.taken == 4:
+                with torch.no_grad():
+                    self.param_groups[0]["params"][-1].fill_(float("inf"))
+            return out
+
+    monkeypatch.setattr(torch.optim, "AdamW", Breaking)
+    net = extraction.train(toy_tasks.get("parity", n=4), seconds=30, eval_every=1)
+    assert net.status == "error" and net.steps == 4
+    assert net.reasons == ("training diverged: the weights (out.bias) became NaN or inf by step 4",)
+
+
+@pytest.mark.parametrize("arch, options, name", [
+    ("mlp", {"lr": float("nan")}, "lr"), ("mlp", {"lr": float("inf")}, "lr"), ("mlp", {"lr": 0}, "lr"),
+    ("mlp", {"lr": -1e-3}, "lr"), ("mlp", {"lr": "fast"}, "lr"), ("mlp", {"weight_decay": -1.0}, "weight_decay"),
+    ("mlp", {"weight_decay": float("nan")}, "weight_decay"), ("mlp", {"hidden": 0}, "hidden"),
+    ("mlp", {"embed": 2.5}, "embed"), ("mlp", {"eval_every": 0}, "eval_every"), ("mlp", {"numeric": "yes"}, "numeric"),
+    ("transformer", {"d_model": 10}, "d_model"),
+])
+def test_settings_no_network_can_train_with_are_refused_naming_them(arch, options, name):
+    with pytest.raises(TrainingError, match=name):
+        extraction.train(toy_tasks.get("majority", n=3), arch, seconds=5, **options)
 
 
 def test_a_tiny_budget_stops_before_exact():
