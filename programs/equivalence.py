@@ -90,16 +90,17 @@ def equivalent(
         if size <= max_exhaustive:
             return _exhaustive_scalars(p, q, inputs, scalar_inputs)
         verdict = _z3_scalars(p, q, inputs, scalar_inputs, budget)
-        if verdict is not None:
+        if isinstance(verdict, Verification):
             return verdict
-        return _sampled(p, q, inputs, samples, seed, detail="z3 did not decide in the time given")
+        return _sampled(p, q, inputs, samples, seed, detail=f"z3 did not decide ({verdict})")
     verdict = _product_machine(p, q, inputs, seqs, budget, max_states)
     if verdict is not None:
         return verdict
     verdict = _bounded_z3(p, q, inputs, budget)
-    if verdict is not None:
+    if isinstance(verdict, Verification):
         return verdict
-    return _sampled(p, q, inputs, samples, seed, detail="state space too large and z3 did not decide in the time given")
+    return _sampled(p, q, inputs, samples, seed,
+                    detail=f"state space too large and z3 did not decide ({verdict})")
 
 
 # --- preconditions ---------------------------------------------------------------------------
@@ -204,13 +205,25 @@ def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return d
 
 
-def _z3_scalars(p, q, inputs, scalar_inputs, budget: Budget) -> Verification | None:
+def _z3_check(solver) -> tuple[object, str]:
+    """``solver.check()`` and, when it is neither sat nor unsat, why: z3's own reason, or its error."""
+    import z3
+
+    try:
+        answer = solver.check()
+    except z3.Z3Exception as err:  # an internal failure is an undecided query, not the caller's crash
+        return z3.unknown, f"z3 failed: {err}"
+    return answer, "" if answer in (z3.sat, z3.unsat) else f"z3 answered unknown: {solver.reason_unknown()}"
+
+
+def _z3_scalars(p, q, inputs, scalar_inputs, budget: Budget) -> Verification | str:
+    """A proof or a counterexample by z3; otherwise a string saying why z3 did not decide."""
     import z3
 
     from .smt import to_z3, z3_value
 
     if budget.left <= 0:
-        return None
+        return "no time left for z3"
     symbols = {n: z3.BitVec(n, 64) for n in scalar_inputs}
     solver = z3.Solver()
     solver.set("timeout", max(1, int(budget.left * 1000)))
@@ -219,7 +232,7 @@ def _z3_scalars(p, q, inputs, scalar_inputs, budget: Budget) -> Verification | N
     outs_p = to_z3(p, {n: symbols[n] for n in p.params if n in symbols}, mode="bv")
     outs_q = to_z3(q, {n: symbols[n] for n in q.params if n in symbols}, mode="bv")
     solver.add(z3.Or([a != b for a, b in zip(outs_p, outs_q)]))
-    answer = solver.check()
+    answer, why = _z3_check(solver)
     if answer == z3.unsat:
         return Verification(True, "z3", checked=domain_size(scalar_inputs), detail="no input makes the outputs differ (64-bit bit-vector proof)")
     if answer == z3.sat:
@@ -229,7 +242,7 @@ def _z3_scalars(p, q, inputs, scalar_inputs, budget: Budget) -> Verification | N
             if isinstance(d, Seq):
                 x[n] = [d.element.lo] * d.min_length
         return _counterexample(p, q, x, "z3", 1)
-    return None
+    return why
 
 
 # --- loops: product machine ----------------------------------------------------------------------
@@ -416,7 +429,8 @@ def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --- loops: bounded z3 -------------------------------------------------------------------------------
 
 
-def _bounded_z3(p, q, inputs, budget: Budget, max_unroll: int = 64) -> Verification | None:
+def _bounded_z3(p, q, inputs, budget: Budget, max_unroll: int = 64) -> Verification | str:
+    """A proof up to a length bound or a counterexample by z3; otherwise a string saying why not."""
     import z3
 
     from .smt import to_z3, z3_value
@@ -426,7 +440,7 @@ def _bounded_z3(p, q, inputs, budget: Budget, max_unroll: int = 64) -> Verificat
     top = min(first.max_length, max_unroll)
     for length in range(first.min_length, top + 1):
         if budget.left <= 0:
-            return None
+            return f"no time left for z3 at length {length}"
         scalars = {n: z3.BitVec(n, 64) for n, d in inputs.items() if isinstance(d, Int)}
         sequences = {n: [z3.BitVec(f"{n}_{i}", 64) for i in range(length)] for n in seqs}
         solver = z3.Solver()
@@ -441,7 +455,7 @@ def _bounded_z3(p, q, inputs, budget: Budget, max_unroll: int = 64) -> Verificat
         outs_p = to_z3(p, {n: env[n] for n in p.params if n in p.sequences or n not in p.shape.unused}, mode="bv")
         outs_q = to_z3(q, {n: env[n] for n in q.params if n in q.sequences or n not in q.shape.unused}, mode="bv")
         solver.add(z3.Or([a != b for a, b in zip(outs_p, outs_q)]))
-        answer = solver.check()
+        answer, why = _z3_check(solver)
         if answer == z3.sat:
             model = solver.model()
             x: dict[str, Any] = {n: z3_value(model.eval(s, model_completion=True)) for n, s in scalars.items()}
@@ -449,7 +463,7 @@ def _bounded_z3(p, q, inputs, budget: Budget, max_unroll: int = 64) -> Verificat
                 x[n] = [z3_value(model.eval(s, model_completion=True)) for s in sequences[n]]
             return _counterexample(p, q, x, "bounded-z3", 1)
         if answer != z3.unsat:
-            return None
+            return f"{why} at length {length}"
     detail = f"proved for every length {first.min_length}..{top}"
     if top < first.max_length:
         detail += f"; lengths above {top} were not checked"

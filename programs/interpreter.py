@@ -135,6 +135,9 @@ def run(program: Program, inputs: Mapping[str, Any]):
     env = m.start(scalars)
     if program.kind == "function":
         return m.finish(env)
+    for name in program.sequences:
+        if isinstance(inputs[name], (str, bytes, Mapping)) or not hasattr(inputs[name], "__iter__"):
+            raise InputError(f"sequence input {name!r} must be a list of integers, got {type(inputs[name]).__name__}")
     seqs = [[_scalar_int(name, v) for v in inputs[name]] for name in program.sequences]
     lengths = {len(s) for s in seqs}
     if len(lengths) > 1:
@@ -160,6 +163,9 @@ def _scalar_int(name: str, v) -> int:
 
 
 def _check_names(program: Program, inputs: Mapping[str, Any]) -> None:
+    if not isinstance(inputs, Mapping):
+        raise InputError(f"inputs must be a dict {{name: value}} for the parameters {list(program.params)} of "
+                         f"{program.name}, got {type(inputs).__name__}")
     missing = [p for p in program.params if p not in inputs]
     extra = [k for k in inputs if k not in program.params]
     if missing or extra:

@@ -46,6 +46,9 @@ def training_examples(task, examples, seed: int):
     from toy_tasks import Examples
 
     if isinstance(examples, Examples):
+        errors = task.example_errors(examples)
+        if errors:
+            raise SynthesisError(f"the examples do not fit task {task.name} ({task.signature()}): {'; '.join(errors)}")
         return examples
     if examples is None:
         if task.enumerable:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 from programs import Int, Program, Seq, parse
 from programs.domains import DomainError, sample_domain
 
-from .task import ALL_OPERATORS, Task, TaskError, _call_one, normalise_output, signature_errors
+from .task import ALL_OPERATORS, Task, TaskError, TimeLimit, check_seconds, normalise_output, signature_errors
 
 
 @dataclass(frozen=True)
@@ -215,20 +215,28 @@ def from_function(
     difficulty: float | None = None,
     operators: tuple[str, ...] = ALL_OPERATORS,
     description: str = "",
+    seconds: float = 60.0,
 ) -> Task:
     """A task whose ground truth is a Python function of plain ints (lists for sequences).
 
     ``fn`` returns an int or a tuple of ints (a function, or a fold over sequences), or a list with one
     output per step (a scan). It is called on the whole domain now when the domain is enumerable (so an
     input on which it fails is named at once), else on a sample.
+
+    ``seconds`` limits each computation of the ground truth (the truth table now, a sample later): a
+    function that takes longer is a ``TaskError`` naming the input it was on. In the main thread a
+    call that hangs is interrupted (by SIGALRM); in other threads the time is checked between calls,
+    so a slow function is stopped but a call that never returns cannot be.
     """
     if not isinstance(name, str) or not name:
         raise TaskError("a task needs a non-empty name")
     if not callable(fn):
         raise TaskError(f"from_function needs a callable, got {type(fn).__name__}")
+    seconds = check_seconds(seconds)
     inputs = signature_errors(inputs)
     first = {n: d.lo if isinstance(d, Int) else [d.element.lo] * d.min_length for n, d in inputs.items()}  # the domain's first input, without enumerating it
-    y = _call_one(name, fn, first)
+    with TimeLimit(name, seconds) as limit:
+        y = limit.call(fn, first)
     has_seq = any(isinstance(d, Seq) for d in inputs.values())
     if isinstance(y, list):
         if not has_seq:
@@ -243,6 +251,7 @@ def from_function(
         name=name, family=family, params={}, inputs=dict(inputs),
         difficulty=_default_difficulty(inputs) if difficulty is None else float(difficulty),
         kind=kind, arity=arity, operators=tuple(operators), function=fn, description=description,
+        truth_seconds=seconds,
     )
     if task.enumerable:
         task.examples()  # computes (and caches) the whole truth table, naming any input that fails

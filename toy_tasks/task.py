@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import math
+import signal
+import threading
+import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Self
 
 import numpy as np
 
@@ -99,6 +102,8 @@ class Task:
     # An independent Python definition of a built-in task, against which its reference is checked.
     definition: Callable | None = field(default=None, repr=False)
     description: str = ""
+    # For a task made from a Python function: the limit on computing its ground truth (``TimeLimit``).
+    truth_seconds: float = field(default=60.0, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # --- the domain ---------------------------------------------------------------------------
@@ -121,7 +126,7 @@ class Task:
     def _truth(self, arrays: dict[str, np.ndarray], lengths) -> np.ndarray:
         if self.reference is not None:
             return evaluate(self.reference, arrays, lengths)
-        return _call_function(self, self.function, arrays, lengths)
+        return _call_function(self, self.function, arrays, lengths, seconds=self.truth_seconds)
 
     def _domain(self) -> Examples:
         hit = self._cache.get("domain")
@@ -170,6 +175,61 @@ class Task:
         a = replace(a, note=f"training split: {n_train} of {dom.note}, seed {seed}")
         b = replace(b, note=f"held-out split: {n_test} of {dom.note}, seed {seed}")
         return a, b
+
+    def example_errors(self, examples: Examples) -> list[str]:
+        """Why ``examples`` (built by hand, say) do not fit this task's signature and kind; [] if they do."""
+        if not isinstance(examples, Examples):
+            return [f"expected an Examples object, got {type(examples).__name__}"]
+        inputs = examples.inputs
+        if not isinstance(inputs, Mapping):
+            return [f"Examples.inputs must be a dict {{name: array}}, got {type(inputs).__name__}"]
+        missing = [n for n in self.inputs if n not in inputs]
+        extra = [n for n in inputs if n not in self.inputs]
+        if missing or extra:
+            return [f"the inputs must be named {list(self.inputs)} (task {self.name}); "
+                    + ", ".join(([f"missing {missing}"] if missing else []) + ([f"unexpected {extra}"] if extra else []))]
+        arrays = {**inputs, "outputs": examples.outputs}
+        if examples.lengths is not None:
+            arrays["lengths"] = examples.lengths
+        for k, v in arrays.items():
+            if not isinstance(v, np.ndarray) or not (np.issubdtype(v.dtype, np.integer) or v.dtype == np.bool_):
+                what = f"dtype {v.dtype}" if isinstance(v, np.ndarray) else type(v).__name__
+                return [(f"{k!r} must be a numpy array of integers, got {what}; build examples with task.examples() "
+                         "or np.asarray(..., dtype=np.int64)")]
+        if examples.outputs.ndim == 0:
+            return ["outputs must be an array with one row per example, got a single value"]
+        n = examples.outputs.shape[0]
+        width = None
+        errors = []
+        for k, dom in self.inputs.items():
+            v = inputs[k]
+            want = 2 if isinstance(dom, Seq) else 1
+            if v.ndim != want:
+                shape = "[n, max_length]" if want == 2 else "[n]"
+                errors.append(f"input {k!r} is a {'sequence' if want == 2 else 'scalar'}: its array must be {shape}, got shape {v.shape}")
+                continue
+            if v.shape[0] != n:
+                errors.append(f"input {k!r} has {v.shape[0]} rows but there are {n} outputs; every array needs one row per example")
+            if want == 2:
+                if width is not None and v.shape[1] != width:
+                    errors.append(f"sequence inputs have different widths ({width} and {v.shape[1]}); pad them to one max_length")
+                width = v.shape[1]
+        if errors:
+            return errors
+        if self.sequences and examples.lengths is not None:
+            lengths = examples.lengths
+            if lengths.shape != (n,):
+                errors.append(f"lengths must have shape ({n},), one per example; got {lengths.shape}")
+            elif n and (lengths.min() < 0 or lengths.max() > width):
+                errors.append(f"lengths must lie in [0, {width}] (the width of the sequence arrays)")
+        if self.kind == "scan":
+            shape = (n, width) if self.arity == 1 else (n, width, self.arity)
+        else:
+            shape = (n,) if self.arity == 1 else (n, self.arity)
+        if examples.outputs.shape != shape:
+            errors.append(f"outputs of a {self.kind} with {self.arity} output(s) must have shape {shape}, "
+                          f"got {examples.outputs.shape}")
+        return errors
 
     # --- verification ---------------------------------------------------------------------------
     def check_program(self, program: Program | str) -> Program:
@@ -268,6 +328,88 @@ def _call_one(task_name: str, fn: Callable, x: dict[str, Any]):
         raise TaskError(f"task {task_name}: the function raised {type(err).__name__}: {err} on input {x}") from err
 
 
+class _Overtime(BaseException):
+    """Raised by the SIGALRM handler inside a user's function. A BaseException, so that the function's
+    own ``except Exception`` does not swallow it."""
+
+
+def check_seconds(seconds) -> float:
+    """A time limit given by a user: a positive number (``math.inf``: no limit); TaskError otherwise."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or math.isnan(seconds) or seconds <= 0:
+        raise TaskError(f"seconds must be a positive number of seconds (math.inf for no limit), got {seconds!r}")
+    return float(seconds)
+
+
+class TimeLimit:
+    """A limit of ``seconds`` on calling a user's function over many inputs (``with TimeLimit(...) as limit``).
+
+    In the main thread a SIGALRM timer interrupts a call that hangs; the previous handler and timer
+    are restored on exit (a timer already set to fire sooner is left alone, and then, as off the main
+    thread, the elapsed time is checked after each call). Off the main thread only that check runs: a
+    slow function is stopped after the call that crosses the limit, but a call that never returns
+    cannot be interrupted there.
+    """
+
+    def __init__(self, task_name: str, seconds: float):
+        self.task_name = task_name
+        self.seconds = check_seconds(seconds)
+        self.input: dict[str, Any] | None = None
+        self._armed = False
+
+    def __enter__(self) -> Self:
+        self._start = time.monotonic()
+        if (
+            math.isfinite(self.seconds)
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+        ):
+            outer, _ = signal.getitimer(signal.ITIMER_REAL)
+            if not (0 < outer <= self.seconds):
+                self._previous_handler = signal.signal(signal.SIGALRM, self._alarm)
+                self._previous_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds)
+                self._armed = True
+        return self
+
+    def _alarm(self, signum, frame) -> None:
+        if self._armed:
+            raise _Overtime()
+
+    def call(self, fn: Callable, x: dict[str, Any]):
+        """``fn(**x)`` as ``_call_one`` does it, then a check that the limit has not passed."""
+        self.input = x
+        y = _call_one(self.task_name, fn, x)
+        if time.monotonic() - self._start > self.seconds:
+            raise self.error()
+        return y
+
+    def error(self) -> TaskError:
+        where = f" (on input {self.input})" if self.input is not None else ""
+        return TaskError(
+            f"task {self.task_name}: the function did not return within {self.seconds:g} s{where}; "
+            "make it faster or pass seconds=... (a larger limit) to from_function"
+        )
+
+    def __exit__(self, kind, err, tb) -> None:
+        if self._armed:
+            try:
+                self._disarm()
+            except _Overtime:  # the alarm went off on the way out: the limit was reached all the same
+                self._disarm()
+                kind = _Overtime
+        if kind is _Overtime:
+            raise self.error() from None
+
+    def _disarm(self) -> None:
+        self._armed = False  # from here on the handler does nothing, so the rest cannot be interrupted
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        previous = self._previous_handler
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+        delay, interval = self._previous_timer
+        if delay > 0:  # a later timer someone else set: it keeps its time, less what was spent here
+            spent = time.monotonic() - self._start
+            signal.setitimer(signal.ITIMER_REAL, max(delay - spent, 1e-3), interval)
+
+
 def normalise_output(task_name: str, y, x: dict[str, Any], kind: str, arity: int | None, length: int | None):
     """Check one output of a user's function and turn it into ints (tuples for several outputs)."""
 
@@ -311,18 +453,20 @@ def _arity_of(out, kind: str) -> int | None:
     return len(out) if isinstance(out, tuple) else 1
 
 
-def _call_function(task: "Task", fn: Callable, arrays: dict[str, np.ndarray], lengths) -> np.ndarray:
+def _call_function(task: Task, fn: Callable, arrays: dict[str, np.ndarray], lengths,
+                   seconds: float = math.inf) -> np.ndarray:
     n = next(iter(arrays.values())).shape[0]
     rows = []
-    for i in range(n):
-        x = {}
-        for k, v in arrays.items():
-            if v.ndim == 2:
-                x[k] = v[i, : int(lengths[i])].tolist() if lengths is not None else v[i].tolist()
-            else:
-                x[k] = int(v[i])
-        length = len(x[task.sequences[0]]) if task.sequences else None
-        rows.append(normalise_output(task.name, _call_one(task.name, fn, x), x, task.kind, task.arity, length))
+    with TimeLimit(task.name, seconds) as limit:
+        for i in range(n):
+            x = {}
+            for k, v in arrays.items():
+                if v.ndim == 2:
+                    x[k] = v[i, : int(lengths[i])].tolist() if lengths is not None else v[i].tolist()
+                else:
+                    x[k] = int(v[i])
+            length = len(x[task.sequences[0]]) if task.sequences else None
+            rows.append(normalise_output(task.name, limit.call(fn, x), x, task.kind, task.arity, length))
     return _stack_outputs(rows, task.kind, task.arity, arrays, lengths)
 
 

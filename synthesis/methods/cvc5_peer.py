@@ -408,6 +408,8 @@ class _Reader:
         if not t:
             raise SolutionError("empty term () in the solver's output")
         head = t[0]
+        if not isinstance(head, str):  # not a term we read; reading it as a number says so
+            return False
         if head in _BOOL_HEADS:
             return True
         if head == "ite" and len(t) == 4:
@@ -472,6 +474,8 @@ class _Reader:
             if hit[0] != "int":
                 return self.bit(*hit[1])
             return hit[1]
+        if not t:
+            raise SolutionError("empty term () in the solver's answer")
         head, args = t[0], t[1:]
         if not isinstance(head, str):
             raise SolutionError(f"cannot read the term {_show(t)}")

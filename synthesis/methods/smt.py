@@ -606,6 +606,8 @@ class Pool:
     candidates: int = 0
     queries: int = 0
     notes: list[str] = field(default_factory=list)
+    unknowns: int = 0  # queries z3 answered "unknown" (a timeout, or z3 giving up)
+    last_unknown: str = ""  # z3's reason for the last of them
 
     def lengths(self) -> np.ndarray | None:
         if self.problem.lengths is None or not self.problem.sequences:
@@ -704,11 +706,16 @@ class Cegis:
             self.pool.queries += 1
             solver.set("random_seed", self.pool.seed + self.pool.queries)
             solver.add(self.constraints)
-            verdict = solver.check()
+            try:
+                verdict = solver.check()
+            except z3.Z3Exception as err:  # an internal z3 failure: this sketch is undecided, the search goes on
+                return "unknown", f"z3 failed: {err}"
             if verdict == z3.unsat:
                 return "unsat", None
             if verdict != z3.sat:
-                return "unknown", solver.reason_unknown()
+                self.pool.unknowns += 1
+                self.pool.last_unknown = solver.reason_unknown()
+                return "unknown", f"z3 answered unknown ({self.pool.last_unknown})"
             model = solver.model()
             self.pool.candidates += 1
             program = self.sketch.program(model)
@@ -840,9 +847,11 @@ def smt(max_components: int = 6, max_states: int = 2, update_components: int = 3
         if verdict == "solved":
             return info
         if verdict == "timeout":
+            undecided = (f"; z3 answered unknown {pool.unknowns} time(s), last: {pool.last_unknown}"
+                         if pool.unknowns else "")
             return Attempt(None, "timeout", pool.candidates, [
                 f"budget ran out while searching {info} ({what}); {pool.candidates} candidates, "
-                f"{len(pool.steps)} examples given to z3"] + pool.notes)
+                f"{len(pool.steps)} examples given to z3{undecided}"] + pool.notes)
         unproven = [why for sketch, why in info if isinstance(sketch.arith, Exact) and sketch.free is None]
         if unproven:  # no proof, and no budget problem either
             return Attempt(None, "abstained", pool.candidates, unproven + pool.notes)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import toy_tasks
-from programs import ProgramError, parse
+from programs import Program, ProgramError, parse
 
 PIECES = list("()[]{}:,.=+-*/%<>!^&|~#@$\\\"'\n\t 0123456789abcxyz_") + [
     "def ", "for ", " in ", "zip(", "yield ", "return ", "if ", " else ", " and ", " or ", "not ", "min(", "max(",
@@ -50,33 +50,41 @@ def _mutate(text: str, rng: random.Random) -> str:
     return text
 
 
-def _parse_or_program_error(text: str) -> None:
+def _parse_or_program_error(text: str) -> str:
+    """"parsed" (and the program round-trips) or "refused" (a ProgramError pointing into the text)."""
     try:
         p = parse(text)
     except ProgramError as err:
-        assert err.line >= 1 and err.column >= 1, (text, err)
-        assert err.message
-    else:
-        assert parse(str(p)) == p
+        assert err.message, (text, err)
+        lines = text.split("\n")
+        assert 1 <= err.line <= len(lines) + 1 and err.column >= 1, (text, err)
+        if err.line <= len(lines):
+            assert err.column <= len(lines[err.line - 1]) + 2, (text, err)
+        return "refused"
+    assert isinstance(p, Program)
+    assert parse(str(p)) == p, text
+    return "parsed"
+
+
+def _texts(count: int, seed: int):
+    rng = random.Random(seed)
+    seeds = _seeds()
+    for k in range(count):
+        if k % 5 == 4:  # one in five: random concatenations of language pieces
+            yield "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 40)))
+        else:
+            yield _mutate(rng.choice(seeds), rng)
 
 
 def test_ten_thousand_mutated_and_random_texts():
-    rng = random.Random(20261124)
-    seeds = _seeds()
     outcomes = {"parsed": 0, "refused": 0}
-    for k in range(10_000):
-        if k % 5 == 4:  # one in five: random concatenations of language pieces
-            text = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 40)))
-        else:
-            text = _mutate(rng.choice(seeds), rng)
-        try:
-            p = parse(text)
-        except ProgramError as err:
-            assert err.line >= 1 and err.column >= 1 and err.message, (text, err)
-            outcomes["refused"] += 1
-        else:
-            assert parse(str(p)) == p
-            outcomes["parsed"] += 1
+    distinct = set()
+    for text in _texts(10_000, seed=20261124):
+        distinct.add(text)
+        outcomes[_parse_or_program_error(text)] += 1
+    # Every input is counted once, and they are not a few texts repeated.
+    assert sum(outcomes.values()) == 10_000, outcomes
+    assert len(distinct) >= 9_000, len(distinct)
     # Both branches must be exercised, or the generator is not testing anything.
     assert outcomes["parsed"] > 100 and outcomes["refused"] > 5000, outcomes
 

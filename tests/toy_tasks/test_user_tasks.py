@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import itertools
+import signal
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ import pytest
 import toy_tasks
 from programs import Int, ProgramError, Seq, parse
 from programs.interpreter import run
-from toy_tasks import TaskError
+from toy_tasks import Examples, TaskError
 
 PAIR = {"a": Int(0, 8), "b": Int(0, 8)}
 LIST = {"xs": Seq(Int(0, 3), length=(1, 4))}
@@ -333,3 +336,189 @@ def test_a_scan_over_long_sequences_is_sampled():
     assert not ex.complete and "sample" in ex.note
     for x, y in itertools.islice(ex.rows(), 200):
         assert y == _running_parity(x["xs"])
+
+
+# --- functions that hang or are slow -------------------------------------------------------------------
+
+
+def _spin_on(a_value):
+    def fn(a, b):
+        if a == a_value:
+            while True:
+                pass
+        return a + b
+
+    return fn
+
+
+def _sleep_on(a, b):
+    if (a, b) == (5, 1):
+        time.sleep(10**6)
+    return a
+
+
+@pytest.mark.parametrize("fn, where", [(_spin_on(3), "'a': 3"), (_sleep_on, "{'a': 5, 'b': 1}"), (_spin_on(0), "'a': 0")])
+def test_a_function_that_hangs_is_a_task_error_naming_the_input(fn, where):
+    before = signal.getsignal(signal.SIGALRM)
+    with pytest.raises(TaskError) as err:
+        toy_tasks.from_function("stuck", fn, inputs=PAIR, seconds=0.5)
+    message = str(err.value)
+    assert "task stuck" in message and "did not return within 0.5 s" in message, message
+    assert where in message and "seconds=" in message, message
+    # the handler and the (absent) timer are as they were
+    assert signal.getsignal(signal.SIGALRM) == before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_a_function_that_hangs_on_a_later_sample_is_stopped_too():
+    hang = {"now": False}
+
+    def xor(a, b):
+        while hang["now"]:
+            pass
+        return a ^ b
+
+    task = toy_tasks.from_function("later", xor, inputs={"a": Int(0, 2**40), "b": Int(0, 2**40)}, seconds=0.5)
+    assert not task.enumerable and task.truth_seconds == 0.5
+    hang["now"] = True
+    with pytest.raises(TaskError, match="did not return within 0.5 s"):
+        task.examples(10, seed=7)
+    hang["now"] = False
+    assert len(task.examples(10, seed=7)) == 10
+
+
+def test_an_outer_timer_is_restored_with_its_handler():
+    fired = []
+
+    def outer(signum, frame):
+        fired.append(signum)
+
+    previous = signal.signal(signal.SIGALRM, outer)
+    signal.setitimer(signal.ITIMER_REAL, 100.0)
+    try:
+        with pytest.raises(TaskError):
+            toy_tasks.from_function("stuck", _spin_on(2), inputs=PAIR, seconds=0.3)
+        assert signal.getsignal(signal.SIGALRM) is outer
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 90.0 < left < 100.0  # still running, less the time spent
+        assert not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _OuterAlarm(BaseException):
+    pass
+
+
+def test_an_earlier_outer_timer_is_left_to_fire():
+    def outer(signum, frame):
+        raise _OuterAlarm()
+
+    previous = signal.signal(signal.SIGALRM, outer)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with pytest.raises(_OuterAlarm):
+            toy_tasks.from_function("stuck", _spin_on(2), inputs=PAIR, seconds=30.0)
+        assert signal.getsignal(signal.SIGALRM) is outer
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_off_the_main_thread_a_slow_function_is_stopped_between_calls():
+    def slow(a, b):
+        time.sleep(0.02)
+        return a
+
+    errors: list[BaseException] = []
+
+    def build():
+        try:
+            toy_tasks.from_function("slow", slow, inputs=PAIR, seconds=0.2)
+        except BaseException as err:  # noqa: BLE001  (handed to the test thread)
+            errors.append(err)
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], TaskError), errors
+    assert "did not return within 0.2 s" in str(errors[0])
+
+
+def test_a_fast_function_is_unaffected_by_the_limit():
+    task = toy_tasks.from_function("quick", lambda a, b: a * b, inputs=PAIR, seconds=5.0)
+    assert task.verify("def f(a, b):\n    return b * a\n").proved
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("seconds", [0, -1.0, float("nan"), "10", None, True])
+def test_a_bad_time_limit_is_a_task_error(seconds):
+    with pytest.raises(TaskError, match="seconds"):
+        toy_tasks.from_function("x", lambda a, b: a, inputs=PAIR, seconds=seconds)
+
+
+# --- examples and programs of the wrong shape ---------------------------------------------------------------
+
+
+def _examples_cases():
+    task = toy_tasks.get("maximum", bits=3)
+    ex = task.examples(20, seed=0)
+    a, b, y = ex.inputs["a"], ex.inputs["b"], ex.outputs
+    scan = toy_tasks.get("running_parity", length=5)
+    sx = scan.examples(20, seed=0)
+    xs = sx.inputs["xs"]
+    return [
+        (task, Examples({"a": a, "b": b[:10]}, y), ["'b' has 10 rows", "one row per example"]),
+        (task, Examples({"a": a, "b": b}, y[:5]), ["20 rows", "5 outputs"]),
+        (task, Examples({"x": a, "b": b}, y), ["missing ['a']", "unexpected ['x']", "must be named"]),
+        (task, Examples({"a": a}, y), ["missing ['b']"]),
+        (task, Examples({"a": a, "b": b}, np.stack([y, y], axis=1)), ["shape (20,)", "(20, 2)"]),
+        (task, Examples({"a": a + 0.5, "b": b}, y), ["'a'", "integers", "float64"]),
+        (task, Examples({"a": a[:, None], "b": b}, y), ["'a' is a scalar", "[n]"]),
+        (task, Examples({"a": list(a), "b": b}, y), ["'a'", "numpy array", "list"]),
+        (task, Examples({"a": a, "b": b}, np.array(3)), ["single value"]),
+        (task, Examples({"a": a, "b": b}, np.int64(3)), ["'outputs'", "numpy array"]),
+        (task, Examples([("a", a)], y), ["dict"]),
+        (scan, Examples({"xs": xs[:, 0]}, sx.outputs, sx.lengths), ["'xs' is a sequence", "[n, max_length]"]),
+        (scan, Examples({"xs": xs}, sx.outputs, sx.lengths[:3]), ["lengths must have shape (20,)"]),
+        (scan, Examples({"xs": xs}, sx.outputs, sx.lengths + 10), ["lengths must lie in [0, 5]"]),
+        (scan, Examples({"xs": xs}, sx.outputs[:, 0], sx.lengths), ["scan", "(20, 5)"]),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_examples_cases())))
+def test_examples_of_the_wrong_shape_are_named(case):
+    task, ex, words = _examples_cases()[case]
+    errors = task.example_errors(ex)
+    assert errors
+    for word in words:
+        assert any(word in e for e in errors), (word, errors)
+
+
+def test_well_formed_examples_have_no_errors():
+    for task in (toy_tasks.get("maximum", bits=3), toy_tasks.get("running_parity", length=5),
+                 toy_tasks.from_function("dm", lambda a, b: (a, b), inputs=PAIR)):
+        assert task.example_errors(task.examples(10, seed=1)) == []
+        assert task.example_errors(task.examples()) == []
+        a, b = task.split(0.5)
+        assert task.example_errors(a) == [] == task.example_errors(b)
+
+
+@pytest.mark.parametrize("program, error", [
+    (42, TaskError), (None, TaskError), (["def f(a, b):"], TaskError),
+    ("def f(a, b):\n    return a +\n", ProgramError), ("", ProgramError), ("def f(a):\n    return a\n", TaskError),
+    ("def f(a, b, c):\n    return a\n", TaskError), ("def f(a, b):\n    for x in a:\n        yield x\n", TaskError),
+])
+def test_verify_with_a_program_of_the_wrong_shape_is_a_typed_error(program, error):
+    with pytest.raises(error):
+        toy_tasks.get("maximum", bits=3).verify(program)
+    with pytest.raises(error):
+        toy_tasks.from_function("mx", lambda a, b: max(a, b), inputs=PAIR).verify(program)
+
+
+def test_verify_with_a_scan_for_a_function_task_is_a_stated_difference():
+    task = toy_tasks.from_function("first", _first_index, inputs=LIST_T)
+    v = task.verify("def f(xs, t):\n    for x in xs:\n        yield x\n")
+    assert not v.equal and "scan" in v.detail and "fold" in v.detail
