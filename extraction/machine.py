@@ -250,8 +250,11 @@ def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, secon
     qs = [q for q in range(mm.n) if mm.output[q] is not None]
     outs = []
     for j in range(len(mm.output[qs[0]])):
-        o = fit_expression({state: np.array(qs)}, np.array([mm.output[q][j] for q in qs]), operators=ops,
-                           seconds=seconds, seed=seed)
+        values = np.array([mm.output[q][j] for q in qs])
+        # answers outside synthesis's constants (255, -2**63, say) are offered as constants, a few at most
+        extra = tuple(int(v) for v in np.unique(values) if not -1 <= v <= 3)
+        constants = (-1, 0, 1, 2, 3) + (extra if len(extra) <= 4 else ())
+        o = fit_expression({state: np.array(qs)}, values, operators=ops, constants=constants, seconds=seconds, seed=seed)
         if o is None:
             return None
         outs.append(o)

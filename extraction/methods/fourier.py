@@ -19,6 +19,10 @@ from ..encoding import domain_inputs
 from ..registry import Reading, extractor
 
 
+# The largest modulus read: products of three residues (u * v * c) must stay within int64.
+MAX_MODULUS = 1 << 20
+
+
 def embedding_two_inputs(trained) -> list[str]:
     model = trained.model
     enc = getattr(trained, "encoding", None)
@@ -78,7 +82,12 @@ def fourier(top: int = 3):
         net = trained.predict(inputs)
         grid = np.zeros((p, p), dtype=np.int64)
         grid[inputs[a_name], inputs[b_name]] = net
-        m = int(net.max()) + 1  # the answers' modulus, as the network gives them
+        lo, hi = int(net.min()), int(net.max())
+        if lo < 0 or hi >= MAX_MODULUS:
+            return Reading(None, (f"the network's answers run from {lo} to {hi}: they are not residues 0..m-1 of a "
+                                  f"modulus m <= {MAX_MODULUS}, which is what fourier reads",),
+                           status="abstained", details=details)
+        m = hi + 1  # the answers' modulus, as the network gives them
         for family in order + (["mul"] if "mul" not in order else []):
             details["families_tried"].append(family)
             form = _read_form(family, grid, m)

@@ -17,6 +17,7 @@ import torch
 
 from programs import Assign, Binary, Const, IfExp, Program, Return, Tuple, Unary, Var, evaluate
 from programs.budget import Budget
+from programs.semantics import INT64_MIN, wrap
 from programs.simplify import simplify_expr
 
 from ..encoding import domain_inputs
@@ -270,13 +271,24 @@ def affine_predicate(names: list[str], inputs: dict[str, np.ndarray], pre: np.nd
 # --- piecewise-affine answers ----------------------------------------------------------------------------
 
 def affine_map(x: np.ndarray, y: np.ndarray, max_coef: int = 64):
-    """Integer ``(c, c0)`` with ``x @ c + c0 == y`` exactly on every row, or None."""
-    a = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
-    coef, *_ = np.linalg.lstsq(a, y.astype(np.float64), rcond=None)
-    c = np.rint(coef).astype(np.int64)
-    if np.abs(c).max() > max_coef or not np.array_equal(x @ c[:-1] + c[-1], y):
+    """Integer ``(c, c0)`` with ``x @ c + c0 == y`` exactly on every row, in the programs' int64 arithmetic
+    (wrapping around), or None. The coefficients are at most ``max_coef`` in size; the intercept is read
+    exactly, whatever its size, as the answer less ``x @ c`` at one row."""
+    x, y = np.asarray(x, dtype=np.int64), np.asarray(y, dtype=np.int64)
+    if x.shape[0] == 0:
+        return np.zeros(x.shape[1], dtype=np.int64), 0
+    # the answers less the first row's (int64 differences wrap, as the interpreter's do), fitted without an
+    # intercept: small numbers even when the intercept is near 2**63
+    rise = (y - y[0]).astype(np.float64)
+    run = (x - x[0]).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(run, rise, rcond=None)
+    if not np.isfinite(coef).all() or np.abs(coef).max(initial=0.0) > max_coef + 0.5:
         return None
-    return c[:-1], int(c[-1])
+    c = np.rint(coef).astype(np.int64)
+    c0 = wrap(int(y[0]) - sum(int(a) * int(b) for a, b in zip(x[0], c)))
+    if not np.array_equal(x @ c + np.int64(c0), y):
+        return None
+    return c, c0
 
 
 def _not_affine(block: np.ndarray, x: np.ndarray, ys: np.ndarray) -> int:
@@ -305,8 +317,8 @@ def affine_expr(names: list[str], c: np.ndarray, c0: int):
         terms = (t if ci > 0 else Unary("-", t)) if terms is None else Binary("+" if ci > 0 else "-", terms, t)
     if terms is None:
         return Const(c0)
-    if c0:
-        terms = Binary("+" if c0 > 0 else "-", terms, Const(abs(c0)))
+    if c0:  # -2**63 has no positive counterpart in int64: it is added as it is
+        terms = Binary("+", terms, Const(c0)) if c0 > 0 or c0 == INT64_MIN else Binary("-", terms, Const(-c0))
     return terms
 
 
@@ -410,8 +422,19 @@ def _answer(step_names, bits, target, operators, budget, rng, arity):
         return Const(int(target[0]))
     if set(np.unique(target)) <= {0, 1} and 0 < len(step_names) <= 12:
         o = _sop(step_names, bits, target)
-    fit = fit_expression(dict(zip(step_names, bits)), target, operators=operators,
+    # synthesis builds constants from -1..3: an answer far from those (max(a, b) + 255, say) is fitted
+    # less its least value, which is added back, with its span offered as a constant too
+    base = int(target.min())
+    shift = not -1 <= base <= 3
+    constants = (-1, 0, 1, 2, 3)
+    if shift:
+        target = target - np.int64(base)  # int64 differences wrap, as the program's sum does
+        span = int(target.max())
+        constants += (span,) if span > 3 else ()
+    fit = fit_expression(dict(zip(step_names, bits)), target, operators=operators, constants=constants,
                          seconds=max(0.2, budget.left / (2 * arity)), seed=int(rng.integers(2**31)))
+    if fit is not None and shift:
+        fit = Binary("+", fit, Const(base))
     return fit if o is None or (fit is not None and _size(fit) < _size(o)) else o
 
 
