@@ -1,7 +1,8 @@
 """Imported once by the local pool's server process, before it forks a process per run.
 
 Everything here is start-up that a run would otherwise pay inside its process before its clock starts:
-the routes' libraries and torch's first-call costs. It starts no threads (torch runs on one).
+the synthesis route's libraries (`_preload_extraction` adds torch and its first-call costs, for grids with
+extraction runs). It starts no threads.
 A route whose extra is not installed is skipped; its runs then fail on their own, with their own message.
 """
 from __future__ import annotations
@@ -14,7 +15,3 @@ with contextlib.suppress(ImportError):
     import synthesis
 
     synthesis.names()  # loads every method module
-with contextlib.suppress(ImportError):
-    from extraction.train import warm_up
-
-    warm_up()

@@ -156,7 +156,7 @@ def extract(task: str, method: str, arch: str, seconds: float, examples: str | N
     except (extraction.TrainingError, extraction.ExtractionError) as err:
         raise click.ClickException(str(err)) from None
     f = res.faithfulness
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
     _show_result(t, res.program, res.status, res.seconds, res.reasons,
                  f"F1 agreement {fmt(f['agreement'])}, F2 interchange {fmt(f['interchange'])}, F3 splice {fmt(f['splice'])}"
                  + (f" (via {res.details['method']})" if res.details.get("method") else ""))
@@ -189,13 +189,23 @@ def _show_result(task, program, status: str, seconds: float, reasons, extra: str
 @click.option("--workers", default=None, type=int, help="Parallel runs (default: the CPU count).")
 @click.option("--memory", "memory_mb", default=4096, show_default=True, type=int, help="Memory cap per run, MiB.")
 @click.option("--out", default="report", show_default=True, help="Folder for report.md and its figures.")
+@click.option("--plugins", default="", help="Comma-separated modules of your own methods (@synthesizer, "
+              "@extractor) to import here and in every worker.")
 def compare(suite_name, task_list, extractors, synthesizers, seconds, seeds, examples, store, executor, address,
-            workers, memory_mb, out) -> None:
+            workers, memory_mb, out, plugins) -> None:
     """Run both routes on equal budgets, verify every program, store every run, and write a report."""
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     import comparator
+    from comparator.executor import ExecutorError
 
     if bool(suite_name) == bool(task_list):
         raise click.UsageError("give exactly one of --suite or --tasks")
@@ -211,16 +221,38 @@ def compare(suite_name, task_list, extractors, synthesizers, seconds, seeds, exa
                        description=escape(f"{row.get('task', 'runs')} {row.get('route', '')} {row.get('status', '')}".strip()))
 
         try:
-            comp = comparator.compare(tasks, extractors=extractors.split(","), synthesizers=synthesizers.split(","),
+            comp = comparator.compare(tasks, extractors=_names(extractors), synthesizers=_names(synthesizers),
                                       seconds=seconds, seeds=seeds, examples=_examples_option(examples), store=store,
                                       executor=executor, workers=workers, memory_mb=memory_mb, progress=progress,
-                                      command=command, executor_options=options)
-        except (comparator.CompareError, comparator.StoreError, ValueError) as err:
+                                      command=command, executor_options=options, plugins=_names(plugins))
+        except KeyboardInterrupt:
+            bar.stop()
+            stored = _stored_runs(store)
+            console.print(f"[yellow]interrupted[/yellow]: {stored} finished runs are kept in {escape(str(store))}; "
+                          "rerun the same command to resume (runs already stored are not run again)")
+            sys.exit(130)
+        except (comparator.CompareError, comparator.StoreError, ExecutorError, ImportError, ValueError) as err:
             raise click.ClickException(str(err)) from None
     path = comp.report(out)
     for v in comp.verdicts:
         console.print(("[bold]" if v.scope == "pooled" else "") + escape(v.sentence) + ("[/bold]" if v.scope == "pooled" else ""))
     console.print(f"{len(comp.runs)} runs in {store}; report: {path}")
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated option as a list; an empty option is an empty list (e.g. no extractors)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _stored_runs(store: str) -> str:
+    """How many runs ``store`` holds, for a message (never raises)."""
+    import comparator
+
+    try:
+        with comparator.Store(store) as db:
+            return str(len(db))
+    except Exception:  # noqa: BLE001 -- only for a message
+        return "the"
 
 
 def _split_tasks(text: str) -> list[str]:

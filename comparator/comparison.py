@@ -181,13 +181,13 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
 
     for module in plugins:
         importlib.import_module(module)
-    cells = grid(tasks, extractors=extractors, synthesizers=synthesizers, seconds=seconds, seeds=seeds,
-                 examples=examples, memory_mb=memory_mb)
     run = get_executor(executor)
     owned = not isinstance(store, Store)
-    db = Store(":memory:" if store is None else store) if owned else store
+    db = Store(":memory:" if store is None else store) if owned else store  # a bad store file is refused first
     start = time.perf_counter()
     try:
+        cells = grid(tasks, extractors=extractors, synthesizers=synthesizers, seconds=seconds, seeds=seeds,
+                     examples=examples, memory_mb=memory_mb)
         by_key = {c.key: c for c in cells}
         todo = db.missing(list(by_key))
         done = [0, len(cells) - len(todo)]
@@ -210,9 +210,11 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
                     by_key[k].seconds, by_key[k].memory_mb) for k in todo]
         if jobs:
             options = dict(executor_options or {})
-            if executor == "local":
+            if executor in ("local", "ray"):
                 # Each run's process is forked from a server that has the routes' libraries loaded already.
-                options.setdefault("preload", ["comparator._preload", *plugins])
+                extracting = any(c.route == "extraction" for c in cells)
+                options.setdefault("preload", ["comparator._preload", *(["comparator._preload_extraction"] if extracting
+                                                                       else []), *plugins])
             run(jobs, workers=workers, on_outcome=land, **options)
         frame = db.runs()
         frame = frame[frame["key"].isin(set(by_key))].reset_index(drop=True)

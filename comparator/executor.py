@@ -47,7 +47,7 @@ from pebble import ProcessExpired, ProcessPool
 
 __all__ = [
     "EXECUTORS", "GRACE_SECONDS", "STATUSES", "Executor", "ExecutorError", "Job", "Outcome", "get_executor",
-    "run_isolated", "run_local",
+    "run_local", "run_one",
 ]
 
 STATUSES = ("ok", "timeout", "memout", "error")
@@ -128,6 +128,47 @@ def _cap_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def _die_with_driver(driver: int | None) -> None:
+    """Makes this job's process die when the process that ran the pool (the driver) does, so a
+    comparator killed with SIGKILL leaves no run behind. A spawned job's parent is the driver: the kernel
+    does it (PR_SET_PDEATHSIG). A job forked by the forkserver outlives nothing but the server, which
+    itself lives as long as any job does, so a daemon thread waits on a pidfd of the driver instead."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    if driver is None or driver == os.getppid():
+        return
+    try:
+        pidfd = os.pidfd_open(driver)
+    except (OSError, AttributeError):  # already gone, or a kernel without pidfds
+        if not _alive(driver):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return
+
+    def watch() -> None:
+        import select
+
+        select.select([pidfd], [], [])  # readable once the driver has exited
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    import threading
+
+    threading.Thread(target=watch, name="tractbench-driver-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _one_thread() -> None:
     """Limits the thread pools of libraries already loaded; those loaded later read THREAD_VARIABLES."""
     try:
@@ -167,11 +208,12 @@ def _tail(error: BaseException) -> str:
     return "\n".join(lines[-_TAIL_LINES:])
 
 
-def _execute(fn: str, args: dict, memory_mb: int) -> tuple[str, Any, str]:
+def _execute(fn: str, args: dict, memory_mb: int, driver: int | None = None) -> tuple[str, Any, str]:
     """Runs one job in the pool's child process; returns (status, value, detail).
 
     Exceptions are classified here, where they can be inspected, and never cross the pipe.
     """
+    _die_with_driver(driver)
     _cap_memory(memory_mb)
     try:
         function = _resolve(fn)
@@ -300,7 +342,8 @@ def run_local(
         )
         try:
             futures = {
-                pool.schedule(_execute, args=(job.fn, job.args, job.memory_mb), timeout=job.seconds + grace): job
+                pool.schedule(_execute, args=(job.fn, job.args, job.memory_mb, os.getpid()),
+                              timeout=job.seconds + grace): job
                 for job in jobs
             }
             # A job's start is the last poll at which it was not yet running, so its seconds err long.
@@ -329,60 +372,16 @@ def run_local(
     return [outcomes[job.key] for job in jobs]
 
 
-def run_isolated(job: Job, *, grace: float = GRACE_SECONDS) -> Outcome:
-    """Runs one job in a fresh interpreter started here, with the statuses and limits of `run_local`.
-
-    For executors whose own workers are long-lived (a Ray worker runs many tasks): the job still gets a
-    bare process of its own, its memory cap and one thread, and a hard kill (of its whole process group)
-    at `job.seconds + grace`. `Outcome.seconds` is measured here, from the process's start to its end.
-    """
-    import pickle
-    import subprocess
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="tractbench-job-") as folder:
-        job_path, result_path, err_path = (os.path.join(folder, n) for n in ("job", "result", "stderr"))
-        with open(job_path, "wb") as fh:
-            pickle.dump((job.fn, job.args, job.memory_mb), fh)
-        env = {**os.environ, **_worker_environment()}
-        start = time.monotonic()
-        with open(err_path, "wb") as err:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "comparator._isolated", job_path, result_path],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True,
-            )
-            try:
-                code = process.wait(timeout=job.seconds + grace)
-            except BaseException as interrupted:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                if not isinstance(interrupted, subprocess.TimeoutExpired):
-                    raise
-                return Outcome(job.key, "timeout", None, time.monotonic() - start,
-                               f"killed at {job.seconds:g} s budget + {grace:g} s grace")
-            finally:
-                # Whatever the job started in its own session dies with it.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-        seconds = time.monotonic() - start
-        if code == 0 and os.path.exists(result_path):
-            with open(result_path, "rb") as fh:
-                status, value, detail = pickle.load(fh)  # noqa: S301 -- written by our own child
-            return Outcome(job.key, status, value, seconds, detail)
-        if code is not None and code < 0:
-            status, detail = _expired(code, job.memory_mb)
-        else:
-            status, detail = "error", f"process exited with code {code} before returning"
-        with open(err_path, "rb") as fh:
-            tail = fh.read()[-4000:].decode("utf-8", "replace").strip()
-        if tail:
-            detail += "\n" + "\n".join(tail.splitlines()[-_TAIL_LINES:])
-        return Outcome(job.key, status, None, seconds, detail)
+def run_one(job: Job, *, grace: float = GRACE_SECONDS, preload: Sequence[str] = ()) -> Outcome:
+    """One job through `run_local` (its own process, cap, one thread, hard kill, the same statuses): what
+    a long-lived worker of another executor (a Ray worker) runs for each job it is given."""
+    return run_local([job], workers=1, grace=grace, preload=preload)[0]
 
 
 def _run_ray(jobs: Sequence[Job], **options: Any) -> list[Outcome]:
-    from .ray_executor import run_ray  # ray is an optional extra, imported only when asked for
+    from .ray_executor import (
+        run_ray,  # ray is an optional extra, imported only when asked for
+    )
 
     return run_ray(jobs, **options)
 

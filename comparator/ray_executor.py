@@ -1,8 +1,9 @@
 """Runs the same jobs on a Ray cluster (``pip install -e ".[ray]"``; ``--executor ray --address ...``).
 
-Each job is one Ray task asking for one CPU; on its node the task starts the job in a fresh interpreter
-(`executor.run_isolated`), so a job gets what the local pool gives it: a bare process, its memory cap,
-one thread, a hard kill at ``seconds + grace``, and the same statuses. Outcomes come back to the driver,
+Each job is one Ray task asking for one CPU; on its node the task runs the job through the local pool
+(`executor.run_one`), so a job gets exactly what it gets locally: a process of its own (forked from a
+server that has ``preload`` imported, one per Ray worker, so the imports are paid once per worker),
+its memory cap, one thread, a hard kill at ``seconds + grace``, and the same statuses. Outcomes come back to the driver,
 which alone writes the store (through ``on_outcome``), as they land.
 
 Two more safeguards belong to the cluster:
@@ -25,13 +26,30 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .executor import GRACE_SECONDS, ExecutorError, Job, Outcome, run_isolated
+from .executor import GRACE_SECONDS, ExecutorError, Job, Outcome, run_one
 
 __all__ = ["DRIVER_SLACK_SECONDS", "RETRIES", "run_ray"]
 
 DRIVER_SLACK_SECONDS = 60.0
 RETRIES = 2
 _POLL_SECONDS = 0.1
+
+
+def _reachable(address: str | None) -> None:
+    """A "host:port" that nothing listens on is refused at once (Ray itself retries for minutes)."""
+    import socket
+
+    if not address or address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ExecutorError(f"--address must be host:port (a Ray head's GCS port, 6379 by default), 'auto', or "
+                            f"ray://host:port; got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as err:
+        raise ExecutorError(f"no Ray cluster answers at {address} ({err}); start one with `ray start --head` there, "
+                            "or leave --address out to start a local one") from None
 
 
 def _connect(ray, address: str | None, workers: int | None, runtime_env: dict | None) -> bool:
@@ -46,6 +64,7 @@ def _connect(ray, address: str | None, workers: int | None, runtime_env: dict | 
         options["address"] = address
     else:
         options.update(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False)
+    _reachable(address)
     try:
         ray.init(**options)
     except (ConnectionError, RuntimeError, ValueError) as err:
@@ -65,6 +84,7 @@ def run_ray(
     address: str | None = None,
     grace: float = GRACE_SECONDS,
     runtime_env: dict | None = None,
+    preload: Sequence[str] = (),
 ) -> list[Outcome]:
     """Runs ``jobs`` on Ray, at most ``workers`` at once (default: the cluster's CPUs); outcomes in job order.
 
@@ -85,7 +105,7 @@ def run_ray(
     owned = _connect(ray, address, workers, runtime_env)
     try:
         capacity = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        remote = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(run_isolated)
+        remote = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(run_one)
         queue = list(reversed(jobs))
         running: dict[Any, tuple[Job, float]] = {}
         outcomes: dict[str, Outcome] = {}
@@ -100,7 +120,7 @@ def run_ray(
             while queue or running:
                 while queue and len(running) < capacity:
                     job = queue.pop()
-                    running[remote.remote(job, grace=grace)] = (job, time.monotonic())
+                    running[remote.remote(job, grace=grace, preload=preload)] = (job, time.monotonic())
                 done, _ = ray.wait(list(running), num_returns=1, timeout=_POLL_SECONDS)
                 now = time.monotonic()
                 for ref in done:

@@ -198,7 +198,9 @@ class Store:
         if not self._memory:
             self._check_file(Path(self.path))
         try:
-            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            # An absolute path, so that a name such as "file:x?mode=memory" is a file name, never a SQLite URI.
+            target = self.path if self._memory else os.path.abspath(self.path)
+            self._conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         except sqlite3.Error as err:
             raise StoreError(f"cannot open the store {self.path}: {err}; check the path and its permissions") from None
         try:
@@ -297,8 +299,15 @@ class Store:
         values = {name: _encode(name, row.get(name)) for name in COLUMNS}
         if values["key"] is None:
             values["key"] = run_key(row)
-        # In autocommit mode the single statement is its own transaction, committed on return.
-        cursor = self._conn.execute(_INSERT, tuple(values.values()))
+        # In autocommit mode the single statement is its own transaction, committed on return: a failed
+        # write leaves the file as it was, with every row stored before it.
+        try:
+            cursor = self._conn.execute(_INSERT, tuple(values.values()))
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"cannot write to the store {self.path}: {err}. Every run stored before this one is kept; free "
+                "disk space or make the file writable, then rerun the same command to resume"
+            ) from err
         return cursor.rowcount == 1
 
     def has(self, key: str) -> bool:

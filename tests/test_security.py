@@ -403,8 +403,8 @@ def test_sql_scanner_passes(snippet):
     "  spaced & piped | name .sqlite",
     # SQLite reads a name starting "file:" as a URI even without uri=True (this build has SQLITE_USE_URI):
     # the store opens "other.sqlite", or keeps the runs in memory and loses them, instead of the file named.
-    pytest.param("file:other.sqlite", marks=pytest.mark.xfail(strict=True, reason="Store opens 'other.sqlite'")),
-    pytest.param("file:evil.sqlite?mode=memory", marks=pytest.mark.xfail(strict=True, reason="Store keeps the runs in memory")),
+    "file:other.sqlite",
+    "file:evil.sqlite?mode=memory",
 ])
 def test_a_store_path_with_metacharacters_is_just_a_file_name(tmp_path, monkeypatch, name):
     pytest.importorskip("pandas")
