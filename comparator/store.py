@@ -210,6 +210,15 @@ class Store:
                 self._conn.execute("PRAGMA journal_mode = WAL")
             # A run is durable once add returns, even if the machine (not just the process) dies.
             self._conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.OperationalError as err:
+            self._conn.close()
+            text = str(err)
+            if any(word in text for word in ("readonly", "unable to open", "disk", "locked")):
+                raise StoreError(
+                    f"cannot write to the store {self.path} ({text}); make the file and its folder writable, free disk "
+                    "space, or choose another store path. Nothing in it was changed"
+                ) from None
+            raise StoreError(f"{self.path} is not a usable SQLite database ({err}); choose another store path") from None
         except sqlite3.DatabaseError as err:
             self._conn.close()
             raise StoreError(f"{self.path} is not a usable SQLite database ({err}); choose another store path") from None

@@ -128,7 +128,7 @@ def test_a_read_only_store_is_a_clear_error_and_is_left_as_it_was(tmp_path):
         tmp_path.chmod(0o755)
         store.chmod(0o644)
     assert ro.returncode == 1, ro.stdout + ro.stderr
-    assert str(store) in ro.stderr and ("read" in ro.stderr or "permission" in ro.stderr.lower()), ro.stderr
+    assert f"cannot write to the store {store}" in ro.stderr and "readonly" in ro.stderr, ro.stderr
     assert "Traceback" not in ro.stderr
     assert store.read_bytes() == before
     _intact(store)
