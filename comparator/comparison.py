@@ -212,7 +212,9 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
             options = dict(executor_options or {})
             if executor in ("local", "ray"):
                 # Each run's process is forked from a server that has the routes' libraries loaded already.
-                extracting = any(c.route == "extraction" for c in cells)
+                # A Ray worker's server outlives this comparison (the first preload list wins), so there it
+                # always holds both routes'.
+                extracting = executor == "ray" or any(c.route == "extraction" for c in cells)
                 options.setdefault("preload", ["comparator._preload", *(["comparator._preload_extraction"] if extracting
                                                                        else []), *plugins])
             run(jobs, workers=workers, on_outcome=land, **options)

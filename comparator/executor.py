@@ -372,10 +372,30 @@ def run_local(
     return [outcomes[job.key] for job in jobs]
 
 
-def run_one(job: Job, *, grace: float = GRACE_SECONDS, preload: Sequence[str] = ()) -> Outcome:
+def run_one(job: Job, *, grace: float = GRACE_SECONDS, preload: Sequence[str] = (), reimport_main: bool = True) -> Outcome:
     """One job through `run_local` (its own process, cap, one thread, hard kill, the same statuses): what
-    a long-lived worker of another executor (a Ray worker) runs for each job it is given."""
-    return run_local([job], workers=1, grace=grace, preload=preload)[0]
+    a long-lived worker of another executor (a Ray worker) runs for each job it is given.
+
+    With ``reimport_main=False`` the job's process does not re-run this process's main script (as spawn and
+    forkserver otherwise do in every child): a Ray worker's main script is Ray's own, and importing it
+    again costs about a second a run. Jobs name their function by module path, so they never need it.
+    """
+    with contextlib.nullcontext() if reimport_main else _main_not_reimported():
+        return run_local([job], workers=1, grace=grace, preload=preload)[0]
+
+
+@contextlib.contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 def _run_ray(jobs: Sequence[Job], **options: Any) -> list[Outcome]:

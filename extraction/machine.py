@@ -13,6 +13,10 @@ from programs.budget import Budget
 
 Symbol = tuple[int, ...]  # the values of every sequence element at a step, then every scalar input
 
+# Candidates one sub-search (a transition or output expression) may try: about half a second's work
+# here. A limit on work, not time, so that what is read does not depend on the machine's speed.
+SUB_SEARCH_CANDIDATES = 500_000
+
 
 @dataclass(frozen=True)
 class Moore:
@@ -224,8 +228,10 @@ def to_program(m: Moore, sig: Signature, *, operators, budget: Budget, seed: int
             if budget.expired:
                 reasons.append("the budget ran out while writing the machine as a program")
                 return best, reasons
-            prog = _write(m.renumber(order), sig, elems, state, ops, max_size,
-                          seconds=max(0.1, min(1.0, budget.left / (2 * len(orders)))), seed=seed)
+            # Each sub-search is limited by work (candidates), not time, so the program read does not
+            # depend on the machine's load; the run's budget is the backstop.
+            prog = _write(m.renumber(order), sig, elems, state, ops, max_size, seconds=max(0.1, budget.left),
+                          seed=seed)
             if prog is not None and (best is None or prog.size < best.size):
                 best = prog
         if best is not None:
@@ -244,7 +250,7 @@ def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, secon
     for i, name in enumerate(list(elems) + list(sig.scalars)):
         leaves[name] = np.array([a[i] for (_, a), _ in rows])
     t = fit_expression(leaves, np.array([r for _, r in rows]), operators=ops, seconds=seconds, seed=seed,
-                       max_size=max_size)
+                       max_size=max_size, max_candidates=SUB_SEARCH_CANDIDATES)
     if t is None:
         return None
     qs = [q for q in range(mm.n) if mm.output[q] is not None]
@@ -254,7 +260,8 @@ def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, secon
         # answers outside synthesis's constants (255, -2**63, say) are offered as constants, a few at most
         extra = tuple(int(v) for v in np.unique(values) if not -1 <= v <= 3)
         constants = (-1, 0, 1, 2, 3) + (extra if len(extra) <= 4 else ())
-        o = fit_expression({state: np.array(qs)}, values, operators=ops, constants=constants, seconds=seconds, seed=seed)
+        o = fit_expression({state: np.array(qs)}, values, operators=ops, constants=constants, seconds=seconds, seed=seed,
+                           max_candidates=SUB_SEARCH_CANDIDATES)
         if o is None:
             return None
         outs.append(o)

@@ -16,6 +16,7 @@ from programs import Binary, Const, Program, Return, Var
 from programs.simplify import simplify_expr
 
 from ..encoding import domain_inputs
+from ..machine import SUB_SEARCH_CANDIDATES
 from ..registry import Reading, extractor
 
 
@@ -161,8 +162,9 @@ def residue_map(name: str, values: np.ndarray, m: int, operators, budget, max_de
                     expr = Binary("-" if neg else "+", expr, t)
             return simplify_expr(expr)
     residues = np.arange(len(values))
+    # Limited by work, not time (see machine.SUB_SEARCH_CANDIDATES); the run's budget is the backstop.
     return fit_expression({name: residues}, values, operators=operators, constants=(-1, 0, 1, 2, 3, m),
-                          seconds=max(0.2, budget.left / 4), max_size=9)
+                          seconds=max(0.2, budget.left), max_size=9, max_candidates=2 * SUB_SEARCH_CANDIDATES)
 
 
 def _read_form(family: str, grid: np.ndarray, m: int):

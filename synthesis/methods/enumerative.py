@@ -442,18 +442,41 @@ def inexpressible(problem: Problem, seconds: float) -> str | None:
     return None
 
 
+class _WorkLimit:
+    """A budget that also expires after ``limit`` candidates: a limit on work, not on time, so a search
+    cut short by it ends the same way on a fast or a loaded machine."""
+
+    def __init__(self, clock, limit: int | None):
+        self.clock, self.limit, self.enumerator = clock, limit, None
+
+    @property
+    def expired(self) -> bool:
+        if self.limit is not None and self.enumerator is not None and self.enumerator.bank.evaluated >= self.limit:
+            return True
+        return self.clock.expired
+
+    @property
+    def left(self) -> float:
+        return self.clock.left
+
+
 def fit_expression(leaves: dict[str, np.ndarray], target: np.ndarray, *, operators, constants=(-1, 0, 1, 2, 3),
-                   seconds: float = 1.0, seed: int = 0, max_size: int = 12) -> Expr | None:
+                   seconds: float = 1.0, seed: int = 0, max_size: int = 12,
+                   max_candidates: int | None = None) -> Expr | None:
     """The smallest expression over ``leaves`` (name -> values per example) and ``constants`` whose values
-    equal ``target`` on every example; None when none is found within ``seconds`` or ``max_size``.
+    equal ``target`` on every example; None when none is found within ``seconds``, ``max_size`` or
+    ``max_candidates`` (a limit on work: with it, and ``seconds`` as a backstop, the answer does not
+    depend on the machine's speed).
 
     For small sub-problems posed by other routes (a transition table read off a network, say).
     """
     from programs.budget import Budget as _Budget
 
     target = np.asarray(target, dtype=np.int64)
+    limit = _WorkLimit(_Budget(seconds), max_candidates)
     en = Enumerator({k: np.asarray(v, dtype=np.int64) for k, v in leaves.items()}, constants, operators,
-                    max_size=max_size, budget=_Budget(seconds), seed=seed, n=target.shape[0], max_bytes=1 << 27)
+                    max_size=max_size, budget=limit, seed=seed, n=target.shape[0], max_bytes=1 << 27)
+    limit.enumerator = en
     try:
         return en.search(target)
     except (OutOfTime, Exhausted):
