@@ -25,6 +25,9 @@ from ..hooks import patching, recording
 from ..registry import Reading, extractor
 
 MAX_STEPS = 12
+# sympy's minimisation (Quine-McCluskey, over every row of the truth table) is not bounded by the budget:
+# 8 variables take under a second, 9 about 9 s, 10 more than 30 s.
+MAX_SOP_VARIABLES = 8
 
 
 def hidden_layer(model) -> tuple[str, str] | None:
@@ -77,13 +80,17 @@ class Feature:
     expr: object = None  # the predicate as an expression over the inputs
 
 
-def features(tr: UnitTrace, tol: float = 1e-4) -> list[Feature]:
+def features(tr: UnitTrace, tol: float = 1e-4, *, merge: bool = True) -> list[Feature]:
     """Discretise the units (on when the pre-activation is positive), merging units whose readout
-    directions coincide into one feature (on when any is on), and dropping constant and repeated ones."""
+    directions coincide into one feature (on when any is on; with ``merge=False`` each unit stands alone),
+    and dropping constant and repeated ones."""
     live = [u for u in range(tr.pre.shape[1]) if (tr.pre[:, u] > 0).any() and np.abs(tr.write[u]).sum() > tol]
     groups: list[list[int]] = []
     dirs: list[np.ndarray] = []
     for u in live:
+        if not merge:
+            groups.append([u])
+            continue
         d = tr.write[u] / (np.linalg.norm(tr.write[u]) + 1e-12)
         for g, gd in zip(groups, dirs):
             if float(d @ gd) > 1 - 1e-6:
@@ -108,34 +115,66 @@ def features(tr: UnitTrace, tol: float = 1e-4) -> list[Feature]:
     return out
 
 
+# Pairs of features tried when no single one helps (XOR-like answers), at most.
+MAX_PAIRS = 2000
+
+
 def select(feats: list[Feature], answer: np.ndarray, max_steps: int = MAX_STEPS) -> list[int]:
     """Greedily the features whose joint on/off pattern leaves the least uncertainty (conditional entropy)
-    about the network's answer, until the pattern fixes it. Returns their indices (possibly leaving the
-    answer undetermined)."""
+    about the network's answer, until the pattern fixes it, looking two features ahead where one does
+    not lower it. Returns their indices (possibly leaving the answer undetermined)."""
     ans = np.unique(answer, axis=0, return_inverse=True)[1].reshape(-1)
-    chosen, _ = greedy(feats, answer.shape[0], lambda block: _entropy(block, ans), max_steps)
+    chosen, _ = greedy(feats, answer.shape[0], lambda block: _entropy(block, ans), max_steps, pairs=MAX_PAIRS)
     return chosen
 
 
-def greedy(feats: list[Feature], n: int, score, max_steps: int) -> tuple[list[int], float]:
+def greedy(feats: list[Feature], n: int, score, max_steps: int, *, pairs: int = 0) -> tuple[list[int], float]:
     """Add, one at a time, the feature whose split of the inputs most lowers ``score(blocks)``, until the
-    score is 0, no feature lowers it, or ``max_steps`` are taken. Returns (chosen, final score)."""
+    score is 0, nothing lowers it, or ``max_steps`` are taken. When no single feature lowers it (the
+    answer an XOR of two features, say: each alone says nothing), the best of up to ``pairs`` pairs is
+    added at once. Returns (chosen, final score)."""
     chosen: list[int] = []
     block = np.zeros(n, dtype=np.int64)
     current = score(block)
     while current > 1e-12 and len(chosen) < max_steps:
-        best, best_v = None, current - 1e-12
+        singles = []
         for i, f in enumerate(feats):
             if i not in chosen:
-                v = score(np.unique(block * 2 + f.values, return_inverse=True)[1].reshape(-1))
-                if v < best_v:
-                    best, best_v = i, v
-        if best is None:
-            break
-        chosen.append(best)
-        block = np.unique(block * 2 + feats[best].values, return_inverse=True)[1].reshape(-1)
-        current = best_v
+                singles.append((score(split(block, f.values)), i))
+        best = min(singles, default=None)
+        if best is not None and best[0] < current - 1e-12:
+            add, current = [best[1]], best[0]
+        else:
+            pair = best_pair(feats, block, score, [i for _, i in sorted(singles)], current, pairs) \
+                if len(chosen) + 2 <= max_steps else None
+            if pair is None:
+                break
+            add, current = pair
+        for i in add:
+            chosen.append(i)
+            block = split(block, feats[i].values)
     return chosen, current
+
+
+def split(block: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The blocks of inputs refined by one more on/off feature, renumbered 0.."""
+    return np.unique(block * 2 + values, return_inverse=True)[1].reshape(-1)
+
+
+def best_pair(feats: list[Feature], block: np.ndarray, score, order: list[int], current: float, pairs: int):
+    """([i, j], score) for the pair of features (from the first of ``order``, at most ``pairs`` pairs)
+    that lowers ``score`` the most, or None when none lowers it."""
+    m = 0  # the first m features make at most ``pairs`` pairs
+    while m < len(order) and (m + 1) * m // 2 <= pairs:
+        m += 1
+    best = None
+    for a in range(m):
+        first = split(block, feats[order[a]].values)
+        for b in range(a + 1, m):
+            v = score(split(first, feats[order[b]].values))
+            if v < current - 1e-12 and (best is None or v < best[1]):
+                best = ([order[a], order[b]], v)
+    return best
 
 
 def _entropy(block: np.ndarray, ans: np.ndarray) -> float:
@@ -156,7 +195,7 @@ def boolean_predicate(names: list[str], inputs: dict[str, np.ndarray], values: n
 
     cands = []
     cols = [np.asarray(inputs[n]) for n in names]
-    if all(set(np.unique(c)) <= {0, 1} for c in cols) and len(names) <= 12:
+    if all(set(np.unique(c)) <= {0, 1} for c in cols) and len(names) <= MAX_SOP_VARIABLES:
         cands.append(_sop(names, cols, values))
     fit = fit_expression({n: c for n, c in zip(names, cols)}, values, operators=operators, seconds=seconds, max_size=9)
     if fit is not None:
@@ -363,9 +402,17 @@ def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
             return Reading(None, (f"{len(feats)} unit(s) read as integer-lattice thresholds; on {bad} inputs the answer "
                                   f"is still not affine within the regions they cut",), status="abstained", details=details)
     else:
+        ans = np.unique(tr.net2, axis=0, return_inverse=True)[1].reshape(-1)
         chosen = select(feats, tr.net2)
+        if _entropy(_pattern(feats, chosen, tr.n), ans) > 1e-12:
+            # units writing one direction (all of them, near enough, with one output bit under weight decay)
+            # merge into too few features: read the units one by one instead
+            alone = features(tr, merge=False)
+            if len(alone) > len(feats):
+                feats, chosen = alone, select(alone, tr.net2)
+                details["merged"] = False
         details.update({"features": len(feats), "steps": len(chosen)})
-        if _entropy(_pattern(feats, chosen, tr.n), np.unique(tr.net2, axis=0, return_inverse=True)[1].reshape(-1)) > 1e-12:
+        if _entropy(_pattern(feats, chosen, tr.n), ans) > 1e-12:
             return Reading(None, (f"the on/off pattern of {len(chosen)} hidden feature(s) does not fix the network's answer",),
                            status="abstained", details=details)
     steps = []
@@ -420,7 +467,7 @@ def _answer(step_names, bits, target, operators, budget, rng, arity):
     o = None
     if len(np.unique(target)) == 1:
         return Const(int(target[0]))
-    if set(np.unique(target)) <= {0, 1} and 0 < len(step_names) <= 12:
+    if set(np.unique(target)) <= {0, 1} and 0 < len(step_names) <= MAX_SOP_VARIABLES:
         o = _sop(step_names, bits, target)
     # synthesis builds constants from -1..3: an answer far from those (max(a, b) + 255, say) is fitted
     # less its least value, which is added back, with its span offered as a constant too
