@@ -22,6 +22,7 @@ from programs.simplify import simplify_expr
 
 from ..encoding import domain_inputs
 from ..hooks import patching, recording
+from ..machine import SUB_SEARCH_CANDIDATES
 from ..registry import Reading, extractor
 
 MAX_STEPS = 12
@@ -197,7 +198,8 @@ def boolean_predicate(names: list[str], inputs: dict[str, np.ndarray], values: n
     cols = [np.asarray(inputs[n]) for n in names]
     if all(set(np.unique(c)) <= {0, 1} for c in cols) and len(names) <= MAX_SOP_VARIABLES:
         cands.append(_sop(names, cols, values))
-    fit = fit_expression({n: c for n, c in zip(names, cols)}, values, operators=operators, seconds=seconds, max_size=9)
+    fit = fit_expression({n: c for n, c in zip(names, cols)}, values, operators=operators, seconds=seconds, max_size=9,
+                         max_candidates=4 * SUB_SEARCH_CANDIDATES)
     if fit is not None:
         cands.append(fit)
     cands = [c for c in cands if c is not None]
@@ -421,7 +423,7 @@ def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
         e = f.expr
         if e is None:
             e = boolean_predicate(names, tr.inputs, f.values, operators=task.operators,
-                                  seconds=max(0.2, min(2.0, budget.left / (2 * max(1, len(chosen))))))
+                                  seconds=max(0.2, budget.left))  # limited by work, not time
         if e is None:
             return Reading(None, (f"no formula found for the truth table of hidden feature {i}",), status="abstained",
                            details=details)
@@ -479,7 +481,8 @@ def _answer(step_names, bits, target, operators, budget, rng, arity):
         span = int(target.max())
         constants += (span,) if span > 3 else ()
     fit = fit_expression(dict(zip(step_names, bits)), target, operators=operators, constants=constants,
-                         seconds=max(0.2, budget.left / (2 * arity)), seed=int(rng.integers(2**31)))
+                         seconds=max(0.2, budget.left), seed=int(rng.integers(2**31)),
+                         max_candidates=4 * SUB_SEARCH_CANDIDATES)  # limited by work, not time: the same on any load
     if fit is not None and shift:
         fit = Binary("+", fit, Const(base))
     return fit if o is None or (fit is not None and _size(fit) < _size(o)) else o
