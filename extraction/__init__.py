@@ -3,8 +3,9 @@ check those programs in context. May call synthesis/ for small sub-problems; nev
 reference program."""
 from .compile import CompileError, compile  # noqa: A004  (the contract's name)
 from .extract import ExtractionError, ExtractionResult, extract, names
+from .modelfile import ModelFileError, load, save
 from .registry import Reading, extractor, registry
 from .train import Trained, TrainingError, train
 
-__all__ = ["CompileError", "ExtractionError", "ExtractionResult", "Reading", "Trained", "TrainingError", "extract", "extractor",
-           "compile", "names", "registry", "train"]
+__all__ = ["CompileError", "ExtractionError", "ExtractionResult", "ModelFileError", "Reading", "Trained", "TrainingError",
+           "extract", "extractor", "compile", "load", "names", "registry", "save", "train"]

@@ -1,0 +1,194 @@
+"""extraction.save / load: a network comes back with the same weights, predictions, record and extraction
+result; files are read with torch.load(weights_only=True) only; anything else is a ModelFileError that
+names the file."""
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from _nets import trained
+
+import extraction
+import toy_tasks
+from extraction import ModelFileError
+from extraction.compile import compile as compile_
+from programs import Int, Seq
+
+RECORD = ("train_accuracy", "domain_accuracy", "steps", "seconds", "params", "flops", "arch", "examples",
+          "heldout_accuracy", "status", "reasons", "settings", "compiled_from")
+
+
+def assert_same_network(a: extraction.Trained, b: extraction.Trained) -> None:
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert type(a.model) is type(b.model) and a.model.arch == b.model.arch
+    for field in RECORD:
+        assert getattr(a, field) == getattr(b, field), field
+    assert a.encoding.scalars == b.encoding.scalars and a.encoding.sequences == b.encoding.sequences
+    assert a.encoding.kind == b.encoding.kind
+    assert all(np.array_equal(x, y) for x, y in zip(a.encoding.heads, b.encoding.heads, strict=True))
+    assert b.task.name == a.task.name and b.task.inputs == a.task.inputs
+    dom = a.task.examples(None)
+    assert np.array_equal(a.predict(dom.inputs, dom.lengths), b.predict(dom.inputs, dom.lengths))
+    assert not b.model.training
+
+
+@pytest.mark.parametrize("name, params, method", [("majority", {"n": 3}, "boolean"),
+                                                  ("running_parity", {"length": 8}, "fsm"),
+                                                  ("modular_addition", {"p": 7}, "fourier")])
+def test_a_saved_network_loads_with_the_same_predictions_and_extraction(tmp_path, name, params, method):
+    net = trained(name, **params)
+    path = tmp_path / "net.pt"
+    extraction.save(net, path)
+    back = extraction.load(path)
+    assert back.task is toy_tasks.get(net.task.name)  # a built-in task comes back by name
+    assert_same_network(net, back)
+    a, b = extraction.extract(net, method, seconds=60, seed=3), extraction.extract(back, method, seconds=60, seed=3)
+    assert a.status == b.status == "solved"
+    assert a.program == b.program and a.faithfulness == b.faithfulness and a.reasons == b.reasons
+
+
+def test_a_transformer_round_trips(tmp_path):
+    net = extraction.train(toy_tasks.get("modular_addition", p=5), "transformer", seconds=2)
+    extraction.save(net, tmp_path / "t.pt")
+    assert_same_network(net, extraction.load(str(tmp_path / "t.pt")))
+
+
+@pytest.mark.parametrize("source, inputs", [
+    ("def f(a, b):\n    return max(a, b)\n", {"a": Int(0, 4), "b": Int(0, 4)}),
+    ("def f(xs):\n    s = 0\n    for x in xs:\n        s = (s + x) % 3\n        yield s\n", {"xs": Seq(Int(0, 3), length=(1, 4))}),
+])
+def test_a_compiled_network_and_its_program_task_round_trip(tmp_path, source, inputs):
+    net = compile_(source, inputs)
+    extraction.save(net, tmp_path / "c.pt")
+    back = extraction.load(tmp_path / "c.pt")
+    assert_same_network(net, back)
+    assert back.task.reference == net.task.reference and back.task.family == "compiled"
+    a, b = extraction.extract(net, "auto", seconds=30), extraction.extract(back, "auto", seconds=30)
+    assert a.status == b.status == "solved" and a.program == b.program
+
+
+def test_a_task_from_a_program_is_rebuilt_from_its_source(tmp_path):
+    task = toy_tasks.from_program("xor3", "def f(a, b, c):\n    return a ^ b ^ c\n",
+                                  {"a": Int(0, 2), "b": Int(0, 2), "c": Int(0, 2)}, family="mine", difficulty=2.5)
+    net = extraction.train(task, seconds=30)
+    extraction.save(net, tmp_path / "x.pt")
+    back = extraction.load(tmp_path / "x.pt")
+    assert back.task is not task
+    assert (back.task.name, back.task.family, back.task.difficulty, back.task.reference) == \
+        ("xor3", "mine", 2.5, task.reference)
+    assert_same_network(net, back)
+
+
+def test_a_task_from_a_function_must_be_given_and_must_match(tmp_path):
+    inputs = {"a": Int(0, 3), "b": Int(0, 3)}
+    task = toy_tasks.from_function("sum_mod3", lambda a, b: (a + b) % 3, inputs=inputs)
+    net = extraction.train(task, seconds=30)
+    path = tmp_path / "f.pt"
+    extraction.save(net, path)
+    with pytest.raises(ModelFileError, match=r"f\.pt.*'sum_mod3'.*task=") as err:
+        extraction.load(path)
+    assert str(path) in str(err.value)
+    assert_same_network(net, extraction.load(path, task=task))
+    other = toy_tasks.from_function("other", lambda a: a, inputs={"a": Int(0, 3)})
+    with pytest.raises(ModelFileError, match="inputs"):
+        extraction.load(path, task=other)
+
+
+# --- files that are not ours -----------------------------------------------------------------------
+
+class Planted:
+    """An object whose unpickling would create a directory: loading must never run it."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def test_a_file_with_pickled_objects_is_refused_without_running_them(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "tractbench.model", "version": 1, "description": "{}", "state_dict": Planted(str(marker))},
+               path)
+    with pytest.raises(ModelFileError, match=r"evil\.pt.*refused.*extraction\.save"):
+        extraction.load(path)
+    assert not marker.exists()
+    with open(path, "wb") as fh:  # a bare pickle, not a torch file
+        pickle.dump(Planted(str(marker)), fh)
+    with pytest.raises(ModelFileError, match=r"evil\.pt"):
+        extraction.load(path)
+    assert not marker.exists()
+
+
+def test_a_whole_pickled_module_is_refused(tmp_path):
+    torch.save(trained("majority", n=3).model, tmp_path / "module.pt")
+    with pytest.raises(ModelFileError, match="refused"):
+        extraction.load(tmp_path / "module.pt")
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"", "not a readable model file"),
+    (b"hello, world\n", "not a readable model file"),
+    (b"PK\x03\x04 not really a zip", "not a readable model file"),
+])
+def test_garbage_is_a_model_file_error_naming_the_file(tmp_path, content, match):
+    path = tmp_path / "junk.pt"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=match) as err:
+        extraction.load(path)
+    assert str(path) in str(err.value) and "extraction.save" in str(err.value)
+
+
+def test_foreign_and_future_files_are_refused_with_what_to_do(tmp_path):
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
+    with pytest.raises(ModelFileError, match="foreign.pt.*not a tractbench model file"):
+        extraction.load(tmp_path / "foreign.pt")
+    torch.save({"format": "tractbench.model", "version": 99}, tmp_path / "future.pt")
+    with pytest.raises(ModelFileError, match="version 99.*save it again"):
+        extraction.load(tmp_path / "future.pt")
+    with pytest.raises(ModelFileError, match="no such model file"):
+        extraction.load(tmp_path / "missing.pt")
+    assert issubclass(ModelFileError, ValueError)
+
+
+def test_a_file_whose_weights_do_not_fit_its_description_is_refused(tmp_path):
+    path = tmp_path / "net.pt"
+    extraction.save(trained("majority", n=3), path)
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["hidden.weight"] = torch.zeros(3, 3)
+    torch.save(payload, path)
+    with pytest.raises(ModelFileError, match="damaged or inconsistent.*hidden.weight"):
+        extraction.load(path)
+
+
+def test_a_damaged_file_loads_or_is_a_model_file_error_never_another_exception(tmp_path):
+    good = tmp_path / "good.pt"
+    extraction.save(trained("majority", n=3), good)
+    data = good.read_bytes()
+    rng = np.random.default_rng(0)
+    bad = tmp_path / "bad.pt"
+    cuts = [int(c) for c in rng.integers(0, len(data), 20)]
+    flips = [int(c) for c in rng.integers(0, len(data), 40)]
+    for cut in cuts:
+        bad.write_bytes(data[:cut])
+        with pytest.raises(ModelFileError):
+            extraction.load(bad)
+    for pos in flips:
+        damaged = bytearray(data)
+        damaged[pos] ^= 0xFF
+        bad.write_bytes(bytes(damaged))
+        try:
+            extraction.load(bad)  # a flip inside the weights' bytes gives a valid file with other weights
+        except ModelFileError:
+            pass
+
+
+def test_save_refuses_what_is_not_a_network(tmp_path):
+    with pytest.raises(ModelFileError, match="Trained"):
+        extraction.save("not a network", tmp_path / "x.pt")
+    assert not (tmp_path / "x.pt").exists()
