@@ -50,6 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=10.0, help="budget per run in the quick grid")
+    ap.add_argument("--grids", default="quick,tiny", help="which grids to run (comma-separated)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--one", nargs=3, metavar=("EXECUTOR", "WORKERS", "GRID"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -57,7 +58,8 @@ def main() -> None:
         print(json.dumps(one(args.one[0], int(args.one[1]), args.one[2], args.seconds)))
         return
     rows = []
-    for grid in ("quick", "tiny"):
+    grids = [g for g in ("quick", "tiny") if g in args.grids.split(",")]
+    for grid in grids:
         for r in range(args.repeats):
             order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
             for executor, workers in order:
@@ -71,7 +73,7 @@ def main() -> None:
                       f"({60 * row['runs'] / row['wall']:.1f} runs/min), {row['solved']} solved", file=sys.stderr,
                       flush=True)
     table = []
-    for grid in ("quick", "tiny"):
+    for grid in grids:
         for executor, workers in CONFIGS:
             these = [x for x in rows if x["grid"] == grid and x["executor"] == executor and x["workers"] == workers]
             wall = statistics.median(x["wall"] for x in these)
