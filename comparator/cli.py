@@ -191,8 +191,10 @@ def _show_result(task, program, status: str, seconds: float, reasons, extra: str
 @click.option("--out", default="report", show_default=True, help="Folder for report.md and its figures.")
 @click.option("--plugins", default="", help="Comma-separated modules of your own methods (@synthesizer, "
               "@extractor) to import here and in every worker.")
+@click.option("--train-cache", default=None, help="Folder where extraction runs keep trained networks, so runs "
+              "that would train the same network train it once (each is still charged its training time).")
 def compare(suite_name, task_list, extractors, synthesizers, seconds, seeds, examples, store, executor, address,
-            workers, memory_mb, out, plugins) -> None:
+            workers, memory_mb, out, plugins, train_cache) -> None:
     """Run both routes on equal budgets, verify every program, store every run, and write a report."""
     from rich.markup import escape
     from rich.progress import (
@@ -224,7 +226,8 @@ def compare(suite_name, task_list, extractors, synthesizers, seconds, seeds, exa
             comp = comparator.compare(tasks, extractors=_names(extractors), synthesizers=_names(synthesizers),
                                       seconds=seconds, seeds=seeds, examples=_examples_option(examples), store=store,
                                       executor=executor, workers=workers, memory_mb=memory_mb, progress=progress,
-                                      command=command, executor_options=options, plugins=_names(plugins))
+                                      command=command, executor_options=options, plugins=_names(plugins),
+                                      train_cache=train_cache)
         except KeyboardInterrupt:
             bar.stop()
             stored = _stored_runs(store)

@@ -166,7 +166,8 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
             examples=None, store: str | Path | Store | None = "tractbench.sqlite", executor: str = "local",
             workers: int | None = None, memory_mb: int = DEFAULT_MEMORY_MB, comparison: str = "",
             progress: Callable[[int, int, dict], None] | None = None, command: str | None = None,
-            executor_options: dict | None = None, plugins: Sequence[str] = ()) -> Comparison:
+            executor_options: dict | None = None, plugins: Sequence[str] = (),
+            train_cache: str | Path | None = None) -> Comparison:
     """Run both routes on ``tasks`` with equal budgets and return the verified, analysed comparison.
 
     Each (task, seed, example set) gives both routes the same examples; each run gets ``seconds`` of wall
@@ -176,6 +177,10 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
 
     ``plugins`` names modules to import (here and in every worker) before running: methods of your own
     registered with ``@synthesizer`` or ``@extractor`` in a module that is not an installed package.
+
+    ``train_cache`` (a folder every worker can read and write) lets extraction runs that would train the
+    same network train it once: each later run loads it and is charged the recorded training seconds
+    (see `runner.run_route`), so the rows are what they would have been, in less wall time.
     """
     import importlib
 
@@ -206,7 +211,8 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
         jobs = [Job(k, "comparator.runner:run_route",
                     {"task": task_ref(by_key[k].task), "route": by_key[k].route, "method": by_key[k].method,
                      "seed": by_key[k].seed, "examples": by_key[k].examples, "seconds": by_key[k].seconds,
-                     "options": by_key[k].options, "plugins": list(plugins)},
+                     "options": by_key[k].options, "plugins": list(plugins),
+                     "train_cache": None if train_cache is None else str(Path(train_cache).resolve())},
                     by_key[k].seconds, by_key[k].memory_mb) for k in todo]
         if jobs:
             options = dict(executor_options or {})

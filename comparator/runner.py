@@ -52,12 +52,53 @@ def example_set(task, spec, seed: int):
                     task.kind == "scan")
 
 
+def training_path(folder: str, task, seed: int, examples, arch: str, options: dict, seconds: float) -> str:
+    """Where the network trained for this (task, seed, example set, architecture, options, budget) is kept:
+    everything that decides what training computes is in the name's hash."""
+    import hashlib
+    import json
+
+    ident = task if isinstance(task, tuple) else ("task", task.name, task.signature(), task.kind)
+    text = json.dumps([list(ident) if isinstance(ident, tuple) else ident, seed, examples, arch, options,
+                       round(float(seconds), 6)], sort_keys=True, default=str)
+    return os.path.join(folder, hashlib.sha256(text.encode()).hexdigest()[:32] + ".pt")
+
+
+def _train_or_reuse(extraction, task, ref, ex, seed, examples, arch, train_opts, seconds, folder):
+    """(trained, seconds spent loading, or minus the seconds spent saving, or None): a network trained for
+    the same (task, seed, example set,
+    architecture, options, budget) and saved in ``folder`` is loaded instead of trained again; a new one
+    is saved there (atomically) once it trains to exactness."""
+    path = training_path(folder, ref, seed, examples, arch, train_opts, seconds) if folder else None
+    if path is not None and os.path.exists(path):
+        t0 = time.perf_counter()
+        try:
+            return extraction.load(path, task=task), time.perf_counter() - t0
+        except extraction.ModelFileError:
+            pass  # a damaged file: train again and replace it
+    trained = extraction.train(task, arch, examples=ex, seconds=seconds, seed=seed, **train_opts)
+    if path is not None and trained.status == "trained":
+        t0 = time.perf_counter()
+        os.makedirs(folder, exist_ok=True)
+        part = f"{path}.{os.getpid()}.part"
+        extraction.save(trained, part)
+        os.replace(part, path)
+        return trained, -(time.perf_counter() - t0)  # saving is bookkeeping, not the run's work
+    return trained, None
+
+
 def run_route(task, route: str, method: str, seed: int, examples, seconds: float, options: dict | None = None,
-              plugins: list[str] | None = None) -> dict[str, Any]:
+              plugins: list[str] | None = None, train_cache: str | None = None) -> dict[str, Any]:
     """Run one route and describe what came back (no verdict on correctness here).
 
     The route's libraries are imported (and torch warmed up) before the clock starts: a one-off start-up
-    cost of a process (torch's takes seconds) says nothing about how tractable a task is."""
+    cost of a process (torch's takes seconds) says nothing about how tractable a task is.
+
+    With ``train_cache`` (a folder), extraction runs that would train the same network (same task, seed,
+    example set, architecture, options and budget: every extractor of one (task, seed), say) train it once
+    and load it after. Training is deterministic, so the network is the one the run would have trained,
+    and the run is charged the recorded training seconds, not the load: its seconds and the budget left
+    for reading the network are what they would have been."""
     import importlib
 
     for module in plugins or ():
@@ -71,6 +112,7 @@ def run_route(task, route: str, method: str, seed: int, examples, seconds: float
     synthesis.names()  # loads every method module
 
     start = time.perf_counter()
+    ref = task
     if isinstance(task, tuple) and task[0] == "builtin":
         import toy_tasks
 
@@ -94,8 +136,18 @@ def run_route(task, route: str, method: str, seed: int, examples, seconds: float
         t0 = time.perf_counter()
         train_opts = options.pop("train", {}) or {}
         arch = train_opts.pop("arch", "auto")
-        trained = extraction.train(task, arch, examples=ex, seconds=max(0.05, TRAIN_SHARE * seconds), seed=seed, **train_opts)
+        trained, loaded = _train_or_reuse(extraction, task, ref, ex, seed, examples, arch, train_opts,
+                                          max(0.05, TRAIN_SHARE * seconds), train_cache)
         phases["train"] = time.perf_counter() - t0
+        if loaded is not None:
+            # With a cache, every run of this network is charged its recorded training seconds: the run
+            # that trained it (not its saving), and the runs that load it (not their loading).
+            phases["train"] = trained.seconds
+            if loaded > 0:
+                phases["train_loaded"] = loaded
+            shift = trained.seconds - (time.perf_counter() - t0)
+            start -= shift
+            cpu0 -= shift
         row.update(train_seconds=phases["train"], train_accuracy=trained.train_accuracy,
                    domain_accuracy=trained.domain_accuracy)
         left = seconds - (time.perf_counter() - start)

@@ -48,6 +48,15 @@ def _intact(path) -> None:
     assert len(keys) == len(set(keys))
 
 
+def _rerun_completes(store, tmp_path) -> None:
+    """The store is intact, and rerunning the same command adds exactly the missing rows."""
+    _intact(store)
+    again = _cli([*GRID, "--store", str(store)], tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _rows(store) == RUNS
+    _intact(store)
+
+
 def _wait_for_rows(path, at_least: int, proc, limit: float = 120.0) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -75,11 +84,7 @@ def test_ctrl_c_keeps_finished_rows_and_says_how_to_resume(tmp_path):
     assert "Traceback" not in out, out
     kept = _rows(store)
     assert 3 <= kept < RUNS
-    _intact(store)
-    again = _cli([*GRID, "--store", str(store)], tmp_path)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert _rows(store) == RUNS
-    _intact(store)
+    _rerun_completes(store, tmp_path)
 
 
 def _small_files():
@@ -96,11 +101,7 @@ def test_a_full_disk_stops_the_grid_with_a_clear_error_and_keeps_every_finished_
     assert "Traceback" not in full.stderr
     kept = _rows(store)
     assert 0 < kept < RUNS
-    _intact(store)
-    again = _cli([*GRID, "--store", str(store)], tmp_path)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert _rows(store) == RUNS
-    _intact(store)
+    _rerun_completes(store, tmp_path)
 
 
 def _without_root_file_powers():

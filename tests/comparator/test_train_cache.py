@@ -1,0 +1,24 @@
+"""Training once per (task, seed) for every extractor gives the rows training every time gives."""
+from __future__ import annotations
+
+import pytest
+
+import comparator
+from _determinism import assert_same_runs
+
+pytestmark = pytest.mark.slow
+TASKS = ["running_parity[length=8]", "multiplexer[k=1]"]
+
+
+def test_a_training_cache_changes_no_row_and_trains_each_network_once(tmp_path):
+    kwargs = dict(extractors=("auto", "blackbox", "fsm", "boolean"), synthesizers=(), seconds=20.0, seeds=1,
+                  workers=1)
+    fresh = comparator.compare(TASKS, store=tmp_path / "a.sqlite", **kwargs).runs
+    cached = comparator.compare(TASKS, store=tmp_path / "b.sqlite", train_cache=tmp_path / "nets", **kwargs).runs
+    assert_same_runs(fresh, cached)
+    assert len(list((tmp_path / "nets").glob("*.pt"))) == len(TASKS)
+    loaded = cached["phases"].map(lambda p: "train_loaded" in p)
+    assert loaded.sum() == len(cached) - len(TASKS)  # one run per task trained; the rest loaded its network
+    for _, group in cached.groupby("task"):
+        assert group["train_seconds"].nunique() == 1  # each run is charged the same recorded training time
+        assert (group["seconds"] >= group["train_seconds"]).all()
