@@ -286,7 +286,15 @@ def record(cell: Cell, outcome: Outcome, *, version: str, commit: str, compariso
 
 
 def judge(task, claim: str, program: str | None, route: str, budget: float, row: dict) -> tuple[str, str]:
-    """The run's status from what came back: a returned program is verified against the task here."""
+    """The run's status from what came back: a returned program is verified against the task here.
+
+    A program returned after the budget (the run's own clock, training included) is a timeout: every run
+    gets the same seconds, and the grace before the hard kill is for process start-up, not for work."""
+    spent = row.get("seconds") or 0.0
+    if program is not None and claim != "table" and spent > budget:
+        row["reasons"] = list(row.get("reasons") or []) + [
+            f"returned its program after its budget ({spent:.2f} s > {budget:g} s), so it is not counted"]
+        return "timeout", ""
     if program is not None and claim != "table":
         from programs import parse
 

@@ -139,3 +139,16 @@ def test_example_sets_are_nested_and_shared_by_both_routes():
     assert rows(small) <= rows(large) and len(large) == 32
     assert rows(example_set(task, 10, seed=3)) == rows(small)
     assert example_set(task, "default", seed=0).complete
+
+
+def test_a_program_returned_after_the_budget_is_a_timeout():
+    import toy_tasks
+    from comparator.comparison import judge
+
+    task = toy_tasks.get("parity", n=3)
+    right = str(task.reference)
+    late = {"seconds": 10.4, "reasons": []}
+    assert judge(task, "solved", right, "extraction", 10.0, late) == ("timeout", "")
+    assert "after its budget" in late["reasons"][-1]
+    in_time = {"seconds": 9.9, "reasons": []}
+    assert judge(task, "solved", right, "extraction", 10.0, in_time)[0] == "solved"
