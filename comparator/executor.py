@@ -164,8 +164,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, and someone else's
+        pass
     return True
 
 
@@ -290,6 +290,17 @@ def _outcome(job: Job, future: Any, seconds: float, grace: float) -> Outcome:
     return Outcome(job.key, status, value, seconds, detail)
 
 
+def check_keys(jobs: Sequence[Job]) -> list[Job]:
+    """The jobs as a list; ValueError if two share a key (outcomes are matched to jobs by key)."""
+    jobs = list(jobs)
+    seen: set[str] = set()
+    for job in jobs:
+        if job.key in seen:
+            raise ValueError(f"two jobs share the key {job.key!r}; every job needs its own key")
+        seen.add(job.key)
+    return jobs
+
+
 def _context(preload: Sequence[str]) -> Any:
     if not preload:
         return multiprocessing.get_context("spawn")
@@ -325,12 +336,7 @@ def run_local(
     the same fixed state, without paying the imports again (torch's take seconds). A preload module must
     not start threads. The server is this interpreter's one forkserver: the first preload list wins.
     """
-    jobs = list(jobs)
-    seen: set[str] = set()
-    for job in jobs:
-        if job.key in seen:
-            raise ValueError(f"two jobs share the key {job.key!r}; every job needs its own key")
-        seen.add(job.key)
+    jobs = check_keys(jobs)
     if not jobs:
         return []
     outcomes: dict[str, Outcome] = {}
@@ -399,9 +405,7 @@ def _main_not_reimported() -> Iterator[None]:
 
 
 def _run_ray(jobs: Sequence[Job], **options: Any) -> list[Outcome]:
-    from .ray_executor import (
-        run_ray,  # ray is an optional extra, imported only when asked for
-    )
+    from .ray_executor import run_ray  # ray is an optional extra, imported only when asked for
 
     return run_ray(jobs, **options)
 

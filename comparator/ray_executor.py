@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .executor import GRACE_SECONDS, ExecutorError, Job, Outcome, run_one
+from .executor import GRACE_SECONDS, ExecutorError, Job, Outcome, check_keys, run_one
 
 __all__ = ["DRIVER_SLACK_SECONDS", "RETRIES", "run_ray"]
 
@@ -97,9 +97,7 @@ def run_ray(
         from ray.exceptions import GetTimeoutError, RayError, TaskCancelledError
     except ImportError:
         raise ExecutorError('the Ray executor needs Ray: pip install -c constraints.txt -e ".[ray]"') from None
-    jobs = list(jobs)
-    if len({job.key for job in jobs}) != len(jobs):
-        raise ValueError("two jobs share a key; every job needs its own key")
+    jobs = check_keys(jobs)
     if not jobs:
         return []
     owned = _connect(ray, address, workers, runtime_env)

@@ -58,33 +58,28 @@ def training_path(folder: str, task, seed: int, examples, arch: str, options: di
     import hashlib
     import json
 
-    ident = task if isinstance(task, tuple) else ("task", task.name, task.signature(), task.kind)
-    text = json.dumps([list(ident) if isinstance(ident, tuple) else ident, seed, examples, arch, options,
-                       round(float(seconds), 6)], sort_keys=True, default=str)
+    ident = list(task) if isinstance(task, tuple) else ["task", task.name, task.signature(), task.kind]
+    text = json.dumps([ident, seed, examples, arch, options, round(float(seconds), 6)], sort_keys=True, default=str)
     return os.path.join(folder, hashlib.sha256(text.encode()).hexdigest()[:32] + ".pt")
 
 
-def _train_or_reuse(extraction, task, ref, ex, seed, examples, arch, train_opts, seconds, folder):
-    """(trained, seconds spent loading, or minus the seconds spent saving, or None): a network trained for
-    the same (task, seed, example set,
+def _train_or_reuse(extraction, task, ref, ex, seed, examples, arch, train_opts, seconds, folder) -> tuple[Any, bool]:
+    """(trained, whether it was loaded): a network trained for the same (task, seed, example set,
     architecture, options, budget) and saved in ``folder`` is loaded instead of trained again; a new one
     is saved there (atomically) once it trains to exactness."""
-    path = training_path(folder, ref, seed, examples, arch, train_opts, seconds) if folder else None
-    if path is not None and os.path.exists(path):
-        t0 = time.perf_counter()
+    path = training_path(folder, ref, seed, examples, arch, train_opts, seconds)
+    if os.path.exists(path):
         try:
-            return extraction.load(path, task=task), time.perf_counter() - t0
+            return extraction.load(path, task=task), True
         except extraction.ModelFileError:
             pass  # a damaged file: train again and replace it
     trained = extraction.train(task, arch, examples=ex, seconds=seconds, seed=seed, **train_opts)
-    if path is not None and trained.status == "trained":
-        t0 = time.perf_counter()
+    if trained.status == "trained":
         os.makedirs(folder, exist_ok=True)
         part = f"{path}.{os.getpid()}.part"
         extraction.save(trained, part)
         os.replace(part, path)
-        return trained, -(time.perf_counter() - t0)  # saving is bookkeeping, not the run's work
-    return trained, None
+    return trained, False
 
 
 def run_route(task, route: str, method: str, seed: int, examples, seconds: float, options: dict | None = None,
@@ -136,18 +131,21 @@ def run_route(task, route: str, method: str, seed: int, examples, seconds: float
         t0 = time.perf_counter()
         train_opts = options.pop("train", {}) or {}
         arch = train_opts.pop("arch", "auto")
-        trained, loaded = _train_or_reuse(extraction, task, ref, ex, seed, examples, arch, train_opts,
-                                          max(0.05, TRAIN_SHARE * seconds), train_cache)
-        phases["train"] = time.perf_counter() - t0
-        if loaded is not None:
-            # With a cache, every run of this network is charged its recorded training seconds: the run
-            # that trained it (not its saving), and the runs that load it (not their loading).
+        train_seconds = max(0.05, TRAIN_SHARE * seconds)
+        if train_cache is None:
+            trained = extraction.train(task, arch, examples=ex, seconds=train_seconds, seed=seed, **train_opts)
+            phases["train"] = time.perf_counter() - t0
+        else:
+            trained, loaded = _train_or_reuse(extraction, task, ref, ex, seed, examples, arch, train_opts,
+                                              train_seconds, train_cache)
+            # Every run of a cached network is charged its recorded training seconds: the run that trained
+            # it (not its saving) and the runs that load it (not their loading).
+            spent = time.perf_counter() - t0
+            if loaded:
+                phases["train_loaded"] = spent
             phases["train"] = trained.seconds
-            if loaded > 0:
-                phases["train_loaded"] = loaded
-            shift = trained.seconds - (time.perf_counter() - t0)
-            start -= shift
-            cpu0 -= shift
+            start -= trained.seconds - spent
+            cpu0 -= trained.seconds - spent
         row.update(train_seconds=phases["train"], train_accuracy=trained.train_accuracy,
                    domain_accuracy=trained.domain_accuracy)
         left = seconds - (time.perf_counter() - start)

@@ -215,5 +215,4 @@ def test_a_worker_killed_from_outside_is_recorded_and_the_grid_goes_on(tmp_path)
     outcomes = {o.key: o for o in run_local(jobs, workers=2, on_outcome=on_outcome)}
     assert outcomes["victim"].status == "memout"  # the rule: a SIGKILL not ours, under a cap, is the OOM killer's
     assert "SIGKILL" in outcomes["victim"].detail and "not from our timeout" in outcomes["victim"].detail
-    assert outcomes["victim"].seconds < 30
     assert all(outcomes[f"ok{i}"].status == "ok" and outcomes[f"ok{i}"].value == {"doubled": 2 * i} for i in range(4))
