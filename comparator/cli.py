@@ -178,8 +178,10 @@ def _show_result(task, program, status: str, seconds: float, reasons, extra: str
 @main.command()
 @click.option("--suite", "suite_name", type=click.Choice(["quick", "standard", "scaling"]), default=None)
 @click.option("--tasks", "task_list", default=None, help="Comma-separated task names, e.g. 'parity[n=4],contains'.")
-@click.option("--extractors", default="auto", show_default=True, help="Comma-separated extraction methods.")
-@click.option("--synthesizers", default="enumerative", show_default=True, help="Comma-separated synthesis methods.")
+@click.option("--extractors", default="auto", show_default=True,
+              help="Comma-separated extraction methods; 'all' for every one.")
+@click.option("--synthesizers", default="enumerative", show_default=True,
+              help="Comma-separated synthesis methods; 'all' for every one.")
 @click.option("--seconds", default=60.0, show_default=True, type=float, help="Wall-clock budget per run.")
 @click.option("--seeds", default=1, show_default=True, type=int)
 @click.option("--examples", default=None, help="A count, a fraction, or a comma-separated sweep (e.g. 0.1,0.3,1.0).")
@@ -191,8 +193,10 @@ def _show_result(task, program, status: str, seconds: float, reasons, extra: str
 @click.option("--out", default="report", show_default=True, help="Folder for report.md and its figures.")
 @click.option("--plugins", default="", help="Comma-separated modules of your own methods (@synthesizer, "
               "@extractor) to import here and in every worker.")
-@click.option("--train-cache", default=None, help="Folder where extraction runs keep trained networks, so runs "
-              "that would train the same network train it once (each is still charged its training time).")
+@click.option("--train-cache", default="auto", show_default=True,
+              help="Folder where extraction runs keep trained networks, so runs that would train the same network "
+              "train it once (each is still charged its training time); 'auto': STORE.networks beside the store; "
+              "'none': train every run's network afresh.")
 def compare(suite_name, task_list, extractors, synthesizers, seconds, seeds, examples, store, executor, address,
             workers, memory_mb, out, plugins, train_cache) -> None:
     """Run both routes on equal budgets, verify every program, store every run, and write a report."""
@@ -227,7 +231,7 @@ def compare(suite_name, task_list, extractors, synthesizers, seconds, seeds, exa
                                       seconds=seconds, seeds=seeds, examples=_examples_option(examples), store=store,
                                       executor=executor, workers=workers, memory_mb=memory_mb, progress=progress,
                                       command=command, executor_options=options, plugins=_names(plugins),
-                                      train_cache=train_cache)
+                                      train_cache=None if train_cache.lower() == "none" else train_cache)
         except KeyboardInterrupt:
             bar.stop()
             stored = _stored_runs(store)

@@ -3,6 +3,7 @@ budget, verified here, streamed to the store, and analysed into a verdict."""
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,9 @@ def _examples(examples) -> list:
 def _methods(names: Sequence, known: list[str], route: str) -> list[tuple[str, dict]]:
     out = []
     for m in ([names] if isinstance(names, str) else names):
+        if isinstance(m, str) and m == "all":  # every registered method of the route, plugins' included
+            out.extend((name, {}) for name in known if name not in {n for n, _ in out})
+            continue
         name, opts = (m, {}) if isinstance(m, str) else (m[0], dict(m[1]))
         if name not in known:
             raise CompareError(f"unknown {route} method {name!r}; the methods are {', '.join(known)}")
@@ -167,7 +171,7 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
             workers: int | None = None, memory_mb: int = DEFAULT_MEMORY_MB, comparison: str = "",
             progress: Callable[[int, int, dict], None] | None = None, command: str | None = None,
             executor_options: dict | None = None, plugins: Sequence[str] = (),
-            train_cache: str | Path | None = None) -> Comparison:
+            train_cache: str | Path | None = "auto") -> Comparison:
     """Run both routes on ``tasks`` with equal budgets and return the verified, analysed comparison.
 
     Each (task, seed, example set) gives both routes the same examples; each run gets ``seconds`` of wall
@@ -180,7 +184,9 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
 
     ``train_cache`` (a folder every worker can read and write) lets extraction runs that would train the
     same network train it once: each later run loads it and is charged the recorded training seconds
-    (see `runner.run_route`), so the rows are what they would have been, in less wall time.
+    (see `runner.run_route`), so the rows are what they would have been, in less wall time. "auto" (the
+    default) keeps the networks in a folder beside a store file (``STORE.networks``); None trains every
+    run's network afresh.
     """
     import importlib
 
@@ -189,6 +195,8 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
     run = get_executor(executor)
     owned = not isinstance(store, Store)
     db = Store(":memory:" if store is None else store) if owned else store  # a bad store file is refused first
+    if isinstance(train_cache, str) and train_cache == "auto":
+        train_cache = None if db.path == ":memory:" else db.path + ".networks"
     start = time.perf_counter()
     try:
         cells = grid(tasks, extractors=extractors, synthesizers=synthesizers, seconds=seconds, seeds=seeds,
@@ -213,7 +221,7 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
                      "seed": by_key[k].seed, "examples": by_key[k].examples, "seconds": by_key[k].seconds,
                      "options": by_key[k].options, "plugins": list(plugins),
                      "train_cache": None if train_cache is None else str(Path(train_cache).resolve())},
-                    by_key[k].seconds, by_key[k].memory_mb) for k in todo]
+                    by_key[k].seconds, by_key[k].memory_mb) for k in schedule(todo, by_key, workers)]
         if jobs:
             options = dict(executor_options or {})
             if executor in ("local", "ray"):
@@ -230,6 +238,25 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
         if owned:
             db.close()
     return Comparison(frame, command=command, wall_seconds=time.perf_counter() - start)
+
+
+def schedule(keys: list[str], cells: dict[str, Cell], workers: int | None) -> list[str]:
+    """The order to hand runs to the executor: the grid's, except that within each block of a few (task,
+    seed, example set) groups the groups' first runs go before their second runs, and so on. Runs start
+    in this order on parallel workers, so the extraction runs that share one trained network (see
+    ``train_cache``) then start after the run that trains it has had time to, instead of beside it."""
+    groups: dict[tuple, list[str]] = {}
+    for k in keys:
+        c = cells[k]
+        groups.setdefault((c.task.name, c.seed, str(c.examples)), []).append(k)
+    order = list(groups.values())
+    block = 2 * max(2, workers or os.cpu_count() or 2)
+    out: list[str] = []
+    for i in range(0, len(order), block):
+        chunk = order[i:i + block]
+        for rank in range(max(len(g) for g in chunk)):
+            out.extend(g[rank] for g in chunk if rank < len(g))
+    return out
 
 
 def task_ref(task):

@@ -132,33 +132,42 @@ def run_route(task, route: str, method: str, seed: int, examples, seconds: float
         train_opts = options.pop("train", {}) or {}
         arch = train_opts.pop("arch", "auto")
         train_seconds = max(0.05, TRAIN_SHARE * seconds)
-        if train_cache is None:
-            trained = extraction.train(task, arch, examples=ex, seconds=train_seconds, seed=seed, **train_opts)
-            phases["train"] = time.perf_counter() - t0
+        entry = extraction.registry().get(method)
+        why = [] if entry is None else entry.applies(
+            extraction.untrained(task, arch, examples=ex, seed=seed, **train_opts))
+        if why:  # no training spent on a network the method cannot read
+            phases["check"] = time.perf_counter() - t0
+            row.update(claim="abstained", program=None, reasons=["no network trained: " + why[0], *why[1:]])
         else:
-            trained, loaded = _train_or_reuse(extraction, task, ref, ex, seed, examples, arch, train_opts,
-                                              train_seconds, train_cache)
-            # Every run of a cached network is charged its recorded training seconds: the run that trained
-            # it (not its saving) and the runs that load it (not their loading).
-            spent = time.perf_counter() - t0
-            if loaded:
-                phases["train_loaded"] = spent
-            phases["train"] = trained.seconds
-            start -= trained.seconds - spent
-            cpu0 -= trained.seconds - spent
-        row.update(train_seconds=phases["train"], train_accuracy=trained.train_accuracy,
-                   domain_accuracy=trained.domain_accuracy)
-        left = seconds - (time.perf_counter() - start)
-        if left <= 0.05:
-            row.update(claim="timeout", program=None, reasons=list(trained.reasons) + ["the budget ran out in training"])
-        else:
-            t1 = time.perf_counter()
-            res = extraction.extract(trained, method, seconds=left, seed=seed, **options)
-            phases["extract"] = time.perf_counter() - t1
-            row.update(claim=res.status, program=None if res.program is None else str(res.program),
-                       reasons=list(trained.reasons) + list(res.reasons), extract_seconds=phases["extract"],
-                       agreement=res.faithfulness.get("agreement"), interchange=res.faithfulness.get("interchange"),
-                       splice=res.faithfulness.get("splice"), submethod=res.details.get("method"))
+            if train_cache is None:
+                trained = extraction.train(task, arch, examples=ex, seconds=train_seconds, seed=seed, **train_opts)
+                phases["train"] = time.perf_counter() - t0
+            else:
+                trained, loaded = _train_or_reuse(extraction, task, ref, ex, seed, examples, arch, train_opts,
+                                                  train_seconds, train_cache)
+                # Every run of a cached network is charged its recorded training seconds: the run that trained
+                # it (not its saving) and the runs that load it (not their loading).
+                spent = time.perf_counter() - t0
+                if loaded:
+                    phases["train_loaded"] = spent
+                phases["train"] = trained.seconds
+                start -= trained.seconds - spent
+                cpu0 -= trained.seconds - spent
+            row.update(train_seconds=phases["train"], train_accuracy=trained.train_accuracy,
+                       domain_accuracy=trained.domain_accuracy)
+            left = seconds - (time.perf_counter() - start)
+            if left <= 0.05:
+                row.update(claim="timeout", program=None,
+                           reasons=list(trained.reasons) + ["the budget ran out in training"])
+            else:
+                t1 = time.perf_counter()
+                res = extraction.extract(trained, method, seconds=left, seed=seed, **options)
+                phases["extract"] = time.perf_counter() - t1
+                row.update(claim=res.status, program=None if res.program is None else str(res.program),
+                           reasons=list(trained.reasons) + list(res.reasons), extract_seconds=phases["extract"],
+                           agreement=res.faithfulness.get("agreement"),
+                           interchange=res.faithfulness.get("interchange"),
+                           splice=res.faithfulness.get("splice"), submethod=res.details.get("method"))
     else:
         raise ValueError(f"unknown route {route!r}")
     row["seconds"] = time.perf_counter() - start

@@ -44,7 +44,9 @@ _LOADED = False
 
 def extractor(name: str, *, applies: Callable[[Any], list[str]] = lambda trained: []):
     """Register ``factory(**settings) -> Extractor`` under ``name``; ``applies(trained)`` lists reasons
-    it cannot run on a network (an MLP for a method that reads recurrent states, say)."""
+    it cannot run on a network (an MLP for a method that reads recurrent states, say). It should decide
+    from the network's architecture and encoding alone: the comparator asks it first of the untrained
+    network (``extraction.untrained``) and spends no training on a network the method cannot read."""
 
     def register(factory):
         import inspect

@@ -40,7 +40,8 @@ class Trained:
     """A network fitted to a task, with how well and how fast.
 
     ``status`` is "trained" (stopped exact on the training and held-out examples), "budget" (ran out of
-    time before that) or "error" (training diverged; ``reasons`` names the step). ``flops`` estimates the
+    time before that), "error" (training diverged; ``reasons`` names the step) or "untrained" (the
+    initial network, from ``untrained``). ``flops`` estimates the
     training compute (forward and backward passes over the examples).
     """
 
@@ -177,6 +178,35 @@ def loss_fn(encoding: Encoding, logits: torch.Tensor, targets: torch.Tensor) -> 
     return total
 
 
+def _settings(task, arch: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The architecture ``arch`` stands for on ``task`` and its settings, refusing what cannot train."""
+    arch = choose_arch(task) if arch == "auto" else arch
+    check_arch(task, arch)
+    unknown = set(options) - set(DEFAULTS[arch])
+    if unknown:
+        raise TrainingError(f"unknown option(s) {', '.join(sorted(unknown))} for {arch}; known: {', '.join(DEFAULTS[arch])}")
+    settings = {**DEFAULTS[arch], **family_defaults(task, arch), **options}
+    check_settings(arch, settings)
+    return arch, settings
+
+
+def untrained(task, arch: str = "auto", *, examples=None, seed: int = 0, **options) -> Trained:
+    """The network ``train`` would start from (same architecture, settings, encoding and initial weights),
+    with status "untrained": what an extractor's ``applies`` needs to say, before any training is spent,
+    whether it can read the network at all."""
+    arch, settings = _settings(task, arch, options)
+    ex = _examples(task, examples, seed)
+    if len(ex) == 0:
+        raise TrainingError(f"no examples to train on for task {task.name}; pass a positive count")
+    encoding = Encoding.of(task, ex.outputs, ex.lengths)
+    with one_thread():
+        torch.manual_seed(seed)
+        model = build(arch, encoding, **{k: settings[k] for k in SIZE_KEYS[arch]})
+    model.eval()
+    return Trained(model, task, 0.0, 0.0, 0, 0.0, sum(p.numel() for p in model.parameters()), 0.0, arch, encoding,
+                   len(ex), None, "untrained", (), {"arch": arch, **settings, "seed": seed})
+
+
 def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, **options) -> Trained:
     """Fit ``arch`` to ``task``'s examples until it is exact on them and on a held-out tenth, or ``seconds`` pass.
 
@@ -186,13 +216,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     """
     if not (isinstance(seconds, (int, float)) and seconds > 0):
         raise TrainingError(f"seconds must be positive, got {seconds!r}")
-    arch = choose_arch(task) if arch == "auto" else arch
-    check_arch(task, arch)
-    unknown = set(options) - set(DEFAULTS[arch])
-    if unknown:
-        raise TrainingError(f"unknown option(s) {', '.join(sorted(unknown))} for {arch}; known: {', '.join(DEFAULTS[arch])}")
-    settings = {**DEFAULTS[arch], **family_defaults(task, arch), **options}
-    check_settings(arch, settings)
+    arch, settings = _settings(task, arch, options)
     start = time.perf_counter()
     ex = _examples(task, examples, seed)
     if len(ex) == 0:

@@ -19,7 +19,15 @@ def plan(trained) -> list[str]:
     return ["linear", "fourier", "boolean"]
 
 
-@extractor("auto")
+def applicable(trained) -> list[str]:
+    from ..registry import registry
+
+    if any(not registry()[name].applies(trained) for name in plan(trained)):
+        return []
+    return [f"none of {', '.join(plan(trained))} can read this {getattr(trained.model, 'arch', '?')}"]
+
+
+@extractor("auto", applies=applicable)
 def auto():
     """Try the extractors that fit the network in turn; the first with agreement 1 wins."""
 

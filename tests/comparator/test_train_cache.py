@@ -13,12 +13,15 @@ TASKS = ["running_parity[length=8]", "multiplexer[k=1]"]
 def test_a_training_cache_changes_no_row_and_trains_each_network_once(tmp_path):
     kwargs = dict(extractors=("auto", "blackbox", "fsm", "boolean"), synthesizers=(), seconds=20.0, seeds=1,
                   workers=1)
-    fresh = comparator.compare(TASKS, store=tmp_path / "a.sqlite", **kwargs).runs
+    fresh = comparator.compare(TASKS, store=tmp_path / "a.sqlite", train_cache=None, **kwargs).runs
+    assert not (tmp_path / "a.sqlite.networks").exists()
     cached = comparator.compare(TASKS, store=tmp_path / "b.sqlite", train_cache=tmp_path / "nets", **kwargs).runs
     assert_same_runs(fresh, cached)
     assert len(list((tmp_path / "nets").glob("*.pt"))) == len(TASKS)
     loaded = cached["phases"].map(lambda p: "train_loaded" in p)
-    assert loaded.sum() == len(cached) - len(TASKS)  # one run per task trained; the rest loaded its network
-    for _, group in cached.groupby("task"):
+    unread = cached["phases"].map(lambda p: "train" not in p)  # fsm on the MLP, boolean on the GRU: no training
+    assert unread.sum() == len(TASKS)
+    assert loaded.sum() == len(cached) - 2 * len(TASKS)  # one run per task trained; the rest loaded its network
+    for _, group in cached[~unread].groupby("task"):
         assert group["train_seconds"].nunique() == 1  # each run is charged the same recorded training time
         assert (group["seconds"] >= group["train_seconds"]).all()
