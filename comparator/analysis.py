@@ -35,6 +35,10 @@ RATE_MARGIN = 0.05
 RATIO_BOUNDS = (0.8, 1.25)
 """The cost-ratio interval must lie within these bounds for the routes to be called equivalent."""
 VIRTUAL_BEST = "virtual best"
+CONTROLS = {("extraction", "blackbox")}
+"""Methods that are controls, not members of their route: ``blackbox`` synthesizes from the network's answers
+alone, never reading its internals, so it shows whether reading them helped. It is reported with its own
+row, but no route's virtual best (nor the verdict, nor the cross-route virtual best) counts it."""
 SANE_FACTOR = 10.0
 """A crossover further than this factor outside the observed difficulties is an extrapolation we refuse."""
 # A clock can read 0 for a trivial run; logarithms of costs need a positive number.
@@ -205,7 +209,8 @@ def method_outcomes(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def task_outcomes(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task, route): the route's virtual best over its methods, seeds aggregated first.
+    """One row per (task, route): the route's virtual best over its methods (controls left out, see
+    `CONTROLS`), seeds aggregated first.
 
     Columns: ``task, route, family, difficulty, solved`` (some method solved it), ``wrong`` (some run of
     the route returned a wrong program), ``cost`` (min over methods of the median-over-seeds PAR-2),
@@ -216,7 +221,14 @@ def task_outcomes(runs: pd.DataFrame) -> pd.DataFrame:
     return _route_outcomes(method_outcomes(runs))
 
 
+def _members(per_method: pd.DataFrame) -> pd.DataFrame:
+    """``per_method`` without the control methods (`CONTROLS`)."""
+    control = [(r, m) in CONTROLS for r, m in zip(per_method["route"], per_method["method"])]
+    return per_method[~np.asarray(control, dtype=bool)] if len(per_method) else per_method
+
+
 def _route_outcomes(per_method: pd.DataFrame) -> pd.DataFrame:
+    per_method = _members(per_method)
     ordered = per_method.assign(_unsolved=~per_method["solved"]).sort_values(
         ["task", "route", "cost", "_unsolved", "method"], kind="stable")
     ordered["_solved_mechanism"] = ordered["solved"] & ordered["mechanism_ok"]
@@ -268,7 +280,7 @@ def virtual_best(runs: pd.DataFrame) -> pd.DataFrame:
     Columns ``task, family, difficulty, route, method, cost, solved``.
     Cost is the median-over-seeds PAR-2; at equal cost a solving method is preferred, then route and name order.
     """
-    per_method = method_outcomes(runs)
+    per_method = _members(method_outcomes(runs))
     ordered = per_method.assign(_unsolved=~per_method["solved"]).sort_values(
         ["task", "cost", "_unsolved", "route", "method"], kind="stable")
     best = ordered.groupby("task", sort=True).head(1)

@@ -200,6 +200,25 @@ def test_a_second_extractor_with_the_mechanism_rescues_the_task():
     assert task.mechanism_ok and task.cost == 1.0 and task.method == "fast"
 
 
+def test_the_blackbox_control_has_its_row_but_counts_for_no_route():
+    rows = [
+        run("t0", "extraction", "solved", 1.0, method="blackbox"), run("t0", "extraction", "timeout", method="fsm"),
+        run("t0", "synthesis", "timeout", method="enumerative"),
+        run("t1", "extraction", "solved", 1.0, method="blackbox"), run("t1", "extraction", "solved", 5.0, method="fsm"),
+        run("t1", "synthesis", "solved", 2.0, method="enumerative"),
+    ]
+    frame = table(rows)
+    outcomes = task_outcomes(frame).set_index(["task", "route"])
+    assert not outcomes.loc[("t0", "extraction"), "solved"]  # solved by the control alone: not extraction's
+    assert outcomes.loc[("t1", "extraction"), "method"] == "fsm" and outcomes.loc[("t1", "extraction"), "cost"] == 5.0
+    rows_by_key = summary(frame).set_index(["route", "method"])
+    assert rows_by_key.loc[("extraction", "blackbox"), "solved"] == 2
+    assert rows_by_key.loc[("extraction", VIRTUAL_BEST), "solved"] == 1
+    assert "blackbox" not in set(virtual_best(frame)["method"])
+    (pooled,) = [v for v in verdicts(frame) if v.scope == "pooled"]
+    assert (pooled.solved_extraction, pooled.solved_synthesis) == (1, 1)
+
+
 def test_duplicate_runs_and_missing_columns_are_clear_errors():
     rows = [run("t", "synthesis", examples=4), run("t", "synthesis", examples=8)]
     with pytest.raises(AnalysisError, match="select one setting"):
