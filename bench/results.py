@@ -133,6 +133,7 @@ def write_page(stores: Path, out: Path, *, seeds: int, seconds: float, command: 
         parts.append(_scaling(headline_runs(runs["scaling"])))
     if "samples" in runs:
         parts.append(_samples(runs["samples"]))
+    parts.append(_costs(runs))
     parts.append(_discussion(std))
     commentary = ROOT / "docs" / "results-commentary.md"
     if commentary.exists():
@@ -290,6 +291,65 @@ def _samples(runs: pd.DataFrame) -> str:
         for row in group.itertuples(index=False):
             cells[row.route] = "never" if not np.isfinite(row.median_examples) else f"{row.median_examples:g}"
         lines.append(f"| {task} | {cells.get('extraction', '—')} | {cells.get('synthesis', '—')} |")
+    return "\n".join(lines)
+
+
+def grid_costs(frame: pd.DataFrame, workers: int = 2) -> dict:
+    """Where a grid's wall time went: busy wall, the runs' own seconds by status and by method, training and
+    extraction seconds per family, and the comparator's overhead per run (busy wall x workers minus the
+    runs' own seconds, over the runs: process start, handing over, verification, the store; a timeout's
+    seconds count as its budget, so the 5 s of grace before its kill is overhead here)."""
+    wall = busy_seconds(frame)
+    own = float(frame["seconds"].sum())
+    by_status = frame.groupby("status")["seconds"].agg(["size", "sum"])
+    by_method = frame.groupby(["route", "method"]).agg(runs=("seconds", "size"), seconds=("seconds", "sum"),
+                                                       timeouts=("status", lambda x: int((x == "timeout").sum())),
+                                                       solved=("status", lambda x: int((x == "solved").sum())))
+    ext = frame[frame["route"] == "extraction"]
+    trained = ext[pd.to_numeric(ext.get("train_seconds"), errors="coerce").notna()]
+    fam = {}
+    for family, g in trained.groupby("family"):
+        fam[family] = {"runs": len(g), "train_median": float(g["train_seconds"].median()),
+                       "train_max": float(g["train_seconds"].max()),
+                       "extract_median": float(pd.to_numeric(g.get("extract_seconds"), errors="coerce").median())}
+    spans = [(pd.Timestamp(e) - pd.Timestamp(b)).total_seconds() for b, e in zip(frame["started_at"],
+                                                                              frame["finished_at"])]
+    process = float(np.sum(spans))  # each run's process from start to outcome (timestamps to the second)
+    return {"runs": len(frame), "busy_wall": wall, "own_seconds": own, "process_seconds": process,
+            "overhead_per_run": (wall * workers - own) / max(1, len(frame)),
+            "between_runs_per_run": (wall * workers - process) / max(1, len(frame)),
+            "by_status": {k: {"runs": int(v["size"]), "seconds": float(v["sum"])} for k, v in by_status.iterrows()},
+            "by_method": {f"{r}:{m}": {k: float(v) for k, v in row.items()} for (r, m), row in by_method.iterrows()},
+            "families": fam}
+
+
+def _costs(runs: dict) -> str:
+    lines = ["## Where the time went", "",
+             "Per grid: busy wall time; the runs' own seconds (a timeout counts its budget) by status; the "
+             "comparator's overhead per run (busy wall × 2 workers − the runs' own seconds, over the runs: "
+             "process start, verification, the store, and each timeout's 5 s of grace before its kill). 'Between runs' leaves out what the runs' processes took beyond their own clocks (start-up, grace; from the stored start and end of each run, to the second): the time a worker slot stood idle between two runs.", "",
+             "| grid | runs | busy wall | runs' own seconds | in timeouts | overhead per run | of which between runs |",
+             "|---|---|---|---|---|---|---|"]
+    costs = {name: grid_costs(frame) for name, frame in runs.items()}
+    for name, c in costs.items():
+        t = c["by_status"].get("timeout", {"runs": 0, "seconds": 0.0})
+        lines.append(f"| {name} | {c['runs']} | {_minutes(c['busy_wall'])} | {c['own_seconds'] / 60:.0f} min | "
+                     f"{t['runs']} runs, {t['seconds'] / 60:.0f} min ({t['seconds'] / max(c['own_seconds'], 1e-9):.0%}) | "
+                     f"{c['overhead_per_run']:.2f} s | {c['between_runs_per_run']:.2f} s |")
+    std = costs.get("standard")
+    if std:
+        lines += ["", "Standard grid, per method (all seeds):", "",
+                  "| method | runs | solved | timeouts | seconds spent | share of the grid |", "|---|---|---|---|---|---|"]
+        for name, m in sorted(std["by_method"].items(), key=lambda kv: -kv[1]["seconds"]):
+            lines.append(f"| {name} | {m['runs']:.0f} | {m['solved']:.0f} | {m['timeouts']:.0f} | {m['seconds'] / 60:.1f} min | "
+                         f"{m['seconds'] / max(std['own_seconds'], 1e-9):.0%} |")
+        lines += ["", "Training and reading per family (extraction runs that had a network; the recorded training "
+                  "seconds, which a run that loaded a cached network is charged too):", "",
+                  "| family | runs | training s (median, max) | extraction s after training (median) |", "|---|---|---|---|"]
+        for family, f in sorted(std["families"].items()):
+            lines.append(f"| {family} | {f['runs']} | {f['train_median']:.2f}, {f['train_max']:.1f} | {f['extract_median']:.2f} |")
+    out = ROOT / "bench" / "results" / "grid-costs.json"
+    out.write_text(json.dumps(costs, indent=1, default=float))
     return "\n".join(lines)
 
 
