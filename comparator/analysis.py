@@ -173,9 +173,15 @@ def _annotated(runs: pd.DataFrame) -> pd.DataFrame:
         if column in runs.columns:
             # NaN compares False: a check that did not apply does not fail.
             below |= pd.to_numeric(runs[column], errors="coerce").to_numpy(dtype=float) < threshold
+    # An extractor presents a program as its answer only when it agrees with the network everywhere (F1 = 1,
+    # its status "solved"); one it returns as "partial" or "unfaithful" is a reading it disowns, kept for
+    # inspection: verified wrong, it is not a wrong answer of the route (nor, verified right, its mechanism).
+    disowned = np.zeros(len(runs), dtype=bool)
+    if "agreement" in runs.columns:
+        disowned = extraction & (pd.to_numeric(runs["agreement"], errors="coerce").to_numpy(dtype=float) < 1.0 - 1e-9)
     return runs.assign(
         _solved=solved,
-        _wrong=runs["status"].eq("wrong").to_numpy(),
+        _wrong=runs["status"].eq("wrong").to_numpy() & ~disowned,
         _cost=par2(runs["seconds"].to_numpy(dtype=float), solved, runs["budget"].to_numpy(dtype=float)),
         _mechanism_fail=solved & extraction & below,
     )

@@ -219,6 +219,17 @@ def test_the_blackbox_control_has_its_row_but_counts_for_no_route():
     assert (pooled.solved_extraction, pooled.solved_synthesis) == (1, 1)
 
 
+def test_a_program_an_extractor_disowns_is_not_a_wrong_answer_of_its_route():
+    disowned = run("t0", "extraction", "wrong", method="fsm")
+    disowned["agreement"] = 0.63  # returned as "unfaithful": it disagrees with the network
+    claimed = run("t1", "extraction", "wrong", method="fsm")  # F1 = 1: the method's answer, and wrong
+    rows = [disowned, claimed, run("t0", "synthesis", "timeout"), run("t1", "synthesis", "timeout")]
+    outcomes = method_outcomes(table(rows)).set_index(["task", "route"])
+    assert not outcomes.loc[("t0", "extraction"), "wrong"] and outcomes.loc[("t1", "extraction"), "wrong"]
+    (pooled,) = [v for v in verdicts(table(rows)) if v.scope == "pooled"]
+    assert (pooled.wrong_extraction, pooled.wrong_synthesis) == (1, 0)
+
+
 def test_duplicate_runs_and_missing_columns_are_clear_errors():
     rows = [run("t", "synthesis", examples=4), run("t", "synthesis", examples=8)]
     with pytest.raises(AnalysisError, match="select one setting"):
