@@ -146,7 +146,7 @@ def _style(route: str, method: str, methods: Sequence[str]) -> dict:
 
 
 def _label(route: str, method: str) -> str:
-    return f"{route} · {method}"
+    return f"{route} · {method}" + (" (control)" if (route, method) in analysis.CONTROLS else "")
 
 
 def _budgets(frame: pd.DataFrame) -> list[float]:

@@ -26,7 +26,8 @@ MAX_POINTS_FIT = 4000
 
 def recurrent_only(trained) -> list[str]:
     if getattr(trained.model, "arch", "") not in ("gru", "rnn"):
-        return [f"fsm reads the states of a recurrent network; this network is a {getattr(trained.model, 'arch', '?')}"]
+        arch = getattr(trained.model, "arch", "?")
+        return [f"this method reads the states of a recurrent network (fsm, lstar); this network is a {arch}"]
     return []
 
 
