@@ -4,9 +4,9 @@
 
 1. ``standard``: the standard suite, every extractor and every synthesizer, 60 s per run;
 2. ``scaling``: the scaling suite (each family at rising difficulty), 60 s per run, ``auto`` extraction (which
-   tries fsm, lstar, linear, boolean and fourier as the network allows) against ``enumerative`` and ``rpni``
-   (the synthesizers that solve most standard tasks, and the cheapest); ``--scaling-methods all`` runs
-   every method, as the standard grid does;
+   tries fsm, lstar, linear, boolean and fourier as the network allows) against ``enumerative``, ``rpni``
+   and ``logic`` (the synthesizer that solves most standard tasks, and the two cheapest, each best on its
+   kind of task); ``--scaling-methods all`` runs every method, as the standard grid does;
 3. ``samples``: ten tasks at 5%, 20%, 50% and 100% of their domain as examples, ``auto`` against
    ``enumerative`` (the two routes' default methods), for the sample-complexity curves.
 
@@ -41,7 +41,8 @@ SAMPLE_TASKS = ["modular_addition", "modular_multiplication", "parity", "majorit
 SAMPLE_FRACTIONS = [0.05, 0.2, 0.5, 1.0]
 GRIDS = {
     "standard": {"tasks": "standard", "extractors": "all", "synthesizers": "all", "examples": None},
-    "scaling": {"tasks": "scaling", "extractors": ("auto",), "synthesizers": ("enumerative", "rpni"), "examples": None},
+    "scaling": {"tasks": "scaling", "extractors": ("auto",), "synthesizers": ("enumerative", "rpni", "logic"),
+                "examples": None},
     "samples": {"tasks": SAMPLE_TASKS, "extractors": ("auto",), "synthesizers": ("enumerative",),
                 "examples": SAMPLE_FRACTIONS},
 }
@@ -258,8 +259,9 @@ def _scaling(scal: pd.DataFrame) -> str:
 
     growth = analysis.growth(scal)
     crossings = analysis.crossover(growth)
+    methods = ", ".join(f"`{m}`" for m in sorted(scal["method"].unique()))
     lines = ["## Scaling (scaling suite)", "", "![scaling](results/scaling/scaling.png)", "",
-             "Per family and route, the route's best solved seconds per (task, seed) against the task's difficulty, "
+             f"Methods: {methods}. Per family and route, the route's best solved seconds per (task, seed) against the task's difficulty, "
              "right-censored at the budget where the route failed (Tobit fits). Exponent: the slope of log "
              "seconds against log difficulty (cost ∝ difficulty^exponent); rate: against difficulty "
              "(cost ∝ e^(rate·difficulty)); intervals are 95%.", "",
@@ -278,7 +280,8 @@ def _scaling(scal: pd.DataFrame) -> str:
     for row in crossings.itertuples(index=False):
         where = (f"{row.crossover:.3g} ({'inside' if row.inside else 'outside'} the range tried)"
                  if np.isfinite(row.crossover) else "—")
-        lines.append(f"| {row.family} | {where} | {row.cheaper_below or '—'} | {row.reason or row.model} |")
+        cheaper = row.cheaper_below if isinstance(row.cheaper_below, str) else "—"
+        lines.append(f"| {row.family} | {where} | {cheaper} | {row.reason or row.model} |")
     return "\n".join(lines)
 
 
@@ -291,12 +294,20 @@ def _samples(runs: pd.DataFrame) -> str:
              "sets: each larger set contains the smaller), `auto` extraction against `enumerative` synthesis. The "
              "fewest examples at which a seed solved the task (a wrong program from too few examples is not "
              "solved); the median over seeds.", "",
-             "| task | extraction: fewest examples (median) | synthesis: fewest examples (median) |", "|---|---|---|"]
+             "| task (example counts tried) | extraction: fewest examples (median) | synthesis: fewest examples (median) |",
+             "|---|---|---|"]
+    tried = runs.groupby("task")["examples"].agg(lambda x: sorted({int(v) for v in x}))
     for task, group in table.groupby("task", sort=True):
         cells = {}
         for row in group.itertuples(index=False):
-            cells[row.route] = "never" if not np.isfinite(row.median_examples) else f"{row.median_examples:g}"
-        lines.append(f"| {task} | {cells.get('extraction', '—')} | {cells.get('synthesis', '—')} |")
+            if not np.isfinite(row.median_examples):
+                cells[row.route] = "not at any count tried"
+            elif row.median_examples <= tried[task][0]:
+                cells[row.route] = f"≤ {row.median_examples:g} (the fewest tried)"
+            else:
+                cells[row.route] = f"{row.median_examples:g}"
+        counts = ", ".join(str(n) for n in tried[task])
+        lines.append(f"| {task} ({counts}) | {cells.get('extraction', '—')} | {cells.get('synthesis', '—')} |")
     return "\n".join(lines)
 
 
@@ -361,6 +372,7 @@ def _costs(runs: dict) -> str:
 
 def _discussion(std: pd.DataFrame) -> str:
     from comparator import analysis
+    from comparator.analysis import CONTROLS
 
     per_route = analysis.task_outcomes(std)
     per_method = analysis.method_outcomes(std)
@@ -394,9 +406,12 @@ def _discussion(std: pd.DataFrame) -> str:
         r = rows[rows.task == t]
         parts = []
         for m, g in r.groupby("method"):
+            if ("extraction", m) in CONTROLS:
+                continue
+            f1 = pd.to_numeric(g.get("agreement"), errors="coerce").min()
             f2 = pd.to_numeric(g.get("interchange"), errors="coerce").min()
             f3 = pd.to_numeric(g.get("splice"), errors="coerce").min()
-            parts.append(f"{m}: F2 {_f(f2)}, F3 {_f(f3)}")
+            parts.append((f"{m}: F1 {f1:.5f}, " if f1 < 1 else f"{m}: ") + f"F2 {_f(f2)}, F3 {_f(f3)}")
         lines.append(f"- `{t}`: " + "; ".join(parts))
     if not not_mech:
         lines.append("- none")
