@@ -190,11 +190,8 @@ def _settings(task, arch: str, options: dict[str, Any]) -> tuple[str, dict[str, 
     return arch, settings
 
 
-def untrained(task, arch: str = "auto", *, examples=None, seed: int = 0, **options) -> Trained:
-    """The network ``train`` would start from (same architecture, settings, encoding and initial weights),
-    with status "untrained": what an extractor's ``applies`` needs to say, before any training is spent,
-    whether it can read the network at all."""
-    arch, settings = _settings(task, arch, options)
+def _initial(task, arch: str, settings: dict[str, Any], examples, seed: int):
+    """The examples, their encoding and the initial network of a training run (the seed fixes the weights)."""
     ex = _examples(task, examples, seed)
     if len(ex) == 0:
         raise TrainingError(f"no examples to train on for task {task.name}; pass a positive count")
@@ -202,6 +199,15 @@ def untrained(task, arch: str = "auto", *, examples=None, seed: int = 0, **optio
     with one_thread():
         torch.manual_seed(seed)
         model = build(arch, encoding, **{k: settings[k] for k in SIZE_KEYS[arch]})
+    return ex, encoding, model
+
+
+def untrained(task, arch: str = "auto", *, examples=None, seed: int = 0, **options) -> Trained:
+    """The network ``train`` would start from (same architecture, settings, encoding and initial weights),
+    with status "untrained": what an extractor's ``applies`` needs to say, before any training is spent,
+    whether it can read the network at all."""
+    arch, settings = _settings(task, arch, options)
+    ex, encoding, model = _initial(task, arch, settings, examples, seed)
     model.eval()
     return Trained(model, task, 0.0, 0.0, 0, 0.0, sum(p.numel() for p in model.parameters()), 0.0, arch, encoding,
                    len(ex), None, "untrained", (), {"arch": arch, **settings, "seed": seed})
@@ -218,13 +224,8 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
         raise TrainingError(f"seconds must be positive, got {seconds!r}")
     arch, settings = _settings(task, arch, options)
     start = time.perf_counter()
-    ex = _examples(task, examples, seed)
-    if len(ex) == 0:
-        raise TrainingError(f"no examples to train on for task {task.name}; pass a positive count")
-    encoding = Encoding.of(task, ex.outputs, ex.lengths)
+    ex, encoding, model = _initial(task, arch, settings, examples, seed)
     with one_thread():
-        torch.manual_seed(seed)
-        model = build(arch, encoding, **{k: settings[k] for k in SIZE_KEYS[arch]})
         batch = encoding.batch(ex.inputs, ex.lengths)
         targets = encoding.targets(ex.outputs, ex.lengths)
         # A held-out tenth of the examples decides when to stop, unless they are the whole domain.
