@@ -11,6 +11,7 @@ from pathlib import Path
 
 import _planted
 import pytest
+from _signals import as_in_a_terminal
 
 from comparator.executor import (
     EXECUTORS,
@@ -127,7 +128,8 @@ def test_ctrl_c_in_the_parent_kills_the_children_and_is_reraised(tmp_path):
             except KeyboardInterrupt:
                 print("interrupted")
     """)
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, start_new_session=True,
+                              preexec_fn=as_in_a_terminal)
     try:
         while not pid_file.exists() or not pid_file.read_text():
             assert parent.poll() is None, "the parent ended before its job started"

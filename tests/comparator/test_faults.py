@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from _signals import as_in_a_terminal
 from comparator import Store
 
 HERE = Path(__file__).resolve().parent
@@ -75,7 +76,7 @@ def test_ctrl_c_keeps_finished_rows_and_says_how_to_resume(tmp_path):
     store = tmp_path / "runs.sqlite"
     args = [sys.executable, "-m", "comparator.cli", *GRID, "--store", str(store), "--out", str(tmp_path / "report")]
     proc = subprocess.Popen(args, env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=as_in_a_terminal)
     _wait_for_rows(store, 3, proc)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
     out, _ = proc.communicate(timeout=120)
