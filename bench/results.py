@@ -70,7 +70,7 @@ def main() -> None:
         for name in names:
             run_grid(name, stores, seeds=args.seeds, seconds=args.seconds, workers=args.workers)
     command = "python bench/results.py " + " ".join(sys.argv[1:])
-    write_page(stores, Path(args.out), seeds=args.seeds, seconds=args.seconds, command=command.strip())
+    write_page(stores, Path(args.out), seconds=args.seconds, command=command.strip())
 
 
 def run_grid(name: str, stores: Path, *, seeds: int, seconds: float, workers: int | None) -> None:
@@ -110,9 +110,8 @@ def _stored(store: Path) -> int:
 # --- the page -------------------------------------------------------------------------------------------
 
 
-def write_page(stores: Path, out: Path, *, seeds: int, seconds: float, command: str) -> Path:
+def write_page(stores: Path, out: Path, *, seconds: float, command: str) -> Path:
     import comparator
-    from comparator import analysis
     from comparator.report import headline_runs, write_report
 
     figures = out / "results"
@@ -132,7 +131,7 @@ def write_page(stores: Path, out: Path, *, seeds: int, seconds: float, command: 
     if "standard" not in runs:
         raise SystemExit("no standard-grid runs stored yet: run this script without --report-only first")
     std = headline_runs(runs["standard"])
-    parts = [_header(runs, stores, command, seconds)]
+    parts = [_header(runs, command, seconds)]
     parts.append(_answer(std))
     parts.append(_counts(std))
     parts.append(_cactus())
@@ -149,11 +148,10 @@ def write_page(stores: Path, out: Path, *, seeds: int, seconds: float, command: 
     page = out / "results.md"
     page.write_text("\n\n".join(p.strip("\n") for p in parts if p) + "\n", encoding="utf-8")
     print(f"wrote {page}")
-    del analysis
     return page
 
 
-def _header(runs: dict, stores: Path, command: str, seconds: float) -> str:
+def _header(runs: dict, command: str, seconds: float) -> str:
     lines = ["# Results: extraction against direct synthesis", "",
              "Reproduce everything on this page (runs, figures, tables) with:", "", "```sh", command, "```", ""]
     lines.append("| grid | tasks | methods | seeds | runs | busy wall time | machine |")
@@ -417,7 +415,7 @@ def _discussion(std: pd.DataFrame) -> str:
         lines.append("- none")
     lines.append("")
     wrong = per_method[per_method.wrong]
-    lines.append(f"**Wrong programs** (a method returned a program the verifier refuted, on some seed): "
+    lines.append("**Wrong programs** (a method returned a program the verifier refuted, on some seed): "
                  + (", ".join(f"`{r.task}` ({r.route}:{r.method})" for r in wrong.itertuples(index=False)) or "none")
                  + ".")
     lines.append("")

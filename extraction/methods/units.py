@@ -207,43 +207,11 @@ def boolean_predicate(names: list[str], inputs: dict[str, np.ndarray], values: n
 
 
 def _sop(names, cols, values):
-    from sympy import And, Not, Or, Symbol
-    from sympy.logic import POSform, SOPform
+    """The smaller of the minimal sum of products and product of sums of a truth table (synthesis's
+    ``two_level_forms``, unseen rows as don't-cares)."""
+    from synthesis.methods.logic import two_level_forms
 
-    syms = [Symbol(n) for n in names]
-    rows = np.stack(cols, axis=1)
-    seen = {tuple(int(v) for v in r): int(y) for r, y in zip(rows, values)}
-    ones = [list(r) for r, y in seen.items() if y]
-    zeros = [list(r) for r, y in seen.items() if not y]
-    full = 1 << len(names)
-    dont = []
-    if len(seen) < full:
-        import itertools
-
-        dont = [list(r) for r in itertools.product((0, 1), repeat=len(names)) if r not in seen]
-    if not ones:
-        return Const(0)
-    if not zeros:
-        return Const(1)
-    forms = [SOPform(syms, ones, dont), POSform(syms, ones, dont)]
-
-    def conv(e):
-        if e is True or getattr(e, "is_Boolean", False) and e == True:  # noqa: E712
-            return Const(1)
-        if isinstance(e, Symbol):
-            return Var(e.name)
-        if isinstance(e, Not):
-            return Unary("not", conv(e.args[0]))
-        if isinstance(e, (And, Or)):
-            op = "and" if isinstance(e, And) else "or"
-            args = sorted((conv(a) for a in e.args), key=str)
-            acc = args[0]
-            for a in args[1:]:
-                acc = Binary(op, acc, a)
-            return acc
-        return Const(0)
-
-    return min((conv(f) for f in forms), key=_size)
+    return min((e for e, _ in two_level_forms(names, np.stack(cols, axis=1), values)), key=_size)
 
 
 def _size(e) -> int:

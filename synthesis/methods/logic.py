@@ -90,18 +90,27 @@ def _operators(allowed) -> dict | None:
     return {"and": conj, "or": disj, "not": neg}
 
 
-def _minimal(names: list[str], rows: np.ndarray, values: np.ndarray, ops: dict) -> tuple[Expr | None, int]:
-    """The smaller of the minimal sum of products and product of sums, with its number of terms."""
+def _minimal(names: list[str], rows: np.ndarray, values: np.ndarray, ops: dict) -> tuple[Expr, int]:
+    """The form with the fewest terms (then the smaller) of ``two_level_forms``, with its number of terms."""
+    return min(two_level_forms(names, rows, values, ops), key=lambda form: (form[1], _size(form[0])))
+
+
+def two_level_forms(names: list[str], rows: np.ndarray, values: np.ndarray, ops: dict | None = None) -> list[tuple[Expr, int]]:
+    """The minimal sum of products and product of sums (sympy's Quine-McCluskey) of the 0/1 ``values`` over
+    the bit ``rows`` (one column per name), unseen rows as don't-cares, as (expression, number of terms):
+    a constant alone when the values are. ``ops`` says how to write and, or and not (``_operators``);
+    by default with ``and``, ``or`` and ``not``. Shared with the ``boolean`` extractor, which minimises the
+    truth tables of hidden units with it."""
     from sympy import And, Not, Or, Symbol
     from sympy.logic import POSform, SOPform
 
+    ops = ops or _operators(("and", "or", "not"))
     seen = {tuple(int(v) for v in r): int(y) for r, y in zip(rows, values)}
     ones = [list(r) for r, y in seen.items() if y]
-    zeros = [r for r, y in seen.items() if not y]
     if not ones:
-        return Const(0), 0
-    if not zeros:
-        return Const(1), 0
+        return [(Const(0), 0)]
+    if all(seen.values()):
+        return [(Const(1), 0)]
     dont = [list(r) for r in itertools.product((0, 1), repeat=len(names)) if r not in seen]
     syms = [Symbol(n) for n in names]
 
@@ -119,15 +128,9 @@ def _minimal(names: list[str], rows: np.ndarray, values: np.ndarray, ops: dict) 
             return acc
         return Const(1 if bool(e) else 0)
 
-    best = None
-    for form, outer in ((SOPform(syms, ones, dont), Or), (POSform(syms, ones, dont), And)):
-        terms = len(form.args) if isinstance(form, outer) else 1  # products of a sum, sums of a product
-        expr = conv(form)
-        if best is None or (terms, _size(expr)) < (best[1], _size(best[0])):
-            best = (expr, terms)
-    return best
-
-
+    # terms: the products of a sum, the sums of a product (a single literal or clause is one)
+    return [(conv(form), len(form.args) if isinstance(form, outer) else 1)
+            for form, outer in ((SOPform(syms, ones, dont), Or), (POSform(syms, ones, dont), And))]
 def _size(expr: Expr) -> int:
     from programs.simplify import _size as size
 
