@@ -1,6 +1,7 @@
 """docs/results.md: the first answer of the toolkit, from three comparisons run end to end.
 
     python bench/results.py --seeds 3            # runs (or resumes) the three grids, then writes the page
+    python bench/results.py --seeds standard=3,scaling=1,samples=1   # seeds per grid
 
 1. ``standard``: the standard suite, every extractor and every synthesizer, 60 s per run;
 2. ``scaling``: the scaling suite (each family at rising difficulty), 60 s per run, ``auto`` extraction (which
@@ -52,7 +53,8 @@ MIPS = {"tasks": 62, "extraction": 32, "rpni": 34, "both": 51}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=_seeds, default="3",
+                        help="seeds for every grid (3), or per grid (standard=3,scaling=1,samples=1)")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--grids", default="standard,scaling,samples")
@@ -68,9 +70,43 @@ def main() -> None:
         GRIDS["scaling"].update(extractors="all", synthesizers="all")
     if not args.report_only:
         for name in names:
-            run_grid(name, stores, seeds=args.seeds, seconds=args.seconds, workers=args.workers)
-    command = "python bench/results.py " + " ".join(sys.argv[1:])
-    write_page(stores, Path(args.out), seconds=args.seconds, command=command.strip())
+            run_grid(name, stores, seeds=args.seeds.get(name, args.seeds.get("*", 3)), seconds=args.seconds,
+                     workers=args.workers)
+    write_page(stores, Path(args.out), seconds=args.seconds)
+
+
+def _seeds(text: str) -> dict[str, int]:
+    """``3`` (every grid) or ``standard=3,scaling=1`` (per grid) -> {grid or "*": seeds}."""
+    out: dict[str, int] = {}
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            name, _, value = part.rpartition("=")
+            if name and name not in GRIDS:
+                raise ValueError(f"no grid {name!r} (the grids are {', '.join(GRIDS)})")
+            if int(value) < 1:
+                raise ValueError("a grid needs at least one seed")
+            out[name or "*"] = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}; write 3 or standard=3,scaling=1,samples=1") from None
+    return out
+
+
+def page_command(runs: dict, seconds: float) -> str:
+    """The one command that reproduces the page from empty stores: each stored grid at the seeds it has
+    (seeds are 0..N-1), at the page's budget, with every method where the scaling grid ran every method."""
+    seeds = {name: int(frame["seed"].max()) + 1 for name, frame in runs.items()}
+    same = len(set(seeds.values())) == 1 and len(seeds) == len(GRIDS)
+    parts = ["python bench/results.py",
+             "--seeds " + (str(next(iter(seeds.values()))) if same else ",".join(f"{n}={k}" for n, k in seeds.items()))]
+    if set(seeds) != set(GRIDS):
+        parts.append("--grids " + ",".join(seeds))
+    if seconds != 60:
+        parts.append(f"--seconds {seconds:g}")
+    scaling = runs.get("scaling")
+    if scaling is not None and scaling["method"].nunique() > len(GRIDS["scaling"]["extractors"]) + len(
+            GRIDS["scaling"]["synthesizers"]):
+        parts.append("--scaling-methods all")
+    return " ".join(parts)
 
 
 def run_grid(name: str, stores: Path, *, seeds: int, seconds: float, workers: int | None) -> None:
@@ -110,7 +146,7 @@ def _stored(store: Path) -> int:
 # --- the page -------------------------------------------------------------------------------------------
 
 
-def write_page(stores: Path, out: Path, *, seconds: float, command: str) -> Path:
+def write_page(stores: Path, out: Path, *, seconds: float) -> Path:
     import comparator
     from comparator.report import headline_runs, write_report
 
@@ -124,10 +160,10 @@ def write_page(stores: Path, out: Path, *, seconds: float, command: str) -> Path
                 frame = db.runs()
             if len(frame):
                 runs[name] = frame
-                write_report(frame, figures / name, title=f"tractbench results: {name} grid",
-                             command=command)
-                frame.drop(columns=[c for c in ("phases",) if c in frame]).to_csv(figures / f"{name}-runs.csv",
-                                                                                  index=False)
+    command = page_command(runs, seconds)
+    for name, frame in runs.items():
+        write_report(frame, figures / name, title=f"tractbench results: {name} grid", command=command)
+        frame.drop(columns=[c for c in ("phases",) if c in frame]).to_csv(figures / f"{name}-runs.csv", index=False)
     if "standard" not in runs:
         raise SystemExit("no standard-grid runs stored yet: run this script without --report-only first")
     std = headline_runs(runs["standard"])
@@ -462,7 +498,7 @@ def _per_task(std: pd.DataFrame) -> str:
             cells.append(cell)
         lines.append(f"| `{task}` | {group.family.iloc[0]} | " + " | ".join(cells) + " |")
     lines += ["", "Columns: extraction methods in roman (auto, blac[kbox], bool[ean], four[ier], fsm, line[ar], "
-              "lsta[r]), synthesis methods in italics (cvc5, enume[rative], rpni, smt, stoch[astic])."]
+              "lsta[r]), synthesis methods in italics (cvc5, enume[rative], logic, rpni, smt, stoch[astic])."]
     return "\n".join(lines)
 
 

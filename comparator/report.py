@@ -153,6 +153,23 @@ def _budgets(frame: pd.DataFrame) -> list[float]:
     return sorted(float(b) for b in pd.to_numeric(frame["budget"], errors="coerce").dropna().unique())
 
 
+def spaced_ticks(values, *, log: bool = False, char: float = 0.016, pad: float = 0.012) -> list[float]:
+    """The sorted distinct `values` to label on an axis without overlap: the first, then each next one whose
+    distance from the last one kept (as a fraction of the axis; of its log span on a log axis) is at least
+    half the two labels' widths (`char` of the axis per character of ``f"{v:.3g}"``) plus `pad`."""
+    values = sorted({float(v) for v in values})
+    if len(values) < 2:
+        return values
+    at = np.log(values) if log and values[0] > 0 else np.asarray(values)
+    span = float(at[-1] - at[0]) or 1.0
+    width = [len(f"{v:.3g}") * char for v in values]
+    kept = [0]
+    for i in range(1, len(values)):
+        if (at[i] - at[kept[-1]]) / span >= (width[i] + width[kept[-1]]) / 2 + pad:
+            kept.append(i)
+    return [values[i] for i in kept]
+
+
 def _seconds_axis(ax, seconds: np.ndarray) -> None:
     """A log y axis spanning ``seconds`` (data and budgets), labelled with plain numbers (0.1, 1, 10).
 
@@ -311,8 +328,10 @@ def _scaling_panel(ax, family: str, points: pd.DataFrame, growth: pd.DataFrame, 
         ax.set_xlim(d_min - 1, d_max + 1)
     distinct = np.unique(d)
     if len(distinct) <= 12:
-        # Few difficulties: tick exactly those, so that no tick names a difficulty that was not run.
-        ax.set_xticks(distinct, [f"{v:g}" for v in distinct])
+        # Few difficulties: tick those that were run (no tick names a difficulty that was not), leaving out
+        # any too close to the last one kept for their labels not to overlap.
+        ticks = spaced_ticks(distinct, log=log_x)
+        ax.set_xticks(ticks, [f"{v:.3g}" for v in ticks])
         ax.xaxis.set_minor_locator(NullLocator())
     ax.set_title(f"{family}: cost against difficulty")
     ax.set_xlabel("difficulty (the task's size knob)" + (", log scale" if log_x else ""))

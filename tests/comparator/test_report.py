@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from _fixtures import runs_table
 
 from comparator import analysis
 from comparator.analysis import AnalysisError
-from comparator.report import write_report
+from comparator.report import spaced_ticks, write_report
 from comparator.store import Store
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -237,3 +239,23 @@ def test_an_empty_table_is_a_clear_error(tmp_path):
     with pytest.raises(AnalysisError):
         write_report(pd.DataFrame(), tmp_path)
     assert not (tmp_path / "report.md").exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.5, 1e4, allow_nan=False), min_size=1, max_size=14), st.booleans())
+def test_spaced_ticks_name_only_run_difficulties_and_never_crowd(values, log):
+    ticks = spaced_ticks(values, log=log)
+    distinct = sorted(set(values))
+    assert ticks == sorted(ticks) and set(ticks) <= set(distinct)
+    assert ticks[0] == distinct[0]
+    at = [math.log(v) if log else v for v in ticks]
+    span = ((math.log(distinct[-1]) - math.log(distinct[0])) if log else distinct[-1] - distinct[0]) or 1.0
+    for (a, u), (b, v) in zip(zip(at, ticks), zip(at[1:], ticks[1:])):
+        assert (b - a) / span >= (len(f"{u:.3g}") + len(f"{v:.3g}")) * 0.016 / 2 + 0.012 - 1e-12
+
+
+def test_spaced_ticks_keep_well_spread_difficulties():
+    assert spaced_ticks([5, 7, 11, 13, 17, 23]) == [5, 7, 11, 13, 17, 23]
+    # the search family's difficulties, whose labels overlapped when every one was ticked
+    assert spaced_ticks([4.907, 6.322, 6.907, 8.392, 8.5, 10.459, 10.6, 12.414, 14.415]) == [
+        4.907, 6.322, 8.392, 10.459, 12.414, 14.415]
