@@ -33,7 +33,7 @@ def main() -> None:
     tasks = toy_tasks.suite(args.suite)
     rows = []
     for task in tasks:
-        examples = synthesis.training_examples(task, None, args.seed)
+        examples = task.example_set(None, args.seed)
         for method in methods:
             start = time.perf_counter()
             r = synthesis.solve(task, method, examples=examples, seconds=args.seconds, seed=args.seed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 
+import comparator.plugins  # noqa: F401
 import comparator.runner  # noqa: F401
 
 with contextlib.suppress(ImportError):

@@ -92,13 +92,11 @@ def _task(spec: str):
 
 def _example_set(task, text: str | None, seed: int):
     """The example set `compare` would give both routes (so `synth` and `extract` reproduce its runs)."""
-    from .runner import example_set
-
     spec = _examples_option(text)
     if isinstance(spec, list):
         raise click.BadParameter("give one count or fraction here; sweeps are for `compare`", param_hint="--examples")
     try:
-        return example_set(task, "default" if spec is None else spec, seed)
+        return task.example_set(spec, seed)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--examples") from None
 

@@ -7,15 +7,27 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence, get_args
 
 import pandas as pd
 
 from .executor import Job, Outcome, get_executor
-from .runner import example_count
+from .plugins import by_value, plugin_names
 from .store import Store, git_commit, package_version, run_key
 
-RUN_STATUSES = ("solved", "wrong", "timeout", "memout", "abstained", "error")
+RunStatus = Literal["solved", "wrong", "timeout", "memout", "abstained", "error"]
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+# A route's claim, when it returned no program (or a program that does not count), as a run's status: the one
+# place the routes' vocabularies (``synthesis.solve.SynthesisStatus``, ``extraction.extract.ExtractionStatus``)
+# meet the comparator's. A program that counts is verified instead ("solved" or "wrong"); a reading an
+# extractor disowns (partial, unfaithful, or no smaller than a table) is the route's abstention.
+CLAIM_STATUS: dict[str, RunStatus] = {
+    "solved": "error",  # a claim of success without a program
+    "exhausted": "abstained", "abstained": "abstained", "partial": "abstained", "unfaithful": "abstained",
+    "table": "abstained", "timeout": "timeout", "error": "error",
+}
+# Claims whose program is not an answer of the route (it is not verified, so it is never "wrong").
+DISOWNED = ("table",)
 DEFAULT_MEMORY_MB = 4096
 
 
@@ -45,6 +57,11 @@ class Cell:
     @property
     def key(self) -> str:
         return run_key(self.config)
+
+    @property
+    def group(self) -> tuple[str, int, str]:
+        """The runs that share one problem: same task, seed and example set."""
+        return (self.task.name, self.seed, str(self.examples))
 
 
 class Comparison:
@@ -188,11 +205,8 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
     default) keeps the networks in a folder beside a store file (``STORE.networks``); None trains every
     run's network afresh.
     """
-    import importlib
-
-    for module in plugins:
-        importlib.import_module(module)
     run = get_executor(executor)
+    plugins = plugin_names(plugins)  # imported here too, so their methods are known to the grid
     owned = not isinstance(store, Store)
     db = Store(":memory:" if store is None else store) if owned else store  # a bad store file is refused first
     if isinstance(train_cache, str) and train_cache == "auto":
@@ -202,26 +216,33 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
         cells = grid(tasks, extractors=extractors, synthesizers=synthesizers, seconds=seconds, seeds=seeds,
                      examples=examples, memory_mb=memory_mb)
         by_key = {c.key: c for c in cells}
-        todo = db.missing(list(by_key))
-        done = [0, len(cells) - len(todo)]
+        todo = schedule(db.missing(list(by_key)), by_key, workers)
+        finished = len(cells) - len(todo)
         version, commit = package_version(), git_commit()
+        problems = {}  # one problem per (task, seed, example set): both routes' runs get the same one
+        for k in todo:
+            cell = by_key[k]
+            if cell.group not in problems:
+                problems[cell.group] = cell.task.problem(cell.examples, seed=cell.seed)
+        shipped = by_value({(c.route, c.method) for c in (by_key[k] for k in todo)})
 
         def land(outcome: Outcome) -> None:
+            nonlocal finished
             cell = by_key[outcome.key]
-            row = record(cell, outcome, version=version, commit=commit, comparison=comparison)
+            row = record(cell, outcome, problems[cell.group], version=version, commit=commit, comparison=comparison)
             db.add(row)
-            done[1] += 1
+            finished += 1
             if progress is not None:
-                progress(done[1], len(cells), row)
+                progress(finished, len(cells), row)
 
         if progress is not None:
-            progress(done[1], len(cells), {})
+            progress(finished, len(cells), {})
         jobs = [Job(k, "comparator.runner:run_route",
-                    {"task": task_ref(by_key[k].task), "route": by_key[k].route, "method": by_key[k].method,
-                     "seed": by_key[k].seed, "examples": by_key[k].examples, "seconds": by_key[k].seconds,
-                     "options": by_key[k].options, "plugins": list(plugins),
+                    {"problem": problems[by_key[k].group], "route": by_key[k].route, "method": by_key[k].method,
+                     "seed": by_key[k].seed, "seconds": by_key[k].seconds, "options": by_key[k].options,
+                     "plugins": plugins, "methods": shipped,
                      "train_cache": None if train_cache is None else str(Path(train_cache).resolve())},
-                    by_key[k].seconds, by_key[k].memory_mb) for k in schedule(todo, by_key, workers)]
+                    by_key[k].seconds, by_key[k].memory_mb) for k in todo]
         if jobs:
             options = dict(executor_options or {})
             if executor in ("local", "ray"):
@@ -247,8 +268,7 @@ def schedule(keys: list[str], cells: dict[str, Cell], workers: int | None) -> li
     ``train_cache``) then start after the run that trains it has had time to, instead of beside it."""
     groups: dict[tuple, list[str]] = {}
     for k in keys:
-        c = cells[k]
-        groups.setdefault((c.task.name, c.seed, str(c.examples)), []).append(k)
+        groups.setdefault(cells[k].group, []).append(k)
     order = list(groups.values())
     block = 2 * max(2, workers or os.cpu_count() or 2)
     out: list[str] = []
@@ -259,31 +279,9 @@ def schedule(keys: list[str], cells: dict[str, Cell], workers: int | None) -> li
     return out
 
 
-def task_ref(task):
-    """What a worker needs to rebuild ``task``: a built-in's name and parameters, else the Task itself
-    (which must pickle: its function defined at module level, not a lambda)."""
-    import pickle
-
-    import toy_tasks
-
-    base = task.name.partition("[")[0]
-    if base in toy_tasks.names():
-        try:
-            same = toy_tasks.get(base, **task.params)
-        except Exception:
-            same = None
-        if same is not None and same.name == task.name and str(same.reference) == str(task.reference):
-            return ("builtin", base, dict(task.params))
-    try:
-        pickle.dumps(task)
-    except Exception as err:
-        raise CompareError(f"task {task.name} cannot be sent to a worker process ({err}); define its function at "
-                           "module level (not a lambda or a nested function), or build it from a program") from None
-    return task
-
-
-def record(cell: Cell, outcome: Outcome, *, version: str, commit: str, comparison: str = "") -> dict[str, Any]:
-    """The store row of one finished run: its configuration, what came back, and the verdict on it."""
+def record(cell: Cell, outcome: Outcome, problem, *, version: str, commit: str, comparison: str = "") -> dict[str, Any]:
+    """The store row of one finished run (on ``problem``): its configuration, what came back, and the verdict
+    on it."""
     task = cell.task
     now = _dt.datetime.now(_dt.timezone.utc)
     row: dict[str, Any] = {
@@ -291,19 +289,18 @@ def record(cell: Cell, outcome: Outcome, *, version: str, commit: str, compariso
         "difficulty": float(task.difficulty), "version": version, "commit": commit,
         "finished_at": now.isoformat(timespec="seconds"),
         "started_at": (now - _dt.timedelta(seconds=outcome.seconds)).isoformat(timespec="seconds"),
-        "correct": False, "reasons": [], "examples": example_count(task, cell.examples),
+        "correct": False, "reasons": [], "examples": problem.size,
     }
     if outcome.status != "ok":
-        row.update(status=outcome.status, seconds=min(outcome.seconds, cell.seconds) if outcome.status == "timeout"
-                   else outcome.seconds, reasons=[outcome.detail] if outcome.detail else [])
-        if outcome.status == "timeout":
-            row["seconds"] = cell.seconds
+        # A run killed at its limit is charged its budget, not the grace it was given before the kill.
+        row.update(status=outcome.status, seconds=cell.seconds if outcome.status == "timeout" else outcome.seconds,
+                   reasons=[outcome.detail] if outcome.detail else [])
         return row
     value = dict(outcome.value)
     claim = value.pop("claim")
     value.pop("submethod", None)
     for k in ("examples", "host", "program", "candidates", "reasons", "train_seconds", "extract_seconds",
-              "train_accuracy", "domain_accuracy", "agreement", "interchange", "splice", "seconds", "cpu_seconds",
+              "train_accuracy", "agreement", "interchange", "splice", "seconds", "cpu_seconds",
               "phases"):
         if k in value:
             row[k] = value[k]
@@ -312,17 +309,18 @@ def record(cell: Cell, outcome: Outcome, *, version: str, commit: str, compariso
     return row
 
 
-def judge(task, claim: str, program: str | None, route: str, budget: float, row: dict) -> tuple[str, str]:
+def judge(task, claim: str, program: str | None, route: str, budget: float, row: dict) -> tuple[RunStatus, str]:
     """The run's status from what came back: a returned program is verified against the task here.
 
     A program returned after the budget (the run's own clock, training included) is a timeout: every run
     gets the same seconds, and the grace before the hard kill is for process start-up, not for work."""
+    reasons = list(row.get("reasons") or [])
     spent = row.get("seconds") or 0.0
-    if program is not None and claim != "table" and spent > budget:
-        row["reasons"] = list(row.get("reasons") or []) + [
-            f"returned its program after its budget ({spent:.2f} s > {budget:g} s), so it is not counted"]
-        return "timeout", ""
-    if program is not None and claim != "table":
+    if program is not None and claim not in DISOWNED:
+        if spent > budget:
+            row["reasons"] = reasons + [f"returned its program after its budget ({spent:.2f} s > {budget:g} s), so it "
+                                        "is not counted"]
+            return "timeout", ""
         from programs import parse
 
         try:
@@ -330,22 +328,24 @@ def judge(task, claim: str, program: str | None, route: str, budget: float, row:
             row["size"] = prog.size
             v = task.verify(prog, seconds=max(30.0, budget))
         except Exception as err:  # a program the task cannot take is the method's error, not ours
-            row["reasons"] = list(row.get("reasons") or []) + [f"the returned program could not be verified: {err}"]
+            row["reasons"] = reasons + [f"the returned program could not be verified: {err}"]
             return "error", ""
         if v.equal:
             return "solved", v.method
         if v.equal is False:
             return "wrong", v.method
-        row["reasons"] = list(row.get("reasons") or []) + [f"verification was inconclusive: {v.detail}"]
+        row["reasons"] = reasons + [f"verification was inconclusive: {v.detail}"]
         return "error", v.method
     if claim == "table":
-        row["reasons"] = list(row.get("reasons") or []) + ["the program is no smaller than a lookup table of the domain"]
+        row["reasons"] = reasons + ["the program is no smaller than a lookup table of the domain"]
         return "abstained", ""
-    if claim == "timeout" or (row.get("seconds") or 0) >= budget:
+    if spent >= budget:
         return "timeout", ""
-    if claim in ("abstained", "exhausted", "partial", "unfaithful"):
-        return "abstained", ""
-    return "error", ""
+    status = CLAIM_STATUS.get(claim)
+    if status is None:
+        row["reasons"] = reasons + [f"the route returned an unknown status {claim!r}"]
+        return "error", ""
+    return status, ""
 
 
 def runs_of(store: str | Path, comparison: str | None = None) -> pd.DataFrame:

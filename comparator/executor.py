@@ -31,17 +31,21 @@ import errno
 import importlib
 import math
 import multiprocessing
+import multiprocessing.context
 import os
 import resource
 import signal
+import subprocess
 import sys
+import threading
 import time
 import traceback
+import types
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from pebble import ProcessExpired, ProcessPool
 
@@ -50,7 +54,8 @@ __all__ = [
     "run_local", "run_one",
 ]
 
-STATUSES = ("ok", "timeout", "memout", "error")
+OutcomeStatus = Literal["ok", "timeout", "memout", "error"]
+STATUSES: tuple[OutcomeStatus, ...] = get_args(OutcomeStatus)
 # Added to each job's budget before the hard kill: the job's own clock should stop it first, and
 # the grace pays for unpickling and imports in the fresh process.
 GRACE_SECONDS = 5.0
@@ -63,6 +68,9 @@ THREAD_VARIABLES = (
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
 )
+# With runs waiting and a worker free, no run has started nor ended for this long: the worker processes
+# cannot start (or die as they start), and waiting longer would wait forever.
+STALL_SECONDS = 30.0
 _POLL_SECONDS = 0.05
 _TAIL_LINES = 20
 _OUT_OF_MEMORY_MESSAGES = ("can't allocate memory", "cannot allocate memory", "std::bad_alloc", "out of memory")
@@ -95,7 +103,7 @@ class Outcome:
     """How a job's process ended: status in STATUSES, the returned value if "ok", wall seconds, why."""
 
     key: str
-    status: str
+    status: OutcomeStatus
     value: Any
     seconds: float
     detail: str
@@ -278,8 +286,8 @@ def _outcome(job: Job, future: Any, seconds: float, grace: float) -> Outcome:
         # Not this job's doing: storing it as the job's outcome would make a resumed run skip it.
         raise ExecutorError(
             f"the worker processes failed outside any job ({error}); the jobs not yet finished have no "
-            "outcome, so rerunning resumes them. If tractbench runs from a script, keep the call under "
-            "`if __name__ == \"__main__\":`, since each worker process imports the main script"
+            "outcome, so rerunning resumes them once the cause is fixed (a module the workers preload that "
+            "fails to import, a machine out of processes or memory)"
         ) from error
     elif isinstance(error, ProcessExpired):
         status, detail = _expired(error.exitcode, job.memory_mb)
@@ -301,12 +309,73 @@ def check_keys(jobs: Sequence[Job]) -> list[Job]:
     return jobs
 
 
+_MAIN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """While a process is being started: a bare ``__main__`` module in place of the caller's, so the
+    start-up data multiprocessing sends the child names no main script or module to run again. Without
+    this, each run's process re-imports the caller's script (as ``__mp_main__``), which reruns a script
+    without a ``__main__`` guard (every worker starting a comparison of its own) and fails for a script read
+    from standard input. Jobs name their function by module path, so they never need the caller's main."""
+    with _MAIN_LOCK:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if main is None:
+                sys.modules.pop("__main__", None)
+            else:
+                sys.modules["__main__"] = main
+
+
+class _ForkServerProcess(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        with _main_hidden():
+            return multiprocessing.context.ForkServerProcess._Popen(process_obj)
+
+
+class _SpawnProcess(multiprocessing.context.SpawnProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        with _main_hidden():
+            return multiprocessing.context.SpawnProcess._Popen(process_obj)
+
+
+class _ForkServerContext(multiprocessing.context.ForkServerContext):
+    Process = _ForkServerProcess
+
+
+class _SpawnContext(multiprocessing.context.SpawnContext):
+    Process = _SpawnProcess
+
+
 def _context(preload: Sequence[str]) -> Any:
+    """The start method of a pool's processes; neither re-imports the caller's main module."""
     if not preload:
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
+        return _SpawnContext()
+    context = _ForkServerContext()
     context.set_forkserver_preload(list(preload))
     return context
+
+
+def _diagnosis(preload: Sequence[str]) -> str:
+    """Best effort, for an error message: what importing the preload modules in a fresh interpreter says."""
+    if not preload:
+        return ""
+    code = "; ".join(f"import {name}" for name in preload)
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=15,
+                              env={**os.environ, **_worker_environment()}, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f" Importing the preload modules in a fresh interpreter failed too ({type(err).__name__}: {err})."
+    if done.returncode == 0:
+        return ""
+    tail = "\n".join(done.stderr.strip().splitlines()[-6:])
+    return f" Importing the preload modules ({', '.join(preload)}) in a fresh interpreter fails:\n{tail}"
 
 
 def run_local(
@@ -316,6 +385,7 @@ def run_local(
     on_outcome: Callable[[Outcome], None] | None = None,
     grace: float = GRACE_SECONDS,
     preload: Sequence[str] = (),
+    stall: float = STALL_SECONDS,
 ) -> list[Outcome]:
     """Runs each job in a fresh process of a local pool; returns the outcomes in the order of `jobs`.
 
@@ -328,9 +398,13 @@ def run_local(
     already delivered stay delivered. Worker processes ignore Ctrl-C, so an interrupt never turns
     into a job's failure.
 
-    Processes are started with "spawn", so each job starts from a bare interpreter (plus the main
-    script, which spawn re-imports): its memory baseline, and so what its cap leaves it, does not
-    depend on what this process has imported, and no lock held by one of its threads is copied.
+    If, with jobs waiting and a worker free, no job starts or ends for `stall` seconds, the worker
+    processes cannot start (a preload module that fails in a fresh interpreter, a machine out of
+    processes): the pool is stopped and an `ExecutorError` says so, instead of waiting forever.
+
+    Processes are started with "spawn", so each job starts from a bare interpreter (never re-running the
+    caller's main script: see `_main_hidden`): its memory baseline, and so what its cap leaves it, does
+    not depend on what this process has imported, and no lock held by one of its threads is copied.
     With `preload` (module names), they are forked instead from a single-threaded server process that
     imported those modules once ("forkserver"): each job still gets a process of its own, started from
     the same fixed state, without paying the imports again (torch's take seconds). A preload module must
@@ -346,6 +420,7 @@ def run_local(
             max_tasks=1,
             context=_context(preload),
         )
+        slots = min(workers or os.cpu_count() or 1, len(jobs))
         try:
             futures = {
                 pool.schedule(_execute, args=(job.fn, job.args, job.memory_mb, os.getpid()),
@@ -355,19 +430,32 @@ def run_local(
             # A job's start is the last poll at which it was not yet running, so its seconds err long.
             started: dict[Any, float] = {}
             pending = set(futures)
-            last_poll = time.monotonic()
+            last_poll = last_change = time.monotonic()
             while pending:
                 done, pending = wait(pending, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
                 now = time.monotonic()
+                running = 0
                 for future in pending:
-                    if future not in started and future.running():
-                        started[future] = last_poll
+                    if future.running():
+                        running += 1
+                        if future not in started:
+                            started[future] = last_poll
+                            last_change = now
                 for future in done:
                     job = futures[future]
                     outcome = _outcome(job, future, now - started.get(future, last_poll), grace)
                     outcomes[job.key] = outcome
                     if on_outcome is not None:
                         on_outcome(outcome)
+                if done:
+                    last_change = time.monotonic()  # after the outcomes' handling, which may take a while
+                elif pending and running < min(slots, len(pending)) and now - last_change > stall:
+                    raise ExecutorError(
+                        f"no run has started for {stall:g} s although {min(slots, len(pending)) - running} worker "
+                        f"process(es) should be free and {len(pending)} run(s) wait: the worker processes cannot start "
+                        "or die as they start (a module they import that fails in a fresh interpreter, a machine out of "
+                        "processes or memory). The runs already finished are kept; fix the cause and rerun to resume."
+                        + _diagnosis(preload))
                 last_poll = now
         except BaseException:
             pool.stop()
@@ -378,30 +466,10 @@ def run_local(
     return [outcomes[job.key] for job in jobs]
 
 
-def run_one(job: Job, *, grace: float = GRACE_SECONDS, preload: Sequence[str] = (), reimport_main: bool = True) -> Outcome:
+def run_one(job: Job, *, grace: float = GRACE_SECONDS, preload: Sequence[str] = ()) -> Outcome:
     """One job through `run_local` (its own process, cap, one thread, hard kill, the same statuses): what
-    a long-lived worker of another executor (a Ray worker) runs for each job it is given.
-
-    With ``reimport_main=False`` the job's process does not re-run this process's main script (as spawn and
-    forkserver otherwise do in every child): a Ray worker's main script is Ray's own, and importing it
-    again costs about a second a run. Jobs name their function by module path, so they never need it.
-    """
-    with contextlib.nullcontext() if reimport_main else _main_not_reimported():
-        return run_local([job], workers=1, grace=grace, preload=preload)[0]
-
-
-@contextlib.contextmanager
-def _main_not_reimported() -> Iterator[None]:
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if main is None or path is None or getattr(main, "__spec__", None) is not None:
-        yield
-        return
-    del main.__file__
-    try:
-        yield
-    finally:
-        main.__file__ = path
+    a long-lived worker of another executor (a Ray worker) runs for each job it is given."""
+    return run_local([job], workers=1, grace=grace, preload=preload)[0]
 
 
 def _run_ray(jobs: Sequence[Job], **options: Any) -> list[Outcome]:

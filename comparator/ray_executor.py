@@ -118,7 +118,7 @@ def run_ray(
             while queue or running:
                 while queue and len(running) < capacity:
                     job = queue.pop()
-                    running[remote.remote(job, grace=grace, preload=preload, reimport_main=False)] = (job, time.monotonic())
+                    running[remote.remote(job, grace=grace, preload=preload)] = (job, time.monotonic())
                 done, _ = ray.wait(list(running), num_returns=1, timeout=_POLL_SECONDS)
                 now = time.monotonic()
                 for ref in done:

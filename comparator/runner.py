@@ -1,79 +1,44 @@
-"""What runs inside a worker process: one route on one task, one seed, one example set, one budget.
+"""What runs inside a worker process: one route on one problem, one seed, one budget.
 
-It returns the method's program as text with its timings and claims; whether the program is right is
-decided afterwards, in the comparator's own process, by ``task.verify``.
+A worker receives a ``toy_tasks.Problem`` (signature, kind, operators, the examples both routes share)
+and its settings, as plain data: never a task, so nothing it holds can compute an answer outside the
+examples. It returns the method's program as text with its timings and claims; whether the program is
+right is decided afterwards, in the comparator's own process, by ``task.verify``.
 """
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Any
-
-import numpy as np
 
 # Training gets at most this share of an extraction run's budget; the rest is for reading the network.
 TRAIN_SHARE = 0.5
 
 
-def example_count(task, spec) -> int:
-    """How many examples ``example_set`` gives for ``spec`` (without drawing them)."""
-    size = task.domain_size if task.enumerable else None
-    if spec in (None, "default"):
-        return size if size is not None and size <= 4096 else min(8192, (size or 16384) // 2)
-    if isinstance(spec, float) or (isinstance(spec, str) and "." in spec):
-        if size is None:
-            raise ValueError(f"task {task.name}'s domain is too large to take a fraction of; give a count")
-        return max(1, round(float(spec) * size))
-    return int(spec) if size is None else min(int(spec), size)
-
-
-def example_set(task, spec, seed: int):
-    """The examples both routes get for (task, seed): ``spec`` a count, a fraction of the domain, or
-    "default" (the whole domain up to 4096 inputs, else half of it, at most 8192). Sets for one seed are
-    nested: a smaller count is a prefix of a larger one, so a sample-complexity sweep adds examples."""
-    from dataclasses import replace
-
-    from programs.domains import sample_domain
-    from toy_tasks import Examples
-
-    size = task.domain_size if task.enumerable else None
-    n = example_count(task, spec)
-    if size is not None:
-        dom = task.examples(None)
-        n = min(n, size)
-        order = np.random.default_rng(seed).permutation(size)[:n]
-        ex = dom.take(np.sort(order))
-        return replace(ex, complete=n == size, note=f"{n} of {size} inputs, nested draw seed {seed}")
-    pool_n = max(n, 8192)
-    arrays, lengths = sample_domain(task.inputs, pool_n, np.random.default_rng(seed), distinct=True)
-    arrays = {k: v[:n] for k, v in arrays.items()}
-    lengths = None if lengths is None else lengths[:n]
-    return Examples(arrays, task._truth(arrays, lengths), lengths, False, f"{n} distinct inputs, nested draw seed {seed}",
-                    task.kind == "scan")
-
-
-def training_path(folder: str, task, seed: int, examples, arch: str, options: dict, seconds: float) -> str:
-    """Where the network trained for this (task, seed, example set, architecture, options, budget) is kept:
-    everything that decides what training computes is in the name's hash."""
+def training_path(folder: str, problem, seed: int, arch: str, options: dict, seconds: float) -> str:
+    """Where the network trained for this (problem, seed, architecture, options, budget) is kept: everything
+    that decides what training computes is in the name's hash (the problem's examples included)."""
     import hashlib
     import json
 
-    ident = list(task) if isinstance(task, tuple) else ["task", task.name, task.signature(), task.kind]
-    text = json.dumps([ident, seed, examples, arch, options, round(float(seconds), 6)], sort_keys=True, default=str)
+    text = json.dumps([problem.identity(), seed, arch, options, round(float(seconds), 6)], sort_keys=True, default=str)
     return os.path.join(folder, hashlib.sha256(text.encode()).hexdigest()[:32] + ".pt")
 
 
-def _train_or_reuse(extraction, task, ref, ex, seed, examples, arch, train_opts, seconds, folder) -> tuple[Any, bool]:
-    """(trained, whether it was loaded): a network trained for the same (task, seed, example set,
-    architecture, options, budget) and saved in ``folder`` is loaded instead of trained again; a new one
-    is saved there (atomically) once it trains to exactness."""
-    path = training_path(folder, ref, seed, examples, arch, train_opts, seconds)
+def _train_or_reuse(extraction, problem, seed, arch, train_opts, seconds, folder) -> tuple[Any, bool]:
+    """(trained, whether it was loaded): a network trained for the same (problem, seed, architecture,
+    options, budget) and saved in ``folder`` is loaded instead of trained again; a new one is saved there
+    (atomically) once it trains to exactness."""
+    path = training_path(folder, problem, seed, arch, train_opts, seconds)
     if os.path.exists(path):
         try:
-            return extraction.load(path, task=task), True
+            loaded = extraction.load(path, task=problem)
         except extraction.ModelFileError:
-            pass  # a damaged file: train again and replace it
-    trained = extraction.train(task, arch, examples=ex, seconds=seconds, seed=seed, **train_opts)
+            pass  # a damaged file (or one of another version): train again and replace it
+        else:
+            return replace(loaded, problem=problem), True
+    trained = extraction.train(problem, arch, seconds=seconds, seed=seed, **train_opts)
     if trained.status == "trained":
         os.makedirs(folder, exist_ok=True)
         part = f"{path}.{os.getpid()}.part"
@@ -82,9 +47,10 @@ def _train_or_reuse(extraction, task, ref, ex, seed, examples, arch, train_opts,
     return trained, False
 
 
-def run_route(task, route: str, method: str, seed: int, examples, seconds: float, options: dict | None = None,
-              plugins: list[str] | None = None, train_cache: str | None = None) -> dict[str, Any]:
-    """Run one route and describe what came back (no verdict on correctness here).
+def run_route(problem, route: str, method: str, seed: int, seconds: float, options: dict | None = None,
+              plugins: list[str] | None = None, train_cache: str | None = None,
+              methods: dict[str, bytes] | None = None) -> dict[str, Any]:
+    """Run one route on ``problem`` and describe what came back (no verdict on correctness here).
 
     The route's libraries are imported (and torch warmed up) before the clock starts: a one-off start-up
     cost of a process (torch's takes seconds) says nothing about how tractable a task is.
@@ -93,11 +59,13 @@ def run_route(task, route: str, method: str, seed: int, examples, seconds: float
     example set, architecture, options and budget: every extractor of one (task, seed), say) train it once
     and load it after. Training is deterministic, so the network is the one the run would have trained,
     and the run is charged the recorded training seconds, not the load: its seconds and the budget left
-    for reading the network are what they would have been."""
-    import importlib
+    for reading the network are what they would have been.
 
-    for module in plugins or ():
-        importlib.import_module(module)
+    ``methods`` holds registrations made where the comparison runs but not importable here (methods
+    defined in the caller's main script or notebook), sent by value: see ``comparator.plugins``."""
+    from .plugins import load_plugins
+
+    load_plugins(plugins or (), methods or {})
     if route == "extraction":
         from extraction.train import warm_up
 
@@ -107,20 +75,14 @@ def run_route(task, route: str, method: str, seed: int, examples, seconds: float
     synthesis.names()  # loads every method module
 
     start = time.perf_counter()
-    ref = task
-    if isinstance(task, tuple) and task[0] == "builtin":
-        import toy_tasks
-
-        task = toy_tasks.get(task[1], **task[2])
     cpu0 = time.process_time()
-    ex = example_set(task, examples, seed)
-    row: dict[str, Any] = {"examples": len(ex), "host": os.uname().nodename}
-    phases: dict[str, float] = {"examples": time.perf_counter() - start}
+    row: dict[str, Any] = {"examples": problem.size, "host": os.uname().nodename}
+    phases: dict[str, float] = {}
     options = dict(options or {})
     if route == "synthesis":
         from synthesis import solve
 
-        res = solve(task, method, examples=ex, seconds=max(0.05, seconds - (time.perf_counter() - start)), seed=seed,
+        res = solve(problem, method, seconds=max(0.05, seconds - (time.perf_counter() - start)), seed=seed,
                     options=options)
         row.update(claim=res.status, program=None if res.program is None else str(res.program),
                    candidates=res.candidates, reasons=list(res.reasons))
@@ -134,17 +96,16 @@ def run_route(task, route: str, method: str, seed: int, examples, seconds: float
         train_seconds = max(0.05, TRAIN_SHARE * seconds)
         entry = extraction.registry().get(method)
         why = [] if entry is None else entry.applies(
-            extraction.untrained(task, arch, examples=ex, seed=seed, **train_opts))
+            extraction.untrained(problem, arch, seed=seed, **train_opts))
         if why:  # no training spent on a network the method cannot read
             phases["check"] = time.perf_counter() - t0
             row.update(claim="abstained", program=None, reasons=["no network trained: " + why[0], *why[1:]])
         else:
             if train_cache is None:
-                trained = extraction.train(task, arch, examples=ex, seconds=train_seconds, seed=seed, **train_opts)
+                trained = extraction.train(problem, arch, seconds=train_seconds, seed=seed, **train_opts)
                 phases["train"] = time.perf_counter() - t0
             else:
-                trained, loaded = _train_or_reuse(extraction, task, ref, ex, seed, examples, arch, train_opts,
-                                                  train_seconds, train_cache)
+                trained, loaded = _train_or_reuse(extraction, problem, seed, arch, train_opts, train_seconds, train_cache)
                 # Every run of a cached network is charged its recorded training seconds: the run that trained
                 # it (not its saving) and the runs that load it (not their loading).
                 spent = time.perf_counter() - t0
@@ -153,8 +114,7 @@ def run_route(task, route: str, method: str, seed: int, examples, seconds: float
                 phases["train"] = trained.seconds
                 start -= trained.seconds - spent
                 cpu0 -= trained.seconds - spent
-            row.update(train_seconds=phases["train"], train_accuracy=trained.train_accuracy,
-                       domain_accuracy=trained.domain_accuracy)
+            row.update(train_seconds=phases["train"], train_accuracy=trained.train_accuracy)
             left = seconds - (time.perf_counter() - start)
             if left <= 0.05:
                 row.update(claim="timeout", program=None,

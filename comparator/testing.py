@@ -38,7 +38,6 @@ def assert_faithful(trained, program, *, interchange: float | None = 0.99, pairs
     the program names steps an extractor aligned with the network (``extract`` results carry them), the
     interchange score (F2) reaches ``interchange``. Pass an ``ExtractionResult`` as ``program`` to check
     its recorded F2 as well; pass ``interchange=None`` to check agreement alone."""
-    from extraction.encoding import domain_inputs
     from extraction.faithfulness import agreement
     from programs import parse
 
@@ -49,7 +48,7 @@ def assert_faithful(trained, program, *, interchange: float | None = 0.99, pairs
         if program is None:
             raise AssertionError("the extraction returned no program")
     program = parse(program) if isinstance(program, str) else program
-    inputs, lengths, complete = domain_inputs(trained.task)
+    inputs, lengths, complete = trained.problem.domain_inputs()
     f1 = agreement(trained, program, inputs, lengths)
     if f1 < 1.0:
         net = trained.predict(inputs, lengths)
@@ -75,10 +74,8 @@ def assert_solves(task, method: str, seconds: float = 60.0, *, seed: int = 0, ex
 
     import synthesis
 
-    from .runner import example_set
-
     start = time.perf_counter()
-    examples = example_set(task, "default" if examples is None else examples, seed)
+    examples = task.example_set(examples, seed)
     if method in synthesis.names():
         res = synthesis.solve(task, method, examples=examples, seconds=seconds, seed=seed)
         program, status, reasons = res.program, res.status, res.reasons

@@ -42,7 +42,7 @@ def compile(program: Program | str, inputs: dict) -> Trained:  # noqa: A001  (th
     model = _mlp(task, prog, enc, dom) if not task.sequences else _rnn(task, prog, enc, dom)
     model.eval()
     params = sum(p.numel() for p in model.parameters())
-    trained = Trained(model, task, 1.0, 1.0, 0, 0.0, params, 0.0, model.arch, enc, len(dom), None, "trained", (),
+    trained = Trained(model, task.problem(dom), 1.0, 1.0, 0, 0.0, params, 0.0, model.arch, enc, len(dom), None, "trained", (),
                       {"compiled": True}, prog)
     check = trained.predict(dom.inputs, dom.lengths)
     if not np.array_equal(check, dom.outputs):

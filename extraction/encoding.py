@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from programs import Int, Seq
+from programs import Int
 
 
 @dataclass(frozen=True)
@@ -103,22 +103,3 @@ class Batch:
         index = torch.as_tensor(np.asarray(index), dtype=torch.long)
         return Batch({k: v[index] for k, v in self.scalars.items()}, {k: v[index] for k, v in self.sequences.items()},
                      None if self.lengths is None else self.lengths[index])
-
-
-def domain_inputs(task, cap: int = 20_000, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray | None, bool]:
-    """The task's input tuples (no outputs): all of them when there are at most ``cap``, else a sample.
-
-    Extraction reads a network over its inputs; it never needs (and never gets here) the task's answers.
-    Returns ``(inputs, lengths, complete)``.
-    """
-    from programs.domains import enumerate_domain, sample_domain
-
-    if task.domain_size <= cap:
-        arrays, lengths = enumerate_domain(task.inputs)
-        return arrays, lengths, True
-    arrays, lengths = sample_domain(task.inputs, cap, np.random.default_rng(seed), distinct=True)
-    return arrays, lengths, False
-
-
-def is_seq(dom) -> bool:
-    return isinstance(dom, Seq)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -12,12 +12,12 @@ import torch
 from programs import Program
 from programs.budget import Budget
 
-from .encoding import domain_inputs
 from .faithfulness import agreement, lookup_size, network_outputs
 from .registry import Reading, registry
 from .train import nonfinite
 
-STATUSES = ("solved", "partial", "unfaithful", "table", "timeout", "abstained", "error")
+ExtractionStatus = Literal["solved", "partial", "unfaithful", "table", "timeout", "abstained", "error"]
+STATUSES: tuple[ExtractionStatus, ...] = get_args(ExtractionStatus)
 # Agreement at or above this (but below 1) is "partial": most of the network is explained.
 PARTIAL = 0.9
 
@@ -37,7 +37,7 @@ class ExtractionResult:
     """
 
     program: Program | None
-    status: str
+    status: ExtractionStatus
     faithfulness: dict[str, float | None]
     seconds: float
     reasons: tuple[str, ...] = ()
@@ -75,7 +75,7 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
 
     if getattr(trained, "status", "trained") == "error":
         return result(None, "error", ["the network's training failed: " + "; ".join(trained.reasons)])
-    inputs, lengths, complete = domain_inputs(trained.task)
+    inputs, lengths, complete = trained.problem.domain_inputs()
     broken = not_finite(trained, inputs, lengths)
     if broken:
         return result(None, "error", broken)
@@ -95,7 +95,7 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
         status = reading.status or ("timeout" if budget.expired else "abstained")
         return result(None, status if status in STATUSES else "error", reasons or ["no program found"],
                       details=reading.details)
-    task = trained.task
+    task = trained.problem
     try:
         program = task.check_program(reading.program)
     except Exception as err:

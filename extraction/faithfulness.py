@@ -34,7 +34,7 @@ def agreement(trained, program: Program, inputs: dict[str, np.ndarray], lengths:
     ours = evaluate(program, inputs, lengths if program.sequences else None)
     if ours.shape != net.shape:
         return 0.0
-    return float(same_rows(ours, net, lengths, trained.task.kind == "scan").mean())
+    return float(same_rows(ours, net, lengths, trained.problem.kind == "scan").mean())
 
 
 def lookup_size(task) -> int:

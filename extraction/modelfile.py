@@ -1,9 +1,11 @@
 """``save`` / ``load``: a trained network in one file, without pickle.
 
-The file is what ``torch.save`` writes for a plain dict: the network's ``state_dict`` (tensors only) and a
-JSON text describing the rest (architecture and sizes, encoding, training record, and how to rebuild the
-task). ``load`` reads it with ``torch.load(..., weights_only=True)``, which refuses any object but tensors
-and plain containers, so a file cannot run code when it is opened.
+The file is what ``torch.save`` writes for a plain dict: the network's ``state_dict`` and the problem's
+examples (tensors only), and a JSON text describing the rest (architecture and sizes, encoding, training
+record, the problem's signature). ``load`` reads it with ``torch.load(..., weights_only=True)``, which
+refuses any object but tensors and plain containers, so a file cannot run code when it is opened. A
+network is trained on a problem, never a task, so the file holds everything it was trained from and
+``load`` needs no task.
 """
 from __future__ import annotations
 
@@ -24,21 +26,16 @@ from .models import ARCHS, build
 from .train import Trained
 
 FORMAT = "tractbench.model"
-VERSION = 1
+VERSION = 2  # 1 named the task (by name, source or signature) instead of holding the problem
 
 
 class ModelFileError(ValueError):
-    """A model file that cannot be written or read back: not one of ours, damaged, from a newer version,
-    or for a task that has to be given."""
+    """A model file that cannot be written or read back: not one of ours, damaged, from another version,
+    or for a problem other than the one given."""
 
 
 def save(trained: Trained, path: str | os.PathLike) -> None:
-    """Write ``trained`` (network, encoding, training record, task reference) to ``path``.
-
-    A built-in task is saved by name and parameters, one made by ``toy_tasks.from_program`` by its source
-    and input domains; any other task (``from_function``) is saved by name and signature only, and
-    ``load`` then needs it as ``task=``.
-    """
+    """Write ``trained`` (network, encoding, training record, and the problem it was trained on) to ``path``."""
     path = os.fspath(path)
     if not isinstance(trained, Trained) or trained.encoding is None:
         raise ModelFileError(f"save takes a Trained network (from extraction.train or compile), got {type(trained).__name__}")
@@ -58,14 +55,15 @@ def save(trained: Trained, path: str | os.PathLike) -> None:
             "reasons": list(trained.reasons), "settings": trained.settings,
             "compiled_from": None if trained.compiled_from is None else str(trained.compiled_from),
         },
-        "task": task_reference(trained.task),
+        "problem": _problem_description(trained.problem),
     }
     try:
         text = json.dumps(description, allow_nan=True)
     except (TypeError, ValueError) as err:
         raise ModelFileError(f"cannot save to {path}: the network's record is not plain data ({err})") from None
     state = {k: v.detach().cpu().clone() for k, v in trained.model.state_dict().items()}
-    payload = {"format": FORMAT, "version": VERSION, "description": text, "state_dict": state}
+    payload = {"format": FORMAT, "version": VERSION, "description": text, "state_dict": state,
+               "examples": _example_tensors(trained.problem.examples)}
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tractbench-model-", dir=folder)
     try:
@@ -79,7 +77,8 @@ def save(trained: Trained, path: str | os.PathLike) -> None:
 
 
 def load(path: str | os.PathLike, *, task=None) -> Trained:
-    """The ``Trained`` saved at ``path``, its task rebuilt (or ``task``, which must have the saved signature)."""
+    """The ``Trained`` saved at ``path``, with the problem it was trained on. ``task`` (a task or a problem),
+    when given, must have the saved signature: a check that the file is the one meant."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such model file; write one with extraction.save(trained, path)")
@@ -113,14 +112,17 @@ def load(path: str | os.PathLike, *, task=None) -> Trained:
         model = build(arch, encoding, **sizes)
         model.load_state_dict(state, strict=True)
         record = _record(description["record"])
-        saved_task = dict(description["task"])
+        problem = _problem(description["problem"], payload["examples"])
     except MemoryError:
         raise
     except Exception as err:  # whatever a damaged description leads to, it is the file's fault
         raise ModelFileError(f"{path}: the model file is damaged or inconsistent ({type(err).__name__}: "
                              f"{_message(err)}); save the network again") from None
+    if task is not None and task.inputs != problem.inputs:
+        raise ModelFileError(f"{path}: the network was trained on {problem.name!r} with inputs {_describe(problem.inputs)}, "
+                             f"but the task given has {_describe(task.inputs)}; pass that task, or none")
     model.eval()
-    return Trained(model, _task(path, saved_task, task), encoding=encoding, **record)
+    return Trained(model, problem, encoding=encoding, **record)
 
 
 def _record(r: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +140,7 @@ def _record(r: dict[str, Any]) -> dict[str, Any]:
     if r["status"] not in ("trained", "budget", "error"):
         raise ValueError(f"unknown training status {r['status']!r}")
     return {
-        "train_accuracy": float(number("train_accuracy")), "domain_accuracy": float(number("domain_accuracy")),
+        "train_accuracy": float(number("train_accuracy")), "domain_accuracy": _maybe_float(number("domain_accuracy", allow_none=True)),
         "steps": int(number("steps")), "seconds": float(number("seconds")), "params": int(number("params")),
         "flops": float(number("flops")), "arch": str(r["arch"]), "examples": int(number("examples")),
         "heldout_accuracy": number("heldout_accuracy", allow_none=True), "status": r["status"],
@@ -147,62 +149,37 @@ def _record(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def task_reference(task) -> dict[str, Any]:
-    """How ``load`` gets the task back: a built-in by name, a program task by source, else by signature."""
-    import toy_tasks
-
-    signature = _signature(task.inputs)
-    try:
-        builtin = toy_tasks.get(task.name)
-    except Exception:
-        builtin = None
-    if builtin is not None and (builtin is task or _same_task(builtin, task)):
-        return {"kind": "builtin", "name": task.name, "params": dict(task.params), "inputs": signature}
-    if task.reference is not None and task.function is None:
-        return {"kind": "program", "name": task.name, "source": str(task.reference), "inputs": signature,
-                "family": task.family, "difficulty": task.difficulty, "operators": list(task.operators),
-                "description": task.description}
-    return {"kind": "given", "name": task.name, "inputs": signature}
+def _maybe_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
-def _same_task(a, b) -> bool:
-    return (a.inputs == b.inputs and a.family == b.family and a.reference is not None and b.reference is not None
-            and str(a.reference) == str(b.reference))
+def _problem_description(problem) -> dict[str, Any]:
+    ex = problem.examples
+    return {"name": problem.name, "inputs": _signature(problem.inputs), "kind": problem.kind, "arity": problem.arity,
+            "operators": list(problem.operators), "family": problem.family, "complete": bool(ex.complete),
+            "note": ex.note}
 
 
-def _task(path: str, saved: dict[str, Any], given):
-    import toy_tasks
+def _example_tensors(ex) -> dict[str, Any]:
+    return {"inputs": {n: torch.as_tensor(np.asarray(v, dtype=np.int64)) for n, v in ex.inputs.items()},
+            "outputs": torch.as_tensor(np.asarray(ex.outputs, dtype=np.int64)),
+            "lengths": None if ex.lengths is None else torch.as_tensor(np.asarray(ex.lengths, dtype=np.int64))}
 
-    try:
-        inputs = _domains(saved["inputs"])
-    except Exception as err:
-        raise ModelFileError(f"{path}: the task's signature in the file is damaged ({_message(err)})") from None
-    if given is not None:
-        if given.inputs != inputs:
-            raise ModelFileError(f"{path}: the network was trained on {saved.get('name')!r} with inputs "
-                                 f"{_describe(inputs)}, but the task given has {_describe(given.inputs)}; pass that task")
-        return given
-    kind = saved.get("kind")
-    try:
-        if kind == "builtin":
-            task = toy_tasks.get(saved["name"])
-        elif kind == "program":
-            task = toy_tasks.from_program(saved["name"], saved["source"], inputs, family=saved["family"],
-                                          difficulty=saved["difficulty"], operators=tuple(saved["operators"]),
-                                          description=saved["description"])
-        else:
-            raise ModelFileError(f"{path}: the network was trained on task {saved.get('name')!r}, which was not built "
-                                 "from a program (from_function, say) and so is not in the file; pass it: "
-                                 "extraction.load(path, task=...)")
-    except ModelFileError:
-        raise
-    except Exception as err:
-        raise ModelFileError(f"{path}: the task {saved.get('name')!r} cannot be rebuilt ({type(err).__name__}: "
-                             f"{_message(err)}); pass it: extraction.load(path, task=...)") from None
-    if task.inputs != inputs:
-        raise ModelFileError(f"{path}: task {saved.get('name')!r} now has inputs {_describe(task.inputs)}, not the "
-                             f"{_describe(inputs)} the network was trained on; pass the right task: load(path, task=...)")
-    return task
+
+def _problem(d: dict[str, Any], tensors: dict[str, Any]):
+    """The problem a network was trained on, from its description and its examples' tensors."""
+    from toy_tasks import Examples, Problem
+
+    def array(t):
+        if not isinstance(t, torch.Tensor):
+            raise ValueError("the examples are not tensors")
+        return t.numpy().astype(np.int64)
+
+    lengths = tensors["lengths"]
+    ex = Examples({str(n): array(t) for n, t in tensors["inputs"].items()}, array(tensors["outputs"]),
+                  None if lengths is None else array(lengths), bool(d["complete"]), str(d["note"]), d["kind"] == "scan")
+    return Problem(str(d["name"]), _domains(d["inputs"]), str(d["kind"]), int(d["arity"]),
+                   tuple(str(o) for o in d["operators"]), ex, str(d["family"]))
 
 
 def _sizes(model) -> dict[str, Any]:

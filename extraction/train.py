@@ -11,14 +11,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from toy_tasks import Problem, Task, TaskError, as_problem
+
 from .encoding import Batch, Encoding
 from .models import ARCHS, build
-
-# Examples used when none are given: the whole domain up to this size (small tasks cannot generalise
-# from part of their table: for (a+b)%p with p <= 13 a held-out label never appears in its row or
-# column), else half of it, at most MAX_DEFAULT.
-WHOLE_DOMAIN_UP_TO = 4096
-MAX_DEFAULT = 8192
 
 # Per-architecture defaults, measured on one core (see BENCHMARKS.md).
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -37,7 +33,12 @@ class TrainingError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Trained:
-    """A network fitted to a task, with how well and how fast.
+    """A network fitted to a problem's examples, with how well and how fast.
+
+    It keeps the ``problem`` it was trained on (signature and examples), never the task: every reader and
+    check downstream sees only what the route may see. ``domain_accuracy`` (the share of the whole domain
+    the network gets right) needs the answers, so it is measured only when ``train`` was given the task
+    itself; it is None when it was given a problem (as in the comparator's worker processes).
 
     ``status`` is "trained" (stopped exact on the training and held-out examples), "budget" (ran out of
     time before that), "error" (training diverged; ``reasons`` names the step) or "untrained" (the
@@ -46,9 +47,9 @@ class Trained:
     """
 
     model: nn.Module
-    task: Any
+    problem: Problem
     train_accuracy: float
-    domain_accuracy: float
+    domain_accuracy: float | None
     steps: int
     seconds: float
     params: int = 0
@@ -61,6 +62,11 @@ class Trained:
     reasons: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
     compiled_from: Any = None  # the program a compiled network implements (None for trained ones)
+
+    @property
+    def task(self) -> Problem:
+        """The problem trained on (the contract's older name for it)."""
+        return self.problem
 
     def predict(self, inputs: dict[str, np.ndarray], lengths: np.ndarray | None = None) -> np.ndarray:
         """The network's answers, in the task's output layout."""
@@ -134,27 +140,6 @@ def nonfinite(model: nn.Module) -> list[str]:
     return [name for name, t in tensors if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
-def default_examples(task, seed: int):
-    if task.enumerable and task.domain_size <= WHOLE_DOMAIN_UP_TO:
-        return task.examples(None)
-    n = min(MAX_DEFAULT, task.domain_size // 2 if task.enumerable else MAX_DEFAULT)
-    return task.examples(max(1, n), seed=seed)
-
-
-def _examples(task, examples, seed):
-    from synthesis import training_examples  # the same reading of `examples` as the synthesis route
-    from toy_tasks import Examples
-
-    if examples is None:
-        return default_examples(task, seed)
-    if isinstance(examples, Examples):
-        return examples
-    try:
-        return training_examples(task, examples, seed)
-    except ValueError as err:
-        raise TrainingError(str(err)) from None
-
-
 def accuracy(model, encoding: Encoding, batch: Batch, targets: torch.Tensor) -> float:
     """Share of examples whose every output (every head, every step) the network gets right."""
     if batch.size == 0:
@@ -190,41 +175,55 @@ def _settings(task, arch: str, options: dict[str, Any]) -> tuple[str, dict[str, 
     return arch, settings
 
 
-def _initial(task, arch: str, settings: dict[str, Any], examples, seed: int):
-    """The examples, their encoding and the initial network of a training run (the seed fixes the weights)."""
-    ex = _examples(task, examples, seed)
-    if len(ex) == 0:
-        raise TrainingError(f"no examples to train on for task {task.name}; pass a positive count")
-    encoding = Encoding.of(task, ex.outputs, ex.lengths)
+def problem_of(task, examples, seed: int) -> Problem:
+    """The front door: a task reduced to its problem (``examples`` read as ``Task.example_set`` reads them,
+    the same set ``synthesis.solve`` draws), or a problem as it is; TrainingError for what cannot be."""
+    try:
+        problem = as_problem(task, examples, seed)
+    except TaskError as err:
+        raise TrainingError(str(err)) from None
+    if problem.size == 0:
+        raise TrainingError(f"no examples to train on for task {problem.name}; pass a positive count")
+    return problem
+
+
+def _initial(problem: Problem, arch: str, settings: dict[str, Any], seed: int):
+    """The encoding and the initial network of a training run (the seed fixes the weights)."""
+    ex = problem.examples
+    encoding = Encoding.of(problem, ex.outputs, ex.lengths)
     with one_thread():
         torch.manual_seed(seed)
         model = build(arch, encoding, **{k: settings[k] for k in SIZE_KEYS[arch]})
-    return ex, encoding, model
+    return encoding, model
 
 
 def untrained(task, arch: str = "auto", *, examples=None, seed: int = 0, **options) -> Trained:
     """The network ``train`` would start from (same architecture, settings, encoding and initial weights),
     with status "untrained": what an extractor's ``applies`` needs to say, before any training is spent,
-    whether it can read the network at all."""
-    arch, settings = _settings(task, arch, options)
-    ex, encoding, model = _initial(task, arch, settings, examples, seed)
+    whether it can read the network at all. ``task`` is a task or a problem, as for ``train``."""
+    problem = problem_of(task, examples, seed)
+    arch, settings = _settings(problem, arch, options)
+    encoding, model = _initial(problem, arch, settings, seed)
     model.eval()
-    return Trained(model, task, 0.0, 0.0, 0, 0.0, sum(p.numel() for p in model.parameters()), 0.0, arch, encoding,
-                   len(ex), None, "untrained", (), {"arch": arch, **settings, "seed": seed})
+    return Trained(model, problem, 0.0, None, 0, 0.0, sum(p.numel() for p in model.parameters()), 0.0, arch, encoding,
+                   problem.size, None, "untrained", (), {"arch": arch, **settings, "seed": seed})
 
 
 def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, **options) -> Trained:
-    """Fit ``arch`` to ``task``'s examples until it is exact on them and on a held-out tenth, or ``seconds`` pass.
+    """Fit ``arch`` to the examples until it is exact on them and on a held-out tenth, or ``seconds`` pass.
 
-    ``examples``: an ``Examples``, a count, a fraction of the domain, or None for the default (the whole
-    domain when it has at most 4096 inputs, else half of it up to 8192). Options override the
-    architecture's defaults (``lr``, ``weight_decay``, sizes such as ``hidden``). Deterministic per seed.
+    ``task`` is a ``Task`` (reduced to its problem at once: ``examples`` an ``Examples``, a count, a fraction
+    of the domain, or None for the default set that ``synthesis.solve`` draws too) or a ``Problem`` (which
+    carries its examples). Options override the architecture's defaults (``lr``, ``weight_decay``, sizes
+    such as ``hidden``). Deterministic per seed.
     """
     if not (isinstance(seconds, (int, float)) and seconds > 0):
         raise TrainingError(f"seconds must be positive, got {seconds!r}")
-    arch, settings = _settings(task, arch, options)
+    problem = problem_of(task, examples, seed)
+    arch, settings = _settings(problem, arch, options)
     start = time.perf_counter()
-    ex, encoding, model = _initial(task, arch, settings, examples, seed)
+    ex = problem.examples
+    encoding, model = _initial(problem, arch, settings, seed)
     with one_thread():
         batch = encoding.batch(ex.inputs, ex.lengths)
         targets = encoding.targets(ex.outputs, ex.lengths)
@@ -268,22 +267,27 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
         model.eval()
         train_acc = accuracy(model, encoding, batch, targets)
         held = accuracy(model, encoding, val_b, val_t) if len(val_idx) else None
-        dom = task.examples(None)  # for the record only: how right the network is on the whole domain
-        dom_acc = accuracy(model, encoding, encoding.batch(dom.inputs, dom.lengths), encoding.targets(dom.outputs, dom.lengths))
-    steps_len = ex.inputs[task.sequences[0]].shape[1] if task.sequences else 1
+    steps_len = ex.inputs[problem.sequences[0]].shape[1] if problem.sequences else 1
     flops = 3.0 * model.flops() * len(fit_idx) * steps_len * steps
     params = sum(p.numel() for p in model.parameters())
-    return Trained(model, task, train_acc, dom_acc, steps, time.perf_counter() - start, params, flops, arch, encoding,
-                   len(ex), held, status, tuple(reasons), {"arch": arch, **settings, "seed": seed})
+    trained = Trained(model, problem, train_acc, None, steps, time.perf_counter() - start, params, flops, arch, encoding,
+                      len(ex), held, status, tuple(reasons), {"arch": arch, **settings, "seed": seed})
+    if isinstance(task, Task):  # the caller holds the answers: for the record, how right the network is on them
+        trained = replace(trained, domain_accuracy=domain_accuracy(trained, task))
+    return trained
+
+
+def domain_accuracy(trained: Trained, task: Task) -> float:
+    """The share of ``task``'s whole domain (or its stated sample) on which the network is right."""
+    dom = task.examples(None)
+    enc = trained.encoding
+    with one_thread():
+        return accuracy(trained.model, enc, enc.batch(dom.inputs, dom.lengths), enc.targets(dom.outputs, dom.lengths))
 
 
 def with_model(trained: Trained, model: nn.Module) -> Trained:
     """The same record around another network (a spliced or randomised copy)."""
     return replace(trained, model=model)
-
-
-def finite(x: float) -> bool:
-    return isinstance(x, float) and math.isfinite(x)
 
 
 def warm_up() -> None:

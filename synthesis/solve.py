@@ -4,17 +4,18 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from programs import Program
+from toy_tasks import TaskError, as_problem
 
-from .problem import Budget, Problem
+from .problem import Budget
 from .registry import Attempt, registry
 
-STATUSES = ("solved", "timeout", "exhausted", "abstained", "error")
-DEFAULT_EXAMPLES = 1000  # examples drawn when none are given (at most half the domain)
+SynthesisStatus = Literal["solved", "timeout", "exhausted", "abstained", "error"]
+STATUSES: tuple[SynthesisStatus, ...] = get_args(SynthesisStatus)
 
 
 class SynthesisError(ValueError):
@@ -24,7 +25,7 @@ class SynthesisError(ValueError):
 @dataclass(frozen=True)
 class SynthesisResult:
     program: Program | None
-    status: str
+    status: SynthesisStatus
     seconds: float
     candidates: int
     reasons: tuple[str, ...] = ()
@@ -41,38 +42,13 @@ def names() -> list[str]:
     return sorted(registry())
 
 
-def training_examples(task, examples, seed: int):
-    """The example set a route sees: an ``Examples``, a count, a fraction of the domain, or the default."""
-    from toy_tasks import Examples
-
-    if isinstance(examples, Examples):
-        errors = task.example_errors(examples)
-        if errors:
-            raise SynthesisError(f"the examples do not fit task {task.name} ({task.signature()}): {'; '.join(errors)}")
-        return examples
-    if examples is None:
-        if task.enumerable:
-            n = min(DEFAULT_EXAMPLES, max(1, task.domain_size // 2))
-            return task.examples(n, seed=seed)
-        return task.examples(DEFAULT_EXAMPLES, seed=seed)
-    if isinstance(examples, float):
-        if not 0.0 < examples <= 1.0:
-            raise SynthesisError(f"examples as a fraction must lie in (0, 1], got {examples}")
-        if not task.enumerable:
-            raise SynthesisError(f"task {task.name}'s domain is too large for a fraction; pass a count")
-        return task.examples(max(1, round(examples * task.domain_size)), seed=seed)
-    if isinstance(examples, (int, np.integer)) and not isinstance(examples, bool):
-        if examples < 0:
-            raise SynthesisError(f"examples must be a non-negative count, got {examples}")
-        return task.examples(int(examples), seed=seed)
-    raise SynthesisError(f"examples must be an Examples object, a count, a fraction or None; got {type(examples).__name__}")
-
-
 def solve(task, method: str = "enumerative", *, examples=None, seconds: float = 10.0, seed: int = 0,
           options: dict[str, Any] | None = None) -> SynthesisResult:
-    """Synthesize a program for ``task`` from ``examples`` with ``method`` in ``seconds``.
+    """Synthesize a program for ``task`` (a ``Task`` or a ``Problem``) with ``method`` in ``seconds``.
 
-    The method sees only the examples, the signature and the task's operator set. A program comes back
+    A task is reduced to its problem at once (``examples``: an ``Examples``, a count, a fraction of the
+    domain, or None for the default set, as ``Task.example_set`` reads them); a problem carries its
+    examples. The method sees only the problem: examples, signature, operators. A program comes back
     only if it fits every example; whether it is right on the whole domain is for ``task.verify`` (and
     the comparator) to say.
     """
@@ -84,8 +60,10 @@ def solve(task, method: str = "enumerative", *, examples=None, seconds: float = 
     entry = entries[method]
     settings = {**entry.defaults, **(options or {})}
     start = time.perf_counter()
-    ex = training_examples(task, examples, seed)
-    problem = Problem.from_task(task, ex)
+    try:
+        problem = as_problem(task, examples, seed)
+    except TaskError as err:
+        raise SynthesisError(str(err)) from None
 
     def result(program, status, candidates=0, reasons=()):
         return SynthesisResult(program, status, time.perf_counter() - start, int(candidates), tuple(reasons), method, settings)
@@ -107,7 +85,7 @@ def solve(task, method: str = "enumerative", *, examples=None, seconds: float = 
         return result(None, "error", attempt.candidates, [f"method returned unknown status {attempt.status!r}"])
     if attempt.program is not None:
         try:
-            task.check_program(attempt.program)
+            problem.check_program(attempt.program)
             fits = problem.fits(attempt.program)
         except Exception as err:
             return result(None, "error", attempt.candidates, [f"returned program is not usable for the task: {err}"])

@@ -108,11 +108,31 @@ def code_execution_findings(source: str, filename: str = "<snippet>") -> list[st
     return found
 
 
+# The one unpickling the packages do themselves, and why it is not a way in: comparator/plugins.py loads, in
+# a worker process, the methods the comparator pickled in the driver a moment before (a method defined in the
+# caller's own script, which the worker cannot import). The bytes travel inside the job's arguments over the
+# executor's own pipe, which multiprocessing unpickles anyway; they are never read from a file, a store or
+# the network.
+TRUSTED_UNPICKLING = {"comparator/plugins.py"}
+
+
 def test_no_code_execution_from_data_in_the_source_tree():
     found = []
     for path in _sources():
-        found += code_execution_findings(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+        rel = str(path.relative_to(ROOT))
+        found += [f for f in code_execution_findings(path.read_text(encoding="utf-8"), rel)
+                  if not (rel in TRUSTED_UNPICKLING and "pickle.loads(...)" in f)]
     assert not found, "\n".join(found)
+
+
+def test_the_trusted_unpickling_reads_only_what_a_job_carries():
+    tree = ast.parse((ROOT / "comparator" / "plugins.py").read_text(encoding="utf-8"))
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _dotted(n.func, _aliases(tree)) == "pickle.loads"]
+    assert len(calls) == 1
+    fn = next(f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and calls[0] in ast.walk(f))
+    assert fn.name == "load_plugins" and [a.arg for a in fn.args.args] == ["names", "methods"]
+    assert not any(isinstance(n, ast.Call) and _dotted(n.func, _aliases(tree)) in ("open", "builtins.open")
+                   for n in ast.walk(tree))
 
 
 @pytest.mark.parametrize("snippet", [

@@ -2,10 +2,11 @@
 from programs import Int, Seq
 from programs.equivalence import Verification
 
+from .problem import Examples, Problem, ProblemError
 from .registry import Spec, factories, families, from_function, from_program, get, names, suite, task_family
-from .task import Examples, Task, TaskError
+from .task import Task, TaskError, as_problem
 
 __all__ = [
-    "Examples", "Int", "Seq", "Spec", "Task", "TaskError", "Verification", "factories", "families",
-    "from_function", "from_program", "get", "names", "suite", "task_family",
+    "Examples", "Int", "as_problem", "Problem", "ProblemError", "Seq", "Spec", "Task", "TaskError", "Verification", "factories",
+    "families", "from_function", "from_program", "get", "names", "suite", "task_family",
 ]

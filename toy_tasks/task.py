@@ -10,13 +10,18 @@ from typing import Any, Callable, Mapping, Self
 
 import numpy as np
 
-from programs import InputError, Int, Program, ProgramError, Seq, parse
-from programs.domains import DomainError, check_signature, domain_size, enumerate_domain, sample_domain
+from programs import InputError, Int, Program, Seq
+from programs.domains import DomainError, check_signature, enumerate_domain, sample_domain
 from programs.equivalence import Verification, equivalent
 from programs.interpreter import evaluate
 
-# Domains up to this many inputs are enumerated whole; larger ones are sampled, and say so.
-MAX_ENUMERATED = 1 << 20
+from .problem import Examples, Problem, Signature
+
+# The default example set (``Task.example_set``): the whole domain up to this size (small tasks cannot
+# generalise from part of their table: for (a+b)%p with p <= 13 a held-out label never appears in its
+# row or column), else half of it, at most MAX_DEFAULT.
+WHOLE_DOMAIN_UP_TO = 4096
+MAX_DEFAULT = 8192
 # Size of "the whole domain" when it is too large to enumerate: a stated uniform sample.
 DEFAULT_SAMPLE = 50_000
 
@@ -30,63 +35,12 @@ class TaskError(ValueError):
     """A task that cannot be built or used as asked; the message says what to do instead."""
 
 
-@dataclass(frozen=True)
-class Examples:
-    """Input/output pairs. Sequences are ``[n, max_length]`` padded with 0; ``lengths`` gives true lengths.
-
-    ``complete`` is True when the examples are the whole domain; otherwise ``note`` says how they were drawn.
-    """
-
-    inputs: dict[str, np.ndarray]
-    outputs: np.ndarray
-    lengths: np.ndarray | None = None
-    complete: bool = False
-    note: str = ""
-    scan: bool = False  # outputs are per step: [n, max_length] (or [n, max_length, arity])
-
-    def __len__(self) -> int:
-        return int(self.outputs.shape[0])
-
-    def take(self, index) -> "Examples":
-        """The examples at ``index`` (an index array or a boolean mask)."""
-        index = np.asarray(index)
-        return Examples(
-            inputs={k: v[index] for k, v in self.inputs.items()},
-            outputs=self.outputs[index],
-            lengths=None if self.lengths is None else self.lengths[index],
-            complete=False,
-            note=f"subset of: {self.note}" if self.note else "subset",
-            scan=self.scan,
-        )
-
-    def rows(self):
-        """Each example as (inputs as plain ints/lists, output as an int, a tuple, or a list per step)."""
-        for i in range(len(self)):
-            x: dict[str, Any] = {}
-            n = None
-            for k, v in self.inputs.items():
-                if v.ndim == 2:
-                    n = int(self.lengths[i]) if self.lengths is not None else v.shape[1]
-                    x[k] = v[i, :n].tolist()
-                else:
-                    x[k] = int(v[i])
-            y = self.outputs[i]
-            if self.scan:
-                y = [_plain(v) for v in y[:n]]
-            else:
-                y = _plain(y)
-            yield x, y
-
-
-def _plain(y):
-    return tuple(int(v) for v in y) if isinstance(y, np.ndarray) and y.ndim == 1 else int(y)
-
-
 @dataclass(frozen=True, eq=False)
-class Task:
+class Task(Signature):
     """A toy task: inputs with finite domains and a ground truth (a reference program or a function).
 
-    Routes never see ``reference`` or ``function``: they get ``examples`` and the signature.
+    Routes never see a task: they get its ``problem`` (signature, kind, operators, examples), which holds
+    neither ``reference`` nor ``function``.
     """
 
     name: str
@@ -105,22 +59,6 @@ class Task:
     # For a task made from a Python function: the limit on computing its ground truth (``TimeLimit``).
     truth_seconds: float = field(default=60.0, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
-
-    # --- the domain ---------------------------------------------------------------------------
-    @property
-    def domain_size(self) -> int:
-        return domain_size(self.inputs)
-
-    @property
-    def enumerable(self) -> bool:
-        return self.domain_size <= MAX_ENUMERATED
-
-    @property
-    def sequences(self) -> tuple[str, ...]:
-        return tuple(n for n, d in self.inputs.items() if isinstance(d, Seq))
-
-    def signature(self) -> str:
-        return ", ".join(f"{n}: {d}" for n, d in self.inputs.items())
 
     # --- ground truth ---------------------------------------------------------------------------
     def _truth(self, arrays: dict[str, np.ndarray], lengths) -> np.ndarray:
@@ -176,82 +114,42 @@ class Task:
         b = replace(b, note=f"held-out split: {n_test} of {dom.note}, seed {seed}")
         return a, b
 
-    def example_errors(self, examples: Examples) -> list[str]:
-        """Why ``examples`` (built by hand, say) do not fit this task's signature and kind; [] if they do."""
-        if not isinstance(examples, Examples):
-            return [f"expected an Examples object, got {type(examples).__name__}"]
-        inputs = examples.inputs
-        if not isinstance(inputs, Mapping):
-            return [f"Examples.inputs must be a dict {{name: array}}, got {type(inputs).__name__}"]
-        missing = [n for n in self.inputs if n not in inputs]
-        extra = [n for n in inputs if n not in self.inputs]
-        if missing or extra:
-            return [f"the inputs must be named {list(self.inputs)} (task {self.name}); "
-                    + ", ".join(([f"missing {missing}"] if missing else []) + ([f"unexpected {extra}"] if extra else []))]
-        arrays = {**inputs, "outputs": examples.outputs}
-        if examples.lengths is not None:
-            arrays["lengths"] = examples.lengths
-        for k, v in arrays.items():
-            if not isinstance(v, np.ndarray) or not (np.issubdtype(v.dtype, np.integer) or v.dtype == np.bool_):
-                what = f"dtype {v.dtype}" if isinstance(v, np.ndarray) else type(v).__name__
-                return [(f"{k!r} must be a numpy array of integers, got {what}; build examples with task.examples() "
-                         "or np.asarray(..., dtype=np.int64)")]
-        if examples.outputs.ndim == 0:
-            return ["outputs must be an array with one row per example, got a single value"]
-        n = examples.outputs.shape[0]
-        width = None
-        errors = []
-        for k, dom in self.inputs.items():
-            v = inputs[k]
-            want = 2 if isinstance(dom, Seq) else 1
-            if v.ndim != want:
-                shape = "[n, max_length]" if want == 2 else "[n]"
-                errors.append(f"input {k!r} is a {'sequence' if want == 2 else 'scalar'}: its array must be {shape}, got shape {v.shape}")
-                continue
-            if v.shape[0] != n:
-                errors.append(f"input {k!r} has {v.shape[0]} rows but there are {n} outputs; every array needs one row per example")
-            if want == 2:
-                if width is not None and v.shape[1] != width:
-                    errors.append(f"sequence inputs have different widths ({width} and {v.shape[1]}); pad them to one max_length")
-                width = v.shape[1]
-        if errors:
-            return errors
-        if self.sequences and examples.lengths is not None:
-            lengths = examples.lengths
-            if lengths.shape != (n,):
-                errors.append(f"lengths must have shape ({n},), one per example; got {lengths.shape}")
-            elif n and (lengths.min() < 0 or lengths.max() > width):
-                errors.append(f"lengths must lie in [0, {width}] (the width of the sequence arrays)")
-        if self.kind == "scan":
-            shape = (n, width) if self.arity == 1 else (n, width, self.arity)
-        else:
-            shape = (n,) if self.arity == 1 else (n, self.arity)
-        if examples.outputs.shape != shape:
-            errors.append(f"outputs of a {self.kind} with {self.arity} output(s) must have shape {shape}, "
-                          f"got {examples.outputs.shape}")
-        return errors
-
     # --- verification ---------------------------------------------------------------------------
-    def check_program(self, program: Program | str) -> Program:
-        """Parse ``program`` and check that its parameters are this task's inputs; TaskError otherwise."""
-        try:
-            prog = parse(program) if isinstance(program, str) else program
-        except ProgramError:
-            raise
-        if not isinstance(prog, Program):
-            raise TaskError(f"expected a Program or program text, got {type(program).__name__}")
-        if set(prog.params) != set(self.inputs):
-            raise TaskError(
-                f"program {prog.name}({', '.join(prog.params)}) does not match task {self.name} "
-                f"({self.signature()}): its parameters must be exactly {list(self.inputs)}"
-            )
-        for name in prog.sequences:
-            if not isinstance(self.inputs[name], Seq):
-                raise TaskError(f"program {prog.name} loops over {name!r}, but in task {self.name} it is {self.inputs[name]}")
-        for name in prog.scalars:
-            if isinstance(self.inputs[name], Seq) and name not in prog.shape.unused:
-                raise TaskError(f"program {prog.name} reads {name!r} as an integer, but in task {self.name} it is a sequence; loop over it")
-        return prog
+    # --- what a route sees ------------------------------------------------------------------------
+    def example_set(self, spec: Any = None, seed: int = 0) -> Examples:
+        """The examples a route gets (``synthesis.solve``, ``extraction.train`` and ``compare`` alike).
+
+        ``spec``: None or "default" (the whole domain up to ``WHOLE_DOMAIN_UP_TO`` inputs, else half of it,
+        at most ``MAX_DEFAULT``), a count, a fraction of the domain in (0, 1], or an ``Examples`` (checked
+        against the signature). Sets for one seed are nested: a smaller count is a prefix of a larger one,
+        so a sample-complexity sweep adds examples instead of drawing new ones.
+        """
+        if isinstance(spec, Examples):
+            errors = self.example_errors(spec)
+            if errors:
+                raise TaskError(f"the examples do not fit task {self.name} ({self.signature()}): {'; '.join(errors)}")
+            return spec
+        n = example_count(self, spec)
+        size = self.domain_size if self.enumerable else None
+        if size is not None:
+            dom = self._domain()
+            order = np.random.default_rng(seed).permutation(size)[:n]
+            ex = dom.take(np.sort(order))
+            return replace(ex, complete=n == size, note=f"{n} of {size} inputs, nested draw seed {seed}")
+        arrays, lengths = sample_domain(self.inputs, max(n, MAX_DEFAULT), np.random.default_rng(seed), distinct=True)
+        arrays = {k: v[:n] for k, v in arrays.items()}
+        lengths = None if lengths is None else lengths[:n]
+        return Examples(arrays, self._truth(arrays, lengths), lengths, False, f"{n} distinct inputs, nested draw seed {seed}",
+                        self.kind == "scan")
+
+    def problem(self, examples: Any = None, *, seed: int = 0) -> Problem:
+        """What a route may see of this task: the signature, kind, operators, family and ``examples`` (an
+        ``Examples``, or a spec for ``example_set``), and domain inputs without answers."""
+        return Problem(self.name, dict(self.inputs), self.kind, self.arity, tuple(self.operators),
+                       self.example_set(examples, seed), self.family)
+
+    def _error(self, message: str) -> ValueError:
+        return TaskError(message)
 
     def verify(self, program: Program | str, *, seconds: float = 60.0) -> Verification:
         """Is ``program`` right on the whole domain? By the strongest method the domain allows."""
@@ -299,6 +197,30 @@ def _verdict(dom: Examples, got: np.ndarray, outputs_at, detail: str = "") -> Ve
         x, y = next(dom.take(np.array([i])).rows())
         return Verification(False, method, x, outputs_at(x, y), checked=i + 1, detail=detail)
     return Verification(True, method, checked=len(dom), detail=dom.note)
+
+
+def example_count(task: Signature, spec: Any) -> int:
+    """How many examples ``Task.example_set`` gives for ``spec`` (without drawing them); TaskError for a
+    spec that names no count."""
+    size = task.domain_size if task.enumerable else None
+    if spec is None or (isinstance(spec, str) and spec == "default"):
+        return size if size is not None and size <= WHOLE_DOMAIN_UP_TO else min(MAX_DEFAULT, (size or 2 * MAX_DEFAULT) // 2)
+    if isinstance(spec, str):  # as stored: "0.5", "100"
+        try:
+            spec = float(spec) if "." in spec else int(spec)
+        except ValueError:
+            raise TaskError(f"examples must be a count, a fraction in (0, 1] or 'default', got {spec!r}") from None
+    if isinstance(spec, float):
+        if not 0.0 < spec <= 1.0:
+            raise TaskError(f"examples as a fraction must lie in (0, 1], got {spec}")
+        if size is None:
+            raise TaskError(f"task {task.name}'s domain is too large to take a fraction of; pass a count")
+        return max(1, round(spec * size))
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        if spec < 0:
+            raise TaskError(f"examples must be a non-negative count, got {spec}")
+        return int(spec) if size is None else min(int(spec), size)
+    raise TaskError(f"examples must be an Examples object, a count, a fraction or None; got {type(spec).__name__}")
 
 
 def _count(n, what: str) -> int:
@@ -490,3 +412,18 @@ def signature_errors(inputs) -> dict:
         return check_signature(dict(inputs) if isinstance(inputs, Mapping) else inputs)
     except DomainError as err:
         raise TaskError(str(err)) from None
+
+
+def as_problem(source: Task | Problem, examples: Any = None, seed: int = 0) -> Problem:
+    """The front door of both routes: a task reduced to its problem (``examples`` a spec for
+    ``Task.example_set``), or a problem as it is (it carries its examples: ``examples`` must be None).
+    TaskError for anything else."""
+    if isinstance(source, Problem):
+        if examples is not None:
+            raise TaskError(f"problem {source.name} carries its own {source.size} examples; pass examples=None, or "
+                            "give the task with the examples you want")
+        return source
+    if isinstance(source, Task):
+        return source.problem(examples, seed=seed)
+    raise TaskError(f"expected a Task or a Problem, got {type(source).__name__}; build one with toy_tasks.get(...), "
+                    "toy_tasks.from_program(...) or toy_tasks.from_function(...)")

@@ -8,7 +8,7 @@ from ..registry import Reading, extractor
 def plan(trained) -> list[str]:
     """The extractors worth trying on this network, in order."""
     arch = getattr(trained.model, "arch", "")
-    task = trained.task
+    task = trained.problem
     if arch in ("gru", "rnn"):
         return ["fsm", "lstar"]
     binary = all(d.size <= 2 for d in task.inputs.values())

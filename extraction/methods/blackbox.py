@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..encoding import domain_inputs
 from ..registry import Reading, extractor
 
 
@@ -16,8 +15,8 @@ def blackbox(method: str = "enumerative", queries: int = 1000):
         from synthesis import solve
         from toy_tasks import Examples
 
-        task = trained.task
-        inputs, lengths, _ = domain_inputs(task)
+        task = trained.problem
+        inputs, lengths, _ = task.domain_inputs()
         n = len(next(iter(inputs.values())))
         if n > queries:
             idx = np.sort(rng.choice(n, size=queries, replace=False))
@@ -25,7 +24,7 @@ def blackbox(method: str = "enumerative", queries: int = 1000):
             lengths = None if lengths is None else lengths[idx]
         answers = trained.predict(inputs, lengths)
         ex = Examples(inputs, answers, lengths, False, "the network's answers", task.kind == "scan")
-        res = solve(task, method, examples=ex, seconds=max(0.1, budget.left), seed=int(rng.integers(2**31)))
+        res = solve(task.with_examples(ex), method, seconds=max(0.1, budget.left), seed=int(rng.integers(2**31)))
         status = None if res.program is not None else ("timeout" if res.status == "timeout" else "abstained")
         return Reading(res.program, tuple(res.reasons), None, None, status=status,
                        details={"synthesizer": method, "queries": int(len(answers)), "candidates": res.candidates})

@@ -15,7 +15,6 @@ import torch
 from programs import Binary, Const, Program, Return, Var
 from programs.simplify import simplify_expr
 
-from ..encoding import domain_inputs
 from ..machine import SUB_SEARCH_CANDIDATES
 from ..registry import Reading, extractor
 
@@ -65,7 +64,7 @@ def fourier(top: int = 3):
     are read along the axes and the program is confirmed against the network."""
 
     def run(trained, budget, rng) -> Reading:
-        task, model, enc = trained.task, trained.model, trained.encoding
+        task, model, enc = trained.problem, trained.model, trained.encoding
         a_name, b_name = list(enc.scalars)
         p = enc.scalars[a_name][1]
         tables = {n: model.embed[n].weight.detach().numpy().astype(np.float64) for n in (a_name, b_name)}
@@ -79,7 +78,7 @@ def fourier(top: int = 3):
         order = ["add", "mul"] if mul is None or add >= mul else ["mul", "add"]
         details = {"p": p, "additive_concentration": round(float(add), 4), "key_frequencies": keys,
                    "multiplicative_concentration": None if mul is None else round(float(mul), 4), "families_tried": []}
-        inputs, _, _ = domain_inputs(task)
+        inputs, _, _ = task.domain_inputs()
         net = trained.predict(inputs)
         grid = np.zeros((p, p), dtype=np.int64)
         grid[inputs[a_name], inputs[b_name]] = net

@@ -15,7 +15,6 @@ from programs.budget import Budget
 from programs.interpreter import Machine
 from programs.semantics import SCALAR
 
-from ..encoding import domain_inputs
 from ..faithfulness import same_rows
 from ..hooks import patching, recording
 from ..machine import Moore, Signature, merge_compatible, minimise, to_program
@@ -36,8 +35,8 @@ class StateTrace:
     them), with the symbol read at each step."""
 
     def __init__(self, trained, cap: int = 5_000):
-        task, model, enc = trained.task, trained.model, trained.encoding
-        self.inputs, self.lengths, self.complete = domain_inputs(task, cap)
+        task, model, enc = trained.problem, trained.model, trained.encoding
+        self.inputs, self.lengths, self.complete = task.domain_inputs(cap)
         batch = enc.batch(self.inputs, self.lengths)
         with torch.no_grad(), recording(model, "cell") as seen:
             model(batch)
@@ -160,7 +159,7 @@ def fsm(k_max: int = 64, pairs: int = 300):
     """Cluster recurrent states into a finite machine and write it as a loop program."""
 
     def run(trained, budget: Budget, rng: np.random.Generator) -> Reading:
-        task = trained.task
+        task = trained.problem
         tr = StateTrace(trained)
         found = discretise(tr, rng, budget, k_max)
         if found is None:
@@ -262,7 +261,7 @@ def interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs: 
                 env[state_var] = q
                 y = mach._body and _yield_again(mach, env)
             want.append(y)
-        if trained.task.kind == "scan":
+        if trained.problem.kind == "scan":
             L = int(tr.lengths[b])
             g = np.asarray(got)[:L].reshape(L, -1)[i:]
             w = np.asarray([np.atleast_1d(v) for v in want[i:]]).reshape(L - i, -1)
@@ -297,7 +296,7 @@ def spliced(trained, tr, mach, state_var, centroids) -> float | None:
                 return 0.0
             vectors[r, i] = c
     outs = tr.readout(trained, vectors)
-    if trained.task.kind == "scan":
+    if trained.problem.kind == "scan":
         a, b = outs, tr.outputs
         if trained.encoding.arity == 1:
             a, b = a[..., 0], b[..., 0]

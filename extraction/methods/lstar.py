@@ -61,7 +61,7 @@ def lstar(walks: int = 500, max_letters: int = 256):
         from aalpy.learning_algs import run_Lstar
         from aalpy.oracles import RandomWordEqOracle
 
-        task = trained.task
+        task = trained.problem
         letters = alphabet(task)
         if len(letters) > max_letters:
             return Reading(None, (f"the alphabet has {len(letters)} letters (more than {max_letters}); L* would need "

@@ -20,7 +20,6 @@ from programs.budget import Budget
 from programs.semantics import INT64_MIN, wrap
 from programs.simplify import simplify_expr
 
-from ..encoding import domain_inputs
 from ..hooks import patching, recording
 from ..machine import SUB_SEARCH_CANDIDATES
 from ..registry import Reading, extractor
@@ -52,7 +51,7 @@ class UnitTrace:
     """Hidden units over the domain: pre-activations, on/off, the network's answer, and its readout weights."""
 
     def __init__(self, trained, cap: int = 20_000):
-        self.inputs, self.lengths, self.complete = domain_inputs(trained.task, cap)
+        self.inputs, self.lengths, self.complete = trained.problem.domain_inputs(cap)
         model, enc = trained.model, trained.encoding
         pre_path, act_path = hidden_layer(model)
         batch = enc.batch(self.inputs, None)
@@ -353,7 +352,7 @@ def decision(step_names: list[str], bits: list[np.ndarray], names: list[str], x:
 # --- the extractor -----------------------------------------------------------------------------------
 
 def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
-    task = trained.task
+    task = trained.problem
     tr = UnitTrace(trained)
     names = list(task.inputs)
     feats = features(tr)

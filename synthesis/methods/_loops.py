@@ -99,14 +99,7 @@ class _Data:
 
 
 def _subset(problem: Problem, rows: np.ndarray) -> Problem:
-    from dataclasses import replace
-
-    return replace(
-        problem,
-        example_inputs={k: v[rows] for k, v in problem.example_inputs.items()},
-        outputs=problem.outputs[rows],
-        lengths=None if problem.lengths is None else problem.lengths[rows],
-    )
+    return problem.with_examples(problem.examples.take(rows))
 
 
 def _element_names(sketch: LoopSketch) -> dict[str, str]:

@@ -108,3 +108,13 @@ def test_a_bad_address_is_a_clear_error():
         ray.shutdown()
     with pytest.raises(ExecutorError, match="ray start --head"):
         run_ray([Job("a", "_planted:returns", {"x": 1}, 5.0, 0)], address=f"127.0.0.1:{_free_port()}")
+
+
+def test_a_script_piped_to_python_compares_lambda_and_closure_tasks_on_ray(cluster, tmp_path):
+    from test_scripts import expect_all_solved, run_child, script
+
+    source = script(f'{{"executor": "ray", "executor_options": {{"address": "{cluster}"}}}}')
+    if ray.is_initialized():
+        ray.shutdown()  # the child is the cluster's driver now
+    out = run_child([sys.executable, "-", str(tmp_path / "ray.sqlite")], stdin=source, cwd=str(tmp_path))
+    expect_all_solved(out.stdout)

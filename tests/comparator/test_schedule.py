@@ -6,6 +6,7 @@ import hypothesis.strategies as st
 from hypothesis import given, settings
 
 import comparator.runner as runner
+import toy_tasks
 from comparator.comparison import grid, schedule
 
 
@@ -32,10 +33,10 @@ def test_the_schedule_permutes_the_grid_keeping_each_groups_order(tasks, seeds, 
 
 
 def test_an_extractor_that_cannot_read_the_networks_architecture_abstains_before_any_training():
-    row = runner.run_route(("builtin", "multiplexer", {"k": 1}), "extraction", "fsm", 0, "default", 10.0)
+    row = runner.run_route(toy_tasks.get("multiplexer", k=1).problem(), "extraction", "fsm", 0, 10.0)
     assert row["claim"] == "abstained" and "train" not in row["phases"] and "train_seconds" not in row
     assert row["reasons"][0].startswith("no network trained: this method reads the states of a recurrent network")
-    row = runner.run_route(("builtin", "running_parity", {"length": 8}), "extraction", "fourier", 0, "default", 10.0)
+    row = runner.run_route(toy_tasks.get("running_parity", length=8).problem(), "extraction", "fourier", 0, 10.0)
     assert row["claim"] == "abstained" and "train" not in row["phases"]
-    row = runner.run_route(("builtin", "multiplexer", {"k": 1}), "extraction", "boolean", 0, "default", 10.0)
+    row = runner.run_route(toy_tasks.get("multiplexer", k=1).problem(), "extraction", "boolean", 0, 10.0)
     assert "train" in row["phases"] and row["claim"] == "solved"

@@ -1,4 +1,4 @@
-"""encoding.domain_inputs: the inputs extractors read, all of the domain or a stated sample of distinct
+"""Problem.domain_inputs: the inputs extractors read, all of the domain or a stated sample of distinct
 inputs drawn without replacement (``programs.domains``' distinct sampling, which the fsm trace uses)."""
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import toy_tasks
-from extraction.encoding import domain_inputs
 from programs import Int, Seq
 from programs.domains import domain_size, enumerate_domain, sample_domain
 
@@ -88,9 +87,9 @@ def test_the_draw_follows_sample_domains_distribution():
 
 def test_a_large_domain_is_sampled_and_a_small_one_enumerated():
     small = toy_tasks.get("majority", n=3)
-    inputs, lengths, complete = domain_inputs(small)
+    inputs, lengths, complete = small.problem(1).domain_inputs()
     assert complete and lengths is None and len(inputs["x0"]) == small.domain_size
     big = toy_tasks.get("binary_addition", length=6)
-    inputs, lengths, complete = domain_inputs(big, 5000)
+    inputs, lengths, complete = big.problem(1).domain_inputs(5000)
     assert not complete and len(lengths) == 5000
     assert len(set(rows(big.inputs, inputs, lengths))) == 5000

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 import torch
-from _nets import computes_task, trained, untrained
+from _nets import computes_task, task_of, trained, untrained
 
 import extraction
 import toy_tasks
@@ -107,7 +107,7 @@ def test_auto_reads_a_correct_program_from_a_trained_network(name, params):
     net = trained(name, **params)
     r = extraction.extract(net, "auto", seconds=60)
     assert r.status == "solved", r.reasons
-    assert net.task.verify(r.program).equal
+    assert task_of(net).verify(r.program).equal
     assert set(r.faithfulness) == {"agreement", "interchange", "splice"}
     assert r.faithfulness["agreement"] == 1.0
     for key in ("interchange", "splice"):
@@ -155,10 +155,10 @@ def check_control(net, seconds: float) -> list[str]:
         r = extraction.extract(net, method, seconds=seconds, seed=0)
         assert r.status in STATUSES
         if r.program is not None:
-            assert not (r.status == "solved" and net.task.verify(r.program).equal), (method, str(r.program))
+            assert not (r.status == "solved" and task_of(net).verify(r.program).equal), (method, str(r.program))
             # whatever it returned describes the network, so it cannot be the task's program where it agrees
             if r.faithfulness["agreement"] == 1.0:
-                assert not net.task.verify(r.program).equal
+                assert not task_of(net).verify(r.program).equal
         seen.append(f"{method}:{r.status}")
     return seen
 
@@ -190,4 +190,4 @@ def test_an_inexact_network_gets_an_unfaithful_reading_not_a_solved_one(seed):
     assert r.status in ("unfaithful", "partial"), r.reasons
     assert r.program is not None and r.faithfulness["agreement"] < 1.0
     assert any("agrees with the network on" in why for why in r.reasons)
-    assert not net.task.verify(r.program).equal
+    assert not task_of(net).verify(r.program).equal

@@ -11,7 +11,6 @@ from _nets import trained
 
 import extraction
 from extraction.compile import compile as compile_
-from extraction.encoding import domain_inputs
 from extraction.faithfulness import agreement, lookup_size, same_rows
 from extraction.registry import Reading, extractor
 from extraction.train import with_model
@@ -52,7 +51,7 @@ def majority_net():
 
 def test_agreement_is_the_share_of_inputs_where_program_and_network_agree():
     net = majority_net()
-    inputs, lengths, complete = domain_inputs(net.task)
+    inputs, lengths, complete = net.problem.domain_inputs()
     assert complete and len(inputs["a"]) == 8
     assert agreement(net, parse(MAJORITY), inputs, lengths) == 1.0
     # "a" agrees with majority on 6 of the 8 inputs (not on 011 and 100)
@@ -63,7 +62,7 @@ def test_agreement_is_the_share_of_inputs_where_program_and_network_agree():
 
 def test_agreement_of_a_program_with_the_wrong_output_layout_is_zero():
     net = majority_net()
-    inputs, lengths, _ = domain_inputs(net.task)
+    inputs, lengths, _ = net.problem.domain_inputs()
     assert agreement(net, parse("def f(a, b, c):\n    return a, b\n"), inputs, lengths) == 0.0
 
 
@@ -107,9 +106,9 @@ def test_a_partial_agreement_never_reads_as_a_hundred_percent():
 
 def test_a_program_no_smaller_than_a_lookup_table_is_reported_as_table():
     net = compile_("def f(a):\n    return a\n", {"a": Int(0, 2)})
-    assert lookup_size(net.task) == 2 * 5
+    assert lookup_size(net.problem) == 2 * 5
     long_identity = "def f(a):\n    return a + 0 + 0 + 0 + 0 + 0\n"
-    assert parse(long_identity).size >= lookup_size(net.task)
+    assert parse(long_identity).size >= lookup_size(net.problem)
     r = extraction.extract(net, "_test_fixed", source=long_identity)
     assert r.status == "table" and r.faithfulness["agreement"] == 1.0 and "lookup" in r.reasons[-1]
 
@@ -149,7 +148,7 @@ def test_agreement_is_measured_on_the_network_it_is_given():
     net = trained("running_parity", length=8)
     r = extraction.extract(net, "fsm", seconds=60)
     assert r.status == "solved"
-    inputs, lengths, _ = domain_inputs(net.task)
+    inputs, lengths, _ = net.problem.domain_inputs()
     assert agreement(net, r.program, inputs, lengths) == 1.0
     broken = copy.deepcopy(net.model)
     with torch.no_grad():

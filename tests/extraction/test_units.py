@@ -6,7 +6,7 @@ import copy
 
 import numpy as np
 import torch
-from _nets import trained
+from _nets import task_of, trained
 
 import extraction
 from extraction.compile import compile as compile_
@@ -81,7 +81,7 @@ def test_boolean_reads_parity_from_a_network_trained_with_seed_4():
     net = trained("parity", seed=4, n=4)
     r = extraction.extract(net, "boolean", seconds=60)
     assert r.status == "solved", r.reasons
-    assert net.task.verify(r.program).equal
+    assert task_of(net).verify(r.program).equal
 
 
 def test_sum_of_products_minimisation_is_kept_to_tables_it_finishes_in_time(monkeypatch):

@@ -89,9 +89,10 @@ def test_values_beyond_32_bits_widen_the_bank_without_losing_rows():
     from programs import evaluate
     from synthesis.build import function
     from synthesis.problem import Problem
+    from toy_tasks import Examples
 
     problem = Problem("t", {"a": Int(0, 2**20), "b": Int(0, 2**20)}, "function", 1, ("+", "*", "-"),
-                      {"a": a, "b": b}, a * b + 2 * a - b)
+                      Examples({"a": a, "b": b}, a * b + 2 * a - b))
     assert problem.fits(function(problem, expr))
     # every stored row still equals the value of the expression rebuilt from it
     for gid in range(0, en.bank.total, max(1, en.bank.total // 50)):

@@ -27,7 +27,7 @@ FINITE_STATE_SCANS = [
 
 
 def _fits(task, examples, program) -> bool:
-    return Problem.from_task(task, examples).fits(program)
+    return task.problem(examples).fits(program)
 
 
 def test_registered():
@@ -77,7 +77,7 @@ def test_every_returned_program_fits_its_examples_even_when_wrong():
     # from 1000 of their inputs these machines are consistent with the examples but may be wrong
     for name in ("bracket_balance", "running_majority", "first_index"):
         task = toy_tasks.get(name)
-        examples = synthesis.training_examples(task, None, 0)  # what solve draws by default
+        examples = task.example_set(None, 0)  # what solve draws by default
         result = synthesis.solve(task, "rpni", examples=examples, seconds=10)
         if result.program is not None:
             assert _fits(task, examples, result.program)
@@ -139,7 +139,7 @@ def test_learning_loop_matches_aalpy_run_rpni():
 
     task = toy_tasks.get("divisibility", k=3, length=6)
     ex = task.examples(300, seed=1)
-    problem = Problem.from_task(task, ex)
+    problem = task.problem(ex)
     sym = R._symbols(problem, LoopSketch.of(problem, 1))
     words, nodes, _ = R._words(problem, sym)
     for kind in ("mealy", "moore"):

@@ -87,7 +87,7 @@ def test_returned_programs_fit(program):
     result = synthesis.solve(task, "smt", seconds=2)
     assert result.status in STATUSES and result.status != "error", result.reasons
     if result.status == "solved":
-        problem = Problem.from_task(task, synthesis.training_examples(task, None, 0))
+        problem = task.problem(task.example_set(None, 0))
         assert problem.fits(result.program)
     else:
         assert result.program is None and result.reasons
@@ -132,5 +132,5 @@ def test_scan_program_fits_its_examples():
     result = synthesis.solve(task, "smt", seconds=20, seed=3)
     assert result.status == "solved", result.reasons
     assert result.program.kind == "scan"
-    problem = Problem.from_task(task, synthesis.training_examples(task, None, 3))
+    problem = task.problem(task.example_set(None, 3))
     assert not np.any(problem.mismatches(result.program))

@@ -76,10 +76,10 @@ def test_an_operator_set_that_cannot_express_the_task_is_exhausted():
 @pytest.mark.parametrize("examples", [0.5, 20, None])
 def test_examples_as_fraction_count_or_default(examples):
     task = toy_tasks.get("maximum", bits=3)
-    ex = synthesis.training_examples(task, examples, seed=3)
-    expected = {0.5: 32, 20: 20, None: 32}[examples]
+    ex = task.example_set(examples, 3)
+    expected = {0.5: 32, 20: 20, None: 64}[examples]  # by default a domain of at most 4096 inputs whole
     assert len(ex) == expected
-    assert not ex.complete
+    assert ex.complete == (examples is None)
 
 
 def test_bad_examples_argument_is_a_typed_error():
@@ -147,5 +147,28 @@ def test_closure_is_not_claimed_when_pruning_is_incomplete():
 
     task = toy_tasks.from_program("t", "def f(a, b):\n    return (a + b) % 7\n", {"a": Int(0, 7), "b": Int(0, 7)},
                                   operators=("&", "if"))
-    problem = Problem.from_task(task, task.examples())
+    problem = task.problem(task.examples())
     assert inexpressible(problem, 2.0) is None
+
+
+def test_solve_train_and_compare_see_one_example_set(monkeypatch):
+    """One policy for the default examples (and any spec): ``task.example_set``, the problem ``compare``
+    sends its workers, is what ``solve`` and ``train`` see when called on the task."""
+    import extraction
+    from programs.registry import Entry
+    from synthesis.registry import REGISTRY
+
+    seen = []
+
+    def record():
+        def run(problem, budget, rng):
+            seen.append(problem.identity())
+            return synthesis.Attempt(None, "abstained")
+        return run
+
+    monkeypatch.setitem(REGISTRY._entries, "record_problem", Entry("record_problem", record, {}, ""))
+    for task in (toy_tasks.get("maximum", bits=3), toy_tasks.get("running_parity")):  # whole domain; half of it
+        for spec in (None, 7):
+            synthesis.solve(task, "record_problem", examples=spec, seed=4)
+            net = extraction.untrained(task, examples=spec, seed=4)
+            assert seen[-1] == net.problem.identity() == task.problem(spec, seed=4).identity()

@@ -118,7 +118,7 @@ def test_loop_simulation_agrees_with_the_interpreter(kind):
         source = "def f(xs, t):\n    s = 0\n    for x in xs:\n        s = s + (x < t)\n    return s\n"
     task = toy_tasks.from_program(kind, source, inputs={"xs": Seq(Int(-1, 3), length=(1, 5)), "t": Int(0, 3)})
     examples = task.examples(200, seed=0)
-    problem = Problem.from_task(task, examples)
+    problem = task.problem(examples)
     grammar = st.Grammar(problem.operators, problem.constants())
     draw = st.Draw(np.random.default_rng(0))
     rows = np.sort(np.random.default_rng(1).choice(problem.size, 50, replace=False))

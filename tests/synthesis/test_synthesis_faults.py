@@ -239,7 +239,7 @@ _GARBAGE = st.one_of(
     _sexpr_text().map(lambda body: f"((define-fun tb_f0 ((p0 Int) (p1 Int)) Int {body}))"),
 )
 _MAXIMUM = toy_tasks.get("maximum", bits=3)
-_PROBLEM = Problem.from_task(_MAXIMUM, _MAXIMUM.examples(10, seed=0))
+_PROBLEM = _MAXIMUM.problem(_MAXIMUM.examples(10, seed=0))
 _ENCODING = encode(_PROBLEM)
 
 
@@ -285,7 +285,7 @@ def test_the_worker_never_outlives_a_killed_parent(tmp_path):
     if not sys.platform.startswith("linux") or not cvc5_peer.available():
         pytest.skip("Linux with cvc5 only")
     task = toy_tasks.get("parity", n=6)
-    text = encode(Problem.from_task(task, task.examples())).text
+    text = encode(task.problem(task.examples())).text
     (tmp_path / "problem.sy").write_text(text)
     parent = subprocess.Popen(
         [sys.executable, "-c", (
