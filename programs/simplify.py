@@ -423,8 +423,6 @@ def _compare(e: Binary) -> Expr | None:
                 return Binary(op, x.right, Const(x.left.value ^ c))
             if c == 0 and isinstance(x, Binary) and x.op in ("-", "^"):
                 return Binary(op, x.left, x.right)  # wrap(a - b) == 0 iff a == b; a ^ b == 0 iff a == b
-        elif isinstance(x, Const) and isinstance(y, Const):
-            return None  # folded elsewhere
     return None
 
 
