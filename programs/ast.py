@@ -2,13 +2,19 @@
 
 Source positions are kept for error messages but take no part in equality or hashing, so
 ``parse(str(p)) == p`` compares programs, not layouts.
+
+The helpers at the end are the one place that takes nodes apart and puts them back together
+(``children``/``with_children``/``map_children``, ``walk``, ``size_of``, ``reads``/``variables``,
+``substitute``, ``negate``): every pass that needs one uses these, not a copy of its own.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
 from .errors import ProgramError
+from .semantics import SCALAR, wrap
 
 # Operators, each written once; the printer, parser, interpreters and z3 all key on these strings.
 ARITH_OPS = ("+", "-", "*", "//", "%")
@@ -169,7 +175,7 @@ Node = Union[Expr, Stmt]
 
 
 def children(node: Node) -> tuple[Node, ...]:
-    """Direct sub-nodes, in source order."""
+    """Direct sub-nodes, in source order (the order :func:`with_children` takes them back in)."""
     if isinstance(node, (Const, Var)):
         return ()
     if isinstance(node, Unary):
@@ -189,7 +195,59 @@ def children(node: Node) -> tuple[Node, ...]:
     raise TypeError(f"not a program node: {node!r}")
 
 
-def walk(node: Node):
+def with_children(node: Node, kids: Iterable[Node]) -> Node:
+    """``node`` (same operator, names and position) with ``kids`` in place of :func:`children`.
+
+    A ``-`` whose new operand is a constant becomes the negated constant (:func:`negate`): the AST
+    has no negated literal.
+    """
+    kids = tuple(kids)
+    if isinstance(node, (Const, Var)):
+        if kids:
+            raise ValueError(f"{type(node).__name__} has no children, got {len(kids)}")
+        return node
+    if isinstance(node, Unary):
+        (operand,) = kids
+        return negate(operand, pos=node.pos) if node.op == "-" else Unary(node.op, operand, pos=node.pos)
+    if isinstance(node, Binary):
+        left, right = kids
+        return Binary(node.op, left, right, pos=node.pos)
+    if isinstance(node, Call):
+        return Call(node.func, kids, pos=node.pos)
+    if isinstance(node, IfExp):
+        cond, then, orelse = kids
+        return IfExp(cond, then, orelse, pos=node.pos)
+    if isinstance(node, Tuple):
+        return Tuple(kids, pos=node.pos)
+    if isinstance(node, Assign):
+        (value,) = kids
+        return Assign(node.targets, value, pos=node.pos)
+    if isinstance(node, (Yield, Return)):
+        (value,) = kids
+        return type(node)(value, pos=node.pos)
+    if isinstance(node, For):
+        return For(node.targets, node.iters, kids, pos=node.pos)
+    raise TypeError(f"not a program node: {node!r}")
+
+
+def map_children(node: Node, f: Callable[[Node], Node]) -> Node:
+    """``node`` with ``f`` applied to each of its children; ``node`` itself when ``f`` returns every
+    child unchanged (the same object)."""
+    kids = children(node)
+    new = tuple(f(c) for c in kids)
+    if all(a is b for a, b in zip(kids, new)):
+        return node
+    return with_children(node, new)
+
+
+def negate(e: Expr, pos: tuple[int, int] | None = None) -> Expr:
+    """``-e``: a constant's negation is a constant (wrapping like ``-`` itself), anything else a ``Unary``."""
+    if isinstance(e, Const):
+        return Const(wrap(-e.value), pos=pos)
+    return Unary("-", e, pos=pos)
+
+
+def walk(node: Node) -> Iterator[Node]:
     """Pre-order traversal of a node and everything under it."""
     stack = [node]
     while stack:
@@ -198,6 +256,32 @@ def walk(node: Node):
         stack.extend(reversed(children(n)))
 
 
-def variables(expr: Expr) -> set[str]:
-    """Names read by an expression."""
-    return {n.name for n in walk(expr) if isinstance(n, Var)}
+def size_of(node: Node) -> int:
+    """Number of AST nodes in ``node``, itself included (``Program.size`` sums it over the body)."""
+    return sum(1 for _ in walk(node))
+
+
+def reads(node: Node) -> list[str]:
+    """Names read under ``node``, once per read, in source order."""
+    return [n.name for n in walk(node) if isinstance(n, Var)]
+
+
+def variables(node: Node) -> set[str]:
+    """Names read under ``node``."""
+    return set(reads(node))
+
+
+def substitute(expr: Expr, by: Mapping[str, Expr]) -> Expr:
+    """``expr`` with every read of a name in ``by`` replaced by its expression, all at once (so
+    ``{"a": Var("b"), "b": Var("a")}`` swaps two names); ``expr`` itself when it reads none of them.
+
+    A unary operator whose operand the replacement turns into a constant is folded: ``-`` must be
+    (:func:`with_children`), and ``not`` is folded alike, so that constants plugged in under unary
+    operators leave a constant, not an operator over one.
+    """
+    if isinstance(expr, Var):
+        return by.get(expr.name, expr)
+    new = map_children(expr, lambda c: substitute(c, by))
+    if new is not expr and isinstance(new, Unary) and isinstance(new.operand, Const):  # a `-` over one is folded already
+        return Const(SCALAR["not"](new.operand.value), pos=new.pos)
+    return new

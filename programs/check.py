@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ast import RESERVED, Assign, Expr, For, Return, Stmt, Tuple, Var, Yield, walk
+from .ast import RESERVED, Assign, Expr, For, Return, Stmt, Tuple, Var, Yield, reads, variables, walk
 from .errors import ProgramError
 
 
@@ -148,7 +148,7 @@ def _analyse(name: str, params: tuple[str, ...], body: tuple[Stmt, ...]) -> Shap
         live = _live_at_head(loop, after, result)
         assigned_in_loop = {t for s in loop.body if isinstance(s, Assign) for t in s.targets}
         carried = tuple(n for n in live if n in assigned_in_loop)
-    read = {sub.name for stmt in body for sub in walk(stmt) if isinstance(sub, Var)}
+    read = set().union(*(variables(stmt) for stmt in body))
     unused = tuple(p for p in params if p not in read and p not in sequences)
     return Shape(
         kind=kind,
@@ -227,16 +227,16 @@ def _live_at_head(loop: For, after: list[Assign], result: Expr | None) -> tuple[
 
     written: set[str] = set()
     for stmt in loop.body:
-        for sub in walk(stmt.value):
-            if isinstance(sub, Var) and sub.name not in written:
-                note(sub.name)
+        for name in reads(stmt.value):
+            if name not in written:
+                note(name)
         if isinstance(stmt, Assign):
             written.update(stmt.targets)
     # Backward liveness over the statements after the loop, from the returned value.
-    tail: set[str] = {sub.name for sub in walk(result) if isinstance(sub, Var)} if result is not None else set()
+    tail: set[str] = variables(result) if result is not None else set()
     for stmt in reversed(after):
         tail -= set(stmt.targets)
-        tail |= {sub.name for sub in walk(stmt.value) if isinstance(sub, Var)}
+        tail |= variables(stmt.value)
     for name in sorted(tail):
         note(name)
     return tuple(live)

@@ -38,6 +38,7 @@ from .ast import (
     Unary,
     Var,
     Yield,
+    variables,
     walk,
 )
 
@@ -84,12 +85,9 @@ class _Emitter:
         self.exact = exact
         taken = {program.name, *program.params}
         for stmt in program.body:
+            taken |= variables(stmt)
             for node in walk(stmt):
-                if isinstance(node, Var):
-                    taken.add(node.name)
-                elif isinstance(node, Assign):
-                    taken.update(node.targets)
-                elif isinstance(node, For):
+                if isinstance(node, (Assign, For)):
                     taken.update(node.targets)
         self.names: dict[str, str] = {}
         for key, base in _BASE_NAMES.items():

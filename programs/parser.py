@@ -8,9 +8,8 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.indenter import Indenter
 
-from .ast import CALLS, Assign, Binary, Call, Const, For, IfExp, Return, Tuple, Unary, Var, Yield
+from .ast import CALLS, Assign, Binary, Call, Const, For, IfExp, Return, Tuple, Unary, Var, Yield, negate
 from .errors import ProgramError
-from .semantics import wrap
 from .program import Program
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
@@ -181,9 +180,7 @@ class _ToAst(Transformer):
 
     def neg(self, meta, children):
         (operand,) = children
-        if isinstance(operand, Const):  # a negated literal is a constant; -(-2**63) wraps, as `-` does
-            return Const(wrap(-operand.value), pos=_pos(meta))
-        return Unary("-", operand, pos=_pos(meta))
+        return negate(operand, pos=_pos(meta))  # a negated literal is a constant; -(-2**63) wraps, as `-` does
 
     def number(self, meta, children):
         token = children[0]

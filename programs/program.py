@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .ast import Stmt, walk
+from .ast import Stmt, size_of
 from .check import Shape, analyse
 
 
@@ -48,7 +48,7 @@ class Program:
     @property
     def size(self) -> int:
         """Number of AST nodes (expressions and statements)."""
-        return sum(1 for stmt in self.body for _ in walk(stmt))
+        return sum(size_of(stmt) for stmt in self.body)
 
     def __str__(self) -> str:
         from .printer import to_source

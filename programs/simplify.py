@@ -26,8 +26,12 @@ from .ast import (
     Tuple,
     Unary,
     Var,
+    map_children,
+    negate,
+    reads,
+    size_of,
+    substitute,
     variables,
-    walk,
 )
 from .program import Program
 from .semantics import INT64_MAX, INT64_MIN, SCALAR, wrap
@@ -42,16 +46,8 @@ _SELF = {"<": 0, "<=": 1, ">": 0, ">=": 1, "==": 1, "!=": 0}  # x OP x
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _size(e: Expr) -> int:
-    return sum(1 for _ in walk(e))
-
-
 def _const(e: Expr, value: int | None = None) -> bool:
     return isinstance(e, Const) and (value is None or e.value == value)
-
-
-def _neg(e: Expr) -> Expr:
-    return Const(wrap(-e.value)) if isinstance(e, Const) else Unary("-", e)
 
 
 def is_bool(e: Expr) -> bool:
@@ -116,7 +112,7 @@ def _build_lin(s: int, base: Expr, k: int) -> Expr:
             return Binary("+", base, Const(k))
         return Binary("-", base, Const(-k))
     if k == 0:
-        return _neg(base)
+        return negate(base)
     return Binary("-", Const(k), base)
 
 
@@ -136,7 +132,7 @@ def _linear_rewrite(e: Expr) -> Expr | None:
             return None
     else:
         return None
-    return new if _size(new) < _size(e) else None
+    return new if size_of(new) < size_of(e) else None
 
 
 # --- local rules ---------------------------------------------------------------------------------
@@ -268,7 +264,7 @@ def _binary(e: Binary) -> Expr | None:
         if _const(y, 0):
             return x  # wrap(x - 0) == x
         if _const(x, 0):
-            return _neg(y)  # wrap(0 - y) == wrap(-y)
+            return negate(y)  # wrap(0 - y) == wrap(-y)
         if x == y:
             return Const(0)  # wrap(x - x) == 0
         if isinstance(y, Unary) and y.op == "-":
@@ -278,7 +274,7 @@ def _binary(e: Binary) -> Expr | None:
         if isinstance(x, Binary) and x.op == "+" and x.left == y:
             return x.right  # (a + b) - a == b modulo 2**64
         if isinstance(x, Binary) and x.op == "-" and x.left == y:
-            return _neg(x.right)  # (a - b) - a == -b modulo 2**64
+            return negate(x.right)  # (a - b) - a == -b modulo 2**64
         if isinstance(y, Binary) and y.op == "-" and y.left == x:
             return y.right  # a - (a - b) == b modulo 2**64
         return _linear_rewrite(e)
@@ -290,7 +286,7 @@ def _binary(e: Binary) -> Expr | None:
             if _const(b, 1):
                 return a  # wrap(a * 1) == a
             if _const(b, -1):
-                return _neg(a)  # wrap(a * -1) == wrap(-a)
+                return negate(a)  # wrap(a * -1) == wrap(-a)
         return _chain(e, lambda p, q: wrap(p * q))  # multiplication mod 2**64 is associative
 
     if op == "//":
@@ -299,7 +295,7 @@ def _binary(e: Binary) -> Expr | None:
         if _const(y, 1):
             return x  # floor(x / 1) == x
         if _const(y, -1):
-            return _neg(x)  # wrap(x // -1) == wrap(-x)
+            return negate(x)  # wrap(x // -1) == wrap(-x)
         if _const(x, 0):
             return Const(0)  # 0 // 0 == 0 and 0 // b == 0
         return None
@@ -427,8 +423,6 @@ def _compare(e: Binary) -> Expr | None:
                 return Binary(op, x.right, Const(x.left.value ^ c))
             if c == 0 and isinstance(x, Binary) and x.op in ("-", "^"):
                 return Binary(op, x.left, x.right)  # wrap(a - b) == 0 iff a == b; a ^ b == 0 iff a == b
-        elif isinstance(x, Const) and isinstance(y, Const):
-            return None  # folded elsewhere
     return None
 
 
@@ -482,7 +476,7 @@ def _rewrite(e: Expr) -> Expr:
         new = _rules(e)
         if new is None or new == e:
             return e
-        if _size(new) > _size(e):
+        if size_of(new) > size_of(e):
             return e
         e = new
         if not isinstance(e, (Unary, Binary, Call, IfExp)):
@@ -495,49 +489,14 @@ def simplify_expr(e: Expr) -> Expr:
     """A simpler expression with the same value on every environment (bottom-up local rewriting)."""
     if isinstance(e, (Const, Var)):
         return e
-    if isinstance(e, Unary):
-        return _rewrite(_unary(e.op, simplify_expr(e.operand)))
-    if isinstance(e, Binary):
-        return _rewrite(Binary(e.op, simplify_expr(e.left), simplify_expr(e.right)))
-    if isinstance(e, Call):
-        return _rewrite(Call(e.func, tuple(simplify_expr(a) for a in e.args)))
-    if isinstance(e, IfExp):
-        return _rewrite(IfExp(simplify_expr(e.cond), simplify_expr(e.then), simplify_expr(e.orelse)))
+    if isinstance(e, (Unary, Binary, Call, IfExp)):
+        return _rewrite(map_children(e, simplify_expr))
     if isinstance(e, Tuple):
-        return Tuple(tuple(simplify_expr(i) for i in e.items))
+        return map_children(e, simplify_expr)  # no rule applies at the top of a tuple
     raise TypeError(f"not an expression: {e!r}")
-
-
-def _unary(op: str, operand: Expr) -> Expr:
-    """``Unary(op, operand)``, folding a constant operand (the AST has no ``-`` of a constant)."""
-    if isinstance(operand, Const):
-        return Const(SCALAR["neg" if op == "-" else "not"](operand.value))
-    return Unary(op, operand)
 
 
 # --- statements ----------------------------------------------------------------------------------
-
-
-def _subst(e: Expr, name: str, by: Expr) -> Expr:
-    if isinstance(e, Var):
-        return by if e.name == name else e
-    if isinstance(e, Const):
-        return e
-    if isinstance(e, Unary):
-        return _unary(e.op, _subst(e.operand, name, by))
-    if isinstance(e, Binary):
-        return Binary(e.op, _subst(e.left, name, by), _subst(e.right, name, by))
-    if isinstance(e, Call):
-        return Call(e.func, tuple(_subst(a, name, by) for a in e.args))
-    if isinstance(e, IfExp):
-        return IfExp(*(_subst(n, name, by) for n in (e.cond, e.then, e.orelse)))
-    if isinstance(e, Tuple):
-        return Tuple(tuple(_subst(i, name, by) for i in e.items))
-    raise TypeError(f"not an expression: {e!r}")
-
-
-def _reads(e: Expr) -> list[str]:
-    return [n.name for n in walk(e) if isinstance(n, Var)]
 
 
 class _Parts:
@@ -581,17 +540,12 @@ class _Parts:
 
 
 def _map_values(parts: _Parts, f) -> None:
-    def one(s: Stmt) -> Stmt:
-        v = f(s.value)
-        if v is s.value or v == s.value:
-            return s
-        return type(s)(s.targets, v, pos=s.pos) if isinstance(s, Assign) else type(s)(v, pos=s.pos)
-
-    parts.before = [one(s) for s in parts.before]
-    parts.body = [one(s) for s in parts.body]
-    parts.after = [one(s) for s in parts.after]
+    """Apply ``f`` to the value of every assignment, yield and return."""
+    parts.before = [map_children(s, f) for s in parts.before]
+    parts.body = [map_children(s, f) for s in parts.body]
+    parts.after = [map_children(s, f) for s in parts.after]
     if parts.ret is not None:
-        parts.ret = one(parts.ret)
+        parts.ret = map_children(parts.ret, f)
 
 
 def _propagate(parts: _Parts) -> bool:
@@ -619,7 +573,7 @@ def _propagate_single(parts: _Parts) -> bool:
     uses: dict[str, list[str]] = {}
     for region, stmts in parts.regions():
         for s in stmts:
-            for n in _reads(s.value):
+            for n in reads(s.value):
                 uses.setdefault(n, []).append(region)
 
     for region, stmts in parts.regions():
@@ -633,7 +587,7 @@ def _propagate_single(parts: _Parts) -> bool:
             where = uses.get(t, [])
             if not where:
                 continue  # dead: left to dead-code removal
-            if not all(defs.get(n) == 1 for n in _reads(v)):
+            if not all(defs.get(n) == 1 for n in reads(v)):
                 continue
             if not isinstance(v, (Const, Var)):
                 if len(where) != 1:
@@ -641,7 +595,7 @@ def _propagate_single(parts: _Parts) -> bool:
                 if where[0] == "body" and region != "body":
                     continue  # do not move work into the loop
             del stmts[i]
-            _map_values(parts, lambda e: _subst(e, t, v) if t in variables(e) else e)
+            _map_values(parts, lambda e: substitute(e, {t: v}))
             return True
     return False
 
@@ -667,20 +621,18 @@ def _propagate_local(parts: _Parts) -> bool:
             last = j if j is not None else len(stmts) - 1
             if j is None and t in live_end:
                 continue
-            reads = [(k, sum(1 for n in _reads(stmts[k].value) if n == t)) for k in range(i + 1, last + 1)]
-            reads = [(k, c) for k, c in reads if c]
-            if not reads:
+            hits = [(k, reads(stmts[k].value).count(t)) for k in range(i + 1, last + 1)]
+            hits = [(k, c) for k, c in hits if c]
+            if not hits:
                 continue  # dead: left to dead-code removal
-            if not isinstance(e, (Const, Var)) and sum(c for _, c in reads) != 1:
+            if not isinstance(e, (Const, Var)) and sum(c for _, c in hits) != 1:
                 continue
-            last_read = reads[-1][0]
+            last_read = hits[-1][0]
             if any(isinstance(stmts[k], Assign) and names & set(stmts[k].targets) for k in range(i + 1, last_read)):
                 continue  # a name e reads changes before a read of t
             new = list(stmts)
-            for k, _ in reads:
-                st = new[k]
-                v = _subst(st.value, t, e)
-                new[k] = Assign(st.targets, v, pos=st.pos) if isinstance(st, Assign) else type(st)(v, pos=st.pos)
+            for k, _ in hits:
+                new[k] = map_children(new[k], lambda v: substitute(v, {t: e}))
             del new[i]
             write_back(new)
             return True
@@ -781,7 +733,7 @@ def _fresh_name(parts: _Parts, body: list[Stmt]) -> str:
     for s in parts.before + body + parts.after + ([parts.ret] if parts.ret else []):
         if isinstance(s, Assign):
             taken.update(s.targets)
-        taken.update(_reads(s.value))
+        taken.update(reads(s.value))
     taken.update(parts.params)
     name, i = "_", 0
     while name in taken:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from programs import Assign, Binary, Const, IfExp, Program, Return, Tuple, Unary, Var, evaluate
+from programs.ast import size_of
 from programs.budget import Budget
 from programs.semantics import INT64_MIN, wrap
 from programs.simplify import simplify_expr
@@ -202,7 +203,7 @@ def boolean_predicate(names: list[str], inputs: dict[str, np.ndarray], values: n
     if fit is not None:
         cands.append(fit)
     cands = [c for c in cands if c is not None]
-    return min(cands, key=_size) if cands else None
+    return min(cands, key=size_of) if cands else None
 
 
 def _sop(names, cols, values):
@@ -210,13 +211,7 @@ def _sop(names, cols, values):
     ``two_level_forms``, unseen rows as don't-cares)."""
     from synthesis.methods.logic import two_level_forms
 
-    return min((e for e, _ in two_level_forms(names, np.stack(cols, axis=1), values)), key=_size)
-
-
-def _size(e) -> int:
-    from programs.simplify import _size as size
-
-    return size(e)
+    return min((e for e, _ in two_level_forms(names, np.stack(cols, axis=1), values)), key=size_of)
 
 
 def lattice_predicate(names: list[str], inputs: dict[str, np.ndarray], pre: np.ndarray, on: np.ndarray, *,
@@ -452,7 +447,7 @@ def _answer(step_names, bits, target, operators, budget, rng, arity):
                          max_candidates=4 * SUB_SEARCH_CANDIDATES)  # limited by work, not time: the same on any load
     if fit is not None and shift:
         fit = Binary("+", fit, Const(base))
-    return fit if o is None or (fit is not None and _size(fit) < _size(o)) else o
+    return fit if o is None or (fit is not None and size_of(fit) < size_of(o)) else o
 
 
 def align(tr: UnitTrace, bits: list[np.ndarray], min_r2: float = 0.5, *, gates: bool = False) -> list[np.ndarray]:

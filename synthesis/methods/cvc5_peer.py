@@ -49,8 +49,8 @@ from pathlib import Path
 import numpy as np
 
 from programs import Binary, Call, Const, IfExp, ProgramError, Unary, Var
-from programs.ast import BIT_OPS, Expr
-from programs.semantics import INT64_MIN, wrap
+from programs.ast import BIT_OPS, Expr, negate
+from programs.semantics import INT64_MIN
 
 from ..build import LoopSketch, function
 from ..problem import Budget, Problem
@@ -506,14 +506,11 @@ class _Reader:
             out = Binary(op, out, x)
         return out
 
-    def _neg(self, x: Expr) -> Expr:
-        return self.const(wrap(-x.value)) if isinstance(x, Const) else Unary("-", x)
-
     def _int_op(self, head, xs, args, t) -> Expr:
         if head in ("+", "*"):
             return self._fold(head, xs, t)
         if head == "-":
-            return self._neg(xs[0]) if len(xs) == 1 else self._fold("-", xs, t)
+            return negate(xs[0]) if len(xs) == 1 else self._fold("-", xs, t)
         if head in _INT_BINARY and len(xs) == 2:
             return Binary(_INT_BINARY[head], *xs)
         if head in _CALLS and len(xs) == (1 if head.endswith("abs") else 2):
@@ -533,7 +530,7 @@ class _Reader:
         if head in _BV_BINARY and len(xs) == 2:
             return Binary(_BV_BINARY[head], *xs)
         if head == "bvneg" and len(xs) == 1:
-            return self._neg(xs[0])
+            return negate(xs[0])
         if head == "bvnot" and len(xs) == 1:
             return Binary("^", xs[0], Const(-1))
         if head in _CALLS and head != "abs" and len(xs) == (1 if head.endswith("abs") else 2):

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from programs import Binary, Call, Const, IfExp, Unary, Var
-from programs.ast import Expr
-from programs.semantics import VECTOR, wrap
+from programs.ast import Expr, negate
+from programs.semantics import VECTOR
 
 from ..build import function
 from ..problem import Budget, Problem
@@ -374,7 +374,7 @@ class Enumerator:
         if op in UNARY:
             child = self.expr(a)
             if op == "neg":
-                return Const(wrap(-child.value)) if isinstance(child, Const) else Unary("-", child)
+                return negate(child)
             if op == "abs":
                 return Call("abs", (child,))
             return Unary("not", child)

@@ -17,7 +17,7 @@ import itertools
 import numpy as np
 
 from programs import Binary, Const, Unary, Var
-from programs.ast import Expr
+from programs.ast import Expr, size_of
 
 from ..build import function
 from ..problem import Budget, Int, Problem
@@ -92,7 +92,7 @@ def _operators(allowed) -> dict | None:
 
 def _minimal(names: list[str], rows: np.ndarray, values: np.ndarray, ops: dict) -> tuple[Expr, int]:
     """The form with the fewest terms (then the smaller) of ``two_level_forms``, with its number of terms."""
-    return min(two_level_forms(names, rows, values, ops), key=lambda form: (form[1], _size(form[0])))
+    return min(two_level_forms(names, rows, values, ops), key=lambda form: (form[1], size_of(form[0])))
 
 
 def two_level_forms(names: list[str], rows: np.ndarray, values: np.ndarray, ops: dict | None = None) -> list[tuple[Expr, int]]:
@@ -131,7 +131,3 @@ def two_level_forms(names: list[str], rows: np.ndarray, values: np.ndarray, ops:
     # terms: the products of a sum, the sums of a product (a single literal or clause is one)
     return [(conv(form), len(form.args) if isinstance(form, outer) else 1)
             for form, outer in ((SOPform(syms, ones, dont), Or), (POSform(syms, ones, dont), And))]
-def _size(expr: Expr) -> int:
-    from programs.simplify import _size as size
-
-    return size(expr)

@@ -57,8 +57,8 @@ import numpy as np
 import z3
 
 from programs import Binary, Call, Const, IfExp, Unary, Var
-from programs.ast import Expr
-from programs.semantics import BITS, INT64_MAX, INT64_MIN, wrap
+from programs.ast import Expr, negate
+from programs.semantics import BITS, INT64_MAX, INT64_MIN
 from programs.smt import BV_OPS
 
 from ..build import LoopSketch, fresh, function
@@ -102,8 +102,7 @@ def mux(sel, values: list):
 def make(op: str, args: list[Expr]) -> Expr:
     """The AST node for ``op`` applied to ``args``."""
     if op == "neg":
-        a = args[0]
-        return Const(wrap(-a.value)) if isinstance(a, Const) else Unary("-", a)
+        return negate(args[0])
     if op == "not":
         return Unary("not", args[0])
     if op == "abs":

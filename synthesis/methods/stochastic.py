@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from programs import Binary, Call, Const, IfExp, ProgramError, Unary, Var
-from programs.ast import BINARY_OPS, Expr, children
+from programs.ast import BINARY_OPS, Expr, children, negate, size_of, substitute, variables, with_children
 from programs.interpreter import compile_expr
 from programs.semantics import VECTOR, wrap
 
@@ -100,10 +100,6 @@ def op_of(e: Expr) -> str | None:
     return None
 
 
-def size_of(e: Expr) -> int:
-    return 1 + sum(size_of(c) for c in children(e))
-
-
 def nodes(e: Expr, path: tuple[int, ...] = ()):
     """Every (path, node) of ``e`` in pre-order; a path lists child indices from the root."""
     out = [(path, e)]
@@ -112,24 +108,19 @@ def nodes(e: Expr, path: tuple[int, ...] = ()):
     return out
 
 
-def rebuild(e: Expr, kids: list[Expr]) -> Expr:
-    """``e`` with new children (same operator)."""
-    return make(op_of(e), kids)
-
-
 def replace(e: Expr, path: tuple[int, ...], new: Expr) -> Expr:
     if not path:
         return new
     kids = list(children(e))
     kids[path[0]] = replace(kids[path[0]], path[1:], new)
-    return rebuild(e, kids)
+    return with_children(e, kids)
 
 
 def make(op: str, args) -> Expr:
     """The node ``op(args)``; the negation of a constant is folded into the constant."""
     if op == "neg":
         (x,) = args
-        return Const(wrap(-x.value)) if isinstance(x, Const) else Unary("-", x)
+        return negate(x)
     if op == "not":
         return Unary("not", args[0])
     if op in ("abs", "min", "max"):
@@ -644,14 +635,6 @@ def stochastic(max_size: int = 16, restarts: int | None = None, beta: float = 10
     return run
 
 
-def rename(e: Expr, names: dict[str, str]) -> Expr:
-    """``e`` with variables renamed by ``names``."""
-    if isinstance(e, Var):
-        return Var(names.get(e.name, e.name))
-    kids = children(e)
-    return rebuild(e, [rename(c, names) for c in kids]) if kids else e
-
-
 def _prune(problem: Problem, target: "LoopTarget", cand: Candidate, states: tuple[int, ...]):
     """The program of a solved loop candidate, without states that no output depends on."""
     k = target.k
@@ -659,12 +642,12 @@ def _prune(problem: Problem, target: "LoopTarget", cand: Candidate, states: tupl
     inits, updates, outputs = cand.slots[:k], cand.slots[k : 2 * k], cand.slots[2 * k :]
     need: set[str] = set()
     for e in outputs:
-        need |= {n for n in _vars(e) if n in names}
+        need |= {n for n in variables(e) if n in names}
     while True:  # a needed state needs the states its update reads
         more = set(need)
         for i, n in enumerate(names):
             if n in need:
-                more |= {v for v in _vars(updates[i]) if v in names}
+                more |= {v for v in variables(updates[i]) if v in names}
         if more == need:
             break
         need = more
@@ -674,12 +657,12 @@ def _prune(problem: Problem, target: "LoopTarget", cand: Candidate, states: tupl
     if smaller >= k or smaller not in states:
         return program, k
     sketch = LoopSketch.of(problem, smaller)
-    mapping = {names[i]: sketch.states[j] for j, i in enumerate(keep)}
+    mapping = {names[i]: Var(sketch.states[j]) for j, i in enumerate(keep)}
     if keep:
-        slots = [inits[i] for i in keep] + [rename(updates[i], mapping) for i in keep]
+        slots = [inits[i] for i in keep] + [substitute(updates[i], mapping) for i in keep]
     else:
         slots = [Const(0), Const(0)]
-    pruned = Candidate.of(slots + [rename(e, mapping) for e in outputs], cand.yield_first)
+    pruned = Candidate.of(slots + [substitute(e, mapping) for e in outputs], cand.yield_first)
     try:
         candidate = loop_program(sketch, pruned)
     except ProgramError:  # a program the language rejects: keep the one that was verified
@@ -687,15 +670,6 @@ def _prune(problem: Problem, target: "LoopTarget", cand: Candidate, states: tupl
     if problem.mismatches(candidate).any():
         return program, k
     return candidate, smaller
-
-
-def _vars(e: Expr) -> set[str]:
-    if isinstance(e, Var):
-        return {e.name}
-    out: set[str] = set()
-    for c in children(e):
-        out |= _vars(c)
-    return out
 
 
 def _function(problem: Problem, budget: Budget, rng, grammar: Grammar, settings) -> Attempt:
