@@ -20,9 +20,10 @@ import pandas as pd
 from scipy import optimize, stats
 
 __all__ = [
-    "MECHANISM_THRESHOLD", "VIRTUAL_BEST", "AnalysisError", "TobitFit", "Verdict", "bootstrap_ratio",
-    "crossover", "growth", "holm", "mcnemar_exact", "method_outcomes", "par2", "sample_complexity", "summary",
-    "task_outcomes", "tobit", "verdicts", "virtual_best", "wilcoxon_costs", "wilson",
+    "MECHANISM_THRESHOLD", "OUTCOMES", "VIRTUAL_BEST", "AnalysisError", "TobitFit", "Verdict", "bootstrap_ratio",
+    "crossover", "growth", "holm", "mcnemar_exact", "method_outcomes", "par2", "sample_complexity", "sign_test",
+    "PORTFOLIO", "PORTFOLIO_ORDER", "portfolio", "self_checks", "summary", "task_outcomes", "tobit", "verdicts",
+    "virtual_best", "wilcoxon_costs", "wilson",
 ]
 
 ROUTES = ("extraction", "synthesis")
@@ -35,6 +36,9 @@ RATE_MARGIN = 0.05
 RATIO_BOUNDS = (0.8, 1.25)
 """The cost-ratio interval must lie within these bounds for the routes to be called equivalent."""
 VIRTUAL_BEST = "virtual best"
+OUTCOMES = ("wrong", "none", "right")
+"""A route's outcome on a task, worst first: a wrong program < no program < a verified-right program (for
+extraction: one that is also the network's mechanism). Its index is its rank in the sign test."""
 CONTROLS = {("extraction", "blackbox")}
 """Methods that are controls, not members of their route: ``blackbox`` synthesizes from the network's answers
 alone, never reading its internals, so it shows whether reading them helped. It is reported with its own
@@ -79,13 +83,17 @@ def par2(seconds, solved, budget):
     return float(cost) if cost.ndim == 0 else cost
 
 
-def mcnemar_exact(b: int, c: int) -> float:
-    """Exact two-sided McNemar p for ``b`` and ``c`` discordant pairs (a binomial test at 1/2); 1.0 when none."""
+def sign_test(b: int, c: int) -> float:
+    """Exact two-sided sign test: ``b`` tasks one way, ``c`` the other, ties left out (a binomial test at
+    1/2, the exact McNemar test when outcomes are binary); 1.0 when no task differs."""
     if b < 0 or c < 0:
-        raise ValueError(f"mcnemar_exact needs non-negative counts, got b={b}, c={c}")
+        raise ValueError(f"sign_test needs non-negative counts, got b={b}, c={c}")
     if b + c == 0:
         return 1.0
     return min(1.0, float(stats.binomtest(min(b, c), b + c, 0.5).pvalue))
+
+
+mcnemar_exact = sign_test  # the same test on binary outcomes, under its older name
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
@@ -222,7 +230,8 @@ def task_outcomes(runs: pd.DataFrame) -> pd.DataFrame:
     the route returned a wrong program), ``cost`` (min over methods of the median-over-seeds PAR-2),
     ``method`` (the method reaching that cost), ``mechanism_ok`` (for extraction: some solving method's
     solved runs all passed interchange and splice; True for synthesis and for unsolved tasks, since
-    nothing failed).
+    nothing failed), ``outcome`` (one of `OUTCOMES`: "right" if solved and the mechanism, else "wrong" if
+    some method returned a wrong program, else "none").
     """
     return _route_outcomes(method_outcomes(runs))
 
@@ -252,32 +261,141 @@ def _route_outcomes(per_method: pd.DataFrame) -> pd.DataFrame:
     table["wrong"] = table["wrong"].astype(bool)
     table["mechanism_ok"] = (table["route"].eq("synthesis") | ~table["solved"]
                              | table.pop("_solved_mechanism").astype(bool))
-    return table[["task", "route", "family", "difficulty", "solved", "wrong", "cost", "method", "mechanism_ok"]]
+    right = table["solved"] & table["mechanism_ok"]
+    table["outcome"] = np.where(right, "right", np.where(table["wrong"], "wrong", "none"))
+    return table[["task", "route", "family", "difficulty", "solved", "wrong", "cost", "method", "mechanism_ok",
+                  "outcome"]]
 
 
 def summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Solve counts and costs per (route, method), plus each route's virtual best (method ``"virtual best"``).
+    """Solve counts and costs per (route, method), plus each route's virtual best (method ``"virtual best"``)
+    and portfolio (method ``"portfolio"``, see `portfolio`).
 
     Columns: ``route, method, solved, tasks, rate, rate_lo, rate_hi`` (Wilson 95%), ``par2`` (mean over
-    tasks of the median-over-seeds PAR-2 cost), ``wrong`` (tasks with a wrong program), ``not_mechanism``
-    (solved extractions that failed interchange or splice; they are included in ``solved`` here).
+    tasks of the median-over-seeds PAR-2 cost; for a portfolio, the seconds spent up to a right answer, twice
+    the seconds spent otherwise), ``wrong`` (tasks with a wrong program), ``not_mechanism`` (solved
+    extractions that failed interchange or splice; they are included in ``solved`` here, and a portfolio never
+    takes them).
     """
     per_method = method_outcomes(runs)
     per_route = _route_outcomes(per_method).assign(method=VIRTUAL_BEST)
+    chosen = portfolio(runs)
     rows = []
+
+    def row(route, method, solved, tasks, par2, wrong, not_mechanism):
+        lo, hi = wilson(solved, tasks)
+        return {"route": route, "method": method, "solved": solved, "tasks": tasks, "rate": solved / tasks,
+                "rate_lo": lo, "rate_hi": hi, "par2": par2, "wrong": wrong, "not_mechanism": not_mechanism}
+
     for route in ROUTES:
         for frame in (per_method[per_method["route"] == route], per_route[per_route["route"] == route]):
             for method, group in frame.groupby("method", sort=True):
-                solved, tasks = int(group["solved"].sum()), len(group)
-                lo, hi = wilson(solved, tasks)
-                rows.append({
-                    "route": route, "method": method, "solved": solved, "tasks": tasks,
-                    "rate": solved / tasks, "rate_lo": lo, "rate_hi": hi, "par2": float(group["cost"].mean()),
-                    "wrong": int(group["wrong"].sum()),
-                    "not_mechanism": int((group["solved"] & ~group["mechanism_ok"]).sum()),
-                })
+                rows.append(row(route, method, int(group["solved"].sum()), len(group), float(group["cost"].mean()),
+                                int(group["wrong"].sum()), int((group["solved"] & ~group["mechanism_ok"]).sum())))
+        mine = chosen[chosen["route"] == route]
+        if len(mine):
+            right = mine["outcome"].eq("right")
+            cost = np.where(right, mine["seconds"], 2.0 * mine["seconds"])
+            rows.append(row(route, PORTFOLIO, int(right.sum()), len(mine), float(np.mean(cost)),
+                            int(mine["outcome"].eq("wrong").sum()), 0))
     columns = ["route", "method", "solved", "tasks", "rate", "rate_lo", "rate_hi", "par2", "wrong", "not_mechanism"]
     return pd.DataFrame(rows, columns=columns)
+
+
+PORTFOLIO = "portfolio"
+PORTFOLIO_ORDER: dict[str, tuple[str, ...]] = {
+    "synthesis": ("logic", "enumerative", "rpni", "stochastic", "smt", "cvc5"),
+    "extraction": ("auto", "fsm", "boolean", "linear", "fourier", "lstar"),
+}
+"""Each route's methods in the order its portfolio tries them: cheapest first by mean PAR-2 cost on the quick
+suite (``python bench/portfolio_order.py``, bench/results/portfolio-order.json). A method not listed goes
+after these, by name; controls (`CONTROLS`) are never in a portfolio."""
+
+
+def _self_checked(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs whose answer the route's own check turned away, with ``check`` and ``right`` (the verifier's
+    word on the program turned away; NaN when it could not be decided). Rows stored before the checks were
+    recorded (an extraction reading with F1 < 1 verified right or wrong) are read the same way."""
+    check = runs["self_check"] if "self_check" in runs.columns else pd.Series([None] * len(runs), index=runs.index)
+    right = (runs["self_check_right"] if "self_check_right" in runs.columns
+             else pd.Series([None] * len(runs), index=runs.index)).astype(object)
+    if "agreement" in runs.columns:
+        legacy = (check.isna() & runs["route"].eq("extraction") & runs["status"].isin(["solved", "wrong"])
+                  & (pd.to_numeric(runs["agreement"], errors="coerce") < 1.0 - 1e-9))
+        check = check.where(~legacy, "agreement")
+        right = right.where(~legacy, runs["status"].eq("solved"))
+    out = runs.assign(check=check, right=right)
+    return out[out["check"].notna()]
+
+
+def self_checks(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per route and self-check: how many answers it turned away, how many of those the verifier found wrong
+    (``prevented``: wrong programs the check kept from the route's answers) and right (``discarded``: right
+    ones it threw away). Columns ``route, check, turned_away, prevented, discarded, undecided``."""
+    checked = _self_checked(_checked(runs))
+    rows = []
+    for (route, check), group in checked.groupby(["route", "check"], sort=True):
+        right = group["right"]
+        rows.append({"route": route, "check": check, "turned_away": len(group),
+                     "prevented": int((right == False).sum()), "discarded": int((right == True).sum()),  # noqa: E712
+                     "undecided": int(right.isna().sum())})
+    return pd.DataFrame(rows, columns=["route", "check", "turned_away", "prevented", "discarded", "undecided"])
+
+
+def portfolio(runs: pd.DataFrame, order: dict[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """What a user who cannot see the verifier gets from each route: its methods run in ``order`` (default
+    `PORTFOLIO_ORDER`), the first answer that passes the route's own checks taken, seconds added up to it.
+
+    A synthesizer's answer passes if it returned a program (its self-check, where it has one, already turned
+    the others away); an extractor's if it returned a reading that agrees with its network everywhere (F1 =
+    1) and whose interchange and splice scores, where measured, reach `MECHANISM_THRESHOLD`. Per (task,
+    route), seeds aggregated as for a method: ``outcome`` "right" if more than half the seeds' answers were
+    verified right, else "wrong" if some seed's was wrong, else "none"; ``seconds`` the median over seeds of
+    the seconds spent up to the answer (all of them, when none came); ``method`` the most frequent answerer.
+    """
+    runs = _annotated(runs)
+    order = {**PORTFOLIO_ORDER, **(order or {})}
+    rows = []
+    for (task, route), group in runs.groupby(["task", "route"], sort=True):
+        members = [m for m in group["method"].unique() if (route, m) not in CONTROLS]
+        listed = list(order.get(route, ()))
+        ranked = [m for m in listed if m in members] + sorted(m for m in members if m not in listed)
+        rank = {m: i for i, m in enumerate(ranked)}
+        per_seed = []
+        for _, runs_of_seed in group[group["method"].isin(rank)].groupby("seed", sort=True):
+            spent, outcome, answerer = 0.0, "none", None
+            for run in sorted(runs_of_seed.itertuples(index=False), key=lambda r: rank[r.method]):
+                spent += min(float(run.seconds), float(run.budget))
+                if _passes_own_checks(run):
+                    outcome = "right" if run.status == "solved" else "wrong"
+                    answerer = run.method
+                    break
+            per_seed.append((outcome, spent, answerer))
+        if not per_seed:
+            continue
+        outcomes = [o for o, _, _ in per_seed]
+        right = 2 * outcomes.count("right") > len(outcomes)
+        outcome = "right" if right else "wrong" if "wrong" in outcomes else "none"
+        answerers = [a for _, _, a in per_seed if a is not None]
+        rows.append({"task": task, "route": route, "family": group["family"].iloc[0],
+                     "difficulty": float(group["difficulty"].iloc[0]), "outcome": outcome,
+                     "seconds": float(np.median([t for _, t, _ in per_seed])),
+                     "method": max(set(answerers), key=answerers.count) if answerers else None,
+                     "order": ",".join(ranked)})
+    return pd.DataFrame(rows, columns=["task", "route", "family", "difficulty", "outcome", "seconds", "method", "order"])
+
+
+def _passes_own_checks(run) -> bool:
+    if run.status not in ("solved", "wrong"):
+        return False
+    if run.route == "synthesis":
+        return True
+    scores = {name: getattr(run, name, None) for name in ("agreement", "interchange", "splice")}
+    f1 = scores["agreement"]
+    if f1 is None or (isinstance(f1, float) and math.isnan(f1)) or f1 < 1.0 - 1e-9:
+        return False
+    return all(v is None or (isinstance(v, float) and math.isnan(v)) or v >= MECHANISM_THRESHOLD
+               for v in (scores["interchange"], scores["splice"]))
 
 
 def virtual_best(runs: pd.DataFrame) -> pd.DataFrame:
@@ -302,11 +420,15 @@ Winner = Literal["extraction", "synthesis", "equivalent", "inconclusive"]
 class Verdict:
     """The verdict for one family (or ``"pooled"``, all tasks) with the numbers it rests on.
 
-    ``solved_extraction`` counts only extractions that passed the mechanism check; the others are in
-    ``not_mechanism`` ("right program, not the network's mechanism"). ``b`` and ``c`` are the tasks
-    solved by extraction only and by synthesis only. ``ratio`` is the geometric-mean cost ratio
-    extraction / synthesis over the ``both_solved`` tasks, with its bootstrap 95% interval.
-    ``p_holm`` is Holm-adjusted across families (the pooled verdict keeps its raw p).
+    Per task each route's outcome is ranked (`OUTCOMES`): a verified-right program (for extraction: also the
+    network's mechanism) > no program > a wrong program. ``solved_extraction``/``solved_synthesis`` count
+    the tasks whose outcome is right (extraction's that are right but not the mechanism are in
+    ``not_mechanism``, "right program, not the network's mechanism"); ``wrong_*`` count the tasks on which
+    the route returned a wrong program, ``wrong_rate_*`` their share with a Wilson 95% interval. ``b`` and
+    ``c`` are the tasks where extraction's outcome is better and where synthesis's is; ``p_sign`` is the
+    exact two-sided sign test on those ``disagreements``, ``p_holm`` the same Holm-adjusted across
+    families (the pooled verdict keeps its raw p). ``ratio`` is the geometric-mean cost ratio
+    extraction / synthesis over the ``both_solved`` tasks (right for both), with its bootstrap 95% interval.
     """
 
     scope: str
@@ -318,9 +440,11 @@ class Verdict:
     wrong_synthesis: int
     interval_extraction: tuple[float, float]
     interval_synthesis: tuple[float, float]
+    wrong_interval_extraction: tuple[float, float]
+    wrong_interval_synthesis: tuple[float, float]
     b: int
     c: int
-    p_mcnemar: float
+    p_sign: float
     p_holm: float
     ratio: float
     ratio_lo: float
@@ -330,34 +454,41 @@ class Verdict:
     disagreements: int
     sentence: str
 
+    @property
+    def p_mcnemar(self) -> float:
+        """The sign test's p under its older name (the exact McNemar test when outcomes are binary)."""
+        return self.p_sign
+
 
 def verdicts(runs: pd.DataFrame, *, seed: int = 0, n_boot: int = 10000) -> list[Verdict]:
     """One verdict per family (sorted by name), then one ``"pooled"`` over all tasks run by both routes.
 
-    The rule, in order: the task is the unit; extraction's solved count keeps only tasks whose extraction
-    passed the mechanism check. ``extraction`` wins if it makes no more wrong programs than synthesis and
-    either solves more tasks with Holm-adjusted exact McNemar p < 0.05, or solves as many with the
-    bootstrap 95% interval of the cost ratio wholly below 1; ``synthesis`` by the mirror rule (interval
-    wholly above 1); ``equivalent`` if the solve rates differ by at most 5 points and the ratio interval
-    lies within [0.8, 1.25]; otherwise ``inconclusive``.
+    The rule (DESIGN.md), with the task as the unit and seeds aggregated within a task: each route's outcome
+    per task is right > none > wrong (`OUTCOMES`). A route wins a scope if it does better on more tasks
+    than it does worse, by an exact two-sided sign test on the tasks where the outcomes differ, p < 0.05
+    (Holm-adjusted across families). With no significant difference, the cost ratio decides: the bootstrap
+    95% interval of the geometric-mean cost ratio (extraction / synthesis, over tasks both get right) wholly
+    below 1 (extraction) or above 1 (synthesis). ``equivalent`` if the rates of right outcomes differ by at
+    most 5 points and the ratio interval lies within [0.8, 1.25]; otherwise ``inconclusive``. A wrong
+    program weighs as one task done worse, no more; wrong-program rates are reported beside the verdict.
     """
     paired = _paired_tasks(runs)
     families = sorted(paired["family"].unique())
     scopes = [(family, paired[paired["family"] == family]) for family in families]
     counts = [_scope_counts(frame, seed=seed, n_boot=n_boot) for _, frame in scopes]
-    adjusted = holm([count["p_mcnemar"] for count in counts])
+    adjusted = holm([count["p_sign"] for count in counts])
     result = [_verdict(name, count, p_holm, adjusted=True)
               for (name, _), count, p_holm in zip(scopes, counts, adjusted)]
     if len(paired):
         pooled = _scope_counts(paired, seed=seed, n_boot=n_boot)
-        result.append(_verdict("pooled", pooled, pooled["p_mcnemar"], adjusted=False))
+        result.append(_verdict("pooled", pooled, pooled["p_sign"], adjusted=False))
     return result
 
 
 def _paired_tasks(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per task that both routes ran: each route's outcome side by side (suffixes ``_e`` and ``_s``)."""
     outcomes = task_outcomes(runs)
-    columns = ["task", "solved", "wrong", "cost", "mechanism_ok"]
+    columns = ["task", "solved", "wrong", "cost", "mechanism_ok", "outcome"]
     e = outcomes[outcomes["route"] == "extraction"]
     s = outcomes[outcomes["route"] == "synthesis"]
     paired = e[columns + ["family", "difficulty"]].merge(s[columns], on="task", suffixes=("_e", "_s"))
@@ -365,22 +496,28 @@ def _paired_tasks(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _scope_counts(frame: pd.DataFrame, *, seed: int, n_boot: int) -> dict:
-    counted_e = frame["solved_e"] & frame["mechanism_ok_e"]
-    solved_s = frame["solved_s"]
-    both = counted_e & solved_s
-    b, c = int((counted_e & ~solved_s).sum()), int((solved_s & ~counted_e).sum())
+    rank = {name: i for i, name in enumerate(OUTCOMES)}
+    rank_e = frame["outcome_e"].map(rank).to_numpy(dtype=int)
+    rank_s = frame["outcome_s"].map(rank).to_numpy(dtype=int)
+    right_e = frame["outcome_e"].eq("right").to_numpy()
+    right_s = frame["outcome_s"].eq("right").to_numpy()
+    both = right_e & right_s
+    b, c = int((rank_e > rank_s).sum()), int((rank_s > rank_e).sum())
     ratio, ratio_lo, ratio_hi = bootstrap_ratio(frame.loc[both, "cost_e"], frame.loc[both, "cost_s"],
                                                 n_boot=n_boot, seed=seed)
     n = len(frame)
+    wrong_e, wrong_s = int(frame["wrong_e"].sum()), int(frame["wrong_s"].sum())
     return {
         "n_tasks": n,
-        "solved_extraction": int(counted_e.sum()),
-        "solved_synthesis": int(solved_s.sum()),
-        "wrong_extraction": int(frame["wrong_e"].sum()),
-        "wrong_synthesis": int(frame["wrong_s"].sum()),
-        "interval_extraction": wilson(int(counted_e.sum()), n),
-        "interval_synthesis": wilson(int(solved_s.sum()), n),
-        "b": b, "c": c, "p_mcnemar": mcnemar_exact(b, c),
+        "solved_extraction": int(right_e.sum()),
+        "solved_synthesis": int(right_s.sum()),
+        "wrong_extraction": wrong_e,
+        "wrong_synthesis": wrong_s,
+        "interval_extraction": wilson(int(right_e.sum()), n),
+        "interval_synthesis": wilson(int(right_s.sum()), n),
+        "wrong_interval_extraction": wilson(wrong_e, n),
+        "wrong_interval_synthesis": wilson(wrong_s, n),
+        "b": b, "c": c, "p_sign": sign_test(b, c),
         "ratio": ratio, "ratio_lo": ratio_lo, "ratio_hi": ratio_hi, "both_solved": int(both.sum()),
         "not_mechanism": int((frame["solved_e"] & ~frame["mechanism_ok_e"]).sum()),
         "disagreements": b + c,
@@ -390,27 +527,24 @@ def _scope_counts(frame: pd.DataFrame, *, seed: int, n_boot: int) -> dict:
 def _winner(count: dict, p_holm: float, *, adjusted: bool) -> tuple[Winner, str]:
     """The verdict rule of DESIGN.md, and the reason in words."""
     se, ss = count["solved_extraction"], count["solved_synthesis"]
-    we, ws = count["wrong_extraction"], count["wrong_synthesis"]
+    b, c = count["b"], count["c"]
     lo, hi = count["ratio_lo"], count["ratio_hi"]
-    significant = f"exact McNemar p={_p(count['p_mcnemar'])}" + (f", Holm-adjusted {_p(p_holm)}" if adjusted else "")
-    if we <= ws and se > ss and p_holm < ALPHA:
-        return "extraction", significant
-    if we <= ws and se == ss and hi < 1.0:
-        return "extraction", "solve counts tied and the cost-ratio interval wholly below 1"
-    if ws <= we and ss > se and p_holm < ALPHA:
-        return "synthesis", significant
-    if ws <= we and se == ss and lo > 1.0:
-        return "synthesis", "solve counts tied and the cost-ratio interval wholly above 1"
+    significant = (f"extraction better on {b} task{'' if b == 1 else 's'}, synthesis on {c}: exact sign test "
+                   f"p={_p(count['p_sign'])}" + (f", Holm-adjusted {_p(p_holm)}" if adjusted else ""))
+    if b != c and p_holm < ALPHA:
+        return ("extraction" if b > c else "synthesis"), significant
+    if hi < 1.0:
+        return "extraction", f"no significant difference in outcomes ({significant}); the cost-ratio interval wholly below 1"
+    if lo > 1.0:
+        return "synthesis", f"no significant difference in outcomes ({significant}); the cost-ratio interval wholly above 1"
     # Compare counts, not rates, so that a difference of exactly 5 points is not lost to rounding.
     n = count["n_tasks"]
     if abs(se - ss) <= RATE_MARGIN * n + 1e-9 and RATIO_BOUNDS[0] <= lo and hi <= RATIO_BOUNDS[1]:
-        return "equivalent", (f"solve rates within {RATE_MARGIN:.0%} and the cost-ratio interval within "
+        return "equivalent", (f"rates of right outcomes within {RATE_MARGIN:.0%} and the cost-ratio interval within "
                               f"{RATIO_BOUNDS[0]:g}–{RATIO_BOUNDS[1]:g}")
     disagreements = count["disagreements"]
-    reason = f"{disagreements} task{'' if disagreements == 1 else 's'} where the routes disagree; {significant}"
-    if (se > ss and we > ws) or (ss > se and ws > we):
-        reason += "; the route solving more also made more wrong programs"
-    return "inconclusive", reason
+    return "inconclusive", (f"{disagreements} task{'' if disagreements == 1 else 's'} where the routes' outcomes "
+                            f"differ; {significant}")
 
 
 def _verdict(scope: str, count: dict, p_holm: float, *, adjusted: bool) -> Verdict:
@@ -418,20 +552,23 @@ def _verdict(scope: str, count: dict, p_holm: float, *, adjusted: bool) -> Verdi
     n = count["n_tasks"]
     e_lo, e_hi = count["interval_extraction"]
     s_lo, s_hi = count["interval_synthesis"]
+    we_lo, we_hi = count["wrong_interval_extraction"]
+    ws_lo, ws_hi = count["wrong_interval_synthesis"]
     parts = [(
-        f"{scope}: extraction solved {count['solved_extraction']}/{n} tasks (95% CI {_pct(e_lo)}–{_pct(e_hi)}%), "
+        f"{scope}: extraction right on {count['solved_extraction']}/{n} tasks (95% CI {_pct(e_lo)}–{_pct(e_hi)}%), "
         f"synthesis {count['solved_synthesis']}/{n} ({_pct(s_lo)}–{_pct(s_hi)}%)"
     )]
     if count["not_mechanism"]:
         k = count["not_mechanism"]
         parts.append(f"{k} extracted task{'' if k == 1 else 's'} not counted: "
                      "right program, not the network's mechanism")
-    parts.append(f"wrong programs {count['wrong_extraction']} vs {count['wrong_synthesis']}")
+    parts.append(f"wrong programs on {count['wrong_extraction']}/{n} ({_pct(we_lo)}–{_pct(we_hi)}%) vs "
+                 f"{count['wrong_synthesis']}/{n} ({_pct(ws_lo)}–{_pct(ws_hi)}%)")
     if count["both_solved"]:
         parts.append(f"cost ratio extraction/synthesis {count['ratio']:.2f} (95% CI {count['ratio_lo']:.2f}–"
-                     f"{count['ratio_hi']:.2f}) over {count['both_solved']} tasks both solve")
+                     f"{count['ratio_hi']:.2f}) over {count['both_solved']} tasks both get right")
     else:
-        parts.append("no task solved by both routes to compare costs on")
+        parts.append("no task both routes get right to compare costs on")
     sentence = "; ".join(parts) + f" → {winner} ({reason})."
     return Verdict(scope=scope, winner=winner, p_holm=float(p_holm), sentence=sentence, **count)
 

@@ -28,6 +28,9 @@ CLAIM_STATUS: dict[str, RunStatus] = {
 }
 # Claims whose program is not an answer of the route (it is not verified, so it is never "wrong").
 DISOWNED = ("table",)
+# Claims of a reading its extractor returns but disowns (F1 < 1): verified, so the report can say whether the
+# route's own check prevented a wrong program or threw a right one away; never counted as the route's answer.
+SELF_CHECKED = ("partial", "unfaithful")
 DEFAULT_MEMORY_MB = 4096
 
 
@@ -299,6 +302,7 @@ def record(cell: Cell, outcome: Outcome, problem, *, version: str, commit: str, 
     value = dict(outcome.value)
     claim = value.pop("claim")
     value.pop("submethod", None)
+    rejected = value.pop("rejected", None)
     for k in ("examples", "host", "program", "candidates", "reasons", "train_seconds", "extract_seconds",
               "train_accuracy", "agreement", "interchange", "splice", "seconds", "cpu_seconds",
               "phases"):
@@ -306,7 +310,22 @@ def record(cell: Cell, outcome: Outcome, problem, *, version: str, commit: str, 
             row[k] = value[k]
     row["status"], row["verification"] = judge(task, claim, value.get("program"), cell.route, cell.seconds, row)
     row["correct"] = row["status"] == "solved"
+    if claim in SELF_CHECKED and row["status"] in ("solved", "wrong"):  # a reading its extractor disowns (F1 < 1)
+        row.update(self_check="agreement", self_check_right=row["status"] == "solved")
+    elif rejected is not None and row["status"] == "abstained":  # a program its synthesizer's check turned away
+        row.update(self_check="validation", self_check_right=_verified_right(task, rejected, cell.seconds, row))
     return row
+
+
+def _verified_right(task, program: str, budget: float, row: dict) -> bool | None:
+    """Is a program a route turned away right on the task? None if that cannot be decided."""
+    from programs import parse
+
+    try:
+        return task.verify(parse(program), seconds=max(30.0, budget)).equal
+    except Exception as err:  # a program the task cannot take: the check was right to turn it away
+        row["reasons"] = list(row.get("reasons") or []) + [f"the program turned away could not be verified: {err}"]
+        return None
 
 
 def judge(task, claim: str, program: str | None, route: str, budget: float, row: dict) -> tuple[RunStatus, str]:

@@ -26,7 +26,7 @@ from matplotlib.ticker import (
 )
 
 from comparator import analysis
-from comparator.analysis import MECHANISM_THRESHOLD, VIRTUAL_BEST, AnalysisError
+from comparator.analysis import MECHANISM_THRESHOLD, PORTFOLIO, PORTFOLIO_ORDER, VIRTUAL_BEST, AnalysisError
 
 __all__ = ["write_report"]
 
@@ -88,6 +88,7 @@ def write_report(runs: pd.DataFrame, out: str | Path, *, title: str = "tractbenc
         _scaling_section(growth),
         _sample_complexity_section(runs, several),
         _summary_section(summary),
+        _self_check_section(analysis.self_checks(headline)),
         _faithfulness_section(headline, summary),
         _per_task_section(headline, per_method),
         _growth_section(growth, crossings),
@@ -396,7 +397,9 @@ def _how_to_read(runs: pd.DataFrame, selection: dict) -> str:
     text = (
         "**How to read this.** A run counts as solved only when `task.verify` proved its program correct; a "
         "method solves a task when it does so in more than half of its seeds, and a route when any of its methods "
-        "does. A wrong program counts against a route more than an unsolved task. Every run had the same "
+        "does. Per task a route's outcome is right > no program > wrong, and the verdict is an exact sign test on "
+        "the tasks where the routes' outcomes differ, then the cost ratio: a wrong program weighs as one task done "
+        "worse, and wrong-program rates stand beside it. Every run had the same "
         f"wall-clock budget ({budgets}) on one CPU thread, and extraction's time includes training the network. "
         "An extraction that is correct but fails the interchange (F2) or splice (F3) check is "
         "\"right program, not the network's mechanism\" and is not counted as an extraction win. "
@@ -468,7 +471,7 @@ def _summary_section(summary: pd.DataFrame) -> str:
     rows = []
     for row in summary.itertuples(index=False):
         rows.append([
-            row.route, row.method if row.method != VIRTUAL_BEST else f"*{VIRTUAL_BEST}*",
+            row.route, row.method if row.method not in (VIRTUAL_BEST, PORTFOLIO) else f"*{row.method}*",
             f"{row.solved}/{row.tasks}", f"{100 * row.rate:.0f}% ({100 * row.rate_lo:.0f}–{100 * row.rate_hi:.0f}%)",
             _seconds(row.par2), str(row.wrong), str(row.not_mechanism) if row.route == "extraction" else "—",
         ])
@@ -477,8 +480,28 @@ def _summary_section(summary: pd.DataFrame) -> str:
         + _table(["route", "method", "solved", "rate (95% Wilson CI)", "PAR-2", "wrong", "not mechanism"], rows)
         + "\n\nPAR-2 is the mean over tasks of the median-over-seeds cost, where an unsolved run costs twice the "
         "budget. *wrong* counts tasks where some run returned a wrong program; *not mechanism* counts solved "
-        "extractions that failed interchange or splice (they are included in *solved* here)."
+        "extractions that failed interchange or splice (they are included in *solved* here). The *virtual best* "
+        "takes, per task, the best any method of the route did, which only the verifier can know; the "
+        "*portfolio* is what a user without the verifier gets: the route's methods run in a stated order "
+        f"(synthesis: {', '.join(PORTFOLIO_ORDER['synthesis'])}; extraction: {', '.join(PORTFOLIO_ORDER['extraction'])}; "
+        "cheapest first on the quick suite), the first answer that passes the route's own checks taken (a "
+        "synthesizer's program that survived its self-check; a reading with F1 = 1 and F2, F3 at least "
+        f"{MECHANISM_THRESHOLD:g} where measured), its seconds the sum up to that answer (its PAR-2 twice the sum "
+        "when no right answer came)."
     )
+
+
+def _self_check_section(checks: pd.DataFrame) -> str:
+    text = ("## Self-checks\n\nA route's own check may turn an answer away before anyone verifies it: a synthesizer "
+            "whose program fails the part of its examples it set aside (`validation`, on by default for `rpni`), "
+            "an extractor whose reading disagrees with its own network somewhere (`agreement`, F1 < 1). Such an "
+            "answer counts as the route's abstention; the verifier still looks at it, to say how many wrong "
+            "programs each check prevented and how many right ones it threw away.\n\n")
+    if checks.empty:
+        return text + "No answer was turned away by a self-check in this comparison."
+    rows = [[r.route, r.check, str(r.turned_away), str(r.prevented), str(r.discarded), str(r.undecided)]
+            for r in checks.itertuples(index=False)]
+    return text + _table(["route", "check", "turned away", "wrong prevented", "right thrown away", "undecided"], rows)
 
 
 def _faithfulness_section(runs: pd.DataFrame, summary: pd.DataFrame) -> str:

@@ -85,7 +85,8 @@ def run_route(problem, route: str, method: str, seed: int, seconds: float, optio
         res = solve(problem, method, seconds=max(0.05, seconds - (time.perf_counter() - start)), seed=seed,
                     options=options)
         row.update(claim=res.status, program=None if res.program is None else str(res.program),
-                   candidates=res.candidates, reasons=list(res.reasons))
+                   candidates=res.candidates, reasons=list(res.reasons),
+                   rejected=None if res.rejected is None else str(res.rejected))
         phases["synthesis"] = res.seconds
     elif route == "extraction":
         import extraction

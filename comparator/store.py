@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "IDENTITY", "SCHEMA_VERSION", "Store", "StoreError", "git_commit", "package_version", "run_key"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # PRAGMA application_id marks the file as ours ("TrBn"), so a database some other program wrote is
 # recognised and left alone rather than written into.
 APPLICATION_ID = 0x5472426E
@@ -69,7 +69,13 @@ COLUMNS: dict[str, str] = {
     "host": "text",
     "started_at": "text",
     "finished_at": "text",
+    # Version 2: a route's own check that turned its answer away (synthesis: "validation", a held-out part of its
+    # examples; extraction: "agreement", F1 < 1), and whether the verifier found the program turned away right.
+    "self_check": "text",
+    "self_check_right": "bool",
 }
+# The columns each earlier schema version ended with; opening such a store adds the later columns (no row changes).
+_COLUMNS_UP_TO = {1: "finished_at"}
 # The configuration that decides what a run computes; everything else in a row is its result.
 IDENTITY = ("task", "params", "route", "method", "method_args", "seed", "examples_spec", "budget", "memory_mb")
 
@@ -272,6 +278,8 @@ class Store:
                 f"{self.path} is a SQLite database but not a tractbench store "
                 f"(tables: {', '.join(tables) or 'none'}); choose another store path (tractbench leaves this file alone)"
             )
+        if version in _COLUMNS_UP_TO and self._migrate(version):
+            return True
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} is a tractbench store of schema version {version}, and this tractbench "
@@ -281,6 +289,25 @@ class Store:
         columns = [row[1] for row in self._conn.execute("PRAGMA table_info(runs)")]
         if columns != list(COLUMNS):
             raise StoreError(f"{self.path} is a damaged tractbench store (its runs table has other columns); start a new store")
+        return True
+
+    def _migrate(self, version: int) -> bool:
+        """Brings a store of an earlier schema version up to this one by adding the columns it lacks (every
+        stored row keeps its values; the new columns read as empty); False if its columns are not that version's."""
+        names = list(COLUMNS)
+        old = names[: names.index(_COLUMNS_UP_TO[version]) + 1]
+        if [row[1] for row in self._conn.execute("PRAGMA table_info(runs)")] != old:
+            return False
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self._conn.execute("PRAGMA user_version").fetchone()[0] == version:  # not migrated meanwhile
+                for name in names[len(old):]:
+                    self._conn.execute(f"ALTER TABLE runs ADD COLUMN {_quoted(name)} {_SQL_TYPES[COLUMNS[name]]}")
+                self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
         return True
 
     def __enter__(self) -> Self:

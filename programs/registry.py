@@ -28,13 +28,15 @@ def applies_always(target: Any) -> list[str]:
 @dataclass(frozen=True)
 class Entry:
     """A registered method: its name, factory, the factory's default settings, the first line of its
-    docstring, and ``applies(target)``: reasons it cannot run on a target ([] when it can)."""
+    docstring, ``applies(target)``: reasons it cannot run on a target ([] when it can), and ``validation``:
+    the share of its examples a synthesizer sets aside by default to check its own answer on (0: none)."""
 
     name: str
     factory: Callable[..., Any]
     defaults: dict[str, Any]
     doc: str
     applies: Callable[[Any], list[str]] = applies_always
+    validation: float = 0.0
 
     @property
     def origin(self) -> str:
@@ -54,14 +56,16 @@ class Registry:
         self._loaded = False
 
     def register(self, name: str, factory: Callable[..., Any], *,
-                 applies: Callable[[Any], list[str]] = applies_always) -> Entry:
+                 applies: Callable[[Any], list[str]] = applies_always, validation: float = 0.0) -> Entry:
         """Add ``factory`` under ``name``; RegistryError if another factory has the name."""
         if not isinstance(name, str) or not name:
             raise RegistryError(f"a {self.kind} needs a non-empty name, got {name!r}")
+        if not (isinstance(validation, (int, float)) and 0.0 <= validation < 1.0):
+            raise RegistryError(f"{self.kind} {name!r}: validation is a share of the examples in [0, 1), got {validation!r}")
         defaults = {k: p.default for k, p in inspect.signature(factory).parameters.items()
                     if p.default is not inspect.Parameter.empty}
         doc = (inspect.getdoc(factory) or "").strip().splitlines()
-        entry = Entry(name, factory, defaults, doc[0] if doc else "", applies)
+        entry = Entry(name, factory, defaults, doc[0] if doc else "", applies, float(validation))
         self.add(entry)
         return entry
 

@@ -30,10 +30,11 @@ class Synthesizer(Protocol):
 REGISTRY = Registry("synthesizer", "tractbench.synthesizers", "synthesis.methods")
 
 
-def synthesizer(name: str) -> Callable[[Callable[..., Synthesizer]], Callable[..., Synthesizer]]:
+def synthesizer(name: str, *, validation: float = 0.0) -> Callable[[Callable[..., Synthesizer]], Callable[..., Synthesizer]]:
     """Register a factory ``f(**settings) -> Synthesizer`` under ``name`` (a name already taken by another
-    factory is a ``RegistryError``)."""
-    return REGISTRY.decorator(name)
+    factory is a ``RegistryError``). ``validation``: the share of its examples ``solve`` sets aside by default
+    to check the method's answer on (``solve(..., validation=...)`` overrides it per call)."""
+    return REGISTRY.decorator(name, validation=validation)
 
 
 def registry() -> dict[str, Entry]:

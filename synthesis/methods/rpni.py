@@ -529,7 +529,7 @@ def _numberings(machine: Machine, arity: int, sym: Symbols) -> list[list[int]]:
     return unique
 
 
-@synthesizer("rpni")
+@synthesizer("rpni", validation=0.2)
 def rpni(max_alphabet: int = 64, max_states: int = 256, models: tuple[str, ...] = ("mealy", "moore")):
     """Passive automata learning (RPNI via aalpy): a Mealy/Moore machine from the examples, as a loop."""
 

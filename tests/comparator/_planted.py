@@ -102,6 +102,8 @@ def planted_row(i: int, comparison: str = "planted") -> dict:
         "host": "testhost",
         "started_at": "2024-05-01T12:00:00+00:00",
         "finished_at": "2024-05-01T12:01:00+00:00",
+        "self_check": "validation" if i % 2 else None,
+        "self_check_right": bool(i % 3) if i % 2 else None,
     }
     row["key"] = run_key(row)
     return row

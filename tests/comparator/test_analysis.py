@@ -282,13 +282,31 @@ def test_extraction_wins_by_solving_significantly_more():
     assert verdict.interval_extraction == pytest.approx(wilson(10, 10))
 
 
-def test_fewer_errors_first_denies_a_win_to_the_route_with_more_wrong_programs():
+def test_a_wrong_program_weighs_as_one_task_done_worse_not_a_disqualification():
     rows = paired("mod", [("solved", "timeout")] * 9 + [("wrong", "timeout")])
     verdict = only(verdicts(table(rows)), "mod")
-    assert verdict.p_holm < 0.05 and verdict.solved_extraction > verdict.solved_synthesis
+    assert (verdict.b, verdict.c) == (9, 1)  # 9 tasks right against nothing, 1 wrong against nothing
+    assert verdict.p_sign == pytest.approx(2 * (1 + 10) / 2**10)
     assert (verdict.wrong_extraction, verdict.wrong_synthesis) == (1, 0)
+    assert verdict.winner == "extraction"
+    assert "wrong programs on 1/10 (2–40%) vs 0/10 (0–28%)" in verdict.sentence
+
+
+@pytest.mark.parametrize("first", ["extraction", "synthesis"])
+def test_right_on_eleven_and_wrong_on_one_beats_a_route_that_answers_nothing(first):
+    outcomes = [("solved", "abstained")] * 11 + [("wrong", "abstained")]
+    rows = paired("scan", outcomes if first == "extraction" else [(s, e) for e, s in outcomes])
+    verdict = only(verdicts(table(rows)), "pooled")
+    assert verdict.winner == first
+    assert verdict.p_sign == pytest.approx(2 * (1 + 12) / 2**12)
+    assert verdict.wrong_interval_extraction == wilson(1 if first == "extraction" else 0, 12)
+
+
+def test_a_route_that_is_wrong_where_the_other_is_right_does_worse_there():
+    rows = paired("scan", [("solved", "wrong")] * 6 + [("timeout", "solved")] * 6)
+    verdict = only(verdicts(table(rows)), "pooled")
+    assert (verdict.b, verdict.c, verdict.disagreements) == (6, 6, 12)
     assert verdict.winner == "inconclusive"
-    assert "more wrong programs" in verdict.sentence
 
 
 def test_synthesis_wins_on_cost_when_solve_counts_tie():
@@ -319,8 +337,9 @@ def test_inconclusive_sentence_states_the_intervals_and_disagreements():
     verdict = only(verdicts(table(rows)), "modular")
     assert verdict.winner == "inconclusive" and verdict.disagreements == 2
     assert verdict.sentence.startswith(
-        "modular: extraction solved 3/3 tasks (95% CI 44–100%), synthesis 1/3 (6–79%)")
-    assert "→ inconclusive (2 tasks where the routes disagree; exact McNemar p=0.50" in verdict.sentence
+        "modular: extraction right on 3/3 tasks (95% CI 44–100%), synthesis 1/3 (6–79%)")
+    assert ("→ inconclusive (2 tasks where the routes' outcomes differ; extraction better on 2 tasks, synthesis on 0: "
+            "exact sign test p=0.50") in verdict.sentence
     assert verdict.sentence.endswith(").") and "\n" not in verdict.sentence
 
 

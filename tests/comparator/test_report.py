@@ -61,7 +61,8 @@ def test_every_family_has_its_verdict_sentence_before_the_how_to_read_line(runs,
     for verdict in analysis.verdicts(runs):
         assert verdict.sentence in head
     how = text.split("**How to read this.**")[1].split("\n")[0]
-    for phrase in ("task.verify", "wrong program counts against a route more", "budget (10 s)", "includes training"):
+    for phrase in ("task.verify", "a wrong program weighs as one task done worse", "exact sign test", "budget (10 s)",
+                   "includes training"):
         assert phrase in how
 
 
@@ -76,9 +77,10 @@ def test_figures_exist_and_are_pngs(report):
 def test_sections_and_tables_are_all_there(report):
     text = report.read_text(encoding="utf-8")
     headings = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
-    assert headings == ["Cactus plot", "Scaling with difficulty", "Sample complexity", "Summary",
+    assert headings == ["Cactus plot", "Scaling with difficulty", "Sample complexity", "Summary", "Self-checks",
                         "Faithfulness of extractions", "Per task", "Growth", "Provenance"]
     assert "| extraction | *virtual best* |" in text
+    assert "| extraction | *portfolio* |" in text and "| synthesis | *portfolio* |" in text
     # The scan family's fsm extractions fail interchange on even difficulties: flagged, per task too.
     faithfulness = text.split("## Faithfulness of extractions")[1].split("##")[0]
     score = r"[\d.]+ \(n=\d+\)"
@@ -224,7 +226,7 @@ def test_a_route_with_no_solves_still_gets_its_lines_and_rows(degenerate):
 def test_nothing_solved_has_no_program_and_no_growth(degenerate):
     text = degenerate("nothing solved").read_text(encoding="utf-8")
     assert "### Programs" not in text and "No growth line could be fitted" in text
-    assert "extraction solved 0/3 tasks" in text.splitlines()[2]
+    assert "extraction right on 0/3 tasks" in text.splitlines()[2]
 
 
 def test_a_table_with_one_route_says_there_is_no_verdict(tmp_path):

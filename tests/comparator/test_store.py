@@ -220,3 +220,31 @@ def test_concurrent_writers_share_one_store(tmp_path):
     with Store(path) as store:
         assert store.keys() == {planted_row(i)["key"] for i in range(60)}
         assert len(store) == 60
+
+
+def test_a_store_of_the_first_schema_gains_the_new_columns_and_keeps_its_rows(tmp_path):
+    import sqlite3
+
+    from comparator.store import APPLICATION_ID
+
+    path = tmp_path / "v1.sqlite"
+    old = [name for name in COLUMNS if name not in ("self_check", "self_check_right")]
+    row = planted_row(2)
+    with sqlite3.connect(path) as conn:  # a store exactly as schema version 1 wrote it
+        conn.execute("CREATE TABLE runs (" + ", ".join(f'"{n}"' + (" TEXT PRIMARY KEY NOT NULL" if n == "key" else "")
+                                                        for n in old) + ")")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("PRAGMA user_version = 1")
+        with Store(":memory:") as scratch:  # encode the row the way the store does
+            scratch.add(row)
+            values = scratch._conn.execute("SELECT " + ", ".join(f'"{n}"' for n in old) + " FROM runs").fetchone()
+        conn.execute(f"INSERT INTO runs VALUES ({', '.join('?' for _ in old)})", values)
+    with Store(path) as store:
+        runs = store.runs()
+        assert len(runs) == 1 and list(runs.columns) == list(COLUMNS)
+        (stored,) = runs.to_dict("records")
+        assert all(_same(stored[n], row[n]) for n in old)
+        assert stored["self_check"] is None and stored["self_check_right"] is None
+        assert store.add(planted_row(5))  # and new rows go in whole
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
