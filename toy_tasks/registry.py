@@ -12,7 +12,9 @@ from typing import Any, Callable, Mapping
 from programs import Int, Program, Seq, parse
 from programs.domains import DomainError, sample_domain
 
-from .task import ALL_OPERATORS, Task, TaskError, TimeLimit, check_seconds, normalise_output, signature_errors
+from .errors import TaskError
+from .tabulate import TimeLimit, check_seconds, normalise_output
+from .task import ALL_OPERATORS, Task, signature_errors
 
 
 @dataclass(frozen=True)
