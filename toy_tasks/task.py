@@ -13,7 +13,7 @@ from programs.equivalence import Verification, equivalent
 from programs.interpreter import evaluate
 
 from .errors import TaskError
-from .tabulate import _call_function
+from .tabulate import Progress, tabulate
 
 # Domains up to this many inputs are enumerated whole; larger ones are sampled, and say so.
 MAX_ENUMERATED = 1 << 20
@@ -119,14 +119,20 @@ class Task:
         return ", ".join(f"{n}: {d}" for n, d in self.inputs.items())
 
     # --- ground truth ---------------------------------------------------------------------------
-    def _truth(self, arrays: dict[str, np.ndarray], lengths) -> np.ndarray:
+    def _truth(self, arrays: dict[str, np.ndarray], lengths, progress: Progress | None = None) -> np.ndarray:
         if self.reference is not None:
-            return evaluate(self.reference, arrays, lengths)
-        return _call_function(self, self.function, arrays, lengths, seconds=self.truth_seconds)
+            out = evaluate(self.reference, arrays, lengths)
+            if progress is not None:  # one vectorised pass: nothing to report until it is done
+                progress(len(out), len(out))
+            return out
+        return tabulate(self.name, self.function, arrays, lengths, kind=self.kind, arity=self.arity,
+                        seconds=self.truth_seconds, progress=progress)
 
-    def _domain(self) -> Examples:
+    def _domain(self, progress: Progress | None = None) -> Examples:
         hit = self._cache.get("domain")
-        if hit is None:
+        if hit is not None and progress is not None:  # computed before: done at once
+            progress(len(hit), len(hit))
+        elif hit is None:
             if self.enumerable:
                 arrays, lengths = enumerate_domain(self.inputs)
                 note = f"the whole domain ({self.domain_size} inputs)"
@@ -135,31 +141,36 @@ class Task:
                 arrays, lengths = sample_domain(self.inputs, DEFAULT_SAMPLE, np.random.default_rng(0), distinct=True)
                 note = f"a uniform sample of {DEFAULT_SAMPLE} distinct inputs of the {self.domain_size:.3g} (the domain is too large to enumerate)"
                 complete = False
-            hit = Examples(arrays, self._truth(arrays, lengths), lengths, complete, note, self.kind == "scan")
+            hit = Examples(arrays, self._truth(arrays, lengths, progress), lengths, complete, note, self.kind == "scan")
             self._cache["domain"] = hit
         return hit
 
-    def examples(self, n: int | None = None, seed: int = 0) -> Examples:
-        """``n`` distinct examples drawn at random with ``seed``; ``n=None``: the whole domain (or a stated sample)."""
+    def examples(self, n: int | None = None, seed: int = 0, *, progress: Progress | None = None) -> Examples:
+        """``n`` distinct examples drawn at random with ``seed``; ``n=None``: the whole domain (or a stated sample).
+
+        ``progress(done, total)`` is told how far computing their outputs has got, lastly ``(total, total)``
+        (at once when they were computed before).
+        """
         if n is None:
-            return self._domain()
+            return self._domain(progress)
         n = _count(n, "n")
         if self.enumerable:
-            dom = self._domain()
+            dom = self._domain(progress)
             if n >= len(dom):
                 return dom
             idx = np.sort(np.random.default_rng(seed).choice(len(dom), size=n, replace=False))
             ex = dom.take(idx)
             return replace(ex, note=f"{n} of {len(dom)} inputs drawn without replacement, seed {seed}")
         arrays, lengths = sample_domain(self.inputs, n, np.random.default_rng(seed), distinct=True)
-        return Examples(arrays, self._truth(arrays, lengths), lengths, False, f"{n} distinct inputs drawn uniformly, seed {seed}", self.kind == "scan")
+        return Examples(arrays, self._truth(arrays, lengths, progress), lengths, False, f"{n} distinct inputs drawn uniformly, seed {seed}", self.kind == "scan")
 
-    def split(self, train: float | int = 0.5, seed: int = 0, test: float | int | None = None) -> tuple[Examples, Examples]:
+    def split(self, train: float | int = 0.5, seed: int = 0, test: float | int | None = None, *,
+              progress: Progress | None = None) -> tuple[Examples, Examples]:
         """Disjoint training and held-out examples: ``train`` as a fraction of the domain or a count.
 
-        The held-out part is the rest of the domain (or ``test`` of it).
+        The held-out part is the rest of the domain (or ``test`` of it). ``progress`` as for ``examples``.
         """
-        dom = self._domain()
+        dom = self._domain(progress)
         total = len(dom)
         n_train = _size(train, total, "train")
         n_test = total - n_train if test is None else _size(test, total, "test")
@@ -269,14 +280,18 @@ class Task:
             raise TaskError(f"cannot run {prog.name} on task {self.name}: {err}") from None
         return _verdict(dom, got, lambda x, y: (prog(**x), y))
 
-    def check_definition(self) -> Verification:
-        """Check the reference program against the task's independent Python definition, over the domain."""
+    def check_definition(self, *, progress: Progress | None = None) -> Verification:
+        """Check the reference program against the task's independent Python definition, over the domain.
+
+        ``progress(done, total)`` is told how far tabulating the definition has got, lastly ``(total, total)``.
+        """
         if self.reference is None:
             raise TaskError(f"task {self.name} has no reference program; its Python function is its definition")
         if self.definition is None:
             raise TaskError(f"task {self.name} has no independent Python definition to check its reference against")
         dom = self._domain()
-        want = _call_function(self, self.definition, dom.inputs, dom.lengths)
+        want = tabulate(self.name, self.definition, dom.inputs, dom.lengths, kind=self.kind, arity=self.arity,
+                        progress=progress)
         return _verdict(dom, want, lambda x, y: (y, self.definition(**x)),
                         detail="the reference program and the Python definition disagree")
 
