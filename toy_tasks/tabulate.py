@@ -34,8 +34,8 @@ ways, chosen in this order:
    finish or fail, and the workers after it are killed. Each worker keeps the same overall deadline in
    its own main thread (SIGALRM, as in way 3), so a call that hangs is named with its input; the parent
    waits ``GRACE`` seconds past its own alarm for that report, then kills them all. Workers ignore
-   Ctrl-C and die with the parent (``PR_SET_PDEATHSIG``), and every exit from here kills and reaps them,
-   so none is left behind.
+   Ctrl-C and die with the parent (``PR_SET_PDEATHSIG``), and every exit from here kills and reaps them
+   (Ctrl-C and the alarm are held while one is forked and recorded), so none is left behind.
 
    Forking is done only where it is safe and useful: where ``fork`` exists, from the main thread, when no
    other Python thread is running (a fork copies only the forking thread, so a lock another thread held
@@ -90,7 +90,9 @@ CHUNK = 8192
 # How often the parent looks at its workers (progress, and a worker that died without a word).
 POLL = 0.1
 # How long the parent waits, past its own alarm, for a worker to name the input its call hung on.
-GRACE = 1.0
+GRACE = 2.0
+# Signals held while a worker is forked and recorded (their handlers raise: Ctrl-C, the time limit).
+_HELD = (signal.SIGINT, signal.SIGALRM)
 
 How = Literal["auto", "calls", "vectorised", "processes"]
 Progress = Callable[[int, int], None]
@@ -580,19 +582,23 @@ def _in_processes(calls: _Calls, limit: TimeLimit, report: Progress, workers: in
     done = np.frombuffer(done_map, dtype=np.int64, count=len(ranges))
     context = multiprocessing.get_context("fork")
     pool = _Workers(calls.task_name, ranges, done, n, report)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])  # as it is: the workers restore it
     try:
         for i, (lo, hi) in enumerate(ranges):
             receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(calls, i, lo, hi, out, done, send, os.getpid(), limit),
+            process = context.Process(target=_work, args=(calls, i, lo, hi, out, done, send, os.getpid(), limit, mask),
                                       name=f"tabulate {calls.task_name} {lo}-{hi}", daemon=True)
+            # Ctrl-C or the alarm between the fork and pool.add would leave a worker that nobody kills: held here.
+            signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
             try:
                 process.start()
+                pool.add(process, receive)
             except OSError:  # no more processes allowed (RLIMIT_NPROC, memory): do it here instead
                 receive.close()
-                send.close()
                 return None
-            send.close()  # the worker holds the only writing end, so its death is an end of file here
-            pool.add(process, receive)
+            finally:
+                send.close()  # the worker holds the only writing end, so its death is an end of file here
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         try:
             pool.listen(until=None)
         except _Overtime:
@@ -609,9 +615,10 @@ def _in_processes(calls: _Calls, limit: TimeLimit, report: Progress, workers: in
 
 
 def _work(calls: _Calls, index: int, lo: int, hi: int, out: np.ndarray, done: np.ndarray, send, parent: int,
-          outer: TimeLimit) -> None:
+          outer: TimeLimit, mask: set) -> None:
     """A worker process: rows ``lo`` to ``hi`` into the shared ``out``; one line back, empty when all went well."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills its workers
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # forked while the parent held SIGALRM, which the limit needs
     _die_with(parent)
     try:
         with TimeLimit(calls.task_name, outer.seconds, since=outer.started) as limit:
