@@ -41,8 +41,9 @@ ways, chosen in this order:
    other Python thread is running (a fork copies only the forking thread, so a lock another thread held
    stays held for ever in the child: logging, an import, a progress bar's refresh thread), and not from
    inside a process that is itself a ``multiprocessing`` worker (its pool has already shared out the
-   CPUs). Native threads of numpy's BLAS or torch are not counted: the workers only call ``fn`` on
-   Python ints, and a worker stuck all the same is stopped by the deadline. Anywhere else: way 3.
+   CPUs). Native threads of numpy's BLAS or torch are not counted (numpy starts them on import, so
+   counting them would rule forking out everywhere): the workers only call ``fn`` on Python ints, and a
+   worker stuck all the same is stopped by the time limit where there is one. Anywhere else: way 3.
 
 3. **Per call, in this process**: a chunk of ``CHUNK`` rows at a time, each input column turned into
    Python lists once (``tolist``), ``fn`` called positionally when it is a plain function whose
