@@ -1,6 +1,7 @@
 """The ``tractbench`` command line."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -48,7 +49,8 @@ def tasks(suite_name: str | None, family: str | None, verify: bool, show: bool) 
         if verify:
             start = time.perf_counter()
             try:
-                v = task.check_definition()
+                with _tabulation_progress(f"tabulating {task.name}") as progress:
+                    v = task.check_definition(progress=progress)
                 row.append(_describe(v) if v.equal else f"[red]FAILED[/red] on {v.counterexample}: {v.outputs}")
                 ok = v.equal
             except toy_tasks.TaskError as err:
@@ -68,6 +70,24 @@ def tasks(suite_name: str | None, family: str | None, verify: bool, show: bool) 
             console.print(f"[red]{len(failures)} reference program(s) failed: {', '.join(failures)}[/red]")
             sys.exit(1)
         console.print(f"[green]all {len(items)} reference programs verified[/green]")
+
+
+@contextlib.contextmanager
+def _tabulation_progress(description: str):
+    """A progress bar while a Python function is tabulated (gone once done); yields its ``progress(done, total)``.
+    It refreshes only when told: a refresh thread would keep the tabulation from forking worker processes."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True, auto_refresh=False) as bar:
+        job = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(job, completed=done, total=total, refresh=True)
 
 
 def _describe(v) -> str:

@@ -12,7 +12,9 @@ from typing import Any, Callable, Mapping
 from programs import Int, Program, Seq, parse
 from programs.domains import DomainError, sample_domain
 
-from .task import ALL_OPERATORS, Task, TaskError, TimeLimit, check_seconds, normalise_output, signature_errors
+from .errors import TaskError
+from .tabulate import Progress, TimeLimit, check_seconds, normalise_output
+from .task import ALL_OPERATORS, Task, signature_errors
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ def from_function(
     operators: tuple[str, ...] = ALL_OPERATORS,
     description: str = "",
     seconds: float = 60.0,
+    progress: Progress | None = None,
 ) -> Task:
     """A task whose ground truth is a Python function of plain ints (lists for sequences).
 
@@ -227,6 +230,12 @@ def from_function(
     function that takes longer is a ``TaskError`` naming the input it was on. In the main thread a
     call that hangs is interrupted (by SIGALRM); in other threads the time is checked between calls,
     so a slow function is stopped but a call that never returns cannot be.
+
+    Over large domains the truth table is computed faster than by one call per input where that gives
+    the same answer (``toy_tasks.tabulate``): a function of integers only may be called once on whole
+    numpy arrays (its answer is used only if it matches calls per input on a sample, and Python's own
+    arithmetic everywhere), and the calls may be spread over worker processes forked from this one.
+    ``progress(done, total)`` is told how far the truth table has got, lastly ``(total, total)``.
     """
     if not isinstance(name, str) or not name:
         raise TaskError("a task needs a non-empty name")
@@ -254,12 +263,12 @@ def from_function(
         truth_seconds=seconds,
     )
     if task.enumerable:
-        task.examples()  # computes (and caches) the whole truth table, naming any input that fails
+        task.examples(progress=progress)  # computes (and caches) the whole truth table, naming any input that fails
     else:
         import numpy as np
 
         arrays, lengths = sample_domain(inputs, 256, np.random.default_rng(0))
-        task._truth(arrays, lengths)
+        task._truth(arrays, lengths, progress)
     return task
 
 

@@ -1,8 +1,11 @@
 """The tractbench command line, run in-process with click's runner."""
 from __future__ import annotations
 
+import threading
+
 from click.testing import CliRunner
 
+import toy_tasks
 from comparator.cli import main
 
 
@@ -19,6 +22,18 @@ def test_tasks_verify_checks_every_reference_against_its_definition():
     assert result.exit_code == 0, result.output
     assert "all 12 reference programs verified" in result.output
     assert result.output.count("exhaustive (") == 12 and "(0 inputs)" not in result.output
+
+
+def test_the_tabulation_progress_bar_leaves_tabulating_free_to_fork():
+    from comparator.cli import _tabulation_progress
+
+    before = threading.active_count()
+    seen = []
+    with _tabulation_progress("tabulating running_parity") as progress:
+        assert threading.active_count() == before  # no refresh thread: toy_tasks.tabulate refuses to fork beside one
+        task = toy_tasks.get("running_parity", length=5)
+        assert task.check_definition(progress=lambda done, total: (seen.append((done, total)), progress(done, total))).equal
+    assert seen[-1] == (task.domain_size, task.domain_size)
 
 
 def test_tasks_show_prints_reference_programs():
