@@ -304,8 +304,8 @@ def summary(runs: pd.DataFrame) -> pd.DataFrame:
 
 PORTFOLIO = "portfolio"
 PORTFOLIO_ORDER: dict[str, tuple[str, ...]] = {
-    "synthesis": ("logic", "enumerative", "rpni", "stochastic", "smt", "cvc5"),
-    "extraction": ("auto", "fsm", "boolean", "linear", "fourier", "lstar"),
+    "synthesis": ("enumerative", "stochastic", "smt", "cvc5", "rpni", "logic"),
+    "extraction": ("auto", "linear", "boolean", "fsm", "lstar", "fourier"),
 }
 """Each route's methods in the order its portfolio tries them: cheapest first by mean PAR-2 cost on the quick
 suite (``python bench/portfolio_order.py``, bench/results/portfolio-order.json). A method not listed goes

@@ -50,3 +50,21 @@ if "planted_wrong" not in registry():
             return Attempt(None, "exhausted", 0, ["planted: gave up"])
 
         return run
+
+if "planted_lookup" not in registry():
+    @synthesizer("planted_lookup", validation=0.3)
+    def planted_lookup():
+        """Memorises the examples it sees as a chain of tests (0 elsewhere): it fits them and nothing more, so
+        its own self-check (30% of the examples set aside) turns it away wherever the answers are not all 0."""
+
+        def run(problem, budget, rng):
+            from programs import parse
+
+            names = problem.params
+            expr = "0"
+            for x, y in problem.examples.rows():
+                test = " and ".join(f"{n} == {x[n]}" for n in names)
+                expr = f"({y} if {test} else {expr})"
+            return Attempt(parse(f"def f({', '.join(names)}):\n    return {expr}\n"), "solved", 1)
+
+        return run

@@ -27,6 +27,8 @@ from comparator.analysis import (
     verdicts,
     virtual_best,
     wilcoxon_costs,
+    portfolio,
+    self_checks,
     wilson,
 )
 
@@ -490,3 +492,48 @@ def test_sample_complexity_by_hand():
     assert synthesis["median_examples"] == 8 and synthesis["solved_seeds"] == 2
     # One seed of two solved: not a majority, so no median.
     assert math.isnan(result.loc["extraction", "median_examples"])
+
+
+# --- self-checks and portfolios ------------------------------------------------------------------------
+
+
+def test_self_checks_count_the_wrong_programs_prevented_and_the_right_ones_thrown_away():
+    rows = [
+        {**run("t0", "synthesis", "abstained", method="rpni"), "self_check": "validation", "self_check_right": False},
+        {**run("t1", "synthesis", "abstained", method="rpni"), "self_check": "validation", "self_check_right": True},
+        {**run("t2", "synthesis", "abstained", method="rpni"), "self_check": "validation", "self_check_right": False},
+        {**run("t0", "extraction", "wrong", method="fsm"), "agreement": 0.9},  # stored before the columns existed
+        {**run("t1", "extraction", "solved", method="fsm"), "agreement": 0.5, "self_check": "agreement",
+         "self_check_right": True},
+        run("t2", "extraction", "solved", method="fsm"),  # F1 = 1: not turned away
+    ]
+    checks = self_checks(table(rows)).set_index(["route", "check"])
+    assert checks.loc[("synthesis", "validation")].tolist() == [3, 2, 1, 0]
+    assert checks.loc[("extraction", "agreement")].tolist() == [2, 1, 1, 0]
+    # and a turned-away program is neither the route's answer nor its mistake
+    outcome = task_outcomes(table(rows)).set_index(["task", "route"])["outcome"]
+    assert outcome[("t0", "synthesis")] == "none" and outcome[("t0", "extraction")] == "none"
+
+
+def test_a_portfolio_takes_the_first_answer_that_passes_the_routes_own_checks_in_order():
+    rows = [
+        {**run("t0", "synthesis", "wrong", method="enumerative"), "seconds": 2.0},  # a program: taken, though wrong
+        run("t0", "synthesis", "solved", 1.0, method="smt"),
+        run("t1", "synthesis", "timeout", method="enumerative"),
+        run("t1", "synthesis", "solved", 3.0, method="smt"),
+        {**run("t0", "extraction", "solved", 4.0, method="auto"), "interchange": 0.5},  # fails its own F2: skipped
+        run("t0", "extraction", "solved", 1.0, method="fsm"),
+        {**run("t1", "extraction", "abstained", method="auto"), "seconds": 1.0},
+        run("t1", "extraction", "solved", 2.0, method="blackbox"),  # a control: never in a portfolio
+    ]
+    chosen = portfolio(table(rows)).set_index(["task", "route"])  # the default order: enumerative before smt
+    assert chosen.loc[("t0", "synthesis"), ["outcome", "seconds", "method"]].tolist() == ["wrong", 2.0, "enumerative"]
+    assert chosen.loc[("t1", "synthesis"), ["outcome", "seconds", "method"]].tolist() == ["right", BUDGET + 3.0, "smt"]
+    assert chosen.loc[("t0", "extraction"), ["outcome", "seconds", "method"]].tolist() == ["right", 5.0, "fsm"]
+    assert chosen.loc[("t1", "extraction"), ["outcome", "seconds"]].tolist() == ["none", 1.0]
+    reordered = portfolio(table(rows), {"synthesis": ("smt", "enumerative")}).set_index(["task", "route"])
+    assert reordered.loc[("t0", "synthesis"), ["outcome", "seconds", "method"]].tolist() == ["right", 1.0, "smt"]
+    by = summary(table(rows)).set_index(["route", "method"])
+    assert by.loc[("synthesis", "portfolio"), ["solved", "tasks", "wrong"]].tolist() == [1, 2, 1]
+    # the virtual best is the oracle: it takes smt's right answer on t0 where the portfolio took a wrong one
+    assert by.loc[("synthesis", "virtual best"), "solved"] == 2

@@ -159,3 +159,19 @@ def test_a_program_returned_after_the_budget_is_a_timeout():
     assert "after its budget" in late["reasons"][-1]
     in_time = {"seconds": 9.9, "reasons": []}
     assert judge(task, "solved", right, "extraction", 10.0, in_time)[0] == "solved"
+
+
+def test_a_program_a_synthesizers_self_check_turns_away_is_verified_and_counted(tmp_path):
+    from comparator.analysis import self_checks
+
+    comp = comparator.compare(["modular_addition[p=5]", "modular_subtraction[p=5]"], extractors=(),
+                              synthesizers=("planted_lookup", "enumerative"), seconds=10.0, examples=12,
+                              store=tmp_path / "s.sqlite", plugins=[PLUGIN])
+    by = {(r.task, r.method): r for r in comp.runs.itertuples()}
+    lookup = by[("modular_addition[p=5]", "planted_lookup")]
+    assert lookup.status == "abstained" and lookup.self_check == "validation" and lookup.self_check_right == False  # noqa: E712
+    assert any("self-check" in reason for reason in lookup.reasons)
+    assert by[("modular_addition[p=5]", "enumerative")].self_check is None
+    counted = self_checks(comp.runs).set_index(["route", "check"]).loc[("synthesis", "validation")]
+    assert counted["turned_away"] == counted["prevented"] == 2  # both lookups wrong off their examples
+    assert counted["discarded"] == 0  # a lookup table of a few examples is never right on these domains

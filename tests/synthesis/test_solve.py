@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import synthesis
 import toy_tasks
@@ -172,3 +174,53 @@ def test_solve_train_and_compare_see_one_example_set(monkeypatch):
             synthesis.solve(task, "record_problem", examples=spec, seed=4)
             net = extraction.untrained(task, examples=spec, seed=4)
             assert seen[-1] == net.problem.identity() == task.problem(spec, seed=4).identity()
+
+
+def _lookup():
+    """A planted method that memorises its examples (0 elsewhere): right on them, wrong off them."""
+    from programs import parse
+
+    def run(problem, budget, rng):
+        expr = "0"
+        for x, y in problem.examples.rows():
+            expr = f"({y} if {' and '.join(f'{n} == {x[n]}' for n in problem.params)} else {expr})"
+        return synthesis.Attempt(parse(f"def f({', '.join(problem.params)}):\n    return {expr}\n"), "solved")
+    return run
+
+
+def test_a_program_that_fails_the_examples_set_aside_is_turned_away_and_kept(monkeypatch):
+    from programs.registry import Entry
+    from synthesis.registry import REGISTRY
+
+    monkeypatch.setitem(REGISTRY._entries, "lookup", Entry("lookup", _lookup, {}, ""))
+    task = toy_tasks.get("modular_addition", p=5)
+    seen_all = synthesis.solve(task, "lookup", examples=20, seed=1)  # no self-check: it fits what it saw
+    assert seen_all.status == "solved" and seen_all.rejected is None and seen_all.settings["validation"] == 0.0
+    checked = synthesis.solve(task, "lookup", examples=20, seed=1, validation=0.25)
+    assert checked.status == "abstained" and checked.program is None
+    assert checked.rejected is not None and not task.verify(checked.rejected).equal
+    assert any(r.startswith("self-check: the program fits the 15 examples") and "fails" in r and "of the 5 set aside"
+               in r for r in checked.reasons)
+    right = synthesis.solve(task, "enumerative", examples=20, seed=1, validation=0.25)  # a right answer survives it
+    assert right.status == "solved" and task.verify(right.program).equal and right.settings["validation"] == 0.25
+
+
+def test_rpni_checks_itself_by_default_and_every_method_can():
+    assert synthesis.registry()["rpni"].validation == 0.2
+    assert all(entry.validation == 0.0 for name, entry in synthesis.registry().items() if name != "rpni")
+    r = synthesis.solve(toy_tasks.get("running_parity"), "rpni", seconds=30)
+    assert r.status == "solved" and r.settings["validation"] == 0.2
+    with pytest.raises(SynthesisError, match="validation"):
+        synthesis.solve(toy_tasks.get("running_parity"), "rpni", validation=1.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 200), share=st.floats(0.01, 0.99), seed=st.integers(0, 10))
+def test_the_validation_split_sets_aside_a_stated_share_and_loses_no_example(n, share, seed):
+    from synthesis.solve import split_for_validation
+
+    problem = toy_tasks.get("maximum", bits=4).problem(n, seed=seed)
+    fitting, held = split_for_validation(problem, share, seed)
+    assert held.size == min(n - 1, max(1, round(share * n))) and fitting.size + held.size == n
+    rows = lambda p: sorted((x["a"], x["b"], y) for x, y in p.examples.rows())  # noqa: E731
+    assert sorted(rows(fitting) + rows(held)) == rows(problem)
