@@ -63,6 +63,9 @@ def main() -> None:
     parser.add_argument("--store-dir", default=str(ROOT / "results"))
     parser.add_argument("--out", default=str(ROOT / "docs"))
     parser.add_argument("--report-only", action="store_true", help="write the page from the stores; run nothing")
+    parser.add_argument("--from-csv", action="store_true",
+                        help="with --report-only: read each grid's runs from docs/results/NAME-runs.csv where its store "
+                             "is absent (the exported runs, less the phase timings), e.g. to re-read them by a new rule")
     parser.add_argument("--scaling-methods", choices=("default", "all"), default="default")
     args = parser.parse_args()
     names = [g.strip() for g in args.grids.split(",") if g.strip()]
@@ -77,7 +80,7 @@ def main() -> None:
         for name in names:
             run_grid(name, stores, seeds=args.seeds.get(name, args.seeds.get("*")), seconds=args.seconds,
                      workers=args.workers)
-    write_page(stores, Path(args.out), seconds=args.seconds)
+    write_page(stores, Path(args.out), seconds=args.seconds, from_csv=args.from_csv)
 
 
 def _seeds(text: str) -> dict[str, int]:
@@ -149,13 +152,13 @@ def _stored(store: Path) -> int:
 # --- the page -------------------------------------------------------------------------------------------
 
 
-def write_page(stores: Path, out: Path, *, seconds: float) -> Path:
+def write_page(stores: Path, out: Path, *, seconds: float, from_csv: bool = False) -> Path:
     import comparator
     from comparator.report import headline_runs, write_report
 
     figures = out / "results"
     figures.mkdir(parents=True, exist_ok=True)
-    runs = {}
+    runs, exported = {}, set()
     for name in GRIDS:
         store = stores / f"{name}.sqlite"
         if store.exists():
@@ -163,10 +166,14 @@ def write_page(stores: Path, out: Path, *, seconds: float) -> Path:
                 frame = db.runs()
             if len(frame):
                 runs[name] = frame
+        elif from_csv and (figures / f"{name}-runs.csv").exists():
+            runs[name] = _exported_runs(figures / f"{name}-runs.csv")
+            exported.add(name)
     command = page_command(runs, seconds)
     for name, frame in runs.items():
         write_report(frame, figures / name, title=f"tractbench results: {name} grid", command=command)
-        frame.drop(columns=[c for c in ("phases",) if c in frame]).to_csv(figures / f"{name}-runs.csv", index=False)
+        if name not in exported:  # a grid read from its export is not written back over it
+            frame.drop(columns=[c for c in ("phases",) if c in frame]).to_csv(figures / f"{name}-runs.csv", index=False)
     if "standard" not in runs:
         raise SystemExit("no standard-grid runs stored yet: run this script without --report-only first")
     std = headline_runs(runs["standard"])
@@ -188,6 +195,27 @@ def write_page(stores: Path, out: Path, *, seconds: float) -> Path:
     page.write_text("\n\n".join(p.strip("\n") for p in parts if p) + "\n", encoding="utf-8")
     print(f"wrote {page}")
     return page
+
+
+def _exported_runs(path: Path):
+    """A grid's runs as ``write_page`` exported them (CSV, structured columns written as Python literals),
+    read back as a store reads its rows; columns the export lacks (phase timings, columns added since) are
+    empty. Literals are read with ``ast.literal_eval``, which builds only plain data."""
+    import ast
+
+    import pandas as pd
+
+    from comparator.store import COLUMNS
+
+    frame = pd.read_csv(path)
+    for name, kind in COLUMNS.items():
+        if name not in frame:
+            frame[name] = None
+        elif kind == "json":
+            frame[name] = [ast.literal_eval(v) if isinstance(v, str) else None for v in frame[name]]
+        elif kind == "bool":
+            frame[name] = frame[name].map(lambda v: None if pd.isna(v) else bool(v))
+    return frame[list(COLUMNS)]
 
 
 def _header(runs: dict, command: str, seconds: float) -> str:
@@ -234,7 +262,7 @@ def _answer(std: pd.DataFrame) -> str:
     verdicts = analysis.verdicts(std)
     pooled = verdicts[-1]
     lines = ["## The answer (standard suite)", "", f"**Pooled: {pooled.winner}.** {pooled.sentence}", "",
-             "| scope | tasks | extraction solved (95% CI) | synthesis solved (95% CI) | wrong e/s | only e / only s | "
+             "| scope | tasks | extraction right (95% CI) | synthesis right (95% CI) | wrong e/s | e better / s better | "
              "p (Holm) | cost ratio e/s (95% CI), tasks | verdict |", "|---|---|---|---|---|---|---|---|---|"]
     for v in verdicts:
         ratio = (f"{v.ratio:.2f} ({v.ratio_lo:.2f}–{v.ratio_hi:.2f}), {v.both_solved}" if v.both_solved else "—")
@@ -242,11 +270,12 @@ def _answer(std: pd.DataFrame) -> str:
                      f"{v.solved_synthesis} ({_pct(v.interval_synthesis)}) | {v.wrong_extraction}/{v.wrong_synthesis} | "
                      f"{v.b} / {v.c} | {v.p_holm:.3g} | {ratio} | **{v.winner}** |")
     lines += ["", "A task counts as solved by a method when more than half of its seeds returned a program that "
-              "`task.verify` proved right; a route's count is its virtual best over its methods; extraction's count "
-              "keeps only programs that are also the network's mechanism (F1 = 1, F2 and F3 ≥ 0.99 where "
-              "measured). The cost ratio is the geometric mean of PAR-2 seconds over tasks both routes solve, "
-              "with a paired bootstrap interval; p is the exact McNemar test on the tasks where the routes "
-              "disagree, Holm-adjusted across the five families."]
+              "`task.verify` proved right; a route's outcome on a task is its virtual best over its methods: right "
+              "(for extraction: also the network's mechanism, F1 = 1, F2 and F3 ≥ 0.99 where measured) > no "
+              "program > wrong. *e better / s better* count the tasks where one route's outcome beats the "
+              "other's; p is the exact two-sided sign test on them, Holm-adjusted across the five families; with "
+              "no significant difference the cost ratio (geometric mean of PAR-2 seconds over tasks both get "
+              "right, paired bootstrap interval) decides. A wrong program weighs as one task done worse."]
     return "\n".join(lines)
 
 
@@ -261,7 +290,7 @@ def _counts(std: pd.DataFrame) -> str:
              "| route | method | solved | 95% CI | wrong | right program, not the mechanism | mean PAR-2 s |",
              "|---|---|---|---|---|---|---|"]
     for row in summary.itertuples(index=False):
-        name = f"**{row.method}**" if row.method == analysis.VIRTUAL_BEST else row.method
+        name = f"**{row.method}**" if row.method in (analysis.VIRTUAL_BEST, analysis.PORTFOLIO) else row.method
         lines.append(f"| {row.route} | {name} | {row.solved}/{row.tasks} | {row.rate_lo:.0%}–{row.rate_hi:.0%} | "
                      f"{row.wrong} | {row.not_mechanism if row.route == 'extraction' else '—'} | {row.par2:.1f} |")
     solved_e = set(per_route[(per_route.route == "extraction") & per_route.solved].task)

@@ -312,6 +312,10 @@ suite (``python bench/portfolio_order.py``, bench/results/portfolio-order.json).
 after these, by name; controls (`CONTROLS`) are never in a portfolio."""
 
 
+SELF_CHECKS = {"synthesis": "validation", "extraction": "agreement"}
+"""Each route's own check of its answers, as the store names it (``self_check``)."""
+
+
 def _self_checked(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs whose answer the route's own check turned away, with ``check`` and ``right`` (the verifier's
     word on the program turned away; NaN when it could not be decided). Rows stored before the checks were
@@ -329,14 +333,18 @@ def _self_checked(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def self_checks(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per route and self-check: how many answers it turned away, how many of those the verifier found wrong
-    (``prevented``: wrong programs the check kept from the route's answers) and right (``discarded``: right
-    ones it threw away). Columns ``route, check, turned_away, prevented, discarded, undecided``."""
-    checked = _self_checked(_checked(runs))
+    """Per route and self-check (every route in ``runs`` has a row, with zeros when its check turned nothing
+    away): how many answers it turned away, how many of those the verifier found wrong (``prevented``: wrong
+    programs the check kept from the route's answers) and right (``discarded``: right ones it threw away).
+    Columns ``route, check, turned_away, prevented, discarded, undecided``."""
+    runs = _checked(runs)
+    checked = _self_checked(runs)
     rows = []
-    for (route, check), group in checked.groupby(["route", "check"], sort=True):
-        right = group["right"]
-        rows.append({"route": route, "check": check, "turned_away": len(group),
+    pairs = {(route, SELF_CHECKS[route]) for route in runs["route"].unique()}
+    pairs |= set(zip(checked["route"], checked["check"]))
+    for route, check in sorted(pairs):
+        right = checked.loc[(checked["route"] == route) & (checked["check"] == check), "right"]
+        rows.append({"route": route, "check": check, "turned_away": len(right),
                      "prevented": int((right == False).sum()), "discarded": int((right == True).sum()),  # noqa: E712
                      "undecided": int(right.isna().sum())})
     return pd.DataFrame(rows, columns=["route", "check", "turned_away", "prevented", "discarded", "undecided"])
@@ -534,9 +542,9 @@ def _winner(count: dict, p_holm: float, *, adjusted: bool) -> tuple[Winner, str]
     if b != c and p_holm < ALPHA:
         return ("extraction" if b > c else "synthesis"), significant
     if hi < 1.0:
-        return "extraction", f"no significant difference in outcomes ({significant}); the cost-ratio interval wholly below 1"
+        return "extraction", f"{significant}, not significant; the cost-ratio interval wholly below 1"
     if lo > 1.0:
-        return "synthesis", f"no significant difference in outcomes ({significant}); the cost-ratio interval wholly above 1"
+        return "synthesis", f"{significant}, not significant; the cost-ratio interval wholly above 1"
     # Compare counts, not rates, so that a difference of exactly 5 points is not lost to rounding.
     n = count["n_tasks"]
     if abs(se - ss) <= RATE_MARGIN * n + 1e-9 and RATIO_BOUNDS[0] <= lo and hi <= RATIO_BOUNDS[1]:

@@ -498,7 +498,7 @@ def _self_check_section(checks: pd.DataFrame) -> str:
             "answer counts as the route's abstention; the verifier still looks at it, to say how many wrong "
             "programs each check prevented and how many right ones it threw away.\n\n")
     if checks.empty:
-        return text + "No answer was turned away by a self-check in this comparison."
+        return text + "No runs to count."
     rows = [[r.route, r.check, str(r.turned_away), str(r.prevented), str(r.discarded), str(r.undecided)]
             for r in checks.itertuples(index=False)]
     return text + _table(["route", "check", "turned away", "wrong prevented", "right thrown away", "undecided"], rows)

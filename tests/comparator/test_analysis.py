@@ -537,3 +537,8 @@ def test_a_portfolio_takes_the_first_answer_that_passes_the_routes_own_checks_in
     assert by.loc[("synthesis", "portfolio"), ["solved", "tasks", "wrong"]].tolist() == [1, 2, 1]
     # the virtual best is the oracle: it takes smt's right answer on t0 where the portfolio took a wrong one
     assert by.loc[("synthesis", "virtual best"), "solved"] == 2
+
+
+def test_every_route_has_its_self_check_row_even_when_it_turned_nothing_away():
+    checks = self_checks(table([run("t", "synthesis"), run("t", "extraction")]))
+    assert checks.values.tolist() == [["extraction", "agreement", 0, 0, 0, 0], ["synthesis", "validation", 0, 0, 0, 0]]
