@@ -190,7 +190,7 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
             examples=None, store: str | Path | Store | None = "tractbench.sqlite", executor: str = "local",
             workers: int | None = None, memory_mb: int = DEFAULT_MEMORY_MB, comparison: str = "",
             progress: Callable[[int, int, dict], None] | None = None, command: str | None = None,
-            executor_options: dict | None = None, plugins: Sequence[str] = (),
+            executor_options: dict | None = None, plugins: Sequence[Any] = (),
             train_cache: str | Path | None = "auto") -> Comparison:
     """Run both routes on ``tasks`` with equal budgets and return the verified, analysed comparison.
 
@@ -199,8 +199,13 @@ def compare(tasks, *, extractors=("auto",), synthesizers=("enumerative",), secon
     at the limit. Runs already in ``store`` are not rerun: an interrupted comparison resumes where it
     stopped. Correctness is decided here, by ``task.verify``, never by a method's claim.
 
-    ``plugins`` names modules to import (here and in every worker) before running: methods of your own
-    registered with ``@synthesizer`` or ``@extractor`` in a module that is not an installed package.
+    Each run's worker receives the run's ``toy_tasks.Problem`` and settings as plain data, never a task, so
+    tasks made from lambdas or closures run anywhere, and no worker re-imports the caller's main module: no
+    ``if __name__ == "__main__":`` guard is needed.
+
+    ``plugins`` (module names or module objects) are imported here and in every worker before running:
+    methods of your own registered with ``@synthesizer`` or ``@extractor``. Methods registered where a worker
+    cannot import them (the caller's script or notebook) are sent to the workers by value, plugins or not.
 
     ``train_cache`` (a folder every worker can read and write) lets extraction runs that would train the
     same network train it once: each later run loads it and is charged the recorded training seconds

@@ -100,6 +100,11 @@ _INSERT = (
     f"VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
 _SELECT = f"SELECT {', '.join(map(_quoted, COLUMNS))} FROM runs"
+# Per earlier schema version: its columns; and the statements that bring a version-1 store up to date.
+_OLD_COLUMNS = {version: list(COLUMNS)[: list(COLUMNS).index(last) + 1] for version, last in _COLUMNS_UP_TO.items()}
+_ADD_SELF_CHECK = f"ALTER TABLE runs ADD COLUMN {_quoted('self_check')} {_SQL_TYPES[COLUMNS['self_check']]}"
+_ADD_SELF_CHECK_RIGHT = f"ALTER TABLE runs ADD COLUMN {_quoted('self_check_right')} {_SQL_TYPES[COLUMNS['self_check_right']]}"
+assert list(COLUMNS)[len(_OLD_COLUMNS[1]):] == ["self_check", "self_check_right"], "add the new columns' statements"
 
 
 def _plain(value: Any) -> Any:
@@ -249,9 +254,18 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
 
     def _schema(self) -> tuple[int, int, list[str]]:
-        application_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = [row[0] for row in self._conn.execute("SELECT name FROM sqlite_master ORDER BY name")]
+        # One read transaction, so the three answers come from one snapshot: read one by one, they could
+        # straddle another process's creation of the store (tables present, application id not yet).
+        own = not self._conn.in_transaction
+        if own:
+            self._conn.execute("BEGIN")
+        try:
+            application_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = [row[0] for row in self._conn.execute("SELECT name FROM sqlite_master ORDER BY name")]
+        finally:
+            if own:
+                self._conn.execute("COMMIT")
         return application_id, version, tables
 
     def _open_schema(self) -> None:
@@ -294,15 +308,13 @@ class Store:
     def _migrate(self, version: int) -> bool:
         """Brings a store of an earlier schema version up to this one by adding the columns it lacks (every
         stored row keeps its values; the new columns read as empty); False if its columns are not that version's."""
-        names = list(COLUMNS)
-        old = names[: names.index(_COLUMNS_UP_TO[version]) + 1]
-        if [row[1] for row in self._conn.execute("PRAGMA table_info(runs)")] != old:
+        if [row[1] for row in self._conn.execute("PRAGMA table_info(runs)")] != _OLD_COLUMNS[version]:
             return False
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             if self._conn.execute("PRAGMA user_version").fetchone()[0] == version:  # not migrated meanwhile
-                for name in names[len(old):]:
-                    self._conn.execute(f"ALTER TABLE runs ADD COLUMN {_quoted(name)} {_SQL_TYPES[COLUMNS[name]]}")
+                self._conn.execute(_ADD_SELF_CHECK)
+                self._conn.execute(_ADD_SELF_CHECK_RIGHT)
                 self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._conn.execute("COMMIT")
         except BaseException:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from extraction import Reading, extractor
 
 
-@extractor("planted_abstain")
+@extractor("_planted_abstain")
 def planted_abstain():
     """Abstains on every network, with its reason."""
 

@@ -47,7 +47,7 @@ def test_verdict_and_report_from_a_real_grid(tmp_path):
     # Extraction by a planted reader that abstains on every network; synthesis by the real enumerator, which
     # gets both tasks right: synthesis is better on 2 of 2 tasks, too few for the sign test (p = 0.5), and no
     # task is right for both to compare costs on, so the verdict is inconclusive, and says so with its counts.
-    kwargs = dict(extractors=("planted_abstain",), synthesizers=("enumerative",), seconds=20.0,
+    kwargs = dict(extractors=("_planted_abstain",), synthesizers=("enumerative",), seconds=20.0,
                   store=tmp_path / "s.sqlite", plugins=["_planted_extractors"])
     comp = comparator.compare(["majority[n=3]", "parity[n=4]"], workers=2, **kwargs)
     assert (comp.runs[comp.runs.route == "synthesis"].status == "solved").all()

@@ -25,7 +25,7 @@ SOLVED = [
     ("modular_multiplication", {"p": 5}, 0, None),
     ("parity", {"n": 3}, 0, 1.0),
     ("running_parity", {"length": 8}, 0, None),
-    ("binary_addition", {"length": 6}, 1, None),
+    ("binary_addition", {"length": 6}, 1, 1000),  # the default set is its whole domain (2,730 sequences): 3x slower
     ("contains", {"values": 3, "length": 4}, 0, None),
 ]
 
