@@ -16,7 +16,12 @@ from programs import Int, evaluate, parse
 
 SUM3 = parse("def f(a, b):\n    return (a + b) % 3\n")
 INT3 = {"a": Int(0, 3), "b": Int(0, 3)}
-KEEP = 1 / 3  # the compiled SUM3 net's share of nonzero weights in every layer (embeddings, hidden, readout)
+# The compiled SUM3 net needs a third of its embeddings (the one-hot diagonal), 18 of the wide hidden layer's
+# 108 weights and 9 of the readout's 54; 0.4 leaves room in every layer, and keeps the readout from reaching
+# every distractor. (At exactly 1/3 the search did not finish in 60 s: the embeddings' zero entries, which get
+# no gradient, must all fall below the diagonal.) The mask found computes SUM3 but need not be the compiled
+# one: with seed 0 it keeps distractor readouts, which is the paper's point.
+KEEP = 0.4
 
 
 def _with_distractors(compiled: extraction.Trained, extra: int, seed: int = 0) -> extraction.Trained:
