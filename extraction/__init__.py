@@ -5,8 +5,9 @@ from .compile import CompileError, compile  # noqa: A004  (the contract's name)
 from .extract import ExtractionError, ExtractionResult, extract, names
 from .modelfile import ModelFileError, load, save
 from .registry import Reading, extractor, registry
+from .subnetwork import subnetwork
 from .train import Trained, TrainingError, train, untrained
 
 __all__ = ["CompileError", "ExtractionError", "ExtractionResult", "ModelFileError", "Reading", "Trained", "TrainingError",
-           "extract", "extractor", "compile", "load", "names", "registry", "save", "train",
-           "untrained"]
+           "extract", "extractor", "compile", "load", "names", "registry", "save", "subnetwork",
+           "train", "untrained"]

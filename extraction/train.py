@@ -145,7 +145,11 @@ def accuracy(model, encoding: Encoding, batch: Batch, targets: torch.Tensor) -> 
     if batch.size == 0:
         return 1.0
     with torch.no_grad():
-        logits = model(batch)
+        return share_right(encoding, model(batch), targets)
+
+
+def share_right(encoding: Encoding, logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Share of examples whose every output (every head, every step) ``logits`` gets right."""
     right = torch.ones(targets.shape[:-1], dtype=torch.bool)
     for j, part in enumerate(encoding.split_logits(logits)):
         t = targets[..., j]
