@@ -41,6 +41,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import orthogonal
 
+from programs import Assign, Program, Return, Var, evaluate
 from programs.budget import Budget
 
 from .hooks import patching, recording
@@ -112,6 +113,24 @@ def stratified_pairs(variable: np.ndarray, answer: np.ndarray,
     return Pairs(base[pick], source[pick], cf[pick])
 
 
+def step_pairs(program: Program, step: str, inputs: dict[str, np.ndarray], rng: np.random.Generator,
+               count: int = PAIRS) -> tuple[np.ndarray, Pairs]:
+    """(the step's value per input, stratified pairs) for the named step ``step`` (a one-target
+    assignment of a straight-line ``program``) over a table of ``inputs``. The counterfactual runs
+    ``program`` on the base with that assignment replaced by the source's value."""
+    at = [i for i, s in enumerate(program.body) if isinstance(s, Assign) and s.targets == (step,)]
+    if len(at) != 1 or not all(isinstance(s, (Assign, Return)) for s in program.body):
+        raise ValueError(f"{step!r} is not assigned exactly once in a straight-line program")
+    upto = Program(program.name, program.params, program.body[:at[0] + 1] + (Return(Var(step)),))
+    values = np.asarray(evaluate(upto, inputs))
+    intervened = Program(program.name, program.params + (step,), program.body[:at[0]] + program.body[at[0] + 1:])
+
+    def counterfactual(base, source):
+        return evaluate(intervened, {**{n: np.asarray(v)[base] for n, v in inputs.items()}, step: values[source]})
+
+    return values, stratified_pairs(values, evaluate(program, inputs), counterfactual, rng, count)
+
+
 @contextlib.contextmanager
 def frozen(model: nn.Module) -> Iterator[None]:
     """The network's own weights take no gradient inside (only the rotation learns), restored after."""
@@ -133,7 +152,9 @@ def rotation(width: int, k: int, rng: np.random.Generator) -> nn.Module:
     layer = nn.Linear(width, k, bias=False)
     with torch.no_grad():
         layer.weight.copy_(torch.as_tensor(q[:k], dtype=torch.float32))
-    return orthogonal(layer)
+    # Householder reflections from the weight itself: the default (trivialisation) would complete the
+    # rows to a square matrix with torch's global generator, and the search would depend on its state
+    return orthogonal(layer, orthogonal_map="householder", use_trivialization=False)
 
 
 def distributed_interchange(trained, path: str, inputs: dict[str, np.ndarray], pairs: Pairs, *, k: int = 1,
