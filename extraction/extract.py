@@ -38,7 +38,7 @@ class ExtractionResult:
 
     program: Program | None
     status: ExtractionStatus
-    faithfulness: dict[str, float | None]
+    faithfulness: dict[str, Any]  # see ``faithfulness_record()``: the same five keys for every status
     seconds: float
     reasons: tuple[str, ...] = ()
     method: str = ""
@@ -58,7 +58,7 @@ def names() -> list[str]:
 def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int = 0, **options) -> ExtractionResult:
     """Read a program out of ``trained`` with ``method`` in ``seconds``, and measure its faithfulness:
     F1 agreement with the network over the whole domain (or a stated sample), and, where the method
-    names internal parts, F2 interchange and F3 splice."""
+    names internal parts, F2 interchange (on units, and F2-D on learned linear subspaces) and F3 splice."""
     entries = registry()
     if method not in entries:
         raise ExtractionError(f"unknown extraction method {method!r}; the methods are {', '.join(sorted(entries))}")
@@ -67,10 +67,10 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
     entry = entries[method]
     settings = {**entry.defaults, **options}
     start = time.perf_counter()
-    empty = {"agreement": None, "interchange": None, "splice": None}
+    empty = faithfulness_record()
 
     def result(program, status, reasons, faith=empty, details=None):
-        return ExtractionResult(program, status, dict(faith), time.perf_counter() - start, tuple(reasons), method,
+        return ExtractionResult(program, status, faith, time.perf_counter() - start, tuple(reasons), method,
                                 settings, details or {})
 
     if getattr(trained, "status", "trained") == "error":
@@ -101,7 +101,7 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
     except Exception as err:
         return result(None, "error", reasons + [f"the method built a program the task cannot take: {err}"])
     f1 = agreement(trained, program, inputs, lengths, network_outputs(trained, inputs, lengths))
-    faith = {"agreement": f1, "interchange": reading.interchange, "splice": reading.splice}
+    faith = faithfulness_record(f1, reading.interchange, reading.splice, reading.interchange_distributed)
     if not complete:
         reasons.append(f"agreement measured on a sample of {len(next(iter(inputs.values())))} inputs")
     if f1 == 1.0:
@@ -114,6 +114,17 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
     wrong = n - round(f1 * n)
     return result(program, status, reasons + [f"the program agrees with the network on {percent(f1)} of the domain: "
                                               f"it disagrees on {wrong} of {n} inputs"], faith, reading.details)
+
+
+def faithfulness_record(agreement: float | None = None, interchange: float | None = None, splice: float | None = None,
+                 interchange_distributed: float | None = None) -> dict[str, Any]:
+    """The faithfulness record every ``ExtractionResult`` carries, None where not measured: F1 ``agreement``,
+    F2 ``interchange`` on units, F3 ``splice``, F2-D ``interchange_distributed`` (learned linear subspaces,
+    ``extraction.alignment``) and its ``controls``, the same search on the untrained network
+    (``untrained``) and on a program equal on the domain that names other intermediates
+    (``rewritten``); the controls are filled by the change that computes them, None until then."""
+    return {"agreement": agreement, "interchange": interchange, "splice": splice,
+            "interchange_distributed": interchange_distributed, "controls": {"untrained": None, "rewritten": None}}
 
 
 def not_finite(trained, inputs: dict[str, np.ndarray], lengths: np.ndarray | None) -> list[str]:

@@ -16,7 +16,8 @@ from programs.registry import Entry, Registry, applies_always
 @dataclass(frozen=True)
 class Reading:
     """What an extractor read: a program (or None) with why, its named steps, and the in-context checks it
-    could run (interchange F2 and splice F3, None where the method names no internal part)."""
+    could run (interchange F2 on units, F2-D on learned linear subspaces (``extraction.alignment``) and
+    splice F3; None where the method names no internal part)."""
 
     program: Program | None
     reasons: tuple[str, ...] = ()
@@ -24,6 +25,7 @@ class Reading:
     splice: float | None = None
     status: str | None = None  # set only to say "abstained" or "timeout" when there is no program
     details: dict[str, Any] = field(default_factory=dict)
+    interchange_distributed: float | None = None  # F2-D: interchange through learned linear subspaces
 
 
 class Extractor(Protocol):

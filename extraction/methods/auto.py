@@ -54,6 +54,7 @@ def auto():
                            details={"tried": tried})
         name, res = best
         return Reading(res.program, tuple(tried), res.faithfulness["interchange"], res.faithfulness["splice"],
-                       details={**res.details, "method": name, "tried": tried})
+                       details={**res.details, "method": name, "tried": tried},
+                       interchange_distributed=res.faithfulness["interchange_distributed"])
 
     return run

@@ -8,6 +8,7 @@ truth table, or a rounded affine threshold; the answer an expression over the st
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 from math import lcm
@@ -21,6 +22,7 @@ from programs.budget import Budget
 from programs.semantics import INT64_MIN, wrap
 from programs.simplify import simplify_expr
 
+from ..alignment import Alignment, dimension, distributed_interchange, stratified_pairs
 from ..hooks import patching, recording
 from ..machine import SUB_SEARCH_CANDIDATES
 from ..registry import Reading, extractor
@@ -421,7 +423,11 @@ def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
     inter = interchange(trained, tr, bits, groups, step_names, head, names, rng, pairs, gate=style == "linear")
     splice = spliced(trained, tr, bits, x if style == "linear" else None)
     details["named"] = {n: [int(u) for u in g] for n, g in zip(step_names, groups)}
-    return Reading(program, (), inter, splice, details=details)
+    found = distributed(trained, tr, bits, step_names, head, names, rng, budget)
+    details["interchange_distributed"] = {n: dataclasses.asdict(a) for n, a in zip(step_names, found)}
+    scored = [a.accuracy for a in found if a.accuracy is not None]
+    return Reading(program, (), inter, splice, details=details,
+                   interchange_distributed=float(np.mean(scored)) if scored else None)
 
 
 def _answer(step_names, bits, target, operators, budget, rng, arity):
@@ -522,6 +528,28 @@ def interchange(trained, tr, bits, groups, step_names, head, names, rng, pairs: 
         want = evaluate(head, env).reshape(pairs, -1)
         hits.append((got == want).all(axis=1).mean())
     return float(np.mean(hits)) if hits else None
+
+
+def distributed(trained, tr, bits, step_names, head, names, rng, budget: Budget) -> list[Alignment]:
+    """F2-D for each named step: the step aligned with a learned one-dimensional subspace of the hidden
+    layer (``extraction.alignment``), scored on held-out pairs where the step and the program's answer
+    both change."""
+    env = {sn: b for sn, b in zip(step_names, bits)}
+    env.update({k: np.asarray(tr.inputs[k]) for k in names})
+    answer = evaluate(head, env)
+    found = []
+    for j, name in enumerate(step_names):
+
+        def counterfactual(base, source, j=j):
+            cf = {sn: b[base] for sn, b in zip(step_names, bits)}
+            cf[step_names[j]] = bits[j][source]
+            cf.update({k: np.asarray(tr.inputs[k])[base] for k in names})
+            return evaluate(head, cf)
+
+        pairs = stratified_pairs(bits[j], answer, counterfactual, rng)
+        found.append(distributed_interchange(trained, tr.act_path, tr.inputs, pairs, k=dimension(bits[j]), rng=rng,
+                                             budget=budget))
+    return found
 
 
 def spliced(trained, tr, bits, x: np.ndarray | None = None) -> float:

@@ -20,6 +20,9 @@ BUILT_IN = {"auto", "blackbox", "boolean", "fourier", "fsm", "linear", "lstar"}
 QUICK = [(t.name.split("[")[0], dict(t.params)) for t in toy_tasks.suite("quick")]
 
 
+FAITHFULNESS_KEYS = {"agreement", "interchange", "splice", "interchange_distributed", "controls"}
+
+
 def quick_id(case) -> str:
     name, params = case
     return name + "".join(f"-{k}{v}" for k, v in params.items())
@@ -54,7 +57,8 @@ def test_a_method_that_does_not_apply_abstains_with_the_reason(net_of, method, w
     r = extraction.extract(net_of(), method, seconds=5)
     assert r.status == "abstained" and r.program is None
     assert r.reasons and why in r.reasons[0]
-    assert r.faithfulness == {"agreement": None, "interchange": None, "splice": None}
+    assert r.faithfulness == {"agreement": None, "interchange": None, "splice": None, "interchange_distributed": None,
+                              "controls": {"untrained": None, "rewritten": None}}
     assert r.method == method
 
 
@@ -68,6 +72,7 @@ def test_a_network_whose_training_failed_is_an_error(name, params, lr):
         r = extraction.extract(net, method, seconds=5)
         assert r.status == "error" and r.program is None
         assert "training failed" in r.reasons[0] and "diverged" in r.reasons[0] and "step" in r.reasons[0]
+        assert set(r.faithfulness) == FAITHFULNESS_KEYS  # every status carries every key
 
 
 def broken(net, how: str):
@@ -108,7 +113,7 @@ def test_auto_reads_a_correct_program_from_a_trained_network(name, params):
     r = extraction.extract(net, "auto", seconds=60)
     assert r.status == "solved", r.reasons
     assert task_of(net).verify(r.program).equal
-    assert set(r.faithfulness) == {"agreement", "interchange", "splice"}
+    assert set(r.faithfulness) == FAITHFULNESS_KEYS and set(r.faithfulness["controls"]) == {"untrained", "rewritten"}
     assert r.faithfulness["agreement"] == 1.0
     for key in ("interchange", "splice"):
         assert r.faithfulness[key] is None or 0.0 <= r.faithfulness[key] <= 1.0
@@ -137,7 +142,8 @@ def test_extraction_is_deterministic_per_seed(name, params, method):
 def test_faithfulness_of_a_recurrent_reading_includes_interchange_and_splice():
     r = extraction.extract(trained("running_sum_mod", k=3, length=6), "fsm", seconds=60)
     assert r.status == "solved"
-    assert r.faithfulness == {"agreement": 1.0, "interchange": 1.0, "splice": 1.0}
+    assert {k: r.faithfulness[k] for k in ("agreement", "interchange", "splice")} == {"agreement": 1.0, "interchange": 1.0,
+                                                                                      "splice": 1.0}
 
 
 # --- the random-network control ------------------------------------------------------------------

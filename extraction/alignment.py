@@ -1,0 +1,220 @@
+"""Distributed interchange (F2-D): is a program's named variable a linear subspace of a hidden layer?
+
+Distributed alignment search (DAS; Geiger et al. 2023, pyvene's ``RotatedSpaceIntervention``) for the
+networks here. A variable of the program is aligned with the first ``k`` coordinates of ``R·h``, where
+``h`` is the hidden layer at ``path`` and ``R`` an orthogonal matrix. Only the first ``k`` rows ``Q``
+of ``R`` enter the swap, so only they are learned: torch's ``orthogonal`` parametrisation (Householder)
+of a bias-free ``Linear(width, k)``, orthonormal rows; a square one costs ~25 ms a step at width 128
+(matrix exponential), the rows ~2 ms. An interchange on a (base, source) pair runs the
+base input, swaps those ``k`` coordinates of ``R·h_base`` for the source's, rotates back with ``Rᵀ`` and
+finishes the forward pass. With ``Q`` the first ``k`` rows of ``R`` that is
+``h_base + Qᵀ Q (h_source - h_base)``: the base's activation with its component in the subspace taken
+from the source, which is how it is computed. ``R`` is trained by cross-entropy towards the program's
+counterfactual answer (the base's answer with the variable taken from the source) on a training part
+of the pairs; the score is the interchange accuracy (IIA) on the held-out rest: the share of held-out
+pairs whose decoded answer is the counterfactual one.
+
+Why linear, orthogonal and small. Sutter et al. 2025 show that with nonlinear alignment maps any
+network aligns with any algorithm, randomly initialised ones included: the map then does the
+computing. A rotation cannot compute; the subspace is as small as the variable allows, ``k = v - 1``
+for a variable with ``v`` values (the least dimension in which any ``v`` points are affinely
+independent, so no layout of the values is assumed; ``k = 1`` for a Boolean step), at most the
+layer's width. Even so a high score is evidence only beside its controls (the same search on an
+untrained network, and on another program equal on the domain); Makelov et al. 2024 show a subspace
+patch may act through a dormant pathway.
+
+Why stratified. A pair where the variable has the same value in base and source, or where changing it
+leaves the program's answer as it was, is passed by leaving the network alone: such pairs inflate IIA
+for free. Only pairs where the variable differs *and* the counterfactual answer differs from the base
+answer are drawn; when fewer than ``MIN_PAIRS`` exist the score is None, with the reason.
+
+The search is a fixed number of full-batch Adam steps (work, not time, so the score does not depend on
+the machine's load), from a rotation drawn from the caller's generator: deterministic per seed. A
+``Budget`` that runs out stops it with None and the reason.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import orthogonal
+
+from programs import Assign, Program, Return, Var, evaluate
+from programs.budget import Budget
+
+from .hooks import patching, recording
+from .train import one_thread
+
+# Pairs drawn per variable, at most; half train the rotation, half score it.
+PAIRS = 256
+# Fewer stratified pairs than this and the variable is not scored (half of them would be held out).
+MIN_PAIRS = 8
+# Candidate pairs looked at to find the stratified ones: every ordered pair when the domain has at most
+# this many, else this many drawn at random.
+CANDIDATES = 20_000
+STEPS = 200
+LR = 0.05
+TRAIN_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """(base, source) pairs as indices into a table of inputs, with the program's counterfactual answer
+    (the base's answer with the variable taken from the source) for each."""
+
+    base: np.ndarray
+    source: np.ndarray
+    counterfactual: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.base.shape[0])
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """F2-D of one variable: held-out interchange accuracy (None when not measured, with the reasons),
+    the subspace's dimension and the pairs it was trained and scored on."""
+
+    accuracy: float | None
+    k: int
+    train: int = 0
+    test: int = 0
+    train_accuracy: float | None = None
+    reasons: tuple[str, ...] = ()
+
+
+def dimension(values: np.ndarray) -> int:
+    """``k`` for a variable taking ``values``: one less than the number of distinct values (1 for a bit)."""
+    return max(1, len(np.unique(values)) - 1)
+
+
+def stratified_pairs(variable: np.ndarray, answer: np.ndarray,
+                     counterfactual: Callable[[np.ndarray, np.ndarray], np.ndarray], rng: np.random.Generator,
+                     count: int = PAIRS) -> Pairs:
+    """Up to ``count`` distinct (base, source) pairs over a table of ``N`` inputs where ``variable`` (its
+    value per input, ``[N]``) differs between base and source and ``counterfactual(base, source)`` (the
+    program's answer for the base with the variable from the source) differs from ``answer[base]`` (the
+    program's answer, ``[N]`` or ``[N, arity]``)."""
+    variable, answer = np.asarray(variable), np.asarray(answer)
+    n = variable.shape[0]
+    if n * n <= CANDIDATES:
+        base, source = (g.reshape(-1) for g in np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
+    else:
+        flat = np.unique(rng.integers(n * n, size=CANDIDATES))
+        base, source = flat // n, flat % n
+    keep = variable[base] != variable[source]
+    base, source = base[keep], source[keep]
+    cf = np.asarray(counterfactual(base, source))
+    changed = (cf != answer[base]).reshape(base.shape[0], -1).any(axis=1)
+    base, source, cf = base[changed], source[changed], cf[changed]
+    pick = np.sort(rng.permutation(base.shape[0])[:count])
+    return Pairs(base[pick], source[pick], cf[pick])
+
+
+def step_pairs(program: Program, step: str, inputs: dict[str, np.ndarray], rng: np.random.Generator,
+               count: int = PAIRS) -> tuple[np.ndarray, Pairs]:
+    """(the step's value per input, stratified pairs) for the named step ``step`` (a one-target
+    assignment of a straight-line ``program``) over a table of ``inputs``. The counterfactual runs
+    ``program`` on the base with that assignment replaced by the source's value."""
+    at = [i for i, s in enumerate(program.body) if isinstance(s, Assign) and s.targets == (step,)]
+    if len(at) != 1 or not all(isinstance(s, (Assign, Return)) for s in program.body):
+        raise ValueError(f"{step!r} is not assigned exactly once in a straight-line program")
+    upto = Program(program.name, program.params, program.body[:at[0] + 1] + (Return(Var(step)),))
+    values = np.asarray(evaluate(upto, inputs))
+    intervened = Program(program.name, program.params + (step,), program.body[:at[0]] + program.body[at[0] + 1:])
+
+    def counterfactual(base, source):
+        return evaluate(intervened, {**{n: np.asarray(v)[base] for n, v in inputs.items()}, step: values[source]})
+
+    return values, stratified_pairs(values, evaluate(program, inputs), counterfactual, rng, count)
+
+
+@contextlib.contextmanager
+def frozen(model: nn.Module) -> Iterator[None]:
+    """The network's own weights take no gradient inside (only the rotation learns), restored after."""
+    before = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in before:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in before:
+            p.requires_grad_(flag)
+
+
+def rotation(width: int, k: int, rng: np.random.Generator) -> nn.Module:
+    """The first ``k`` rows of a rotation of ``width`` dimensions: an orthogonally parametrised bias-free
+    ``Linear(width, k)`` (orthonormal rows), starting at those of a random rotation drawn from ``rng``."""
+    q, r = np.linalg.qr(rng.standard_normal((width, width)))
+    q = q * np.sign(np.diag(r))  # Haar-distributed
+    layer = nn.Linear(width, k, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(q[:k], dtype=torch.float32))
+    # Householder reflections from the weight itself: the default (trivialisation) would complete the
+    # rows to a square matrix with torch's global generator, and the search would depend on its state
+    return orthogonal(layer, orthogonal_map="householder", use_trivialization=False)
+
+
+def distributed_interchange(trained, path: str, inputs: dict[str, np.ndarray], pairs: Pairs, *, k: int = 1,
+                            rng: np.random.Generator, steps: int = STEPS, lr: float = LR,
+                            train_share: float = TRAIN_SHARE, budget: Budget | None = None) -> Alignment:
+    """F2-D of one variable on ``trained``'s layer ``path``: learn a rotation whose first ``k`` coordinates
+    carry the variable on a ``train_share`` of ``pairs`` (indices into ``inputs``, a table of the
+    network's inputs), and return the interchange accuracy on the rest."""
+    if len(pairs) < MIN_PAIRS:
+        return Alignment(None, k, reasons=(f"only {len(pairs)} (base, source) pairs change both the variable and the "
+                                           f"answer; F2-D needs {MIN_PAIRS}",))
+    model, enc = trained.model, trained.encoding
+    order = rng.permutation(len(pairs))
+    cut = min(len(pairs) - 1, max(1, int(round(train_share * len(pairs)))))
+    parts = {"train": np.sort(order[:cut]), "test": np.sort(order[cut:])}
+    batch = enc.batch(inputs, None)
+    with torch.no_grad(), recording(model, path) as seen:
+        model(batch)
+    hidden = seen[0]
+    width = hidden.shape[-1]
+    k = min(k, width)
+    rot = rotation(width, k, rng)
+    targets = enc.targets(pairs.counterfactual)
+    targets = targets.reshape(len(pairs), -1)
+
+    def run(rows: np.ndarray) -> torch.Tensor:
+        base, source = pairs.base[rows], pairs.source[rows]
+        h_base, h_source = hidden[base], hidden[source]
+
+        def patch(_call, _out):
+            q = rot.weight  # the subspace: the first k rows of R
+            return h_base + (h_source - h_base) @ q.T @ q
+
+        with patching(model, path, patch):
+            return model(batch.take(base))
+
+    def loss(logits: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        want = targets[torch.as_tensor(rows)]
+        parts_ = enc.split_logits(logits)
+        return sum(nn.functional.cross_entropy(part, want[:, j], ignore_index=-100) for j, part in enumerate(parts_))
+
+    def accuracy(rows: np.ndarray) -> float:
+        with torch.no_grad():
+            got = enc.decode(run(rows)).reshape(rows.shape[0], -1)
+        want = np.asarray(pairs.counterfactual)[rows].reshape(rows.shape[0], -1)
+        return float((got == want).all(axis=1).mean())
+
+    opt = torch.optim.Adam(rot.parameters(), lr=lr)
+    with frozen(model), one_thread():
+        for _ in range(steps):
+            if budget is not None and budget.expired:
+                return Alignment(None, k, len(parts["train"]), len(parts["test"]),
+                                 reasons=("the budget ran out while learning the alignment",))
+            opt.zero_grad()
+            loss(run(parts["train"]), parts["train"]).backward()
+            opt.step()
+    reasons = ()
+    unsayable = int((targets < 0).any(dim=1).sum())
+    if unsayable:  # the program's counterfactual is no answer the network's heads can give: a miss, and why
+        reasons = (f"on {unsayable} of {len(pairs)} pairs the counterfactual answer is no value the network can output",)
+    return Alignment(accuracy(parts["test"]), k, len(parts["train"]), len(parts["test"]), accuracy(parts["train"]), reasons)
