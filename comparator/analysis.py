@@ -22,7 +22,7 @@ from scipy import optimize, stats
 __all__ = [
     "MECHANISM_THRESHOLD", "OUTCOMES", "VIRTUAL_BEST", "AnalysisError", "TobitFit", "Verdict", "bootstrap_ratio",
     "crossover", "growth", "holm", "mcnemar_exact", "method_outcomes", "par2", "sample_complexity", "sign_test",
-    "PORTFOLIO", "PORTFOLIO_ORDER", "portfolio", "self_checks", "summary", "task_outcomes", "tobit", "verdicts",
+    "PORTFOLIO", "PORTFOLIO_ORDER", "portfolio", "ramanujan_control", "self_checks", "summary", "task_outcomes", "tobit", "verdicts",
     "virtual_best", "wilcoxon_costs", "wilson",
 ]
 
@@ -39,10 +39,12 @@ VIRTUAL_BEST = "virtual best"
 OUTCOMES = ("wrong", "none", "right")
 """A route's outcome on a task, worst first: a wrong program < no program < a verified-right program (for
 extraction: one that is also the network's mechanism). Its index is its rank in the sign test."""
-CONTROLS = {("extraction", "blackbox")}
+CONTROLS = {("extraction", "blackbox"), ("extraction", "ramanujan")}
 """Methods that are controls, not members of their route: ``blackbox`` synthesizes from the network's answers
-alone, never reading its internals, so it shows whether reading them helped. It is reported with its own
-row, but no route's virtual best (nor the verdict, nor the cross-route virtual best) counts it."""
+alone, never reading its internals, so it shows whether reading them helped; ``ramanujan`` reads a subnetwork
+found by edge-popup in the *untrained* network, so it shows how much "this part does the task" evidence a
+random network yields. Each is reported with its own row, but no route's virtual best (nor the verdict, nor
+the portfolio, nor the cross-route virtual best) counts it."""
 SANE_FACTOR = 10.0
 """A crossover further than this factor outside the observed difficulties is an extrapolation we refuse."""
 # A clock can read 0 for a trivial run; logarithms of costs need a positive number.
@@ -404,6 +406,43 @@ def _passes_own_checks(run) -> bool:
         return False
     return all(v is None or (isinstance(v, float) and math.isnan(v)) or v >= MECHANISM_THRESHOLD
                for v in (scores["interchange"], scores["splice"]))
+
+
+def ramanujan_control(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per family, the Ramanujan control (method ``ramanujan``: an edge-popup subnetwork of the untrained
+    network, read, its program checked against the whole random network) against the trained networks'
+    readings (the extraction route's members). Seeds are aggregated within a task as for methods.
+
+    Columns: ``family, tasks``; for the random networks ``subnetwork`` (tasks where a subnetwork exact on the
+    examples was found at most seeds), ``right`` (its reading verified right), ``f1_context`` (mean agreement of
+    those readings with the whole random network), ``f2_isolation``, ``f3_isolation`` (mean interchange and
+    splice measured inside the subnetwork); for the trained networks ``trained_right`` (the route's virtual
+    best right) and ``trained_mechanism`` (right and the network's mechanism). Empty when no control ran."""
+    columns = ["family", "tasks", "subnetwork", "right", "f1_context", "f2_isolation", "f3_isolation",
+               "trained_right", "trained_mechanism"]
+    runs = _checked(runs)
+    control = runs[(runs["route"] == "extraction") & (runs["method"] == "ramanujan")]
+    if control.empty:
+        return pd.DataFrame(columns=columns)
+    found = pd.to_numeric(control["train_accuracy"], errors="coerce").fillna(0.0) >= 1.0 - 1e-9
+    control = control.assign(_found=found, _right=control["status"].eq("solved"))
+    per_task = control.groupby("task").agg(
+        family=("family", "first"), seeds=("seed", "size"), found=("_found", "sum"), right=("_right", "sum"),
+        f1=("agreement", "mean"), f2=("interchange", "mean"), f3=("splice", "mean")).reset_index()
+    per_task["found"] = 2 * per_task["found"] > per_task["seeds"]
+    per_task["right"] = 2 * per_task["right"] > per_task["seeds"]
+    trained = task_outcomes(runs[runs["task"].isin(per_task["task"])])
+    trained = trained[trained["route"] == "extraction"].set_index("task")
+    rows = []
+    for family, group in per_task.groupby("family", sort=True):
+        right = group[group["right"]]
+        mine = trained.loc[trained.index.intersection(group["task"])]
+        rows.append({"family": family, "tasks": len(group), "subnetwork": int(group["found"].sum()),
+                     "right": len(right), "f1_context": float(right["f1"].mean()) if len(right) else math.nan,
+                     "f2_isolation": float(right["f2"].mean()) if len(right) else math.nan,
+                     "f3_isolation": float(right["f3"].mean()) if len(right) else math.nan,
+                     "trained_right": int(mine["solved"].sum()), "trained_mechanism": int(mine["outcome"].eq("right").sum())})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def virtual_best(runs: pd.DataFrame) -> pd.DataFrame:

@@ -154,7 +154,7 @@ def synth(task: str, method: str, seconds: float, examples: str | None, seed: in
 
 @main.command()
 @click.argument("task")
-@click.option("--method", default="auto", show_default=True, help="An extractor: auto, fsm, boolean, linear, fourier, blackbox, lstar.")
+@click.option("--method", default="auto", show_default=True, help="An extractor: auto, fsm, boolean, linear, fourier, blackbox, lstar, ramanujan.")
 @click.option("--arch", default="auto", show_default=True, help="mlp, gru, rnn, transformer or auto.")
 @click.option("--seconds", default=60.0, show_default=True, type=float, help="Budget for training plus extraction.")
 @click.option("--examples", default=None, help="A count or a fraction of the domain (default: the whole domain up to 4096 inputs).")
@@ -196,8 +196,9 @@ def _show_result(task, program, status: str, seconds: float, reasons, extra: str
 @main.command()
 @click.option("--suite", "suite_name", type=click.Choice(["quick", "standard", "scaling"]), default=None)
 @click.option("--tasks", "task_list", default=None, help="Comma-separated task names, e.g. 'parity[n=4],contains'.")
-@click.option("--extractors", default="auto", show_default=True,
-              help="Comma-separated extraction methods; 'all' for every one.")
+@click.option("--extractors", default="auto,ramanujan", show_default=True,
+              help="Comma-separated extraction methods; 'all' for every one. 'ramanujan' is a control (a subnetwork "
+                   "of the untrained network), counted by no route.")
 @click.option("--synthesizers", default="enumerative", show_default=True,
               help="Comma-separated synthesis methods; 'all' for every one.")
 @click.option("--seconds", default=60.0, show_default=True, type=float, help="Wall-clock budget per run.")

@@ -90,6 +90,7 @@ def write_report(runs: pd.DataFrame, out: str | Path, *, title: str = "tractbenc
         _summary_section(summary),
         _self_check_section(analysis.self_checks(headline)),
         _faithfulness_section(headline, summary),
+        _ramanujan_section(analysis.ramanujan_control(headline)),
         _per_task_section(headline, per_method),
         _growth_section(growth, crossings),
         _provenance_section(runs, headline, command, seed),
@@ -502,6 +503,40 @@ def _self_check_section(checks: pd.DataFrame) -> str:
     rows = [[r.route, r.check, str(r.turned_away), str(r.prevented), str(r.discarded), str(r.undecided)]
             for r in checks.itertuples(index=False)]
     return text + _table(["route", "check", "turned away", "wrong prevented", "right thrown away", "undecided"], rows)
+
+
+def _ramanujan_section(control: pd.DataFrame) -> str:
+    if control.empty:
+        return ""
+    def score(x: float) -> str:
+        return "—" if pd.isna(x) else f"{x:.2f}"
+
+    rows = [[r.family, str(r.tasks), str(r.subnetwork), str(r.right), score(r.f1_context), score(r.f2_isolation),
+             score(r.f3_isolation), str(r.trained_right), str(r.trained_mechanism)] for r in control.itertuples(index=False)]
+    tasks, found, right = int(control["tasks"].sum()), int(control["subnetwork"].sum()), int(control["right"].sum())
+    f1 = control["f1_context"].dropna()
+    def spread(column: str) -> str:
+        values = control[column].dropna()
+        return "not measured" if values.empty else f"{values.min():.2f}–{values.max():.2f}"
+
+    shows = (f"On {found} of {tasks} tasks the untrained network, of the very shape training starts from, holds a "
+             f"subnetwork that is exact on the examples without a weight changed; on {right} the reading of that "
+             f"subnetwork is verified right, with its checks inside the subnetwork (in isolation) at F2 "
+             f"{spread('f2_isolation')} and F3 {spread('f3_isolation')}")
+    shows += (f", yet the same program agrees with the whole random network on only {f1.min():.0%}–{f1.max():.0%} of "
+              "the domain (F1 in context)" if len(f1) else "")
+    shows += (". A part that computes the task in isolation is evidence about the part, not about what the network "
+              "does: that is why a trained network's reading counts only when its checks hold in the whole network "
+              f"(F1 = 1, interchange and splice in context), as {int(control['trained_mechanism'].sum())} of the trained "
+              f"networks' {int(control['trained_right'].sum())} right readings here do.")
+    return ("## Ramanujan control: random networks hide working subnetworks\n\n"
+            "Ramanujan et al. (2020) found that wide enough randomly weighted networks contain subnetworks that do a "
+            "task. The `ramanujan` control (`extraction.subnetwork`, edge-popup over the frozen weights of "
+            "`extraction.untrained`, keeping half of each layer) searches one, reads it with `auto`, and checks the "
+            "program against the whole random network. It is counted by no route.\n\n"
+            + _table(["family", "tasks", "random: subnetwork exact", "random: reading right", "F1 in context",
+                      "F2 in isolation", "F3 in isolation", "trained: right", "trained: mechanism"], rows)
+            + "\n\n" + shows)
 
 
 def _faithfulness_section(runs: pd.DataFrame, summary: pd.DataFrame) -> str:

@@ -96,9 +96,21 @@ def run_route(problem, route: str, method: str, seed: int, seconds: float, optio
         arch = train_opts.pop("arch", "auto")
         train_seconds = max(0.05, TRAIN_SHARE * seconds)
         entry = extraction.registry().get(method)
-        why = [] if entry is None else entry.applies(
-            extraction.untrained(problem, arch, seed=seed, **train_opts))
-        if why:  # no training spent on a network the method cannot read
+        start_net = extraction.untrained(problem, arch, seed=seed, **train_opts)
+        why = [] if entry is None else entry.applies(start_net)
+        if entry is not None and entry.untrained and not why:  # a control that reads the untrained network
+            phases["check"] = time.perf_counter() - t0
+            res = extraction.extract(start_net, method, seconds=max(0.05, seconds - (time.perf_counter() - start)),
+                                     seed=seed, **options)
+            phases["extract"] = res.seconds
+            # For the Ramanujan control, "training" is the search for a subnetwork: its seconds and accuracy.
+            row.update(claim=res.status, program=None if res.program is None else str(res.program),
+                       reasons=list(res.reasons), extract_seconds=res.seconds,
+                       train_seconds=res.details.get("subnetwork_seconds"),
+                       train_accuracy=res.details.get("subnetwork_accuracy"),
+                       agreement=res.faithfulness.get("agreement"), interchange=res.faithfulness.get("interchange"),
+                       splice=res.faithfulness.get("splice"), submethod=res.details.get("method"))
+        elif why:  # no training spent on a network the method cannot read
             phases["check"] = time.perf_counter() - t0
             row.update(claim="abstained", program=None, reasons=["no network trained: " + why[0], *why[1:]])
         else:

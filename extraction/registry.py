@@ -35,13 +35,14 @@ class Extractor(Protocol):
 REGISTRY = Registry("extractor", "tractbench.extractors", "extraction.methods")
 
 
-def extractor(name: str, *, applies: Callable[[Any], list[str]] = applies_always):
+def extractor(name: str, *, applies: Callable[[Any], list[str]] = applies_always, untrained: bool = False):
     """Register ``factory(**settings) -> Extractor`` under ``name`` (a name already taken by another factory
     is a ``RegistryError``); ``applies(trained)`` lists reasons it cannot run on a network (an MLP for a
     method that reads recurrent states, say). It should decide from the network's architecture and
     encoding alone: the comparator asks it first of the untrained network (``extraction.untrained``) and
-    spends no training on a network the method cannot read."""
-    return REGISTRY.decorator(name, applies=applies)
+    spends no training on a network the method cannot read. ``untrained``: the method reads the network
+    training would start from (a control such as ``ramanujan``); the comparator then trains nothing for it."""
+    return REGISTRY.decorator(name, applies=applies, untrained=untrained)
 
 
 def registry() -> dict[str, Entry]:

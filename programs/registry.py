@@ -28,8 +28,10 @@ def applies_always(target: Any) -> list[str]:
 @dataclass(frozen=True)
 class Entry:
     """A registered method: its name, factory, the factory's default settings, the first line of its
-    docstring, ``applies(target)``: reasons it cannot run on a target ([] when it can), and ``validation``:
-    the share of its examples a synthesizer sets aside by default to check its own answer on (0: none)."""
+    docstring, ``applies(target)``: reasons it cannot run on a target ([] when it can), ``validation``:
+    the share of its examples a synthesizer sets aside by default to check its own answer on (0: none), and
+    ``untrained``: an extractor (a control) that reads the network training would start from, so a run
+    spends no training on it."""
 
     name: str
     factory: Callable[..., Any]
@@ -37,6 +39,7 @@ class Entry:
     doc: str
     applies: Callable[[Any], list[str]] = applies_always
     validation: float = 0.0
+    untrained: bool = False
 
     @property
     def origin(self) -> str:
@@ -56,7 +59,8 @@ class Registry:
         self._loaded = False
 
     def register(self, name: str, factory: Callable[..., Any], *,
-                 applies: Callable[[Any], list[str]] = applies_always, validation: float = 0.0) -> Entry:
+                 applies: Callable[[Any], list[str]] = applies_always, validation: float = 0.0,
+                 untrained: bool = False) -> Entry:
         """Add ``factory`` under ``name``; RegistryError if another factory has the name."""
         if not isinstance(name, str) or not name:
             raise RegistryError(f"a {self.kind} needs a non-empty name, got {name!r}")
@@ -65,7 +69,7 @@ class Registry:
         defaults = {k: p.default for k, p in inspect.signature(factory).parameters.items()
                     if p.default is not inspect.Parameter.empty}
         doc = (inspect.getdoc(factory) or "").strip().splitlines()
-        entry = Entry(name, factory, defaults, doc[0] if doc else "", applies, float(validation))
+        entry = Entry(name, factory, defaults, doc[0] if doc else "", applies, float(validation), bool(untrained))
         self.add(entry)
         return entry
 

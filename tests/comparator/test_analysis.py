@@ -542,3 +542,21 @@ def test_a_portfolio_takes_the_first_answer_that_passes_the_routes_own_checks_in
 def test_every_route_has_its_self_check_row_even_when_it_turned_nothing_away():
     checks = self_checks(table([run("t", "synthesis"), run("t", "extraction")]))
     assert checks.values.tolist() == [["extraction", "agreement", 0, 0, 0, 0], ["synthesis", "validation", 0, 0, 0, 0]]
+
+
+def test_the_ramanujan_control_is_counted_by_no_route_and_summarised_per_family():
+    from comparator.analysis import ramanujan_control
+
+    rows = [run("t0", "synthesis", "timeout"), run("t1", "synthesis", "timeout"),
+            run("t0", "extraction", "timeout", method="auto"), run("t1", "extraction", "solved", method="auto"),
+            {**run("t0", "extraction", "solved", method="ramanujan"), "agreement": 0.25, "interchange": 0.8,
+             "splice": 1.0, "train_accuracy": 1.0},
+            {**run("t1", "extraction", "abstained", method="ramanujan"), "train_accuracy": 0.4}]
+    frame = table(rows)
+    outcome = task_outcomes(frame).set_index(["task", "route"])["outcome"]
+    assert outcome[("t0", "extraction")] == "none"  # the control's right program is not the route's
+    assert "ramanujan" not in set(portfolio(frame)["method"].dropna())
+    (row,) = ramanujan_control(frame).to_dict("records")
+    assert (row["tasks"], row["subnetwork"], row["right"]) == (2, 1, 1)
+    assert (row["f1_context"], row["f2_isolation"], row["f3_isolation"]) == (0.25, 0.8, 1.0)
+    assert (row["trained_right"], row["trained_mechanism"]) == (1, 1)
