@@ -22,7 +22,7 @@ from scipy import optimize, stats
 __all__ = [
     "MECHANISM_THRESHOLD", "OUTCOMES", "VIRTUAL_BEST", "AnalysisError", "TobitFit", "Verdict", "bootstrap_ratio",
     "crossover", "growth", "holm", "mcnemar_exact", "method_outcomes", "par2", "sample_complexity", "sign_test",
-    "PORTFOLIO", "PORTFOLIO_ORDER", "portfolio", "ramanujan_control", "self_checks", "summary", "task_outcomes", "tobit", "verdicts",
+    "CONTROL_CEILING", "PORTFOLIO", "PORTFOLIO_ORDER", "mechanism_checks", "portfolio", "ramanujan_control", "self_checks", "summary", "task_outcomes", "tobit", "verdicts",
     "virtual_best", "wilcoxon_costs", "wilson",
 ]
 
@@ -173,16 +173,37 @@ def _checked(runs: pd.DataFrame) -> pd.DataFrame:
     return runs
 
 
+CONTROL_CEILING = 0.9
+"""An alignment's controls (the same search on the untrained network, and on a rewritten program equal on the
+domain) must score at most this for the reading to count as the network's mechanism."""
+
+
+def mechanism_checks(runs: pd.DataFrame) -> np.ndarray:
+    """Per run: do its in-context checks let its program count as the network's mechanism? F1 = 1 (the program
+    describes the network everywhere); the best of F2 on units and F2-D on learned subspaces at least
+    `MECHANISM_THRESHOLD`, F3 splice too; and each control of the alignment search at most `CONTROL_CEILING`.
+    A check that was not measured (NaN, or a column a table lacks) does not fail; runs that name no
+    internal part pass on F1 alone."""
+
+    def column(name: str) -> np.ndarray:
+        if name not in runs.columns:
+            return np.full(len(runs), np.nan)
+        return pd.to_numeric(runs[name], errors="coerce").to_numpy(dtype=float)
+
+    f2 = np.fmax(column("interchange"), column("interchange_distributed"))  # the better where both were measured
+    fails = column("agreement") < 1.0 - 1e-9
+    fails |= f2 < MECHANISM_THRESHOLD
+    fails |= column("splice") < MECHANISM_THRESHOLD
+    fails |= column("control_untrained") > CONTROL_CEILING
+    fails |= column("control_rewritten") > CONTROL_CEILING
+    return ~fails
+
+
 def _annotated(runs: pd.DataFrame) -> pd.DataFrame:
     runs = _checked(runs)
     solved = runs["status"].eq("solved").to_numpy()
     extraction = runs["route"].eq("extraction").to_numpy()
-    below = np.zeros(len(runs), dtype=bool)
-    # F1 must be exact (the program describes the network on every input); F2 and F3 at least the threshold.
-    for column, threshold in (("agreement", 1.0 - 1e-9), ("interchange", MECHANISM_THRESHOLD), ("splice", MECHANISM_THRESHOLD)):
-        if column in runs.columns:
-            # NaN compares False: a check that did not apply does not fail.
-            below |= pd.to_numeric(runs[column], errors="coerce").to_numpy(dtype=float) < threshold
+    below = ~mechanism_checks(runs)
     # An extractor presents a program as its answer only when it agrees with the network everywhere (F1 = 1,
     # its status "solved"); one it returns as "partial" or "unfaithful" is a reading it disowns, kept for
     # inspection: verified wrong, it is not a wrong answer of the route (nor, verified right, its mechanism).
@@ -400,12 +421,7 @@ def _passes_own_checks(run) -> bool:
         return False
     if run.route == "synthesis":
         return True
-    scores = {name: getattr(run, name, None) for name in ("agreement", "interchange", "splice")}
-    f1 = scores["agreement"]
-    if f1 is None or (isinstance(f1, float) and math.isnan(f1)) or f1 < 1.0 - 1e-9:
-        return False
-    return all(v is None or (isinstance(v, float) and math.isnan(v)) or v >= MECHANISM_THRESHOLD
-               for v in (scores["interchange"], scores["splice"]))
+    return bool(mechanism_checks(pd.DataFrame([run._asdict()]))[0])
 
 
 def ramanujan_control(runs: pd.DataFrame) -> pd.DataFrame:

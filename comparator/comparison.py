@@ -309,7 +309,8 @@ def record(cell: Cell, outcome: Outcome, problem, *, version: str, commit: str, 
     value.pop("submethod", None)
     rejected = value.pop("rejected", None)
     for k in ("examples", "host", "program", "candidates", "reasons", "train_seconds", "extract_seconds",
-              "train_accuracy", "agreement", "interchange", "splice", "seconds", "cpu_seconds",
+              "train_accuracy", "agreement", "interchange", "splice", "interchange_distributed", "control_untrained",
+              "control_rewritten", "seconds", "cpu_seconds",
               "phases"):
         if k in value:
             row[k] = value[k]

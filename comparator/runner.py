@@ -47,6 +47,14 @@ def _train_or_reuse(extraction, problem, seed, arch, train_opts, seconds, folder
     return trained, False
 
 
+def faithfulness_columns(faithfulness: dict) -> dict[str, float | None]:
+    """An extraction's faithfulness record as the store's columns."""
+    controls = faithfulness.get("controls") or {}
+    return {"agreement": faithfulness.get("agreement"), "interchange": faithfulness.get("interchange"),
+            "splice": faithfulness.get("splice"), "interchange_distributed": faithfulness.get("interchange_distributed"),
+            "control_untrained": controls.get("untrained"), "control_rewritten": controls.get("rewritten")}
+
+
 def run_route(problem, route: str, method: str, seed: int, seconds: float, options: dict | None = None,
               plugins: list[str] | None = None, train_cache: str | None = None,
               methods: dict[str, bytes] | None = None) -> dict[str, Any]:
@@ -108,8 +116,7 @@ def run_route(problem, route: str, method: str, seed: int, seconds: float, optio
                        reasons=list(res.reasons), extract_seconds=res.seconds,
                        train_seconds=res.details.get("subnetwork_seconds"),
                        train_accuracy=res.details.get("subnetwork_accuracy"),
-                       agreement=res.faithfulness.get("agreement"), interchange=res.faithfulness.get("interchange"),
-                       splice=res.faithfulness.get("splice"), submethod=res.details.get("method"))
+                       submethod=res.details.get("method"), **faithfulness_columns(res.faithfulness))
         elif why:  # no training spent on a network the method cannot read
             phases["check"] = time.perf_counter() - t0
             row.update(claim="abstained", program=None, reasons=["no network trained: " + why[0], *why[1:]])
@@ -138,9 +145,7 @@ def run_route(problem, route: str, method: str, seed: int, seconds: float, optio
                 phases["extract"] = time.perf_counter() - t1
                 row.update(claim=res.status, program=None if res.program is None else str(res.program),
                            reasons=list(trained.reasons) + list(res.reasons), extract_seconds=phases["extract"],
-                           agreement=res.faithfulness.get("agreement"),
-                           interchange=res.faithfulness.get("interchange"),
-                           splice=res.faithfulness.get("splice"), submethod=res.details.get("method"))
+                           submethod=res.details.get("method"), **faithfulness_columns(res.faithfulness))
     else:
         raise ValueError(f"unknown route {route!r}")
     row["seconds"] = time.perf_counter() - start

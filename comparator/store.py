@@ -73,6 +73,11 @@ COLUMNS: dict[str, str] = {
     # examples; extraction: "agreement", F1 < 1), and whether the verifier found the program turned away right.
     "self_check": "text",
     "self_check_right": "bool",
+    # ... and the faithfulness scores beside F2: F2-D (interchange through learned linear subspaces) and the
+    # same alignment search's controls, on the untrained network and on a rewritten program equal on the domain.
+    "interchange_distributed": "real",
+    "control_untrained": "real",
+    "control_rewritten": "real",
 }
 # The columns each earlier schema version ended with; opening such a store adds the later columns (no row changes).
 _COLUMNS_UP_TO = {1: "finished_at"}
@@ -104,7 +109,11 @@ _SELECT = f"SELECT {', '.join(map(_quoted, COLUMNS))} FROM runs"
 _OLD_COLUMNS = {version: list(COLUMNS)[: list(COLUMNS).index(last) + 1] for version, last in _COLUMNS_UP_TO.items()}
 _ADD_SELF_CHECK = f"ALTER TABLE runs ADD COLUMN {_quoted('self_check')} {_SQL_TYPES[COLUMNS['self_check']]}"
 _ADD_SELF_CHECK_RIGHT = f"ALTER TABLE runs ADD COLUMN {_quoted('self_check_right')} {_SQL_TYPES[COLUMNS['self_check_right']]}"
-assert list(COLUMNS)[len(_OLD_COLUMNS[1]):] == ["self_check", "self_check_right"], "add the new columns' statements"
+_ADD_DISTRIBUTED = f"ALTER TABLE runs ADD COLUMN {_quoted('interchange_distributed')} REAL"
+_ADD_CONTROL_UNTRAINED = f"ALTER TABLE runs ADD COLUMN {_quoted('control_untrained')} REAL"
+_ADD_CONTROL_REWRITTEN = f"ALTER TABLE runs ADD COLUMN {_quoted('control_rewritten')} REAL"
+assert list(COLUMNS)[len(_OLD_COLUMNS[1]):] == ["self_check", "self_check_right", "interchange_distributed",
+                                                "control_untrained", "control_rewritten"], "add the new columns' statements"
 
 
 def _plain(value: Any) -> Any:
@@ -315,6 +324,9 @@ class Store:
             if self._conn.execute("PRAGMA user_version").fetchone()[0] == version:  # not migrated meanwhile
                 self._conn.execute(_ADD_SELF_CHECK)
                 self._conn.execute(_ADD_SELF_CHECK_RIGHT)
+                self._conn.execute(_ADD_DISTRIBUTED)
+                self._conn.execute(_ADD_CONTROL_UNTRAINED)
+                self._conn.execute(_ADD_CONTROL_REWRITTEN)
                 self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._conn.execute("COMMIT")
         except BaseException:

@@ -104,6 +104,9 @@ def planted_row(i: int, comparison: str = "planted") -> dict:
         "finished_at": "2024-05-01T12:01:00+00:00",
         "self_check": "validation" if i % 2 else None,
         "self_check_right": bool(i % 3) if i % 2 else None,
+        "interchange_distributed": 0.5 + 0.01 * i,
+        "control_untrained": 0.25,
+        "control_rewritten": 0.125,
     }
     row["key"] = run_key(row)
     return row

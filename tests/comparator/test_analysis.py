@@ -560,3 +560,21 @@ def test_the_ramanujan_control_is_counted_by_no_route_and_summarised_per_family(
     assert (row["tasks"], row["subnetwork"], row["right"]) == (2, 1, 1)
     assert (row["f1_context"], row["f2_isolation"], row["f3_isolation"]) == (0.25, 0.8, 1.0)
     assert (row["trained_right"], row["trained_mechanism"]) == (1, 1)
+
+
+def test_the_mechanism_gate_takes_the_better_f2_and_refuses_a_reading_its_controls_also_match():
+    from comparator.analysis import mechanism_checks
+
+    rows = table([
+        {**run("a", "extraction"), "interchange": 0.5, "interchange_distributed": 1.0},   # spread over units: F2-D
+        {**run("b", "extraction"), "interchange": 0.5, "interchange_distributed": 0.6},   # neither F2 holds
+        {**run("c", "extraction"), "interchange": 1.0, "control_untrained": 0.95},        # a random net aligns too
+        {**run("d", "extraction"), "interchange_distributed": 1.0, "control_rewritten": 0.99},  # so does another program
+        {**run("e", "extraction"), "interchange_distributed": 1.0, "control_untrained": 0.4, "control_rewritten": 0.5},
+        {**run("f", "extraction"), "splice": 0.5},
+        run("g", "extraction"),                                                            # nothing named: F1 alone
+        {**run("h", "extraction"), "agreement": 0.99},
+    ])
+    assert mechanism_checks(rows).tolist() == [True, False, False, False, True, False, True, False]
+    outcome = task_outcomes(rows).set_index("task")["outcome"]
+    assert outcome["a"] == "right" and outcome["c"] == "none"
