@@ -86,4 +86,4 @@ def test_every_extraction_result_carries_the_five_faithfulness_keys():
     for net, method in [(trained("majority", n=3), "boolean"), (trained("majority", n=3), "fsm"),
                         (trained("maximum", bits=3), "linear")]:
         r = extraction.extract(net, method, seconds=60)
-        assert set(r.faithfulness) == keys and r.faithfulness["controls"] == {"untrained": None, "rewritten": None}
+        assert set(r.faithfulness) == keys and set(r.faithfulness["controls"]) == {"untrained", "rewritten"}
