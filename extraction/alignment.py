@@ -29,8 +29,8 @@ program equal to the reading on the whole domain whose every named step is anoth
 ``h = e`` becomes ``r = e ^ m`` (or ``e + m`` when the mask is not Boolean), ``m`` an input or the
 combination of two, and each later use of ``h`` reads ``(r ^ m)`` (or ``(r - m)``); XOR is an involution
 and int64 addition wraps, so the two programs agree everywhere, which ``programs.equivalent`` checks.
-The mask is the first whose step partitions the domain otherwise than every step of the reading, every
-input and every step already rewritten: a relabelling of a variable's values (``not h`` for ``h``) is the
+The mask is the first whose step varies and partitions the domain otherwise than every step of the
+reading, every input and every step already rewritten: a constant has nothing to interchange, a relabelling of a variable's values (``not h`` for ``h``) is the
 same variable to an interchange, and an input is no intermediate. The search scoring high on both the
 reading and its rewrite says the alignment cannot tell the two apart (Méloux et al. 2025): a reading is
 the network's mechanism only when its controls stay low (``extraction.faithfulness.is_mechanism``).
@@ -124,7 +124,8 @@ def stratified_pairs(variable: np.ndarray, answer: np.ndarray,
     keep = variable[base] != variable[source]
     base, source = base[keep], source[keep]
     cf = np.asarray(counterfactual(base, source))
-    changed = (cf != answer[base]).reshape(base.shape[0], -1).any(axis=1)
+    changed = cf != answer[base]
+    changed = changed.any(axis=tuple(range(1, changed.ndim))) if changed.ndim > 1 else changed  # no reshape: 0 pairs
     base, source, cf = base[changed], source[changed], cf[changed]
     pick = np.sort(rng.permutation(base.shape[0])[:count])
     return Pairs(base[pick], source[pick], cf[pick])
@@ -312,7 +313,7 @@ def rewritten(program: Program, inputs: Mapping[str, Domain]) -> Program | None:
             xor = not (variables(m) - boolean)
             step = Assign((name,), Binary("^" if xor else "+", e, m))
             got = values(new_body + [step], Var(name))
-            if not any(same_variable(got, v) for v in seen):
+            if len(np.unique(got)) > 1 and not any(same_variable(got, v) for v in seen):
                 break
         else:
             return None

@@ -40,7 +40,9 @@ def check_rewrite(p: Program, q: Program, inputs) -> None:
     assert not any(e in originals for _, e in steps(q)), (p, q)
     table, _ = enumerate_domain(inputs)
     seen = [np.asarray(table[n]) for n in p.params] + step_values(p, inputs)
-    assert not any(same_variable(new, old) for new in step_values(q, inputs) for old in seen)
+    new = step_values(q, inputs)
+    assert all(len(np.unique(v)) > 1 for v in new)
+    assert not any(same_variable(v, old) for v in new for old in seen)
 
 
 @pytest.mark.parametrize("inputs", [BITS3, SMALL], ids=["bits", "ints"])
@@ -57,6 +59,7 @@ def test_a_rewrite_is_equal_on_the_domain_and_different_in_its_steps(inputs, dat
     ("def f(a, b, c):\n    h0 = a and b\n    h1 = h0 or c\n    return h1 ^ a\n", BITS3),
     ("def f(a, b, c):\n    h0 = (a + b + c) > 1\n    return h0\n", BITS3),
     ("def f(a, b):\n    h0 = a > b\n    return a - b if h0 else b - a\n", SMALL),
+    ("def f(a, b, c):\n    h0 = a\n    h1 = b\n    h2 = c\n    return h0 + h1 + h2 >= 2\n", BITS3),  # units one by one
 ])
 def test_readings_shapes_are_rewritten(source, inputs):
     p = parse(source)
