@@ -4,9 +4,9 @@ sub-program without changing any output (F3)? And does a reading pass for the ne
 (``is_mechanism``)?"""
 from __future__ import annotations
 
-import numpy as np
-
 from typing import Any, Mapping
+
+import numpy as np
 
 from programs import Program, evaluate
 

@@ -18,8 +18,8 @@ import torch
 
 from programs import Assign, Binary, Const, IfExp, Program, Return, Tuple, Unary, Var, evaluate
 from programs.ast import size_of
-from programs.printer import to_source
 from programs.budget import Budget
+from programs.printer import to_source
 from programs.semantics import INT64_MIN, wrap
 from programs.simplify import simplify_expr
 
