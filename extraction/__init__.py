@@ -3,11 +3,12 @@ check those programs in context. May call synthesis/ for small sub-problems; nev
 reference program."""
 from .compile import CompileError, compile  # noqa: A004  (the contract's name)
 from .extract import ExtractionError, ExtractionResult, extract, names
+from .faithfulness import is_mechanism
 from .modelfile import ModelFileError, load, save
 from .registry import Reading, extractor, registry
 from .subnetwork import subnetwork
 from .train import Trained, TrainingError, train, untrained
 
 __all__ = ["CompileError", "ExtractionError", "ExtractionResult", "ModelFileError", "Reading", "Trained", "TrainingError",
-           "extract", "extractor", "compile", "load", "names", "registry", "save", "subnetwork",
+           "extract", "extractor", "compile", "is_mechanism", "load", "names", "registry", "save", "subnetwork",
            "train", "untrained"]

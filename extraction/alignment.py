@@ -23,6 +23,18 @@ layer's width. Even so a high score is evidence only beside its controls (the sa
 untrained network, and on another program equal on the domain); Makelov et al. 2024 show a subspace
 patch may act through a dormant pathway.
 
+The controls. ``initial_network`` is the network training started from (same architecture, sizes,
+encoding and seed): its score says what the search finds where nothing was learned. ``rewritten`` is a
+program equal to the reading on the whole domain whose every named step is another variable: each step
+``h = e`` becomes ``r = e ^ m`` (or ``e + m`` when the mask is not Boolean), ``m`` an input or the
+combination of two, and each later use of ``h`` reads ``(r ^ m)`` (or ``(r - m)``); XOR is an involution
+and int64 addition wraps, so the two programs agree everywhere, which ``programs.equivalent`` checks.
+The mask is the first whose step varies and partitions the domain otherwise than every step of the
+reading, every input and every step already rewritten: a constant has nothing to interchange, a relabelling of a variable's values (``not h`` for ``h``) is the
+same variable to an interchange, and an input is no intermediate. The search scoring high on both the
+reading and its rewrite says the alignment cannot tell the two apart (Méloux et al. 2025): a reading is
+the network's mechanism only when its controls stay low (``extraction.faithfulness.is_mechanism``).
+
 Why stratified. A pair where the variable has the same value in base and source, or where changing it
 leaves the program's answer as it was, is passed by leaving the network alone: such pairs inflate IIA
 for free. Only pairs where the variable differs *and* the counterfactual answer differs from the base
@@ -36,18 +48,21 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from itertools import combinations
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import orthogonal
 
-from programs import Assign, Program, Return, Var, evaluate
+from programs import Assign, Binary, Domain, Program, Return, Var, equivalent, evaluate
+from programs.ast import substitute, variables
 from programs.budget import Budget
+from programs.domains import domain_size, enumerate_domain, sample_domain
 
 from .hooks import patching, recording
-from .train import one_thread
+from .train import SIZE_KEYS, one_thread, untrained
 
 # Pairs drawn per variable, at most; half train the rotation, half score it.
 PAIRS = 256
@@ -109,7 +124,8 @@ def stratified_pairs(variable: np.ndarray, answer: np.ndarray,
     keep = variable[base] != variable[source]
     base, source = base[keep], source[keep]
     cf = np.asarray(counterfactual(base, source))
-    changed = (cf != answer[base]).reshape(base.shape[0], -1).any(axis=1)
+    changed = cf != answer[base]
+    changed = changed.any(axis=tuple(range(1, changed.ndim))) if changed.ndim > 1 else changed  # no reshape: 0 pairs
     base, source, cf = base[changed], source[changed], cf[changed]
     pick = np.sort(rng.permutation(base.shape[0])[:count])
     return Pairs(base[pick], source[pick], cf[pick])
@@ -218,3 +234,91 @@ def distributed_interchange(trained, path: str, inputs: dict[str, np.ndarray], p
     if unsayable:  # the program's counterfactual is no answer the network's heads can give: a miss, and why
         reasons = (f"on {unsayable} of {len(pairs)} pairs the counterfactual answer is no value the network can output",)
     return Alignment(accuracy(parts["test"]), k, len(parts["train"]), len(parts["test"]), accuracy(parts["train"]), reasons)
+
+
+def mean_accuracy(found: list[Alignment]) -> float | None:
+    """The mean held-out accuracy over the variables that were scored; None when none was."""
+    scored = [a.accuracy for a in found if a.accuracy is not None]
+    return float(np.mean(scored)) if scored else None
+
+
+def program_interchange(trained, path: str, program: Program, inputs: dict[str, np.ndarray], rng: np.random.Generator,
+                        *, budget: Budget | None = None) -> dict[str, Alignment]:
+    """F2-D of every named step of a straight-line ``program`` on ``trained``'s layer ``path``, over a table of
+    ``inputs``, each with its stratified pairs and ``k`` from its values."""
+    found = {}
+    for stmt in program.body:
+        if isinstance(stmt, Assign):
+            (step,) = stmt.targets
+            values, pairs = step_pairs(program, step, inputs, rng)
+            found[step] = distributed_interchange(trained, path, inputs, pairs, k=dimension(values), rng=rng,
+                                                  budget=budget)
+    return found
+
+
+def initial_network(trained):
+    """The network ``trained``'s training started from (``extraction.untrained`` with its architecture, sizes
+    and seed), or None when the record does not say how it was initialised (a compiled network, say)."""
+    keys = SIZE_KEYS.get(trained.arch, ())
+    if "seed" not in trained.settings or not keys or any(k not in trained.settings for k in keys):
+        return None
+    return untrained(trained.problem, trained.arch, seed=trained.settings["seed"],
+                     **{k: trained.settings[k] for k in keys})
+
+
+# Inputs over which a rewrite's steps are told apart from the original's when the domain is larger.
+SAMPLE = 20_000
+
+
+def same_variable(a: np.ndarray, b: np.ndarray) -> bool:
+    """Do two value tables (one value per input) cut the inputs into the same classes? Then they are one
+    variable up to relabelling its values, and an interchange cannot tell them apart."""
+    pairs = np.unique(np.stack([a, b], axis=1), axis=0).shape[0]
+    return pairs == len(np.unique(a)) == len(np.unique(b))
+
+
+def rewritten(program: Program, inputs: Mapping[str, Domain]) -> Program | None:
+    """A program equal to the straight-line ``program`` on every input of ``inputs`` whose named steps are all
+    other variables (see the module's docstring); None when ``program`` is not straight-line with one-target
+    steps assigned once, or when no mask makes some step another variable."""
+    body = program.body
+    if not body or not isinstance(body[-1], Return) or not all(
+            isinstance(s, Assign) and len(s.targets) == 1 for s in body[:-1]):
+        return None
+    steps = [s.targets[0] for s in body[:-1]]
+    if not steps or len(set(steps)) != len(steps) or set(steps) & set(program.params):
+        return None
+    domains = dict(inputs)
+    if domain_size(domains) <= SAMPLE:
+        table, _ = enumerate_domain(domains)
+    else:
+        table, _ = sample_domain(domains, SAMPLE, np.random.default_rng(0))
+
+    def values(upto: list, last) -> np.ndarray:
+        prog = Program(program.name, program.params, tuple(upto) + (Return(last),))
+        return np.broadcast_to(np.asarray(evaluate(prog, table)), (len(next(iter(table.values()))),))
+
+    params = [n for n in program.params if np.ndim(table[n]) == 1]
+    boolean = {n for n in params if set(np.unique(table[n]).tolist()) <= {0, 1}}
+    masks = [Var(n) for n in params] + [Binary("^" if {x, y} <= boolean else "+", Var(x), Var(y))
+                                        for x, y in combinations(params, 2)]
+    seen = [np.asarray(table[n]) for n in params] + [values(list(body[:i + 1]), Var(h)) for i, h in enumerate(steps)]
+    taken = set(program.params) | set(steps) | {v for s in body for v in variables(s)}
+    fresh = (f"r{i}" for i in range(len(taken) + len(steps) + 1) if f"r{i}" not in taken)
+    new_body, uses = [], {}
+    for stmt, h in zip(body[:-1], steps):
+        e = substitute(stmt.value, uses)
+        name = next(fresh)
+        for m in masks:
+            xor = not (variables(m) - boolean)
+            step = Assign((name,), Binary("^" if xor else "+", e, m))
+            got = values(new_body + [step], Var(name))
+            if len(np.unique(got)) > 1 and not any(same_variable(got, v) for v in seen):
+                break
+        else:
+            return None
+        new_body.append(step)
+        seen.append(got)
+        uses[h] = Binary("^" if xor else "-", Var(name), m)
+    new = Program(program.name, program.params, tuple(new_body) + (Return(substitute(body[-1].value, uses)),))
+    return new if equivalent(program, new, domains).equal else None

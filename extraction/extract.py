@@ -101,7 +101,8 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
     except Exception as err:
         return result(None, "error", reasons + [f"the method built a program the task cannot take: {err}"])
     f1 = agreement(trained, program, inputs, lengths, network_outputs(trained, inputs, lengths))
-    faith = faithfulness_record(f1, reading.interchange, reading.splice, reading.interchange_distributed)
+    faith = faithfulness_record(f1, reading.interchange, reading.splice, reading.interchange_distributed,
+                                reading.controls)
     if not complete:
         reasons.append(f"agreement measured on a sample of {len(next(iter(inputs.values())))} inputs")
     if f1 == 1.0:
@@ -117,14 +118,17 @@ def extract(trained, method: str = "auto", *, seconds: float = 60.0, seed: int =
 
 
 def faithfulness_record(agreement: float | None = None, interchange: float | None = None, splice: float | None = None,
-                 interchange_distributed: float | None = None) -> dict[str, Any]:
+                        interchange_distributed: float | None = None,
+                        controls: dict[str, float | None] | None = None) -> dict[str, Any]:
     """The faithfulness record every ``ExtractionResult`` carries, None where not measured: F1 ``agreement``,
     F2 ``interchange`` on units, F3 ``splice``, F2-D ``interchange_distributed`` (learned linear subspaces,
     ``extraction.alignment``) and its ``controls``, the same search on the untrained network
     (``untrained``) and on a program equal on the domain that names other intermediates
-    (``rewritten``); the controls are filled by the change that computes them, None until then."""
+    (``rewritten``). ``extraction.faithfulness.is_mechanism`` reads it."""
+    given = controls or {}
     return {"agreement": agreement, "interchange": interchange, "splice": splice,
-            "interchange_distributed": interchange_distributed, "controls": {"untrained": None, "rewritten": None}}
+            "interchange_distributed": interchange_distributed,
+            "controls": {"untrained": given.get("untrained"), "rewritten": given.get("rewritten")}}
 
 
 def not_finite(trained, inputs: dict[str, np.ndarray], lengths: np.ndarray | None) -> list[str]:

@@ -1,11 +1,19 @@
 """Faithfulness in context: does the program agree with the network (F1), does the network follow the
 program when a named intermediate is set by intervention (F2), and can a component be replaced by the
-sub-program without changing any output (F3)?"""
+sub-program without changing any output (F3)? And does a reading pass for the network's mechanism
+(``is_mechanism``)?"""
 from __future__ import annotations
+
+from typing import Any, Mapping
 
 import numpy as np
 
 from programs import Program, evaluate
+
+# A reading is the mechanism when its best interchange (F2 on units or F2-D) and its splice reach this...
+MECHANISM = 0.99
+# ...and the same search scores no more than this on each control (the untrained network, a rewrite).
+CONTROL = 0.9
 
 
 def network_outputs(trained, inputs: dict[str, np.ndarray], lengths: np.ndarray | None) -> np.ndarray:
@@ -42,3 +50,22 @@ def lookup_size(task) -> int:
     nothing and is reported as ``table``."""
     k = max(1, len(task.inputs))
     return int(min(task.domain_size, 10**9)) * (4 * k + 1)
+
+
+def is_mechanism(faithfulness: Mapping[str, Any]) -> bool:
+    """Does a faithfulness record (``extraction.extract.faithfulness_record``) say the reading is the network's
+    mechanism? It must agree with the network everywhere (F1 = 1); the better of its unit interchange (F2)
+    and distributed interchange (F2-D) must reach ``MECHANISM``, and at least one be measured (a reading
+    that names no intermediate makes no claim about the mechanism); its splice (F3) must reach
+    ``MECHANISM`` and each control stay at or below ``CONTROL``, where they were measured."""
+    if faithfulness.get("agreement") != 1.0:
+        return False
+    scores = [faithfulness.get(k) for k in ("interchange", "interchange_distributed")]
+    scores = [s for s in scores if s is not None]
+    if not scores or max(scores) < MECHANISM:
+        return False
+    splice = faithfulness.get("splice")
+    if splice is not None and splice < MECHANISM:
+        return False
+    controls = faithfulness.get("controls") or {}
+    return all(c <= CONTROL for c in controls.values() if c is not None)

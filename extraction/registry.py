@@ -26,6 +26,8 @@ class Reading:
     status: str | None = None  # set only to say "abstained" or "timeout" when there is no program
     details: dict[str, Any] = field(default_factory=dict)
     interchange_distributed: float | None = None  # F2-D: interchange through learned linear subspaces
+    # F2-D's controls, {"untrained": ..., "rewritten": ...} (``extraction.alignment``); None when not run
+    controls: dict[str, float | None] | None = None
 
 
 class Extractor(Protocol):

@@ -55,6 +55,7 @@ def auto():
         name, res = best
         return Reading(res.program, tuple(tried), res.faithfulness["interchange"], res.faithfulness["splice"],
                        details={**res.details, "method": name, "tried": tried},
-                       interchange_distributed=res.faithfulness["interchange_distributed"])
+                       interchange_distributed=res.faithfulness["interchange_distributed"],
+                       controls=res.faithfulness["controls"])
 
     return run

@@ -19,10 +19,12 @@ import torch
 from programs import Assign, Binary, Const, IfExp, Program, Return, Tuple, Unary, Var, evaluate
 from programs.ast import size_of
 from programs.budget import Budget
+from programs.printer import to_source
 from programs.semantics import INT64_MIN, wrap
 from programs.simplify import simplify_expr
 
-from ..alignment import Alignment, dimension, distributed_interchange, stratified_pairs
+from ..alignment import (Alignment, dimension, distributed_interchange, initial_network, mean_accuracy,
+                         program_interchange, rewritten, stratified_pairs)
 from ..hooks import patching, recording
 from ..machine import SUB_SEARCH_CANDIDATES
 from ..registry import Reading, extractor
@@ -423,11 +425,13 @@ def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
     inter = interchange(trained, tr, bits, groups, step_names, head, names, rng, pairs, gate=style == "linear")
     splice = spliced(trained, tr, bits, x if style == "linear" else None)
     details["named"] = {n: [int(u) for u in g] for n, g in zip(step_names, groups)}
-    found = distributed(trained, tr, bits, step_names, head, names, rng, budget)
+    # one seed for the reading's search and its controls: the same pairs, splits and starting rotations
+    seed = int(rng.integers(2**31))
+    found = distributed(trained, tr, bits, step_names, head, names, np.random.default_rng(seed), budget)
     details["interchange_distributed"] = {n: dataclasses.asdict(a) for n, a in zip(step_names, found)}
-    scored = [a.accuracy for a in found if a.accuracy is not None]
-    return Reading(program, (), inter, splice, details=details,
-                   interchange_distributed=float(np.mean(scored)) if scored else None)
+    scores, details["controls"] = controls(trained, tr, bits, step_names, head, names, program, seed, budget)
+    return Reading(program, (), inter, splice, details=details, interchange_distributed=mean_accuracy(found),
+                   controls=scores)
 
 
 def _answer(step_names, bits, target, operators, budget, rng, arity):
@@ -550,6 +554,31 @@ def distributed(trained, tr, bits, step_names, head, names, rng, budget: Budget)
         found.append(distributed_interchange(trained, tr.act_path, tr.inputs, pairs, k=dimension(bits[j]), rng=rng,
                                              budget=budget))
     return found
+
+
+def controls(trained, tr, bits, step_names, head, names, program: Program, seed: int,
+             budget: Budget) -> tuple[dict[str, float | None], dict]:
+    """The controls beside F2-D (``extraction.alignment``), each the mean over its steps, with the per-step
+    alignments (or why a control was not run) for the details: ``untrained``, the same search (pairs,
+    ``k``, steps, seed) on the network training started from; ``rewritten``, the search for the steps of a
+    program equal to the reading on the domain that names other intermediates, on this network."""
+    scores: dict[str, float | None] = {"untrained": None, "rewritten": None}
+    details: dict = {}
+    start = initial_network(trained)
+    if start is None:
+        details["untrained"] = "the network's record does not say how it was initialised"
+    else:
+        found = distributed(start, tr, bits, step_names, head, names, np.random.default_rng(seed), budget)
+        scores["untrained"] = mean_accuracy(found)
+        details["untrained"] = {n: dataclasses.asdict(a) for n, a in zip(step_names, found)}
+    other = rewritten(program, trained.problem.inputs)
+    if other is None:
+        details["rewritten"] = "no rewrite of the reading names other intermediates"
+    else:
+        found = program_interchange(trained, tr.act_path, other, tr.inputs, np.random.default_rng(seed), budget=budget)
+        scores["rewritten"] = mean_accuracy(list(found.values()))
+        details["rewritten"] = {"program": to_source(other), **{n: dataclasses.asdict(a) for n, a in found.items()}}
+    return scores, details
 
 
 def spliced(trained, tr, bits, x: np.ndarray | None = None) -> float:

@@ -86,4 +86,12 @@ def test_every_extraction_result_carries_the_five_faithfulness_keys():
     for net, method in [(trained("majority", n=3), "boolean"), (trained("majority", n=3), "fsm"),
                         (trained("maximum", bits=3), "linear")]:
         r = extraction.extract(net, method, seconds=60)
-        assert set(r.faithfulness) == keys and r.faithfulness["controls"] == {"untrained": None, "rewritten": None}
+        assert set(r.faithfulness) == keys and set(r.faithfulness["controls"]) == {"untrained", "rewritten"}
+
+
+def test_a_variable_that_never_changes_gives_no_pairs_for_a_tuple_answer_too():
+    inputs, _ = enumerate_domain(BITS4)
+    a = inputs["a"]
+    pairs = stratified_pairs(np.zeros_like(a), np.stack([a, a], axis=1),
+                             lambda base, source: np.stack([a[source], a[source]], axis=1), np.random.default_rng(0))
+    assert len(pairs) == 0
