@@ -55,14 +55,15 @@ def lookup_size(task) -> int:
 def is_mechanism(faithfulness: Mapping[str, Any]) -> bool:
     """Does a faithfulness record (``extraction.extract.faithfulness_record``) say the reading is the network's
     mechanism? It must agree with the network everywhere (F1 = 1); the better of its unit interchange (F2)
-    and distributed interchange (F2-D) must reach ``MECHANISM``, and at least one be measured (a reading
-    that names no intermediate makes no claim about the mechanism); its splice (F3) must reach
-    ``MECHANISM`` and each control stay at or below ``CONTROL``, where they were measured."""
+    and distributed interchange (F2-D) must reach ``MECHANISM``, its splice (F3) too, and each control of the
+    alignment search stay at or below ``CONTROL`` — each where it was measured: a check a reading could not
+    run (a reading that names no intermediate has no F2) does not fail it. The comparator applies the same
+    rule to its runs table (``comparator.analysis.mechanism_checks``)."""
     if faithfulness.get("agreement") != 1.0:
         return False
     scores = [faithfulness.get(k) for k in ("interchange", "interchange_distributed")]
     scores = [s for s in scores if s is not None]
-    if not scores or max(scores) < MECHANISM:
+    if scores and max(scores) < MECHANISM:
         return False
     splice = faithfulness.get("splice")
     if splice is not None and splice < MECHANISM:
