@@ -1,10 +1,10 @@
 """Planted synthesis methods for the comparator's tests: one that lies, one that hangs, one that hogs
-memory. Imported as a plugin (``compare(..., plugins=[...])``) in the test process and in every worker."""
+memory, one that answers what it is told. Imported as a plugin (``compare(..., plugins=[...])``) in the test process and in every worker."""
 from __future__ import annotations
 
 import time
 
-from programs import Const, Program, Return
+from programs import Const, Program, Return, parse
 from synthesis import Attempt, synthesizer
 from synthesis.registry import registry
 
@@ -48,5 +48,18 @@ if "planted_wrong" not in registry():
         def run(problem, budget, rng):
             time.sleep(seconds)
             return Attempt(None, "exhausted", 0, ["planted: gave up"])
+
+        return run
+
+    @synthesizer("planted_answers")
+    def planted_answers(answers: dict[str, str] | None = None):
+        """Returns the program text ``answers`` gives for the problem's name (right or wrong, as the test
+        planted it), and abstains on a problem it has no answer for."""
+
+        def run(problem, budget, rng):
+            source = (answers or {}).get(problem.name)
+            if source is None:
+                return Attempt(None, "abstained", 0, [f"planted: no answer for {problem.name}"])
+            return Attempt(parse(source), "solved", 1)
 
         return run
