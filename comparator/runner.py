@@ -143,6 +143,9 @@ def run_route(problem, route: str, method: str, seed: int, seconds: float, optio
                 t1 = time.perf_counter()
                 res = extraction.extract(trained, method, seconds=left, seed=seed, **options)
                 phases["extract"] = time.perf_counter() - t1
+                for part in ("alignment", "controls"):  # F2-D and its controls, inside extract's time
+                    if f"{part}_seconds" in res.details:
+                        phases[part] = res.details[f"{part}_seconds"]
                 row.update(claim=res.status, program=None if res.program is None else str(res.program),
                            reasons=list(trained.reasons) + list(res.reasons), extract_seconds=phases["extract"],
                            submethod=res.details.get("method"), **faithfulness_columns(res.faithfulness))

@@ -9,6 +9,7 @@ truth table, or a rounded affine threshold; the answer an expression over the st
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from math import lcm
@@ -427,9 +428,12 @@ def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
     details["named"] = {n: [int(u) for u in g] for n, g in zip(step_names, groups)}
     # one seed for the reading's search and its controls: the same pairs, splits and starting rotations
     seed = int(rng.integers(2**31))
+    clock = time.perf_counter()
     found = distributed(trained, tr, bits, step_names, head, names, np.random.default_rng(seed), budget)
     details["interchange_distributed"] = {n: dataclasses.asdict(a) for n, a in zip(step_names, found)}
+    details["alignment_seconds"] = time.perf_counter() - clock
     scores, details["controls"] = controls(trained, tr, bits, step_names, head, names, program, seed, budget)
+    details["controls_seconds"] = time.perf_counter() - clock - details["alignment_seconds"]
     return Reading(program, (), inter, splice, details=details, interchange_distributed=mean_accuracy(found),
                    controls=scores)
 

@@ -1,10 +1,10 @@
 """Planted synthesis methods for the comparator's tests: one that lies, one that hangs, one that hogs
-memory. Imported as a plugin (``compare(..., plugins=[...])``) in the test process and in every worker."""
+memory, one that answers what it is told. Imported as a plugin (``compare(..., plugins=[...])``) in the test process and in every worker."""
 from __future__ import annotations
 
 import time
 
-from programs import Const, Program, Return
+from programs import Const, Program, Return, parse
 from synthesis import Attempt, synthesizer
 from synthesis.registry import registry
 
@@ -51,6 +51,20 @@ if "planted_wrong" not in registry():
 
         return run
 
+    @synthesizer("planted_answers")
+    def planted_answers(answers: dict[str, str] | None = None):
+        """Returns the program text ``answers`` gives for the problem's name (right or wrong, as the test
+        planted it), and abstains on a problem it has no answer for."""
+
+        def run(problem, budget, rng):
+            source = (answers or {}).get(problem.name)
+            if source is None:
+                return Attempt(None, "abstained", 0, [f"planted: no answer for {problem.name}"])
+            return Attempt(parse(source), "solved", 1)
+
+        return run
+
+
 if "planted_lookup" not in registry():
     @synthesizer("planted_lookup", validation=0.3)
     def planted_lookup():
@@ -58,8 +72,6 @@ if "planted_lookup" not in registry():
         its own self-check (30% of the examples set aside) turns it away wherever the answers are not all 0."""
 
         def run(problem, budget, rng):
-            from programs import parse
-
             names = problem.params
             expr = "0"
             for x, y in problem.examples.rows():

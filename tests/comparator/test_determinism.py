@@ -7,10 +7,10 @@ from _determinism import assert_same_runs, differences
 
 import comparator
 
-pytestmark = pytest.mark.slow
 TASKS = ["parity[n=4]", "contains[values=3,length=4]", "modular_addition[p=7]"]
 
 
+@pytest.mark.slow
 def test_two_comparisons_with_the_same_seeds_give_the_same_runs(tmp_path):
     kwargs = dict(extractors=("auto",), synthesizers=("enumerative", "stochastic"), seconds=10.0, seeds=2, workers=2)
     first = comparator.compare(TASKS, store=tmp_path / "a.sqlite", **kwargs)

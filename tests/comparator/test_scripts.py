@@ -11,8 +11,6 @@ import textwrap
 
 import pytest
 
-pytestmark = pytest.mark.slow
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIMIT = 300  # seconds a child may take before the test calls it a hang
 

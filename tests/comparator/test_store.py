@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 from _planted import planted_row
 
+import comparator.store as store_module
 from comparator.store import (
     COLUMNS,
     Store,
@@ -163,12 +165,42 @@ def test_a_store_of_another_schema_version_is_refused(tmp_path):
         Store(path)
 
 
-def test_provenance_helpers_never_raise(tmp_path):
-    assert package_version() == "" or package_version()[0].isdigit()
-    commit = git_commit()
-    assert commit == "" or len(commit) == 40
-    assert git_commit(tmp_path) == ""
-    assert git_commit(tmp_path / "missing") == ""
+@pytest.fixture
+def fresh_package_version():
+    """``package_version`` is cached for the process: clear it around a test that plants the metadata."""
+    package_version.cache_clear()
+    yield package_version
+    package_version.cache_clear()
+
+
+def test_package_version_is_the_installed_one_or_empty(monkeypatch, fresh_package_version):
+    monkeypatch.setattr(store_module.metadata, "version", lambda name: {"tractbench": "1.2.3"}[name])
+    assert fresh_package_version() == "1.2.3"
+
+    def not_installed(name):
+        raise store_module.metadata.PackageNotFoundError(name)
+
+    fresh_package_version.cache_clear()
+    monkeypatch.setattr(store_module.metadata, "version", not_installed)
+    assert fresh_package_version() == ""
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_commit_is_the_checked_out_commit_or_empty_never_an_exception(tmp_path, monkeypatch):
+    assert git_commit() == git_commit(Path(store_module.__file__).resolve().parent)  # the default: this source
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # no repository above tmp_path is found
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "planted"], check=True)
+    ref = (repo / ".git" / "HEAD").read_text().strip().removeprefix("ref: ")
+    head = (repo / ".git" / ref).read_text().strip()
+    assert len(head) == 40 and git_commit(repo / "sub") == head
+    assert git_commit(tmp_path) == ""  # not in a repository
+    assert git_commit(tmp_path / "missing") == ""  # no such directory
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    assert git_commit(repo) == ""  # no git to ask
 
 
 def _writer(store: Path, start: int, stop: int, pause: float) -> subprocess.Popen:

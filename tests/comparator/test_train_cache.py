@@ -1,12 +1,9 @@
 """Training once per (task, seed) for every extractor gives the rows training every time gives."""
 from __future__ import annotations
 
-import pytest
-
 import comparator
 from _determinism import assert_same_runs
 
-pytestmark = pytest.mark.slow
 TASKS = ["running_parity[length=8]", "multiplexer[k=1]"]
 
 

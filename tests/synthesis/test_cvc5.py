@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import itertools
+import signal
+import subprocess
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -307,16 +310,42 @@ def test_worker_reports_a_cvc5_error():
     assert got.status == "error" and "cvc5 raised" in got.detail
 
 
-@needs_cvc5
-def test_worker_is_killed_at_the_limit():
-    task = toy_tasks.get("parity", n=4)
-    problem = problem_of(task)
-    got = run_worker(encode(problem).text, {"sygus-enum": "smart"}, 1.0)
-    assert got.status in ("timeout", "done")  # smart does not find parity in a second here; if it did, fine
+def squares_from_sums():
+    """A problem no program of its grammar solves and cvc5 cannot prove infeasible: ``a * a`` from ``+``
+    and constants (no linear function fits eight squares), so cvc5 enumerates until it is stopped, on any
+    machine (no answer from any enumerator in 20 s here)."""
+    task = toy_tasks.from_function("square", lambda a: a * a, inputs={"a": Int(0, 8)}, operators=("+",))
+    return problem_of(task)
+
+
+class _Recorded(subprocess.Popen):
+    """The real worker process, remembered so that a test can see how it ended."""
+
+    workers: ClassVar[list[subprocess.Popen]] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        type(self).workers.append(self)
+
+
+@pytest.fixture
+def recorded_workers(monkeypatch):
+    monkeypatch.setattr(_Recorded, "workers", [])
+    monkeypatch.setattr(cvc5_peer.subprocess, "Popen", _Recorded)
+    return _Recorded.workers
 
 
 @needs_cvc5
-def test_method_times_out_cleanly():
-    problem = problem_of(toy_tasks.get("parity", n=4))
-    attempt = cvc5_peer.cvc5(enumerators=("smart",))(problem, Budget(1.0), np.random.default_rng(0))
-    assert attempt.status in ("timeout", "solved")
+def test_worker_is_killed_at_the_limit(recorded_workers):
+    got = run_worker(encode(squares_from_sums()).text, {"sygus-enum": "smart"}, 1.0)
+    assert got == Run("timeout")
+    assert len(recorded_workers) == 1
+    assert recorded_workers[0].returncode == -signal.SIGKILL  # killed by us at the limit, and reaped
+
+
+@needs_cvc5
+def test_method_times_out_cleanly(recorded_workers):
+    attempt = cvc5_peer.cvc5(enumerators=("smart",))(squares_from_sums(), Budget(1.0), np.random.default_rng(0))
+    assert attempt.status == "timeout" and attempt.program is None and attempt.candidates == 0
+    assert attempt.reasons[-1].startswith("--sygus-enum=smart: no answer within"), attempt.reasons
+    assert recorded_workers and all(w.returncode == -signal.SIGKILL for w in recorded_workers)

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 import synthesis
 import toy_tasks
-from programs import Int
-from synthesis.solve import STATUSES
+from programs import Assign, Const, Int, Program, evaluate
+from programs.ast import Expr, size_of, substitute, walk
 from toy_tasks import strategies as tbst
 
 # (task, parameters, examples): solved and verified on the whole domain. Tiny Boolean domains get the
@@ -45,21 +45,42 @@ def test_solves_and_verifies(name, params, examples):
     assert r.candidates > 0
 
 
+def _inlined(program: Program) -> Expr:
+    """The returned expression of a straight-line function, its named steps substituted in."""
+    steps: dict[str, Expr] = {}
+    for stmt in program.body:
+        if isinstance(stmt, Assign):
+            steps[stmt.targets[0]] = substitute(stmt.value, steps)
+        else:
+            return substitute(stmt.value, steps)
+    raise AssertionError(f"no return in {program}")
+
+
+LIMIT = 5  # the search's size limit: a limit on work, so the outcome is the same on a loaded machine
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_returned_program_fits_all_examples(data):
+    """Whatever the examples, the method answers ``solved`` with a program that fits every one of them,
+    or ``exhausted`` within its size limit; never ``error`` (what ``solve`` makes of a program that does
+    not fit) nor a timeout. A target it can build (constants from the pool, size within the limit) is
+    found."""
     sig = {"a": Int(0, 6), "b": Int(0, 6)}
     target = data.draw(tbst.programs(inputs=sig, max_size=5))
     task = toy_tasks.from_program("target", str(target), sig)
     n = data.draw(st.integers(1, 36))
     ex = task.examples(n, seed=data.draw(st.integers(0, 100)))
-    r = synthesis.solve(task, "enumerative", examples=ex, seconds=5)
-    assert r.status in STATUSES
-    if r.program is not None:
-        got = task.check_program(r.program)
-        from programs import evaluate
-
-        assert (evaluate(got, ex.inputs) == ex.outputs).all()
+    r = synthesis.solve(task, "enumerative", examples=ex, seconds=120, options={"max_size": LIMIT})
+    assert r.status in ("solved", "exhausted"), (r.status, r.reasons)
+    if r.status == "solved":
+        assert (evaluate(task.check_program(r.program), ex.inputs) == ex.outputs).all()
+    else:
+        assert r.program is None and r.reasons
+    expr = _inlined(target)
+    pool = set(task.problem(ex).constants())
+    if size_of(expr) <= LIMIT and all(c.value in pool for c in walk(expr) if isinstance(c, Const)):
+        assert r.status == "solved", (str(target), r.reasons)
 
 
 def test_tuple_outputs_are_solved_component_by_component():
@@ -86,7 +107,6 @@ def test_values_beyond_32_bits_widen_the_bank_without_losing_rows():
     en = Enumerator({"a": a, "b": b}, (1, 2), ("+", "*", "-"), max_size=7, budget=Budget(60))
     expr = en.search(a * b + 2 * a - b)
     assert en.bank.values.dtype == np.int64
-    from programs import evaluate
     from synthesis.build import function
     from synthesis.problem import Problem
     from toy_tasks import Examples

@@ -128,38 +128,51 @@ def test_smt_when_z3_raises_the_sketch_is_undecided(monkeypatch):
 # --- cvc5: the worker killed, failing, or printing garbage ------------------------------------------------
 
 
-class _KilledAfter(subprocess.Popen):
-    """The real worker process, sent ``signum`` by a timer ``delay`` seconds after it starts."""
+class _KilledMidSolve(subprocess.Popen):
+    """The real worker process, sent ``signum`` once it has used ``cpu_seconds`` of processor time: past
+    cvc5's import (a few hundredths of a second) and into the search, on a fast machine or a loaded one
+    (processor time, not wall time, decides when)."""
 
-    delay = 1.0
+    cpu_seconds = 1.0
     signum = signal.SIGKILL
     started: ClassVar[list[int]] = []
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         type(self).started.append(self.pid)
-        timer = threading.Timer(self.delay, self._signal)
-        timer.daemon = True
-        timer.start()
+        threading.Thread(target=self._signal_when_busy, daemon=True).start()
 
-    def _signal(self):
-        if self.poll() is None:
-            os.kill(self.pid, self.signum)  # the worker this test started, by its id
+    def _cpu_seconds(self) -> float:
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()  # fields 14 and 15 of proc(5): user and system time
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _signal_when_busy(self):
+        while self.poll() is None:
+            try:
+                if self._cpu_seconds() >= self.cpu_seconds:
+                    os.kill(self.pid, self.signum)  # the worker this test started, by its id
+                    return
+            except OSError:  # it ended on its own
+                return
+            threading.Event().wait(0.01)
 
 
 @needs_cvc5
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads the worker's processor time from /proc")
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGSEGV, signal.SIGTERM])
 def test_cvc5_worker_killed_mid_solve_is_an_error(monkeypatch, signum):
-    # parity of 6 bits: cvc5 finds no program for it within 8 s, so the kill lands mid-solve
+    # parity of 6 bits: cvc5's smart enumeration finds no program for it in 20 s, so the kill lands mid-solve
     task = toy_tasks.get("parity", n=6)
-    monkeypatch.setattr(_KilledAfter, "signum", signum)
-    monkeypatch.setattr(_KilledAfter, "started", [])
-    monkeypatch.setattr(cvc5_peer.subprocess, "Popen", _KilledAfter)
+    monkeypatch.setattr(_KilledMidSolve, "signum", signum)
+    monkeypatch.setattr(_KilledMidSolve, "started", [])
+    monkeypatch.setattr(cvc5_peer.subprocess, "Popen", _KilledMidSolve)
     result = synthesis.solve(task, "cvc5", seconds=30.0, options={"enumerators": ("smart",)})
-    assert _KilledAfter.started, "the worker never started"
     assert result.status == "error" and result.program is None
     assert f"killed by signal {int(signum)}" in result.reasons[-1], result.reasons
-    assert result.seconds < 25.0  # it did not wait for the budget: the death was noticed
+    # the death ended the run: one worker, no other started for the rest of the budget, no timeout recorded
+    assert len(_KilledMidSolve.started) == 1, _KilledMidSolve.started
+    assert not any("no answer within" in r for r in result.reasons), result.reasons
 
 
 @needs_cvc5

@@ -1,14 +1,18 @@
 """The registry: built-in names, suites, ``get`` with parameters, typed errors, operator sets."""
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import toy_tasks
 from programs import DomainError, Int, Seq
 from programs.ast import Binary, Call, IfExp, Unary, walk
 from toy_tasks import TaskError
+from toy_tasks import strategies as tbst
 from toy_tasks.registry import FAMILY_OPERATORS
 from toy_tasks.task import ALL_OPERATORS
 
@@ -157,6 +161,87 @@ def test_several_parameters_round_trip_in_a_name():
     same = toy_tasks.get(t.name)
     assert (same.name, same.params, same.inputs) == (t.name, {"k": 5, "length": 4}, t.inputs)
     assert same.inputs["xs"] == Seq(Int(0, 5), length=(1, 4))
+
+
+# --- get over the parameter ranges, property-based ---------------------------------------------------
+
+# The range of every parameter of every built-in task, as each factory checks it (and states it in its
+# TaskError). Written out here, not read from the code, so that a changed range is a deliberate edit.
+BITS = {"bits": (1, 16)}
+SCAN_LENGTH = (1, 64)
+SEARCH = {"values": (2, 64), "length": (1, 32)}
+RANGES = {
+    **{n: {"n": (1, 20)} for n in ("parity", "majority", "conjunction", "one_hot")},
+    "at_least_two": {"n": (2, 20)},
+    "multiplexer": {"k": (1, 4)},
+    **{n: {"m": (1, 10)} for n in ("bits_equal", "greater_than", "adder_carry", "adder_top_bit")},
+    **{n: BITS for n in ("absolute_difference", "clamp", "collatz_step", "in_range", "maximum", "maximum_of_three",
+                         "mean_floor", "median_of_three", "minimum", "relu", "sign")},
+    **{n: {"p": (2, 1 << 15)} for n in ("modular_addition", "modular_subtraction", "modular_multiplication",
+                                        "modular_sum_of_squares", "modular_difference_of_squares",
+                                        "modular_linear_combination", "modular_cubic")},
+    **{n: {"length": SCAN_LENGTH} for n in ("running_parity", "binary_addition", "bracket_balance", "dot_product_mod2",
+                                            "running_majority", "constant_acceleration")},
+    "running_sum_mod": {"k": (2, 64), "length": SCAN_LENGTH},
+    "stream_addition": {"base": (2, 16), "length": SCAN_LENGTH},
+    "divisibility": {"k": (2, 64), "length": SCAN_LENGTH},
+    "parity_last_k": {"k": (2, 12), "length": SCAN_LENGTH},
+    "previous_element": {"k": (1, 8), "values": (2, 64), "length": SCAN_LENGTH},
+    "running_max": {"values": (2, 256), "length": SCAN_LENGTH},
+    "running_min": {"values": (2, 256), "length": SCAN_LENGTH},
+    "pattern_detector": {"k": (2, 10), "length": SCAN_LENGTH},
+    "running_sum": {"values": (2, 256), "length": SCAN_LENGTH},
+    "sum_last_k": {"k": (2, 8), "values": (2, 64), "length": SCAN_LENGTH},
+    "run_length": {"values": (2, 64), "length": SCAN_LENGTH},
+    **{n: SEARCH for n in ("first_index", "last_index", "contains", "count", "insertion_point", "argmax", "argmin",
+                           "max_value", "is_sorted")},
+}
+
+
+def test_the_ranges_cover_every_task_and_parameter_hold_the_defaults_and_every_corner_builds():
+    factories = toy_tasks.factories()
+    assert set(RANGES) == set(factories)
+    for name, factory in factories.items():
+        assert set(RANGES[name]) == set(factory.defaults), name
+        assert all(lo <= factory.defaults[k] <= hi for k, (lo, hi) in RANGES[name].items()), name
+        keys = sorted(RANGES[name])
+        for corner in itertools.product(*(RANGES[name][k] for k in keys)):
+            assert toy_tasks.get(name, **dict(zip(keys, corner))).params == {**factory.defaults, **dict(zip(keys, corner))}
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_parameters_in_range_give_a_stably_named_task_whose_reference_is_its_definition(data):
+    name = data.draw(st.sampled_from(sorted(RANGES)), label="task")
+    params = {k: data.draw(st.one_of(st.sampled_from([lo, hi]), st.integers(lo, hi)), label=k)
+              for k, (lo, hi) in RANGES[name].items()}
+    task = toy_tasks.get(name, **params)
+    defaults = toy_tasks.factories()[name].defaults
+    assert task.params == {k: params[k] for k in defaults}
+    assert task.name == (name if params == defaults else f"{name}[{','.join(f'{k}={params[k]}' for k in defaults)}]")
+    for same in (toy_tasks.get(task.name), toy_tasks.get(name, **task.params)):
+        assert (same.name, same.params, same.inputs, same.reference) == (task.name, task.params, task.inputs, task.reference)
+    if task.domain_size <= 4096:  # the whole domain: the check `tractbench tasks --verify` makes
+        v = task.check_definition()
+        assert v.equal and v.checked == task.domain_size, (task.name, v.counterexample, v.outputs)
+    else:  # too large to enumerate at every draw: random inputs of the domain
+        for _ in range(5):
+            x = data.draw(tbst.task_inputs(task), label="input")
+            assert task.reference(**x) == task.definition(**x), (task.name, x)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_a_parameter_out_of_range_is_a_task_error_naming_it(data):
+    name = data.draw(st.sampled_from(sorted(RANGES)), label="task")
+    key = data.draw(st.sampled_from(sorted(RANGES[name])), label="parameter")
+    lo, hi = RANGES[name][key]
+    value = data.draw(st.one_of(st.integers(max_value=lo - 1), st.integers(min_value=hi + 1)), label="value")
+    for attempt in (lambda: toy_tasks.get(name, **{key: value}), lambda: toy_tasks.get(f"{name}[{key}={value}]")):
+        with pytest.raises(TaskError) as err:
+            attempt()
+        message = str(err.value)
+        assert f"parameter {key} must be an integer between {lo} and {hi}" in message and str(value) in message, message
 
 
 # --- errors ---------------------------------------------------------------------------------------

@@ -8,11 +8,14 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import toy_tasks
-from programs import Int, ProgramError, Seq, parse
+from programs import Int, ProgramError, Seq, evaluate, parse
 from programs.interpreter import run
 from toy_tasks import Examples, TaskError
+from toy_tasks import strategies as tbst
 
 PAIR = {"a": Int(0, 8), "b": Int(0, 8)}
 LIST = {"xs": Seq(Int(0, 3), length=(1, 4))}
@@ -232,6 +235,49 @@ def test_every_input_is_checked_at_construction():
     assert set(calls) == {(x["a"], x["b"]) for x in _domain(PAIR)}
 
 
+# --- from_function, property-based: a task made from a program's Python behaviour is that program's task ---
+
+# Signatures small enough to enumerate in well under a second (at most a few thousand inputs).
+SMALL_SIGNATURES = tbst.signatures(max_inputs=2, max_value=3, max_length=2)
+
+
+@st.composite
+def signatures_and_programs(draw):
+    sig = draw(SMALL_SIGNATURES)
+    return sig, draw(tbst.programs(inputs=sig, max_size=12))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(signatures_and_programs())
+def test_a_task_from_a_programs_behaviour_has_that_programs_outputs_kind_and_verdict(case):
+    sig, program = case
+    task = toy_tasks.from_function("behaviour", lambda **x: program(**x), inputs=sig)  # plain ints and lists
+    assert (task.kind, task.arity, task.inputs, task.reference) == (program.kind, program.arity, sig, None)
+    dom = task.examples()
+    assert dom.complete and len(dom) == task.domain_size
+    np.testing.assert_array_equal(dom.outputs, evaluate(program, dom.inputs, dom.lengths if program.sequences else None))
+    np.testing.assert_array_equal(dom.outputs, toy_tasks.from_program("behaviour", str(program), sig).examples().outputs)
+    v = task.verify(program)
+    assert v.equal and v.method == "exhaustive" and v.checked == task.domain_size, v
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_an_error_in_the_function_is_a_task_error_naming_the_input(data):
+    sig, program = data.draw(signatures_and_programs())
+    bad = data.draw(tbst.task_inputs(sig))
+
+    def faulty(**x):
+        if x == bad:
+            raise ArithmeticError("planted")
+        return program(**x)
+
+    with pytest.raises(TaskError) as err:
+        toy_tasks.from_function("faulty", faulty, inputs=sig)
+    message = str(err.value)
+    assert "task faulty" in message and "ArithmeticError: planted" in message and f"on input {bad}" in message, message
+
+
 # --- from_function errors ---------------------------------------------------------------------------------
 
 
@@ -394,13 +440,15 @@ def test_an_outer_timer_is_restored_with_its_handler():
         fired.append(signum)
 
     previous = signal.signal(signal.SIGALRM, outer)
-    signal.setitimer(signal.ITIMER_REAL, 100.0)
+    signal.setitimer(signal.ITIMER_REAL, 100.0, 50.0)
     try:
         with pytest.raises(TaskError):
             toy_tasks.from_function("stuck", _spin_on(2), inputs=PAIR, seconds=0.3)
         assert signal.getsignal(signal.SIGALRM) is outer
-        left, _ = signal.getitimer(signal.ITIMER_REAL)
-        assert 90.0 < left < 100.0  # still running, less the time spent
+        left, interval = signal.getitimer(signal.ITIMER_REAL)
+        # still armed with its interval, and charged the 0.3 s limit the function ran into (at least that
+        # much passed); not re-armed at its full 100 s
+        assert 0.0 < left <= 100.0 - 0.3 and interval == 50.0, (left, interval)
         assert not fired
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
