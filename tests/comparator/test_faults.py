@@ -164,8 +164,11 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    with open(f"/proc/{pid}/stat") as fh:  # a zombie is dead, just not yet reaped
-        return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    try:
+        with open(f"/proc/{pid}/stat") as fh:  # a zombie is dead, just not yet reaped
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):  # reaped between the signal and the read: dead
+        return False
 
 
 @pytest.mark.parametrize("preload", [False, True], ids=["spawn", "forkserver"])

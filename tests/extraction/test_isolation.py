@@ -15,7 +15,8 @@ GROUND_TRUTH = {"reference", "function", "definition", "check_definition", "_tru
 # train.py: the domain accuracy it records when its caller gave it the task itself (never used to decide
 # anything). compile.py: the answers of the task it builds itself from the program it is compiling.
 # modelfile.py: the examples of the problem a network was trained on, saved beside it (the route's own).
-MAY_READ_ANSWERS = {"train.py", "compile.py", "modelfile.py"}
+# subnetwork.py: edge-popup trains a mask on the problem's examples, as train.py trains weights on them.
+MAY_READ_ANSWERS = {"train.py", "compile.py", "modelfile.py", "subnetwork.py"}
 
 
 def modules():
