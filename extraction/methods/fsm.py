@@ -31,7 +31,7 @@ MAX_POINTS_FIT = 4000
 # F2-D on the state: candidate interchanges drawn to find the stratified ones, and Adam steps (a work
 # limit: a GRU is unrolled per step, so fewer than the MLPs' ``alignment.STEPS``)
 CANDIDATES = 4000
-STATE_STEPS = 100
+STATE_STEPS = 60
 
 
 def recurrent_only(trained) -> list[str]:
@@ -469,13 +469,14 @@ def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1,
     def run(rows: np.ndarray) -> torch.Tensor:
         idx = torch.as_tensor(rows)
         src, when = h_source[idx], at[idx]
+        q = rot.weight  # once per forward pass: the parametrisation recomputes it at each access
+        project = q.T @ q
 
         def patch(call, out):
             hit = when == call
             if not bool(hit.any()):
                 return None
-            q = rot.weight
-            return torch.where(hit[:, None], out + (src - out) @ q.T @ q, out)
+            return torch.where(hit[:, None], out + (src - out) @ project, out)
 
         with patching(model, "cell", patch):
             return model(batch.take(rows))
