@@ -89,3 +89,9 @@ def test_state_alignment_is_deterministic_per_seed():
                for f in ("base", "step", "source", "source_step", "counterfactual")) and a1 == a2
     p3, _ = once(4)
     assert not np.array_equal(p1.base, p3.base)
+
+
+def test_the_lstar_reading_aligns_the_same_way():
+    r = extraction.extract(trained("running_parity", length=6), "lstar", seconds=60, seed=0)
+    assert r.status == "solved", r.reasons
+    assert r.faithfulness["interchange_distributed"] >= GATE and r.details["interchange_distributed"]["s"]["k"] == 1
