@@ -7,20 +7,31 @@ splice of the machine in place of the cell).
 """
 from __future__ import annotations
 
+import dataclasses
+import time
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from scipy.cluster.vq import kmeans2
+from torch import nn
 
 from programs.budget import Budget
 from programs.interpreter import Machine
 from programs.semantics import SCALAR
 
+from ..alignment import LR, MIN_PAIRS, PAIRS, TRAIN_SHARE, Alignment, dimension, frozen, rotation
 from ..faithfulness import same_rows
 from ..hooks import patching, recording
 from ..machine import Moore, Signature, merge_compatible, minimise, to_program
 from ..registry import Reading, extractor
+from ..train import one_thread
 
 MAX_POINTS_FIT = 4000
+# F2-D on the state: candidate interchanges drawn to find the stratified ones, and Adam steps (a work
+# limit: a GRU is unrolled per step, so fewer than the MLPs' ``alignment.STEPS``)
+CANDIDATES = 4000
+STATE_STEPS = 60
 
 
 def recurrent_only(trained) -> list[str]:
@@ -185,7 +196,12 @@ def fsm(k_max: int = 64, pairs: int = 300):
         inter = interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs)
         splice = spliced(trained, tr, mach, state_var, centroids)
         details.update({"interchange_pairs": pairs})
-        return Reading(program, tuple(reasons), inter, splice, details=details)
+        clock = time.perf_counter()
+        found = state_alignment(trained, tr, mach, state_var, np.random.default_rng(int(rng.integers(2**31))), budget)
+        details["interchange_distributed"] = {state_var: dataclasses.asdict(found)}
+        details["alignment_seconds"] = time.perf_counter() - clock
+        return Reading(program, tuple(reasons), inter, splice, details=details,
+                       interchange_distributed=found.accuracy)
 
     return run
 
@@ -305,3 +321,203 @@ def spliced(trained, tr, mach, state_var, centroids) -> float | None:
     a = outs[np.arange(n), idx]
     b = tr.outputs[np.arange(n), idx]
     return float((a == b).all(axis=1).mean())
+
+
+@dataclass(frozen=True)
+class StatePairs:
+    """(base row, step; source row, step) interchanges on the recurrent state, with the program's
+    counterfactual answer for each: ``[n, T(, arity)]`` for a scan (the base's outputs with the state set
+    to the source's after step ``i``; steps before ``i`` and padding are not scored), ``[n(, arity)]`` for
+    a fold."""
+
+    base: np.ndarray
+    step: np.ndarray
+    source: np.ndarray
+    source_step: np.ndarray
+    counterfactual: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.base.shape[0])
+
+
+def program_states(tr: StateTrace, mach, state_var: str):
+    """The program run on every row of the trace: its environment after each step (``envs[r][t]``), its
+    state variable's value there (``[n, T]``, -1 past the end) and its answer (a scan's outputs per step,
+    ``[n, T, arity]``; a fold's ``[n, arity]``)."""
+    n, t = tr.lengths.size, tr.states.shape[1]
+    envs, values, outs, finals = [], np.full((n, t), -1, dtype=np.int64), [], []
+    for r in range(n):
+        env = mach.start(_scalars(tr, r, mach))
+        row, ys = [], []
+        for i in range(int(tr.lengths[r])):
+            env, y = mach.step(env, tuple(int(tr.inputs[s][r, i]) for s in mach.iters))
+            row.append(env)
+            values[r, i] = int(env[state_var])
+            ys.append(np.atleast_1d(np.asarray(y, dtype=np.int64)) if y is not None else None)
+        envs.append(row)
+        outs.append(ys)
+        finals.append(np.atleast_1d(np.asarray(mach.finish(env), dtype=np.int64)) if mach._result is not None else None)
+    return envs, values, outs, finals
+
+
+def state_pairs(tr: StateTrace, mach, state_var: str, kind: str, rng: np.random.Generator,
+                count: int = PAIRS, candidates: int = CANDIDATES, table=None) -> tuple[np.ndarray, StatePairs]:
+    """(the program's state per (row, step), up to ``count`` stratified interchanges): a base step and a
+    source step of rows with the same scalar inputs where the program's state differs and setting the
+    base's state to the source's after that step changes the program's answer (a scan's outputs from
+    that step on, a fold's result). Candidates are drawn at random (``candidates`` of them, duplicates
+    dropped) and kept in their drawn order until ``count`` pass: a uniform sample of the stratified
+    interchanges, deterministic per ``rng``."""
+    envs, values, outs, finals = table if table is not None else program_states(tr, mach, state_var)
+    n, t = values.shape
+    rows = np.nonzero(tr.lengths >= 1)[0]
+    empty = StatePairs(*(np.zeros(0, dtype=np.int64) for _ in range(5)))
+    if rows.size < 2:
+        return values, empty
+    scal = [name for name in tr.inputs if tr.inputs[name].ndim == 1]
+    key = np.stack([tr.inputs[name] for name in scal], axis=1) if scal else np.zeros((n, 0), dtype=np.int64)
+    _, group = np.unique(key, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    members = {g: rows[group[rows] == g] for g in np.unique(group[rows])}
+    base = rng.choice(rows, size=candidates)
+    step = (rng.random(candidates) * tr.lengths[base]).astype(np.int64)
+    pick = rng.random(candidates)
+    source = np.array([members[group[b]][int(p * members[group[b]].size)] for b, p in zip(base, pick)], dtype=np.int64)
+    source_step = (rng.random(candidates) * tr.lengths[source]).astype(np.int64)
+    q = values[source, source_step]
+    keep = values[base, step] != q
+    seen, chosen, cfs = set(), [], []
+    cache: dict = {}
+    for c in np.nonzero(keep)[0]:
+        b, i, s, j = int(base[c]), int(step[c]), int(source[c]), int(source_step[c])
+        if (b, i, s, j) in seen:
+            continue
+        seen.add((b, i, s, j))
+        cf = cache.get((b, i, int(q[c])))
+        if cf is None:
+            cf = cache[(b, i, int(q[c]))] = _counterfactual(mach, tr, envs, outs, finals, state_var, kind, b, i, int(q[c]))
+        if cf is False:
+            continue
+        chosen.append((b, i, s, j))
+        cfs.append(cf)
+        if len(chosen) >= count:
+            break
+    if not chosen:
+        return values, empty
+    cols = np.array(chosen, dtype=np.int64).T
+    return values, StatePairs(cols[0], cols[1], cols[2], cols[3], np.stack(cfs))
+
+
+def _counterfactual(mach, tr, envs, outs, finals, state_var, kind, b, i, q):
+    """The program's answer on row ``b`` with its state set to ``q`` after step ``i`` (a scan's outputs
+    as ``[T, arity]``, the base's own before ``i``), or False when it is the base's answer."""
+    env = dict(envs[b][i])
+    env[state_var] = q
+    length = int(tr.lengths[b])
+    if kind == "scan":
+        y = _yield_again(mach, env)
+        new = [np.atleast_1d(np.asarray(y, dtype=np.int64))]
+        for t in range(i + 1, length):
+            env, y = mach.step(env, tuple(int(tr.inputs[s][b, t]) for s in mach.iters))
+            new.append(np.atleast_1d(np.asarray(y, dtype=np.int64)))
+        if all(np.array_equal(a, o) for a, o in zip(new, outs[b][i:])):
+            return False
+        arity = new[0].shape[0]
+        full = np.zeros((tr.states.shape[1], arity), dtype=np.int64)
+        full[:i] = np.stack(outs[b][:i]) if i else full[:0]
+        full[i:length] = np.stack(new)
+        return full
+    for t in range(i + 1, length):
+        env, _ = mach.step(env, tuple(int(tr.inputs[s][b, t]) for s in mach.iters))
+    got = np.atleast_1d(np.asarray(mach.finish(env), dtype=np.int64))
+    return False if np.array_equal(got, finals[b]) else got
+
+
+def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1, rng: np.random.Generator,
+                      steps: int = STATE_STEPS, lr: float = LR, train_share: float = TRAIN_SHARE,
+                      budget: Budget | None = None) -> Alignment:
+    """F2-D of the machine's state on the recurrent cell: learn ``k`` orthonormal rows ``Q``
+    (``alignment.rotation``) such that at the base's step ``i`` the cell's output ``h`` becomes
+    ``h + (h_source - h) Qᵀ Q``, ``h_source`` the recorded state at the source's step ``j``, and the
+    network then gives the program's counterfactual answer. Trained on a ``train_share`` of ``pairs`` by
+    cross-entropy (steps before ``i`` and padding not scored), the score is the share of the held-out
+    rest whose every counterfactual output is right."""
+    if len(pairs) < MIN_PAIRS:
+        return Alignment(None, k, reasons=(f"only {len(pairs)} interchanges change both the state and the answer; "
+                                           f"F2-D needs {MIN_PAIRS}",))
+    model, enc = trained.model, trained.encoding
+    order = rng.permutation(len(pairs))
+    cut = min(len(pairs) - 1, max(1, int(round(train_share * len(pairs)))))
+    parts = {"train": np.sort(order[:cut]), "test": np.sort(order[cut:])}
+    width = tr.states.shape[-1]
+    k = min(k, width)
+    rot = rotation(width, k, rng)
+    scan = trained.problem.kind == "scan"
+    lengths = tr.lengths[pairs.base]
+    cf = pairs.counterfactual
+    if scan:
+        targets = enc.targets(cf if enc.arity > 1 else cf[..., 0], lengths)  # [n, T, arity]
+        before = np.arange(cf.shape[1])[None, :] < pairs.step[:, None]
+        targets[torch.as_tensor(before)] = -100
+        scored = ~before & (np.arange(cf.shape[1])[None, :] < lengths[:, None])
+    else:
+        targets = enc.targets(cf if enc.arity > 1 else cf[..., 0]).reshape(len(pairs), -1)
+    batch = enc.batch({name: v[pairs.base] for name, v in tr.inputs.items()}, lengths)
+    h_source = torch.as_tensor(tr.states[pairs.source, pairs.source_step], dtype=torch.float32)
+    at = torch.as_tensor(pairs.step)
+
+    def run(rows: np.ndarray) -> torch.Tensor:
+        idx = torch.as_tensor(rows)
+        src, when = h_source[idx], at[idx]
+        q = rot.weight  # once per forward pass: the parametrisation recomputes it at each access
+        project = q.T @ q
+
+        def patch(call, out):
+            hit = when == call
+            if not bool(hit.any()):
+                return None
+            return torch.where(hit[:, None], out + (src - out) @ project, out)
+
+        with patching(model, "cell", patch):
+            return model(batch.take(rows))
+
+    def loss(logits: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        want = targets[torch.as_tensor(rows)]
+        return sum(nn.functional.cross_entropy(part.reshape(-1, part.shape[-1]), want[..., j].reshape(-1),
+                                               ignore_index=-100)
+                   for j, part in enumerate(enc.split_logits(logits)))
+
+    def accuracy(rows: np.ndarray) -> float:
+        with torch.no_grad():
+            got = enc.decode(run(rows))
+        got = got.reshape(*got.shape[:2 if scan else 1], -1)
+        want = cf[rows].reshape(got.shape)
+        if scan:
+            ok = (got == want).all(axis=2) | ~scored[rows]
+            return float(ok.all(axis=1).mean())
+        return float((got == want).all(axis=1).mean())
+
+    opt = torch.optim.Adam(rot.parameters(), lr=lr)
+    with frozen(model), one_thread():
+        for _ in range(steps):
+            if budget is not None and budget.expired:
+                return Alignment(None, k, len(parts["train"]), len(parts["test"]),
+                                 reasons=("the budget ran out while learning the alignment",))
+            opt.zero_grad()
+            loss(run(parts["train"]), parts["train"]).backward()
+            opt.step()
+    reasons = ()
+    unsayable = int((targets.reshape(len(pairs), -1) < 0).all(dim=1).sum()) if scan else \
+        int((targets < 0).any(dim=1).sum())
+    if not scan and unsayable:
+        reasons = (f"on {unsayable} of {len(pairs)} pairs the counterfactual answer is no value the network can output",)
+    return Alignment(accuracy(parts["test"]), k, len(parts["train"]), len(parts["test"]), accuracy(parts["train"]), reasons)
+
+
+def state_alignment(trained, tr: StateTrace, mach, state_var: str, rng: np.random.Generator,
+                    budget: Budget | None = None, table=None) -> Alignment:
+    """F2-D of the program's state (``state_pairs`` then ``distributed_state``), ``k`` one less than the
+    number of values the state takes on the trace."""
+    values, pairs = state_pairs(tr, mach, state_var, trained.problem.kind, rng, table=table)
+    k = dimension(values[tr.valid]) if tr.valid.any() else 1
+    return distributed_state(trained, tr, pairs, k=k, rng=rng, budget=budget)

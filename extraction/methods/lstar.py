@@ -2,11 +2,18 @@
 aalpy; the learned Moore machine is written as a program the same way ``fsm`` writes its own."""
 from __future__ import annotations
 
+import dataclasses
+import time
+
+import numpy as np
 import torch
+
+from programs.interpreter import Machine
+from programs.semantics import SCALAR
 
 from ..machine import Moore, merge_compatible, minimise, to_program
 from ..registry import Reading, extractor
-from .fsm import recurrent_only, signature
+from .fsm import StateTrace, recurrent_only, signature, state_alignment
 
 
 class OutOfBudget(Exception):
@@ -93,7 +100,14 @@ def lstar(walks: int = 500, max_letters: int = 256):
                                   seed=int(rng.integers(2**31)))
         if program is None:
             return Reading(None, tuple(why), status="timeout" if budget.expired else "abstained", details=details)
-        return Reading(program, (), None, None, details=details)
+        # F2-D on the state, as fsm measures it: the program's own state per step interchanged in the cell
+        clock = time.perf_counter()
+        state_var = program.body[0].targets[0]
+        found = state_alignment(trained, StateTrace(trained), Machine(program, SCALAR), state_var,
+                                np.random.default_rng(int(rng.integers(2**31))), budget)
+        details["interchange_distributed"] = {state_var: dataclasses.asdict(found)}
+        details["alignment_seconds"] = time.perf_counter() - clock
+        return Reading(program, (), None, None, details=details, interchange_distributed=found.accuracy)
 
     return run
 
