@@ -13,7 +13,7 @@ from programs.semantics import SCALAR
 
 from ..machine import Moore, merge_compatible, minimise, to_program
 from ..registry import Reading, extractor
-from .fsm import StateTrace, recurrent_only, signature, state_alignment
+from .fsm import StateTrace, recurrent_only, signature, state_alignment, state_controls
 
 
 class OutOfBudget(Exception):
@@ -103,11 +103,15 @@ def lstar(walks: int = 500, max_letters: int = 256):
         # F2-D on the state, as fsm measures it: the program's own state per step interchanged in the cell
         clock = time.perf_counter()
         state_var = program.body[0].targets[0]
-        found = state_alignment(trained, StateTrace(trained), Machine(program, SCALAR), state_var,
-                                np.random.default_rng(int(rng.integers(2**31))), budget)
+        seed = int(rng.integers(2**31))
+        mach = Machine(program, SCALAR)
+        found = state_alignment(trained, StateTrace(trained), mach, state_var, np.random.default_rng(seed), budget)
         details["interchange_distributed"] = {state_var: dataclasses.asdict(found)}
         details["alignment_seconds"] = time.perf_counter() - clock
-        return Reading(program, (), None, None, details=details, interchange_distributed=found.accuracy)
+        scores, details["controls"] = state_controls(trained, mach, state_var, seed, budget)
+        details["controls_seconds"] = time.perf_counter() - clock - details["alignment_seconds"]
+        return Reading(program, (), None, None, details=details, interchange_distributed=found.accuracy,
+                       controls=scores)
 
     return run
 

@@ -95,3 +95,15 @@ def test_the_lstar_reading_aligns_the_same_way():
     r = extraction.extract(trained("running_parity", length=6), "lstar", seconds=60, seed=0)
     assert r.status == "solved", r.reasons
     assert r.faithfulness["interchange_distributed"] >= GATE and r.details["interchange_distributed"]["s"]["k"] == 1
+
+
+def test_the_state_alignment_has_its_untrained_control_and_the_gate_uses_it():
+    net = trained("running_parity", length=6)
+    r = extraction.extract(net, "fsm", seconds=60, seed=0)
+    controls = r.faithfulness["controls"]
+    assert r.faithfulness["interchange_distributed"] >= 0.99
+    # the same search on the network training started from cannot find the parity in its state
+    assert controls["untrained"] is not None and controls["untrained"] <= 0.9
+    assert controls["rewritten"] is None and "no rewrite" in r.details["controls"]["rewritten"]
+    assert extraction.is_mechanism(r.faithfulness)
+    assert extraction.is_mechanism({**r.faithfulness, "controls": {**controls, "untrained": 0.95}}) is False
