@@ -90,8 +90,9 @@ def run_route(problem, route: str, method: str, seed: int, seconds: float, optio
     if route == "synthesis":
         from synthesis import solve
 
+        validation = options.pop("validation", None)  # the self-check's share, for any method (solve's own option)
         res = solve(problem, method, seconds=max(0.05, seconds - (time.perf_counter() - start)), seed=seed,
-                    options=options)
+                    options=options, validation=validation)
         row.update(claim=res.status, program=None if res.program is None else str(res.program),
                    candidates=res.candidates, reasons=list(res.reasons),
                    rejected=None if res.rejected is None else str(res.rejected))

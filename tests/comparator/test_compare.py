@@ -175,3 +175,15 @@ def test_a_program_a_synthesizers_self_check_turns_away_is_verified_and_counted(
     counted = self_checks(comp.runs).set_index(["route", "check"]).loc[("synthesis", "validation")]
     assert counted["turned_away"] == counted["prevented"] == 2  # both lookups wrong off their examples
     assert counted["discarded"] == 0  # a lookup table of a few examples is never right on these domains
+
+
+def test_a_synthesizers_self_check_is_an_option_of_every_run(tmp_path):
+    # planted_lookup checks itself on 30% of its examples by default; with the share set to 0 it returns its
+    # memorised table, which the verifier finds wrong; any method takes the option the same way
+    comp = comparator.compare(["modular_addition[p=5]"], extractors=(),
+                              synthesizers=("planted_lookup", ("planted_lookup", {"validation": 0.0}),
+                                            ("enumerative", {"validation": 0.25})),
+                              seconds=10.0, examples=12, store=tmp_path / "s.sqlite", plugins=[PLUGIN])
+    got = {(r.method, r.method_args.get("validation")): r.status for r in comp.runs.itertuples()}
+    assert got == {("planted_lookup", None): "abstained", ("planted_lookup", 0.0): "wrong",
+                   ("enumerative", 0.25): "solved"}
