@@ -486,9 +486,9 @@ def _summary_section(summary: pd.DataFrame) -> str:
         "*portfolio* is what a user without the verifier gets: the route's methods run in a stated order "
         f"(synthesis: {', '.join(PORTFOLIO_ORDER['synthesis'])}; extraction: {', '.join(PORTFOLIO_ORDER['extraction'])}; "
         "cheapest first on the quick suite), the first answer that passes the route's own checks taken (a "
-        "synthesizer's program that survived its self-check; a reading with F1 = 1 and F2, F3 at least "
-        f"{MECHANISM_THRESHOLD:g} where measured), its seconds the sum up to that answer (its PAR-2 twice the sum "
-        "when no right answer came)."
+        "synthesizer's program that survived its self-check; a reading that passes the mechanism gate: F1 = 1, the "
+        f"better of F2 and F2-D and F3 at least {MECHANISM_THRESHOLD:g}, the alignment's controls at most 0.9, each "
+        "where measured), its seconds the sum up to that answer (its PAR-2 twice the sum when no right answer came)."
     )
 
 
@@ -527,7 +527,7 @@ def _ramanujan_section(control: pd.DataFrame) -> str:
               "the domain (F1 in context)" if len(f1) else "")
     shows += (". A part that computes the task in isolation is evidence about the part, not about what the network "
               "does: that is why a trained network's reading counts only when its checks hold in the whole network "
-              f"(F1 = 1, interchange and splice in context), as {int(control['trained_mechanism'].sum())} of the trained "
+              f"(F1 = 1, interchange and splice in context, the alignment's controls low), as {int(control['trained_mechanism'].sum())} of the trained "
               f"networks' {int(control['trained_right'].sum())} right readings here do.")
     return ("## Ramanujan control: random networks hide working subnetworks\n\n"
             "Ramanujan et al. (2020) found that wide enough randomly weighted networks contain subnetworks that do a "
