@@ -175,6 +175,21 @@ def rotation(width: int, k: int, rng: np.random.Generator) -> nn.Module:
     return orthogonal(layer, orthogonal_map="householder", use_trivialization=False)
 
 
+def learn(rot: nn.Module, model: nn.Module, objective: Callable[[], torch.Tensor], *, steps: int, lr: float,
+          budget: Budget | None) -> bool:
+    """``steps`` full-batch Adam steps on the rotation's rows toward ``objective`` (the network frozen, one
+    thread); False if ``budget`` ran out first."""
+    opt = torch.optim.Adam(rot.parameters(), lr=lr)
+    with frozen(model), one_thread():
+        for _ in range(steps):
+            if budget is not None and budget.expired:
+                return False
+            opt.zero_grad()
+            objective().backward()
+            opt.step()
+    return True
+
+
 def distributed_interchange(trained, path: str, inputs: dict[str, np.ndarray], pairs: Pairs, *, k: int = 1,
                             rng: np.random.Generator, steps: int = STEPS, lr: float = LR,
                             train_share: float = TRAIN_SHARE, budget: Budget | None = None) -> Alignment:
@@ -220,15 +235,9 @@ def distributed_interchange(trained, path: str, inputs: dict[str, np.ndarray], p
         want = np.asarray(pairs.counterfactual)[rows].reshape(rows.shape[0], -1)
         return float((got == want).all(axis=1).mean())
 
-    opt = torch.optim.Adam(rot.parameters(), lr=lr)
-    with frozen(model), one_thread():
-        for _ in range(steps):
-            if budget is not None and budget.expired:
-                return Alignment(None, k, len(parts["train"]), len(parts["test"]),
-                                 reasons=("the budget ran out while learning the alignment",))
-            opt.zero_grad()
-            loss(run(parts["train"]), parts["train"]).backward()
-            opt.step()
+    if not learn(rot, model, lambda: loss(run(parts["train"]), parts["train"]), steps=steps, lr=lr, budget=budget):
+        return Alignment(None, k, len(parts["train"]), len(parts["test"]),
+                         reasons=("the budget ran out while learning the alignment",))
     reasons = ()
     unsayable = int((targets < 0).any(dim=1).sum())
     if unsayable:  # the program's counterfactual is no answer the network's heads can give: a miss, and why

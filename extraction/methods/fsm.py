@@ -20,12 +20,11 @@ from programs.budget import Budget
 from programs.interpreter import Machine
 from programs.semantics import SCALAR
 
-from ..alignment import LR, MIN_PAIRS, PAIRS, TRAIN_SHARE, Alignment, dimension, frozen, rotation
+from ..alignment import LR, MIN_PAIRS, PAIRS, TRAIN_SHARE, Alignment, dimension, learn, rotation
 from ..faithfulness import same_rows
 from ..hooks import patching, recording
 from ..machine import Moore, Signature, merge_compatible, minimise, to_program
 from ..registry import Reading, extractor
-from ..train import one_thread
 
 MAX_POINTS_FIT = 4000
 # F2-D on the state: candidate interchanges drawn to find the stratified ones, and Adam steps (a work
@@ -500,15 +499,9 @@ def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1,
             return float(ok.all(axis=1).mean())
         return float((got == want).all(axis=1).mean())
 
-    opt = torch.optim.Adam(rot.parameters(), lr=lr)
-    with frozen(model), one_thread():
-        for _ in range(steps):
-            if budget is not None and budget.expired:
-                return Alignment(None, k, len(parts["train"]), len(parts["test"]),
-                                 reasons=("the budget ran out while learning the alignment",))
-            opt.zero_grad()
-            loss(run(parts["train"]), parts["train"]).backward()
-            opt.step()
+    if not learn(rot, model, lambda: loss(run(parts["train"]), parts["train"]), steps=steps, lr=lr, budget=budget):
+        return Alignment(None, k, len(parts["train"]), len(parts["test"]),
+                         reasons=("the budget ran out while learning the alignment",))
     reasons = ()
     unsayable = int((targets.reshape(len(pairs), -1) < 0).all(dim=1).sum()) if scan else \
         int((targets < 0).any(dim=1).sum())
