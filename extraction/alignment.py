@@ -175,6 +175,14 @@ def rotation(width: int, k: int, rng: np.random.Generator) -> nn.Module:
     return orthogonal(layer, orthogonal_map="householder", use_trivialization=False)
 
 
+def split_pairs(n: int, train_share: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Indices of ``n`` pairs split at random into a "train" part (``train_share`` of them) and a held-out
+    "test" part, each at least one pair."""
+    order = rng.permutation(n)
+    cut = min(n - 1, max(1, int(round(train_share * n))))
+    return {"train": np.sort(order[:cut]), "test": np.sort(order[cut:])}
+
+
 def learn(rot: nn.Module, model: nn.Module, objective: Callable[[], torch.Tensor], *, steps: int, lr: float,
           budget: Budget | None) -> bool:
     """``steps`` full-batch Adam steps on the rotation's rows toward ``objective`` (the network frozen, one
@@ -200,9 +208,7 @@ def distributed_interchange(trained, path: str, inputs: dict[str, np.ndarray], p
         return Alignment(None, k, reasons=(f"only {len(pairs)} (base, source) pairs change both the variable and the "
                                            f"answer; F2-D needs {MIN_PAIRS}",))
     model, enc = trained.model, trained.encoding
-    order = rng.permutation(len(pairs))
-    cut = min(len(pairs) - 1, max(1, int(round(train_share * len(pairs)))))
-    parts = {"train": np.sort(order[:cut]), "test": np.sort(order[cut:])}
+    parts = split_pairs(len(pairs), train_share, rng)
     batch = enc.batch(inputs, None)
     with torch.no_grad(), recording(model, path) as seen:
         model(batch)

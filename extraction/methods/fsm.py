@@ -20,7 +20,7 @@ from programs.budget import Budget
 from programs.interpreter import Machine
 from programs.semantics import SCALAR
 
-from ..alignment import LR, MIN_PAIRS, PAIRS, TRAIN_SHARE, Alignment, dimension, learn, rotation
+from ..alignment import LR, MIN_PAIRS, PAIRS, TRAIN_SHARE, Alignment, dimension, learn, rotation, split_pairs
 from ..faithfulness import same_rows
 from ..hooks import patching, recording
 from ..machine import Moore, Signature, merge_compatible, minimise, to_program
@@ -448,9 +448,7 @@ def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1,
         return Alignment(None, k, reasons=(f"only {len(pairs)} interchanges change both the state and the answer; "
                                            f"F2-D needs {MIN_PAIRS}",))
     model, enc = trained.model, trained.encoding
-    order = rng.permutation(len(pairs))
-    cut = min(len(pairs) - 1, max(1, int(round(train_share * len(pairs)))))
-    parts = {"train": np.sort(order[:cut]), "test": np.sort(order[cut:])}
+    parts = split_pairs(len(pairs), train_share, rng)
     width = tr.states.shape[-1]
     k = min(k, width)
     rot = rotation(width, k, rng)
