@@ -56,7 +56,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import orthogonal
 
-from programs import Assign, Binary, Domain, Program, Return, Var, equivalent, evaluate
+from programs import Assign, Binary, Const, Domain, For, Program, Return, Var, equivalent, evaluate
 from programs.ast import substitute, variables
 from programs.budget import Budget
 from programs.domains import domain_size, enumerate_domain, sample_domain
@@ -337,3 +337,69 @@ def rewritten(program: Program, inputs: Mapping[str, Domain]) -> Program | None:
         uses[h] = Binary("^" if xor else "-", Var(name), m)
     new = Program(program.name, program.params, tuple(new_body) + (Return(substitute(body[-1].value, uses)),))
     return new if equivalent(program, new, domains).equal else None
+
+
+def rewritten_state(program: Program, state: str, inputs: Mapping[str, Domain]) -> tuple[Program, str] | None:
+    """(a loop program equal to ``program`` on every input of ``inputs`` whose state is another variable,
+    its state's name), or None when ``program`` is not a loop assigning ``state`` once before it and once
+    (alone) in it.
+
+    A machine's state cannot be renamed into another variable at one step (any equal machine's states
+    refine the minimal one's, and a relabelling is the same variable), so the rewrite varies the code
+    from step to step: ``r = s ^ p`` with ``p`` the parity of the steps taken (a second state, flipped
+    right after the state's update), every read of ``s`` becoming ``(r ^ p)``. At one step ``r`` is a
+    relabelling of ``s``; between steps of unlike parity it is not, and the interchanges draw the
+    source's step independently of the base's, so a network holding ``s`` in one code for every step
+    scores about the share of like-parity pairs on the rewrite. Equality is checked
+    (``programs.equivalent``)."""
+    body = list(program.body)
+    loops = [i for i, s in enumerate(body) if isinstance(s, For)]
+    before = [i for i, s in enumerate(body) if isinstance(s, Assign) and state in s.targets]
+    if len(loops) != 1 or len(before) != 1 or before[0] > loops[0] or body[before[0]].targets != (state,):
+        return None
+    loop = body[loops[0]]
+    inside = [i for i, s in enumerate(loop.body) if isinstance(s, Assign) and state in s.targets]
+    if len(inside) != 1 or loop.body[inside[0]].targets != (state,):
+        return None
+    taken = set(program.params) | set(loop.targets) | {v for s in program.body for v in _names(s)}
+    fresh = (n for i in range(len(taken) + 2) for n in (f"r{i}",) if n not in taken)
+    r, p = next(fresh), next(fresh)
+    masked = {state: Binary("^", Var(r), Var(p))}
+    flip = Assign((p,), Binary("^", Var(p), Const(1)))
+
+    def rewrite(stmt):
+        if isinstance(stmt, Assign):
+            return Assign(stmt.targets, substitute(stmt.value, masked))
+        if isinstance(stmt, Return):
+            return Return(substitute(stmt.value, masked))
+        return type(stmt)(substitute(stmt.value, masked))  # Yield
+
+    new_loop = []
+    for i, stmt in enumerate(loop.body):
+        if i == inside[0]:  # r' = s' ^ p' with p' = p ^ 1, written before p flips
+            update = substitute(stmt.value, masked)
+            new_loop += [Assign((r,), Binary("^", update, Binary("^", Var(p), Const(1)))), flip]
+        else:
+            new_loop.append(rewrite(stmt))
+    new_body = []
+    for i, stmt in enumerate(body):
+        if i == before[0]:
+            new_body += [Assign((r,), substitute(stmt.value, masked)), Assign((p,), Const(0))]
+        elif i == loops[0]:
+            new_body.append(For(loop.targets, loop.iters, tuple(new_loop)))
+        else:
+            new_body.append(rewrite(stmt))
+    new = Program(program.name, program.params, tuple(new_body))
+    return (new, r) if equivalent(program, new, dict(inputs)).equal else None
+
+
+def _names(stmt) -> set[str]:
+    """Every name a statement reads or assigns, loops included."""
+    found = set(variables(stmt))
+    if isinstance(stmt, Assign):
+        found |= set(stmt.targets)
+    if isinstance(stmt, For):
+        found |= set(stmt.targets) | set(stmt.iters)
+        for s in stmt.body:
+            found |= _names(s)
+    return found

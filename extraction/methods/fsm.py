@@ -18,6 +18,7 @@ from torch import nn
 
 from programs.budget import Budget
 from programs.interpreter import Machine
+from programs.printer import to_source
 from programs.semantics import SCALAR
 
 from ..alignment import LR, MIN_PAIRS, PAIRS, TRAIN_SHARE, Alignment, dimension, learn, rotation, split_pairs
@@ -509,20 +510,30 @@ def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1,
 
 
 def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | None) -> tuple[dict, dict]:
-    """The controls of a state's F2-D: the same search (same seed, so the same pairs of the same domain
-    inputs, split and starting rotation) on the network training started from. The rewritten-program
-    control is not defined for state machines yet (a relabelled state is the same variable): None, said."""
-    from ..alignment import initial_network
+    """The controls of a state's F2-D, each the same search (same seed, so the same draw of pairs, split
+    and starting rotation): ``untrained``, on the network training started from; ``rewritten``, on this
+    network for the state of the program equal to the reading whose state's code flips every other step
+    (``alignment.rewritten_state``)."""
+    from ..alignment import initial_network, rewritten_state
 
     scores: dict = {"untrained": None, "rewritten": None}
-    details: dict = {"rewritten": "no rewrite of a state machine that names another state is defined yet"}
+    details: dict = {}
     start = initial_network(trained)
     if start is None:
         details["untrained"] = "the network's record does not say how it was initialised"
-        return scores, details
-    found = state_alignment(start, StateTrace(start), mach, state_var, np.random.default_rng(seed), budget)
-    scores["untrained"] = found.accuracy
-    details["untrained"] = {state_var: dataclasses.asdict(found)}
+    else:
+        found = state_alignment(start, StateTrace(start), mach, state_var, np.random.default_rng(seed), budget)
+        scores["untrained"] = found.accuracy
+        details["untrained"] = {state_var: dataclasses.asdict(found)}
+    other = rewritten_state(mach.program, state_var, trained.problem.inputs)
+    if other is None:
+        details["rewritten"] = "the reading is not a loop with one state assigned once before it and once in it"
+    else:
+        program, state = other
+        found = state_alignment(trained, StateTrace(trained), Machine(program, SCALAR), state,
+                                np.random.default_rng(seed), budget)
+        scores["rewritten"] = found.accuracy
+        details["rewritten"] = {"program": to_source(program), state: dataclasses.asdict(found)}
     return scores, details
 
 

@@ -97,13 +97,17 @@ def test_the_lstar_reading_aligns_the_same_way():
     assert r.faithfulness["interchange_distributed"] >= GATE and r.details["interchange_distributed"]["s"]["k"] == 1
 
 
-def test_the_state_alignment_has_its_untrained_control_and_the_gate_uses_it():
+def test_the_state_alignment_has_both_controls_and_the_gate_uses_them():
     net = trained("running_parity", length=6)
     r = extraction.extract(net, "fsm", seconds=60, seed=0)
     controls = r.faithfulness["controls"]
     assert r.faithfulness["interchange_distributed"] >= 0.99
     # the same search on the network training started from cannot find the parity in its state
     assert controls["untrained"] is not None and controls["untrained"] <= 0.9
-    assert controls["rewritten"] is None and "no rewrite" in r.details["controls"]["rewritten"]
+    # nor the state of the equal program whose state's code flips every other step (measured 0.45)
+    assert controls["rewritten"] is not None and controls["rewritten"] <= 0.9
+    rewrite = r.details["controls"]["rewritten"]
+    assert "r1 ^ 1" in rewrite["program"] and rewrite["r0"]["test"] >= 64
     assert extraction.is_mechanism(r.faithfulness)
     assert extraction.is_mechanism({**r.faithfulness, "controls": {**controls, "untrained": 0.95}}) is False
+    assert extraction.is_mechanism({**r.faithfulness, "controls": {**controls, "rewritten": 0.95}}) is False

@@ -10,9 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import extraction
-from extraction.alignment import rewritten, same_variable
+from extraction.alignment import rewritten, rewritten_state, same_variable
 from extraction.faithfulness import is_mechanism
-from programs import Assign, Int, Program, Return, Seq, Var, equivalent, evaluate, parse
+from programs import Assign, For, Int, Program, Return, Seq, Var, equivalent, evaluate, parse
+from programs.interpreter import Machine
+from programs.semantics import SCALAR
 from programs.domains import enumerate_domain
 from toy_tasks.strategies import programs
 
@@ -73,6 +75,65 @@ def test_what_cannot_be_rewritten_is_none():
     assert rewritten(parse("def f(a, b, c):\n    return a and b\n"), BITS3) is None  # no step to rename
     fold = parse("def f(xs):\n    s = 0\n    for x in xs:\n        s = s + x\n    return s\n")
     assert rewritten(fold, {"xs": Seq(Int(0, 2), length=3)}) is None
+
+
+LOOPS = {"xs": Seq(Int(0, 3), length=(1, 5)), "k": Int(0, 3)}
+
+
+def one_state(p: Program) -> str | None:
+    """The state a loop program assigns once before its loop and once, alone, in it (None if not one)."""
+    loop = next(s for s in p.body if isinstance(s, For))
+    before = [s.targets[0] for s in p.body if isinstance(s, Assign) and s.targets != () and len(s.targets) == 1]
+    inside = [s.targets for s in loop.body if isinstance(s, Assign)]
+    for name in before:
+        if [t for t in inside if name in t] == [(name,)]:
+            return name
+    return None
+
+
+def trace(p: Program, state: str, rows) -> tuple[np.ndarray, np.ndarray]:
+    """(the state's value, the step's parity) after every step of every row."""
+    m = Machine(p, SCALAR)
+    values, parity = [], []
+    for xs, k in rows:
+        env = m.start({n: k for n in p.scalars if n not in p.shape.unused})
+        for t, x in enumerate(xs):
+            env, _ = m.step(env, (x,) * len(m.iters))
+            values.append(int(env[state]))
+            parity.append(t % 2)
+    return np.array(values), np.array(parity)
+
+
+ROWS = [([int(v) for v in np.base_repr(i, 4).zfill(n)], k) for n in range(1, 5) for i in range(4 ** n) for k in range(3)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(p=programs(inputs=LOOPS, max_size=14).filter(lambda p: one_state(p) is not None))
+def test_a_rewritten_state_is_equal_on_the_domain_and_another_variable_between_steps(p):
+    state = one_state(p)
+    found = rewritten_state(p, state, LOOPS)
+    assert found is not None
+    q, r = found
+    assert equivalent(p, q, LOOPS).equal
+    assert r not in p.params and r != state
+    s_vals, parity = trace(p, state, ROWS)
+    r_vals, _ = trace(q, r, ROWS)
+    for side in (0, 1):  # at one step's parity the new state is a relabelling of the old one ...
+        assert same_variable(s_vals[parity == side], r_vals[parity == side])
+    # ... and between steps another variable (not even a function of the old) wherever one state value is
+    # met at both parities; where none is (a state that is the clock itself) it is a function of the old
+    both = set(s_vals[parity == 0]) & set(s_vals[parity == 1])
+    function_of_old = np.unique(np.stack([s_vals, r_vals], axis=1), axis=0).shape[0] == len(np.unique(s_vals))
+    assert function_of_old is not bool(both)
+    if both:
+        assert not same_variable(s_vals, r_vals)
+
+
+def test_what_has_no_single_state_is_not_rewritten():
+    two = parse("def f(xs):\n    s, t = 0, 1\n    for x in xs:\n        s, t = t, s + x\n    return s\n")
+    assert rewritten_state(two, "s", {"xs": Seq(Int(0, 2), length=3)}) is None
+    straight = parse("def f(a, b, c):\n    h = a and b\n    return h or c\n")
+    assert rewritten_state(straight, "h", BITS3) is None
 
 
 GOOD = {"agreement": 1.0, "interchange": 0.5, "splice": 1.0, "interchange_distributed": 1.0,

@@ -134,9 +134,11 @@ def test_readings_of_exact_networks_pass_interchange_and_splice():
                     {"xs": Seq(Int(0, 3), length=(1, 5))})
     r = extraction.extract(scan, "fsm", seconds=60)
     assert r.status == "solved"
-    # F2-D on the machine's state; a compiled network has no initial network, and state machines no rewrite yet
-    assert r.faithfulness == {"agreement": 1.0, "interchange": 1.0, "splice": 1.0, "interchange_distributed": 1.0,
-                              "controls": {"untrained": None, "rewritten": None}}
+    # F2-D on the machine's state; a compiled network has no initial network; the state whose code flips
+    # every other step is not this network's (measured 0.27)
+    controls = r.faithfulness.pop("controls")
+    assert r.faithfulness == {"agreement": 1.0, "interchange": 1.0, "splice": 1.0, "interchange_distributed": 1.0}
+    assert controls["untrained"] is None and controls["rewritten"] <= 0.9
     b = extraction.extract(trained("majority", n=3), "boolean", seconds=60)
     assert b.status == "solved" and b.faithfulness["splice"] == 1.0
     assert b.faithfulness["interchange"] is not None and 0.0 <= b.faithfulness["interchange"] <= 1.0
