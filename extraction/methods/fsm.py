@@ -21,7 +21,8 @@ from programs.interpreter import Machine
 from programs.printer import to_source
 from programs.semantics import SCALAR
 
-from ..alignment import LR, MIN_PAIRS, PAIRS, TRAIN_SHARE, Alignment, dimension, learn, rotation, split_pairs
+from ..alignment import (LR, MIN_PAIRS, PAIRS, TRAIN_SHARE, Alignment, dimension, learn, rotation, split_pairs,
+                         too_few)
 from ..faithfulness import same_rows
 from ..hooks import patching, recording
 from ..machine import Moore, Signature, merge_compatible, minimise, to_program
@@ -449,7 +450,9 @@ def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1,
         return Alignment(None, k, reasons=(f"only {len(pairs)} interchanges change both the state and the answer; "
                                            f"F2-D needs {MIN_PAIRS}",))
     model, enc = trained.model, trained.encoding
-    parts = split_pairs(len(pairs), train_share, rng)
+    parts = split_pairs(pairs.base, pairs.source, train_share, rng)  # by row: held-out sequences
+    if (why := too_few(parts)) is not None:
+        return Alignment(None, k, len(parts["train"]), len(parts["test"]), reasons=(why,))
     width = tr.states.shape[-1]
     k = min(k, width)
     rot = rotation(width, k, rng)
