@@ -66,7 +66,7 @@ def _assert_masked_copy(found: extraction.Trained, given: dict[str, torch.Tensor
             assert torch.equal(w, given[name]), name
 
 
-def test_the_compiled_subnetwork_is_found_among_distractors():
+def test_a_subnetwork_computing_the_compiled_program_is_found_among_distractors():
     compiled = extraction.compile(SUM3, INT3)
     wide = _with_distractors(compiled, extra=9)
     predicted, expected = _domain_answers(wide, SUM3)
