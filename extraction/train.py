@@ -254,6 +254,29 @@ def untrained(task, arch: str = "auto", *, examples=None, seed: int = 0, **optio
                    problem.size, None, "untrained", (), {"arch": arch, **settings, "seed": seed})
 
 
+FALLBACK_MIN_SECONDS = 1.0  # the least budget left worth a token-embedding attempt after a numeric net stalls
+
+
+def _attempt(path: str, arch: str, settings: dict[str, Any], fitted, seconds: float) -> dict[str, Any]:
+    """One training attempt as ``settings["attempts"]`` records it."""
+    from .search import predicted, share_exact
+
+    with torch.no_grad():
+        fit_acc = share_exact(predicted(fitted.model, fitted.batch), fitted.targets)
+    return {"path": path, "arch": arch, "numeric": bool(settings.get("numeric")), "status": fitted.status,
+            "seconds": round(seconds, 3), "steps": fitted.steps, "train_accuracy": fit_acc, "heldout": fitted.heldout,
+            "reasons": list(fitted.reasons), **({"polish": fitted.extra["polish"]} if fitted.extra.get("polish") else {})}
+
+
+def _rank(fitted) -> tuple[bool, float]:
+    """How a fitted attempt ranks against another: exact first, then its worse accuracy (examples, held-out)."""
+    from .search import predicted, share_exact
+
+    with torch.no_grad():
+        acc = share_exact(predicted(fitted.model, fitted.batch), fitted.targets)
+    return fitted.status == "trained", min(acc, 1.0 if fitted.heldout is None else fitted.heldout)
+
+
 def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, search: bool = False,
           widths=None, seeds=None, **options) -> Trained:
     """Fit ``arch`` to the examples until it is exact on them and on a held-out tenth, or ``seconds`` pass.
@@ -271,12 +294,20 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     After training, an exact numeric network is normalised (``extraction.search.normalise``: unit rescaling where
     it is a change of basis, weights snapped to round values) only as far as it stays exact on its
     examples; ``settings["normalised"]`` names what applied.
+
+    Fallback. When ``arch`` is "auto" and the signature made the net numeric (an alphabet larger than
+    ``NUMERIC_ALPHABET``; ``numeric`` not among the options), and the numeric net stops short of exact (its
+    trend hopeless, or its polish stalled) with at least ``FALLBACK_MIN_SECONDS`` of the budget left, the rest
+    of the budget trains the token-embedding GRU (the default before numeric inputs) on the same examples, and
+    the better of the two is kept (exact first, then accuracy); ``settings["attempts"]`` records each attempt
+    (path, arch, status, seconds, steps, accuracy, reasons, which was kept) and ``reasons`` are the kept one's.
     """
     from .search import fit, normalise
 
     if not (isinstance(seconds, (int, float)) and seconds > 0):
         raise TrainingError(f"seconds must be positive, got {seconds!r}")
     problem = problem_of(task, examples, seed)
+    requested = arch
     arch, settings = _settings(problem, arch, options)
     if search and arch == "transformer":
         raise TrainingError("the width search covers mlp, gru and rnn; train a transformer with search=False")
@@ -288,11 +319,33 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     else:
         widths, seeds = [settings[WIDTH_KEY[arch]]], [seed]
     start = time.perf_counter()
+    # the numeric net was chosen from the signature (arch "auto", numeric not asked for): tokens are the fallback
+    fallback = requested == "auto" and "numeric" not in options and arch in ("gru", "rnn") and bool(settings.get("numeric"))
     with one_thread():
         fitted = fit(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
+        attempts = None
+        if fallback:
+            attempts = [_attempt("numeric", arch, settings, fitted, time.perf_counter() - start)]
+            left = seconds - (time.perf_counter() - start)
+            if fitted.status != "trained" and left >= FALLBACK_MIN_SECONDS:
+                t_arch = "gru"
+                t_settings = {**DEFAULTS[t_arch], **{k: v for k, v in options.items() if k in DEFAULTS[t_arch]}}
+                t_widths = ([w for w in widths if w <= t_settings["hidden"]] or [t_settings["hidden"]]) if search \
+                    else [t_settings[WIDTH_KEY[t_arch]]]
+                began = time.perf_counter()
+                tokens = fit(problem, t_arch, t_settings, t_widths, seeds, seconds=left, seed=seed, start=began)
+                attempts.append(_attempt("tokens", t_arch, t_settings, tokens, time.perf_counter() - began))
+                if _rank(tokens) > _rank(fitted):
+                    fitted, arch, settings, widths = tokens, t_arch, t_settings, t_widths
+            for a in attempts:
+                a["kept"] = a["arch"] == arch and a["numeric"] == bool(settings.get("numeric"))
         model, encoding = fitted.model, fitted.encoding
         settings = {**settings, WIDTH_KEY[arch]: fitted.width} if arch in WIDTH_KEY else settings
         record = {"arch": arch, **settings, "seed": fitted.seed}
+        if attempts is not None:
+            record["attempts"] = attempts
+        if fitted.extra.get("polish"):
+            record["polish"] = fitted.extra["polish"]
         if search:
             record["search"] = {"widths": widths, "seeds": seeds, "exact": fitted.exact, "steps": fitted.candidate_steps,
                                 "chosen": fitted.width if fitted.status == "trained" else None}
