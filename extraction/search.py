@@ -221,7 +221,8 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
                             betas=(0.9, 0.98))
     every = settings["eval_every"]
     regress = bool(settings.get("regress"))
-    began = time.perf_counter() - start  # the budget already spent (building the encoding, an earlier attempt)
+    # the budget already spent (building the encoding); read only for a regressing net
+    began = time.perf_counter() - start if regress else 0.0
     # a regressing net is polished after POLISH_AFTER of the budget that is left once training begins
     adam_until = began + POLISH_AFTER * (seconds - began) if regress else seconds
     polish = False
