@@ -187,7 +187,10 @@ def _sizes(model) -> dict[str, Any]:
         embed = 32 if model.numeric else next(iter(model.embed.values())).embedding_dim
         return {"embed": embed, "hidden": model.hidden.out_features, "numeric": bool(model.numeric)}
     if model.arch in ("gru", "rnn"):
-        return {"embed": next(iter(model.embed.values())).embedding_dim, "hidden": model.cell.hidden_size}
+        embed = 8 if model.numeric else next(iter(model.embed.values())).embedding_dim
+        sizes = {"embed": embed, "hidden": model.cell.hidden_size, "numeric": bool(model.numeric),
+                 "regress": bool(model.regress)}
+        return {**sizes, "act": model.act} if model.arch == "rnn" else sizes
     return {"d_model": model.query.numel(), "heads": model.attn.num_heads, "d_mlp": model.mlp.hidden.out_features}
 
 

@@ -46,25 +46,82 @@ class MLP(nn.Module):
         return 2 * (self.hidden.in_features * self.hidden.out_features + self.out.in_features * self.out.out_features)
 
 
+def magnitude(lo: int, size: int) -> float:
+    """The largest magnitude in the range ``[lo, lo + size)`` (1 at least): what a numeric input is divided by."""
+    return float(max(abs(lo), abs(lo + size - 1), 1))
+
+
+class ValueReadout(nn.Module):
+    """A readout that names one value per head, ``scale * (weight @ h + bias)`` with ``scale`` the heads' largest
+    magnitude, and answers as logits ``-(value - v)^2`` over each head's known values ``v``: the nearest known
+    value wins, so every reader that takes logits takes these. ``values(h)`` is what the loss (squared error)
+    fits."""
+
+    def __init__(self, encoding: Encoding, hidden: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(encoding.arity, hidden))
+        self.bias = nn.Parameter(torch.zeros(encoding.arity))
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        known = [torch.as_tensor(h, dtype=torch.float32) for h in encoding.heads]
+        self.scale = max(float(k.abs().max()) if len(k) else 1.0 for k in known) or 1.0
+        self.known = known
+        self.head = torch.cat([torch.full((len(k),), j, dtype=torch.long) for j, k in enumerate(known)])
+        self.flat = torch.cat(known)
+
+    def values(self, h: torch.Tensor) -> torch.Tensor:
+        """``[..., arity]``: the value each head names."""
+        return self.scale * (h @ self.weight.T + self.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return -(self.values(h)[..., self.head] - self.flat) ** 2
+
+
+class GRUStep(nn.GRUCell):
+    """``nn.GRUCell`` with its update written out in the cell's own weights (the same function): torch has no
+    ``vmap`` rule for the fused cell, and the width search runs a stack of candidates under ``vmap``."""
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        ir, iz, inn = nn.functional.linear(x, self.weight_ih, self.bias_ih).chunk(3, -1)
+        hr, hz, hn = nn.functional.linear(h, self.weight_hh, self.bias_hh).chunk(3, -1)
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        n = torch.tanh(inn + r * hn)
+        return n + z * (h - n)
+
+
+class ElmanStep(nn.RNNCell):
+    """``nn.RNNCell`` written out likewise."""
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        pre = nn.functional.linear(x, self.weight_ih, self.bias_ih) + nn.functional.linear(h, self.weight_hh, self.bias_hh)
+        return torch.relu(pre) if self.nonlinearity == "relu" else torch.tanh(pre)
+
+
 class Recurrent(nn.Module):
     """A recurrent net stepped one ``cell`` call per sequence position, so each state can be read or set.
 
     The step input is the embeddings of the current elements of every sequence, and of every scalar
-    input (a fold's target, say), concatenated. The state starts at zeros. A scan reads out every state;
-    a fold reads out the state after the last element.
+    input (a fold's target, say), concatenated; with ``numeric`` each of them enters instead as its value
+    divided by the largest magnitude of its range (one input unit per name, as MIPS feeds numbers: a
+    token per value over an alphabet of 100-200 values trains in far too few steps to be fair). With
+    ``regress`` the readout is a ``ValueReadout`` (one output value per head, answered by the nearest
+    class) instead of a logit per class. ``act`` is the Elman cell's nonlinearity ("tanh" or "relu"; a
+    ReLU cell can hold an integer sum, a maximum or a delayed value exactly). The state starts at zeros.
+    A scan reads out every state; a fold reads out the state after the last element.
     """
 
     arch = "gru"
 
-    def __init__(self, encoding: Encoding, *, cell: str = "gru", embed: int = 8, hidden: int = 16):
+    def __init__(self, encoding: Encoding, *, cell: str = "gru", embed: int = 8, hidden: int = 16,
+                 numeric: bool = False, regress: bool = False, act: str = "tanh"):
         super().__init__()
         self.encoding = encoding
         self.arch = cell
+        self.numeric, self.regress, self.act = numeric, regress, act
         names = {**encoding.sequences, **encoding.scalars}
-        self.embed = nn.ModuleDict({n: nn.Embedding(size, embed) for n, (_, size) in names.items()})
-        width = embed * len(names)
-        self.cell = nn.GRUCell(width, hidden) if cell == "gru" else nn.RNNCell(width, hidden, nonlinearity="tanh")
-        self.readout = nn.Linear(hidden, encoding.classes)
+        self.embed = nn.ModuleDict({} if numeric else {n: nn.Embedding(size, embed) for n, (_, size) in names.items()})
+        width = (1 if numeric else embed) * len(names)
+        self.cell = GRUStep(width, hidden) if cell == "gru" else ElmanStep(width, hidden, nonlinearity=act)
+        self.readout = ValueReadout(encoding, hidden) if regress else nn.Linear(hidden, encoding.classes)
         # the state before the first element: zeros for a trained net; a compiled one sets its start unit
         self.register_buffer("h0", torch.zeros(hidden))
 
@@ -72,11 +129,18 @@ class Recurrent(nn.Module):
     def width(self) -> int:
         return self.cell.hidden_size
 
+    def inputs_of(self, name: str, index: torch.Tensor) -> torch.Tensor:
+        """``[..., embed]`` (or ``[..., 1]`` for a numeric net): what input ``name``'s token ``index`` feeds the cell."""
+        if not self.numeric:
+            return self.embed[name](index)
+        lo, size = {**self.encoding.sequences, **self.encoding.scalars}[name]
+        return ((index + lo).float() / magnitude(lo, size))[..., None]
+
     def step_inputs(self, batch: Batch) -> torch.Tensor:
         """``[n, T, width]``: what the cell sees at each position."""
         t = next(iter(batch.sequences.values())).shape[1]
-        parts = [self.embed[n](batch.sequences[n]) for n in self.encoding.sequences]
-        parts += [self.embed[n](batch.scalars[n])[:, None, :].expand(-1, t, -1) for n in self.encoding.scalars]
+        parts = [self.inputs_of(n, batch.sequences[n]) for n in self.encoding.sequences]
+        parts += [self.inputs_of(n, batch.scalars[n])[:, None, :].expand(-1, t, -1) for n in self.encoding.scalars]
         return torch.cat(parts, dim=-1)
 
     def states(self, batch: Batch, h0: torch.Tensor | None = None) -> torch.Tensor:
@@ -93,17 +157,20 @@ class Recurrent(nn.Module):
             out.append(h)
         return torch.stack(out, dim=1)
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    def read(self, batch: Batch) -> torch.Tensor:
+        """The states the readout reads: every state of a scan ``[n, T, hidden]``, the last of a fold ``[n, hidden]``."""
         hs = self.states(batch)
         if self.encoding.kind == "scan":
-            return self.readout(hs)
-        last = hs[torch.arange(hs.shape[0]), batch.lengths - 1]
-        return self.readout(last)
+            return hs
+        return hs[torch.arange(hs.shape[0]), batch.lengths - 1]
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.readout(self.read(batch))
 
     def flops(self) -> int:
         gates = 3 if isinstance(self.cell, nn.GRUCell) else 1
         per_step = 2 * gates * (self.cell.input_size + self.cell.hidden_size) * self.cell.hidden_size
-        return per_step + 2 * self.readout.in_features * self.readout.out_features
+        return per_step + 2 * self.readout.weight.numel()
 
 
 class Transformer(nn.Module):

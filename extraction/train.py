@@ -19,12 +19,22 @@ from .models import ARCHS, build
 # Per-architecture defaults, measured on one core (see BENCHMARKS.md).
 DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {"lr": 3e-2, "weight_decay": 1.0, "embed": 32, "hidden": 128, "numeric": False, "eval_every": 10},
-    "gru": {"lr": 3e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 16, "eval_every": 10},
-    "rnn": {"lr": 1e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 32, "eval_every": 10},
+    "gru": {"lr": 3e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 16, "numeric": False, "regress": False,
+            "eval_every": 10, "batch": 1024},
+    "rnn": {"lr": 1e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 32, "numeric": False, "regress": False,
+            "act": "tanh", "eval_every": 10, "batch": 1024},
     "transformer": {"lr": 1e-3, "weight_decay": 1.0, "d_model": 64, "heads": 4, "d_mlp": 256, "eval_every": 10},
 }
-SIZE_KEYS = {"mlp": ("embed", "hidden", "numeric"), "gru": ("embed", "hidden"), "rnn": ("embed", "hidden"),
+SIZE_KEYS = {"mlp": ("embed", "hidden", "numeric"), "gru": ("embed", "hidden", "numeric", "regress"),
+             "rnn": ("embed", "hidden", "numeric", "regress", "act"),
              "transformer": ("d_model", "heads", "d_mlp")}
+
+
+WIDTH_KEY = {"mlp": "hidden", "gru": "hidden", "rnn": "hidden", "transformer": "d_mlp"}
+SEARCH_WIDTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+# An input alphabet larger than this enters a recurrent net as numbers (MIPS), not one token per value; an
+# output with more distinct values than this is regressed (one value per head), not classified.
+NUMERIC_ALPHABET = 16
 
 
 class TrainingError(ValueError):
@@ -88,16 +98,43 @@ def one_thread():
 def family_defaults(task, arch: str) -> dict[str, Any]:
     """Per-family settings measured here: integer functions train an MLP on the input values themselves
     (each hidden pre-activation affine in them, which the ``linear`` reading needs, and 5-20x faster than
-    embeddings); modular arithmetic and bits keep token embeddings (what ``fourier`` reads)."""
+    embeddings); modular arithmetic and bits keep token embeddings (what ``fourier`` reads). A recurrent
+    net takes its inputs as numbers when some alphabet is larger than ``NUMERIC_ALPHABET`` (read from the
+    signature, never the family label), regresses outputs with more distinct values than that, and a numeric
+    Elman net is a ReLU one (it can hold a sum, a maximum or a delayed value exactly)."""
     if arch == "mlp" and task.family != "modular" and not all(d.size <= 2 for d in task.inputs.values()):
         return {"numeric": True, "lr": 1e-2, "weight_decay": 0.1}
+    if arch in ("gru", "rnn") and numeric_streams(task):
+        out = {"numeric": True, "regress": output_values(task) > NUMERIC_ALPHABET, "lr": 1e-2, "weight_decay": 1e-4}
+        return {**out, "act": "relu"} if arch == "rnn" else out
     return {}
+
+
+def alphabet(task) -> int:
+    """The largest input alphabet of ``task`` (elements of a sequence, values of a scalar)."""
+    return max((d.element.size if hasattr(d, "element") else d.size) for d in task.inputs.values())
+
+
+def numeric_streams(task) -> bool:
+    """Whether a sequence task's inputs are integers over alphabets too large for a token per value."""
+    return bool(task.sequences) and alphabet(task) > NUMERIC_ALPHABET
+
+
+def output_values(task) -> int:
+    """How many distinct output values the examples hold (the classes a classifier head would need)."""
+    ex = task.examples
+    out = np.asarray(ex.outputs)
+    if ex.lengths is not None and task.kind == "scan":
+        out = out[np.arange(out.shape[1])[None, :] < np.asarray(ex.lengths)[:, None]]
+    return int(len(np.unique(out)))
 
 
 def choose_arch(task) -> str:
     """MLP for fixed-arity functions (modular included: it groks far faster than a transformer here),
-    GRU for anything that reads a sequence."""
-    return "gru" if task.sequences else "mlp"
+    GRU for anything that reads a sequence, a ReLU Elman net for integer streams over large alphabets."""
+    if not task.sequences:
+        return "mlp"
+    return "rnn" if numeric_streams(task) else "gru"
 
 
 def check_arch(task, arch: str) -> None:
@@ -124,8 +161,10 @@ def check_settings(arch: str, settings: dict[str, Any]) -> None:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
                 value > 0 if key == "lr" else value >= 0)
             want = "a finite number above 0" if key == "lr" else "a finite number, 0 or more"
-        elif key == "numeric":
+        elif key in ("numeric", "regress"):
             ok, want = isinstance(value, bool), "True or False"
+        elif key == "act":
+            ok, want = value in ("tanh", "relu"), "'tanh' or 'relu'"
         else:
             ok, want = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1, "an integer, 1 or more"
         if not ok:
@@ -144,8 +183,10 @@ def accuracy(model, encoding: Encoding, batch: Batch, targets: torch.Tensor) -> 
     """Share of examples whose every output (every head, every step) the network gets right."""
     if batch.size == 0:
         return 1.0
+    from .search import predicted, share_exact
+
     with torch.no_grad():
-        return share_right(encoding, model(batch), targets)
+        return share_exact(predicted(model, batch), targets)
 
 
 def share_right(encoding: Encoding, logits: torch.Tensor, targets: torch.Tensor) -> float:
@@ -213,69 +254,113 @@ def untrained(task, arch: str = "auto", *, examples=None, seed: int = 0, **optio
                    problem.size, None, "untrained", (), {"arch": arch, **settings, "seed": seed})
 
 
-def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, **options) -> Trained:
+FALLBACK_MIN_SECONDS = 1.0  # the least budget left worth a token-embedding attempt after a numeric net stalls
+
+
+def _attempt(path: str, arch: str, settings: dict[str, Any], fitted, seconds: float) -> dict[str, Any]:
+    """One training attempt as ``settings["attempts"]`` records it."""
+    from .search import predicted, share_exact
+
+    with torch.no_grad():
+        fit_acc = share_exact(predicted(fitted.model, fitted.batch), fitted.targets)
+    return {"path": path, "arch": arch, "numeric": bool(settings.get("numeric")), "status": fitted.status,
+            "seconds": round(seconds, 3), "steps": fitted.steps, "train_accuracy": fit_acc, "heldout": fitted.heldout,
+            "reasons": list(fitted.reasons), **({"polish": fitted.extra["polish"]} if fitted.extra.get("polish") else {})}
+
+
+def _rank(fitted) -> tuple[bool, float]:
+    """How a fitted attempt ranks against another: exact first, then its worse accuracy (examples, held-out)."""
+    from .search import predicted, share_exact
+
+    with torch.no_grad():
+        acc = share_exact(predicted(fitted.model, fitted.batch), fitted.targets)
+    return fitted.status == "trained", min(acc, 1.0 if fitted.heldout is None else fitted.heldout)
+
+
+def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, search: bool = False,
+          widths=None, seeds=None, **options) -> Trained:
     """Fit ``arch`` to the examples until it is exact on them and on a held-out tenth, or ``seconds`` pass.
 
     ``task`` is a ``Task`` (reduced to its problem at once: ``examples`` an ``Examples``, a count, a fraction
     of the domain, or None for the default set that ``synthesis.solve`` draws too) or a ``Problem`` (which
     carries its examples). Options override the architecture's defaults (``lr``, ``weight_decay``, sizes
     such as ``hidden``). Deterministic per seed.
+
+    ``search=True`` (MIPS's search for the smallest network) trains every width in ``widths`` (default
+    ``SEARCH_WIDTHS`` up to ``hidden``) from every initial seed in ``seeds`` (default ``seed`` and
+    ``seed + 1``) at once, in one batched pass (``extraction.search``), and keeps the smallest width exact on
+    the examples, the lowest seed among equals; ``settings["search"]`` records what was tried. A run whose
+    accuracy trend says it cannot become exact within ``seconds`` stops early and says so in ``reasons``.
+    After training, an exact numeric network is normalised (``extraction.search.normalise``: unit rescaling where
+    it is a change of basis, weights snapped to round values) only as far as it stays exact on its
+    examples; ``settings["normalised"]`` names what applied.
+
+    Fallback. When ``arch`` is "auto" and the signature made the net numeric (an alphabet larger than
+    ``NUMERIC_ALPHABET``; ``numeric`` not among the options), and the numeric net stops short of exact (its
+    trend hopeless, or its polish stalled) with at least ``FALLBACK_MIN_SECONDS`` of the budget left, the rest
+    of the budget trains the token-embedding GRU (the default before numeric inputs) on the same examples, and
+    the better of the two is kept (exact first, then accuracy); ``settings["attempts"]`` records each attempt
+    (path, arch, status, seconds, steps, accuracy, reasons, which was kept) and ``reasons`` are the kept one's.
     """
+    from .search import fit, normalise
+
     if not (isinstance(seconds, (int, float)) and seconds > 0):
         raise TrainingError(f"seconds must be positive, got {seconds!r}")
     problem = problem_of(task, examples, seed)
+    requested = arch
     arch, settings = _settings(problem, arch, options)
+    if search and arch == "transformer":
+        raise TrainingError("the width search covers mlp, gru and rnn; train a transformer with search=False")
+    if search:
+        widths = sorted({int(w) for w in (widths or [w for w in SEARCH_WIDTHS if w <= settings["hidden"]] or [settings["hidden"]])})
+        seeds = list(dict.fromkeys(int(s) for s in (seeds if seeds is not None else (seed, seed + 1))))
+        if not widths or widths[0] < 1 or not seeds:
+            raise TrainingError(f"search needs widths of 1 or more and at least one seed, got widths={widths}, seeds={seeds}")
+    else:
+        widths, seeds = [settings[WIDTH_KEY[arch]]], [seed]
     start = time.perf_counter()
-    ex = problem.examples
-    encoding, model = _initial(problem, arch, settings, seed)
+    # the numeric net was chosen from the signature (arch "auto", numeric not asked for): tokens are the fallback
+    fallback = requested == "auto" and "numeric" not in options and arch in ("gru", "rnn") and bool(settings.get("numeric"))
     with one_thread():
-        batch = encoding.batch(ex.inputs, ex.lengths)
-        targets = encoding.targets(ex.outputs, ex.lengths)
-        # A held-out tenth of the examples decides when to stop, unless they are the whole domain.
-        rng = np.random.default_rng(seed)
-        if ex.complete or len(ex) < 20:
-            fit_idx, val_idx = np.arange(len(ex)), np.arange(0)
-        else:
-            order = rng.permutation(len(ex))
-            cut = max(1, len(ex) // 10)
-            fit_idx, val_idx = np.sort(order[cut:]), np.sort(order[:cut])
-        fit_b, fit_t = batch.take(fit_idx), targets[torch.as_tensor(fit_idx)]
-        val_b, val_t = batch.take(val_idx), targets[torch.as_tensor(val_idx)]
-        opt = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"],
-                                betas=(0.9, 0.98))
-        steps, status, reasons = 0, "budget", []
-        every = settings["eval_every"]
-        while True:
-            if steps % every == 0:
-                bad = nonfinite(model)
-                if bad:  # a step can break weights the next loss would not show (a budget stop, unused rows)
-                    status = "error"
-                    reasons.append(f"training diverged: the weights ({', '.join(bad)}) became NaN or inf by step {steps}")
-                    break
-                if accuracy(model, encoding, fit_b, fit_t) == 1.0 and accuracy(model, encoding, val_b, val_t) == 1.0:
-                    status = "trained"
-                    break
-                if time.perf_counter() - start > seconds:
-                    reasons.append(f"stopped at the {seconds:g} s budget after {steps} steps before reaching 100%")
-                    break
-            model.train()
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(encoding, model(fit_b), fit_t)
-            if not torch.isfinite(loss):
-                status = "error"
-                reasons.append(f"training diverged: the loss became {loss.detach().item()} at step {steps}")
-                break
-            loss.backward()
-            opt.step()
-            steps += 1
+        fitted = fit(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
+        attempts = None
+        if fallback:
+            attempts = [_attempt("numeric", arch, settings, fitted, time.perf_counter() - start)]
+            left = seconds - (time.perf_counter() - start)
+            if fitted.status != "trained" and left >= FALLBACK_MIN_SECONDS:
+                t_arch = "gru"
+                t_settings = {**DEFAULTS[t_arch], **{k: v for k, v in options.items() if k in DEFAULTS[t_arch]}}
+                t_widths = ([w for w in widths if w <= t_settings["hidden"]] or [t_settings["hidden"]]) if search \
+                    else [t_settings[WIDTH_KEY[t_arch]]]
+                began = time.perf_counter()
+                tokens = fit(problem, t_arch, t_settings, t_widths, seeds, seconds=left, seed=seed, start=began)
+                attempts.append(_attempt("tokens", t_arch, t_settings, tokens, time.perf_counter() - began))
+                if _rank(tokens) > _rank(fitted):
+                    fitted, arch, settings, widths = tokens, t_arch, t_settings, t_widths
+            for a in attempts:
+                a["kept"] = a["arch"] == arch and a["numeric"] == bool(settings.get("numeric"))
+        model, encoding = fitted.model, fitted.encoding
+        settings = {**settings, WIDTH_KEY[arch]: fitted.width} if arch in WIDTH_KEY else settings
+        record = {"arch": arch, **settings, "seed": fitted.seed}
+        if attempts is not None:
+            record["attempts"] = attempts
+        if fitted.extra.get("polish"):
+            record["polish"] = fitted.extra["polish"]
+        if search:
+            record["search"] = {"widths": widths, "seeds": seeds, "exact": fitted.exact, "steps": fitted.candidate_steps,
+                                "chosen": fitted.width if fitted.status == "trained" else None}
+        if fitted.status == "trained" and settings.get("numeric"):  # MIPS's integer networks, what integer readings take
+            model, applied = normalise(model, encoding, fitted.batch, fitted.targets)
+            record["normalised"] = applied
         model.eval()
-        train_acc = accuracy(model, encoding, batch, targets)
-        held = accuracy(model, encoding, val_b, val_t) if len(val_idx) else None
+        train_acc = accuracy(model, encoding, fitted.batch, fitted.targets)
+        held = fitted.heldout
+    ex = problem.examples
     steps_len = ex.inputs[problem.sequences[0]].shape[1] if problem.sequences else 1
-    flops = 3.0 * model.flops() * len(fit_idx) * steps_len * steps
+    flops = 3.0 * model.flops() * fitted.fit_size * steps_len * fitted.steps * len(widths) * len(seeds)
     params = sum(p.numel() for p in model.parameters())
-    trained = Trained(model, problem, train_acc, None, steps, time.perf_counter() - start, params, flops, arch, encoding,
-                      len(ex), held, status, tuple(reasons), {"arch": arch, **settings, "seed": seed})
+    trained = Trained(model, problem, train_acc, None, fitted.steps, time.perf_counter() - start, params, flops, arch,
+                      encoding, len(ex), held, fitted.status, tuple(fitted.reasons), record)
     if isinstance(task, Task):  # the caller holds the answers: for the record, how right the network is on them
         trained = replace(trained, domain_accuracy=domain_accuracy(trained, task))
     return trained

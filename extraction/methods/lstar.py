@@ -43,7 +43,7 @@ class NetworkSUL:
                     raise OutOfBudget()
                 with torch.no_grad():
                     if letter is not None:
-                        parts = [model.embed[n](torch.tensor([letter[i] - (enc.sequences.get(n) or enc.scalars[n])[0]]))
+                        parts = [model.inputs_of(n, torch.tensor([letter[i] - (enc.sequences.get(n) or enc.scalars[n])[0]]))
                                  for i, n in enumerate(names)]
                         sul.h = model.cell(torch.cat(parts, dim=-1), sul.h)
                     logits = model.readout(sul.h)

@@ -1,0 +1,103 @@
+"""extraction.search: the batched width search equals training each candidate alone, keeps the narrowest
+exact width, normalises only while exact; numeric recurrent nets for large alphabets; early give-up."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+import extraction
+import toy_tasks
+from extraction.search import normalise
+from extraction.train import accuracy, problem_of
+
+
+@pytest.mark.parametrize("widths, seeds", [([3, 5], [0, 1]), ([2, 6], [4])])
+def test_stacked_candidates_take_the_steps_they_take_alone(widths, seeds, monkeypatch):
+    from extraction import search as s
+
+    task = toy_tasks.get("running_sum_mod", k=3, length=5)
+    problem = problem_of(task, None, 0)
+    _, settings = extraction.train.__globals__["_settings"](problem, "gru", {})
+    settings = {**settings, "eval_every": 15}
+    # stop every run after exactly 15 steps: the clock reads 0 at the first budget check, then past the end
+    calls = {"n": 0}
+
+    def clock():
+        calls["n"] += 1
+        return 0.0 if calls["n"] <= 1 else 1e9
+
+    monkeypatch.setattr(s.time, "perf_counter", clock)
+    calls["n"] = 0
+    batched = s.fit(problem, "gru", settings, widths, seeds, seconds=10.0, seed=0, start=0.0)
+    for w in widths:
+        for seed in seeds:
+            calls["n"] = 0
+            alone = s.fit(problem, "gru", {**settings, "hidden": w}, [w], [seed], seconds=10.0, seed=0, start=0.0)
+            assert alone.steps == batched.steps == 15
+            assert batched.exact[widths.index(w)][seeds.index(seed)] == alone.exact[0][0]
+    # the kept (narrowest or most accurate) network equals that candidate trained alone
+    calls["n"] = 0
+    alone = s.fit(problem, "gru", {**settings, "hidden": batched.width}, [batched.width], [batched.seed],
+                  seconds=10.0, seed=0, start=0.0)
+    for (k, a), b in zip(batched.model.state_dict().items(), alone.model.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5), k
+
+
+def test_the_search_keeps_the_narrowest_exact_width():
+    task = toy_tasks.get("running_parity", length=6)
+    net = extraction.train(task, search=True, widths=[1, 2, 8], seeds=[0, 1], seconds=30)
+    record = net.settings["search"]
+    assert net.status == "trained" and net.train_accuracy == 1.0
+    exact_widths = [w for w, row in zip(record["widths"], record["exact"]) if any(row)]
+    assert record["chosen"] == net.model.width == min(exact_widths)
+    row = record["exact"][record["widths"].index(record["chosen"])]
+    assert net.settings["seed"] == record["seeds"][row.index(True)]  # ties by seed
+
+
+def test_numeric_inputs_for_a_large_alphabet_and_tokens_for_a_small_one():
+    big = extraction.untrained(toy_tasks.get("running_max", values=100, length=4))
+    small = extraction.untrained(toy_tasks.get("running_parity", length=4))
+    assert big.model.numeric and big.settings["numeric"] and len(big.model.embed) == 0
+    assert big.model.cell.input_size == 1 and big.arch == "rnn" and big.model.act == "relu"
+    assert not small.model.numeric and small.arch == "gru" and len(small.model.embed) == 1
+
+
+def test_a_numeric_recurrent_net_saves_and_loads(tmp_path):
+    net = extraction.train(toy_tasks.get("running_max", values=100, length=3), seconds=2)
+    extraction.save(net, tmp_path / "n.pt")
+    back = extraction.load(tmp_path / "n.pt")
+    inputs, lengths, _ = net.problem.domain_inputs(500)
+    assert back.model.numeric and back.model.regress == net.model.regress
+    assert np.array_equal(net.predict(inputs, lengths), back.predict(inputs, lengths))
+
+
+@pytest.mark.parametrize("name, params", [("majority", {"n": 5}), ("maximum", {"bits": 3})])
+def test_normalisations_keep_the_network_exact_on_its_examples(name, params):
+    net = extraction.train(toy_tasks.get(name, **params), seconds=30)
+    assert net.status == "trained"
+    before = accuracy(net.model, net.encoding, *_data(net))
+    model, applied = normalise(net.model, net.encoding, *_data(net))
+    assert before == 1.0 and accuracy(model, net.encoding, *_data(net)) == 1.0
+    assert applied["rescaled"] and isinstance(applied["snapped"], dict)
+    for name_, grid in applied["snapped"].items():
+        w = dict(model.named_parameters())[name_].detach()
+        assert torch.allclose(w / grid, torch.round(w / grid), atol=1e-4)
+
+
+def _data(net):
+    ex = net.problem.examples
+    return net.encoding.batch(ex.inputs, ex.lengths), net.encoding.targets(ex.outputs, ex.lengths)
+
+
+def test_training_on_noise_gives_up_well_before_the_budget():
+    task = toy_tasks.get("running_max", values=100, length=6)
+    problem = problem_of(task, 2000, 0)
+    ex = problem.examples
+    noise = np.random.default_rng(0).integers(0, 100, size=np.asarray(ex.outputs).shape)
+    problem = replace(problem, examples=replace(ex, outputs=noise))
+    net = extraction.train(problem, seconds=40)
+    assert net.status == "budget" and "stopped early" in net.reasons[0]
+    assert net.seconds < 25
