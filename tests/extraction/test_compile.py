@@ -107,8 +107,6 @@ def test_round_trip_fold_with_a_scalar(p):
     event(round_trip(p, FOLD))
 
 
-@pytest.mark.xfail(strict=True, reason="fsm/lstar try every state numbering only up to 4 states; this delay "
-                                       "scan's machine has 7 (reported)")
 def test_a_scan_that_yields_its_previous_state_round_trips():
     p = parse("def f(xs):\n    s0 = 2\n    for x0 in xs:\n        yield s0\n        s0 = x0\n")
     round_trip(p, SCAN)
