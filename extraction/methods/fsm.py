@@ -1,7 +1,8 @@
 """``fsm``: read a finite machine out of a recurrent network's hidden states.
 
-trace (states over the domain, through a hook on the cell) → discretise (k-means with rising k until
-transitions and outputs are deterministic) → minimise (Moore partition refinement) → program (state
+trace (states over the domain, through a hook on the cell) → discretise (partition refinement of the
+traced states by the network's behaviour on continuations, until transitions and outputs are
+deterministic) → minimise (Moore partition refinement) → program (state
 update and output synthesized over the state table) → check in context (interchange on the state,
 splice of the machine in place of the cell).
 """
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.cluster.vq import kmeans2
 from torch import nn
 
 from programs.budget import Budget
@@ -27,7 +27,8 @@ from ..hooks import patching, recording
 from ..machine import Moore, Signature, merge_compatible, minimise, to_program
 from ..registry import Reading, extractor
 
-MAX_POINTS_FIT = 4000
+# Suffixes (columns) the behavioural refinement may add before it settles conflicts by majority
+MAX_SUFFIXES = 256
 # F2-D on the state: candidate interchanges drawn to find the stratified ones, and Adam steps (a work
 # limit: a GRU is unrolled per step, so fewer than the MLPs' ``alignment.STEPS``)
 CANDIDATES = 4000
@@ -73,43 +74,125 @@ def _values(enc, logits) -> np.ndarray:
     return np.stack(parts, axis=-1).astype(np.int64)
 
 
-def discretise(tr: StateTrace, rng: np.random.Generator, budget: Budget, k_max: int = 64, patience: int = 6):
-    """Cluster the states with k = (distinct outputs) ... k_max until the clusters form a deterministic
-    machine whose every state has one output; failing that (no better k in ``patience`` more), the k
-    whose clusters conflict on the fewest points. Returns (labels [n, T], start label, k, conflicting points)."""
-    pts = tr.states[tr.valid]  # [N, h]
-    allp = np.vstack([tr.h0[None, :], pts])
-    out_ids = np.unique(tr.outputs[tr.valid], axis=0, return_inverse=True)[1].reshape(-1)
-    sym_ids = np.unique(tr.symbols[tr.valid], axis=0, return_inverse=True)[1].reshape(-1)
-    n_sym = int(sym_ids.max()) + 1
-    # the state before each valid step: h0 at position 0, else the previous position's state
+def discretise(tr: StateTrace, trained, budget: Budget, max_suffixes: int = MAX_SUFFIXES):
+    """States abstracted by behaviour: Moore partition refinement of the traced states, with the network
+    queried on continuations (the rows and columns of L*'s observation table, the rows being every traced
+    state rather than access words).
+
+    A traced state's *signature* is the network's output there (the start's is never read) and after each
+    suffix of a set ``E``, run from that state with the row's own scalar inputs. States with one signature
+    form a block. While some block, on one symbol, leads to two blocks (the traced transitions are not
+    deterministic), a suffix ``a·e`` is added to ``E``, ``e`` a suffix on which those two successor blocks
+    differ: the network's answer to ``a·e`` from a state is its answer to ``e`` from the state's successor,
+    so the block splits, and the partition only ever refines. It ends deterministic, or, when the budget or
+    ``max_suffixes`` runs out first, with its conflicts settled by majority (``machine_of``). Outputs are
+    deterministic from the start (the empty suffix is a column). Nothing is random: the same network gives
+    the same machine. The start state (every row's ``h0``) is one block of its own; minimisation merges it
+    where it behaves like another state.
+
+    Returns (labels [n, T], start label, number of blocks, conflicting points)."""
+    points = tr.states[tr.valid]  # [N, h]
+    n_rows, t = tr.valid.shape
+    rows = np.nonzero(tr.valid)[0]
+    seq_width = len(trained.problem.sequences)
+    scal = [name for name in tr.inputs if tr.inputs[name].ndim == 1]
     flat_index = -np.ones(tr.valid.shape, dtype=np.int64)
-    flat_index[tr.valid] = np.arange(pts.shape[0]) + 1  # +1: row 0 of allp is h0
-    prev = np.zeros(tr.valid.shape, dtype=np.int64)
+    flat_index[tr.valid] = np.arange(points.shape[0])
+    prev = np.full(tr.valid.shape, -1, dtype=np.int64)  # -1: the start
     prev[:, 1:] = flat_index[:, :-1]
     prev = prev[tr.valid]
-    uniq = np.unique(np.round(allp, 5), axis=0)
-    k0 = max(2, len(np.unique(out_ids)))
-    best = None
-    for k in range(k0, min(k_max, uniq.shape[0]) + 1):
-        if budget.expired or (best is not None and k - best[1] > patience):
-            break
-        fit = allp if allp.shape[0] <= MAX_POINTS_FIT else allp[rng.choice(allp.shape[0], MAX_POINTS_FIT, replace=False)]
-        init = _plus_plus(fit, k, rng)
-        cent, _ = kmeans2(fit, init, iter=30, minit="matrix")
-        labels = np.argmin(((allp[:, None, :] - cent[None, :, :]) ** 2).sum(-1), axis=1)
-        lab = labels[1:]
-        v = _conflicts(labels[prev] * n_sym + sym_ids, lab) + _conflicts(lab, out_ids)
-        if best is None or v < best[3]:
-            best = (labels, k, cent, v)
-        if v == 0:
-            break
-    if best is None:
-        return None
-    labels, k, cent, v = best
+    nxt = flat_index[tr.valid]
+    sym_ids = np.unique(tr.symbols[tr.valid], axis=0, return_inverse=True)[1].reshape(-1)
+    letters = tr.symbols[tr.valid][:, :seq_width]
+    depth = np.nonzero(tr.valid)[1] + 1
+    longest = int(tr.lengths.max())
+    out_ids = np.unique(tr.outputs[tr.valid], axis=0, return_inverse=True)[1].reshape(-1)
+    columns: list[np.ndarray] = [out_ids]
+    suffixes: list[tuple] = [()]
+    last = None
+    while True:
+        sig = np.stack(columns, axis=1)
+        block = _blocks(sig) + 1  # 0: the start
+        before = np.where(prev < 0, 0, block[np.maximum(prev, 0)])
+        keys = before * (int(sym_ids.max()) + 1) + sym_ids
+        conflicts = _conflicts(keys, block[nxt])
+        if conflicts == 0 or budget.expired or len(suffixes) >= max_suffixes or (last is not None and conflicts >= last):
+            break  # (no fewer conflicts than before the last suffixes: they lie beyond the domain's lengths)
+        last = conflicts
+        added = []
+        for key in _conflicting_keys(keys, block[nxt]):
+            targets = np.unique(block[nxt][keys == key])
+            a, b = sig[np.argmax(block == targets[0])], sig[np.argmax(block == targets[1])]
+            letter = tuple(int(v) for v in letters[np.argmax(keys == key)])
+            fresh = [(letter,) + suffixes[c] for c in np.nonzero(a != b)[0]]
+            fresh = [f for f in fresh if f not in suffixes and f not in added]
+            if fresh:
+                added.append(min(fresh, key=len))
+            if len(suffixes) + len(added) >= max_suffixes:
+                break
+        if not added:
+            break  # every splitting suffix is asked already: what is left lies beyond the domain's lengths
+        for suffix in added:
+            if budget.expired:
+                break
+            columns.append(_answers(trained, points, {n: tr.inputs[n][rows] for n in scal}, suffix,
+                                    depth + len(suffix) <= longest))
+            suffixes.append(suffix)
     grid = -np.ones(tr.valid.shape, dtype=np.int64)
-    grid[tr.valid] = labels[1:]
-    return grid, int(labels[0]), k, v
+    grid[tr.valid] = block
+    return grid, 0, int(block.max()) + 1, conflicts
+
+
+def _blocks(sig: np.ndarray) -> np.ndarray:
+    """A block per state from signatures with unknown entries (-1, a suffix that would leave the domain):
+    distinct signatures taken most-known first, each joining the first block it agrees with wherever both
+    are known (and filling in what the block did not know), else opening a block."""
+    rows, inverse = np.unique(sig, axis=0, return_inverse=True)
+    order = sorted(range(rows.shape[0]), key=lambda i: (-(rows[i] >= 0).sum(), tuple(rows[i])))
+    reps: list[np.ndarray] = []
+    of_row = np.zeros(rows.shape[0], dtype=np.int64)
+    for i in order:
+        u = rows[i]
+        for b, rep in enumerate(reps):
+            both = (u >= 0) & (rep >= 0)
+            if np.array_equal(u[both], rep[both]):
+                reps[b] = np.where(rep >= 0, rep, u)
+                of_row[i] = b
+                break
+        else:
+            of_row[i] = len(reps)
+            reps.append(u.copy())
+    return of_row[inverse.reshape(-1)]
+
+
+def _conflicting_keys(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The keys whose points go to more than one value."""
+    pairs = np.unique(np.stack([keys, values], axis=1), axis=0)
+    uniq, counts = np.unique(pairs[:, 0], return_counts=True)
+    return uniq[counts > 1]
+
+
+def _answers(trained, states: np.ndarray, scalars: dict[str, np.ndarray], suffix: tuple,
+             inside: np.ndarray) -> np.ndarray:
+    """The network's output (an id per distinct output) after reading ``suffix`` from each state, with
+    each state's own scalar inputs. Only states where the continued input stays inside the domain
+    (``inside``: no longer than its longest sequence) are asked: beyond it the network was never trained,
+    and its answers there would split states that behave alike on every input of the domain. The others'
+    answers are unknown (-1)."""
+    model, enc = trained.model, trained.encoding
+    n, length = states.shape[0], len(suffix)
+    asked = np.nonzero(inside)[0]
+    inputs = {name: np.broadcast_to(np.array([[a[i] for a in suffix]]), (asked.size, length))
+              for i, name in enumerate(trained.problem.sequences)}
+    inputs.update({name: v[asked] for name, v in scalars.items()})
+    answer = np.full(n, -1, dtype=np.int64)
+    if asked.size:
+        with torch.no_grad():
+            hs = model.states(enc.batch(inputs, np.full(asked.size, length)),
+                              torch.as_tensor(states[asked], dtype=torch.float32))
+            out = _values(enc, model.readout(hs[:, -1]))
+        answer[asked] = np.unique(out, axis=0, return_inverse=True)[1].reshape(-1)
+    return answer
 
 
 def _conflicts(keys: np.ndarray, values: np.ndarray) -> int:
@@ -118,18 +201,6 @@ def _conflicts(keys: np.ndarray, values: np.ndarray) -> int:
     order = np.lexsort((-counts, pairs[:, 0]))
     first = np.unique(pairs[order, 0], return_index=True)[1]
     return int(counts.sum() - counts[order][first].sum())
-
-
-def _plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding with our generator (deterministic per seed)."""
-    centers = [x[rng.integers(x.shape[0])]]
-    d = ((x - centers[0]) ** 2).sum(1)
-    for _ in range(1, k):
-        total = d.sum()
-        i = rng.choice(x.shape[0], p=d / total) if total > 0 else rng.integers(x.shape[0])
-        centers.append(x[i])
-        d = np.minimum(d, ((x - x[i]) ** 2).sum(1))
-    return np.array(centers)
 
 
 def machine_of(tr: StateTrace, grid: np.ndarray, start: int, k: int) -> Moore:
@@ -166,25 +237,23 @@ def _name(task) -> str:
 
 
 @extractor("fsm", applies=recurrent_only)
-def fsm(k_max: int = 64, pairs: int = 300):
-    """Cluster recurrent states into a finite machine and write it as a loop program."""
+def fsm(max_suffixes: int = MAX_SUFFIXES, pairs: int = 300):
+    """Abstract recurrent states by behaviour into a finite machine and write it as a loop program."""
 
     def run(trained, budget: Budget, rng: np.random.Generator) -> Reading:
         task = trained.problem
         tr = StateTrace(trained)
-        found = discretise(tr, rng, budget, k_max)
-        if found is None:
-            return Reading(None, ("the budget ran out before the states were clustered",), status="timeout")
-        grid, start, k, violations = found
+        grid, start, k, violations = discretise(tr, trained, budget, max_suffixes)
         raw = machine_of(tr, grid, start, k)
         exact, to_exact = minimise(raw)
         m, to_merged = merge_compatible(exact)
         to_min = {q: to_merged[r] for q, r in to_exact.items()}
-        details = {"clusters": k, "violations": int(violations), "states": m.n}
+        details = {"blocks": k, "violations": int(violations), "states": m.n}
         reasons = []
         if violations:
-            reasons.append(f"no k <= {k_max} made the clustered states deterministic; best k={k} with "
-                           f"{violations} states conflicting in transition or output (settled by majority)")
+            why = "the budget ran out" if budget.expired else f"{max_suffixes} suffixes were queried"
+            reasons.append(f"{why} before the traced states' transitions were deterministic; {k} blocks with "
+                           f"{violations} states conflicting in transition (settled by majority)")
         program, why = to_program(m, signature(task), operators=task.operators, budget=budget, seed=int(rng.integers(2**31)))
         if program is None:
             return Reading(None, tuple(reasons + why), status="timeout" if budget.expired else "abstained", details=details)
