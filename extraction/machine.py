@@ -95,53 +95,74 @@ def minimise(m: Moore) -> tuple[Moore, dict[int, int]]:
     return Moore(len(order), renum[block[m.start]], delta, tuple(output)), {q: renum[block[q]] for q in reach}
 
 
-def merge_compatible(m: Moore) -> tuple[Moore, dict[int, int]]:
+def merge_compatible(m: Moore, *, budget: Budget | None = None) -> tuple[Moore, dict[int, int]]:
     """Merge states that no observation tells apart, with their successors (RPNI-style folding).
 
     The traced machine is partial: a state reached only with one value of a fold's scalar input (its
     target, say) has no transitions on symbols with another value. Such states are merged whenever no
-    output and no transition, followed through the merge, contradicts it. Returns the machine and old
-    state -> new state."""
+    output and no transition, followed through the merge, contradicts it. A failed fold is undone from a
+    log of what it changed (no copies of the machine per try). When ``budget`` runs out, the merges done
+    so far are kept (the machine is still consistent with every observation) and no more are tried.
+    Returns the machine and old state -> new state."""
     parent = list(range(m.n))
     output = list(m.output)
     succ: list[dict] = [dict() for _ in range(m.n)]
     for (q, a), r in m.delta.items():
         succ[q][a] = r
 
-    def find(x, par):
-        while par[x] != x:
-            x = par[x]
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
         return x
 
-    def fold(p, q, par, out, nxt) -> bool:
+    def fold(p, q) -> bool:
+        log: list[tuple] = []  # ("par", x) | ("out", x, old) | ("add", x, sym) | ("set", x, sym, old)
         todo = [(p, q)]
+        ok = True
         while todo:
             a, b = todo.pop()
-            a, b = find(a, par), find(b, par)
+            a, b = find(a), find(b)
             if a == b:
                 continue
-            if out[a] is not None and out[b] is not None and out[a] != out[b]:
-                return False
+            if output[a] is not None and output[b] is not None and output[a] != output[b]:
+                ok = False
+                break
             lo, hi = min(a, b), max(a, b)
-            par[hi] = lo
-            out[lo] = out[lo] if out[lo] is not None else out[hi]
-            for sym, r in nxt[hi].items():
-                if sym in nxt[lo]:
-                    todo.append((nxt[lo][sym], r))
+            parent[hi] = lo
+            log.append(("par", hi))
+            if output[lo] is None and output[hi] is not None:
+                log.append(("out", lo, output[lo]))
+                output[lo] = output[hi]
+            for sym, r in succ[hi].items():
+                if sym in succ[lo]:
+                    todo.append((succ[lo][sym], r))
                 else:
-                    nxt[lo][sym] = r
-        return True
+                    succ[lo][sym] = r
+                    log.append(("add", lo, sym))
+        if not ok:
+            for entry in reversed(log):
+                if entry[0] == "par":
+                    parent[entry[1]] = entry[1]
+                elif entry[0] == "out":
+                    output[entry[1]] = entry[2]
+                else:
+                    del succ[entry[1]][entry[2]]
+        return ok
 
+    tries = 0
     for q in range(m.n):
         for p in range(q):
-            if find(p, parent) != p or find(q, parent) != q:
+            if find(p) != p or find(q) != q:
                 continue
-            par, out, nxt = parent[:], output[:], [dict(s) for s in succ]
-            if fold(p, q, par, out, nxt):
-                parent, output, succ = par, out, nxt
-    roots = sorted({find(q, parent) for q in range(m.n)})
+            tries += 1
+            if budget is not None and tries % 64 == 0 and budget.expired:
+                break
+            fold(p, q)
+        if budget is not None and budget.expired:
+            break
+    roots = sorted({find(q) for q in range(m.n)})
     new = {r: i for i, r in enumerate(roots)}
-    to_new = {q: new[find(q, parent)] for q in range(m.n)}
+    to_new = {q: new[find(q)] for q in range(m.n)}
     delta = {(to_new[q], a): to_new[r] for (q, a), r in m.delta.items()}
     outs = [None] * len(roots)
     for q in range(m.n):
@@ -234,6 +255,7 @@ def to_program(m: Moore, sig: Signature, *, operators, budget: Budget, seed: int
     if not rows:
         return None, ["the machine has no transitions"]
     best, reasons = None, []
+    searches: list[str] = []  # why expression searches abstained (out of memory, say), passed up once each
     ops = tuple(operators)
     orders = numberings(m)
     # Deepen the size bound over all numberings together: a numbering that makes the update small is
@@ -242,24 +264,39 @@ def to_program(m: Moore, sig: Signature, *, operators, budget: Budget, seed: int
         for order in orders:
             if budget.expired:
                 reasons.append("the budget ran out while writing the machine as a program")
-                return best, reasons
+                return best, reasons + _distinct(searches)
             # Each sub-search is limited by work (candidates), not time, so the program read does not
             # depend on the machine's load; the run's budget is the backstop.
             prog = _write(m.renumber(order), sig, elems, state, ops, max_size, seconds=max(0.1, budget.left),
-                          seed=seed)
+                          seed=seed, why=searches)
             if prog is not None and (best is None or prog.size < best.size):
                 best = prog
         if best is not None:
             break
     if best is None:
-        best, why = case_split(m, sig, elems, state, ops, budget=budget, seed=seed)
+        best, why = case_split(m, sig, elems, state, ops, budget=budget, seed=seed, searches=searches)
         if best is None:
             reasons.append(f"no state numbering of the {m.n}-state machine gave a transition and output expression, "
                            f"and {why}")
-    return best, reasons
+    return best, reasons + _distinct(searches)
 
 
-def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, seconds: float, seed: int) -> Program | None:
+
+
+def _distinct(searches: list[str]) -> list[str]:
+    """What the expression searches said when they abstained for want of memory (the process's cap), once
+    each (a program may still have been written, by a case split, where they would have found a smaller
+    one). Abstentions for finding no fit within the work limit, or for none existing, are routine."""
+    out: list[str] = []
+    for w in searches:
+        w = f"an expression search abstained: {w}"
+        if "memory" in w and w not in out:
+            out.append(w)
+    return out
+
+
+def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, seconds: float, seed: int,
+           why: list[str] | None = None) -> Program | None:
     from synthesis import fit_expression
 
     rows = sorted(mm.delta.items())
@@ -267,7 +304,7 @@ def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, secon
     for i, name in enumerate(list(elems) + list(sig.scalars)):
         leaves[name] = np.array([a[i] for (_, a), _ in rows])
     t = fit_expression(leaves, np.array([r for _, r in rows]), operators=ops, seconds=seconds, seed=seed,
-                       max_size=max_size, max_candidates=SUB_SEARCH_CANDIDATES)
+                       max_size=max_size, max_candidates=SUB_SEARCH_CANDIDATES, why=why)
     if t is None:
         return None
     qs = [q for q in range(mm.n) if mm.output[q] is not None]
@@ -278,7 +315,7 @@ def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, secon
         extra = tuple(int(v) for v in np.unique(values) if not -1 <= v <= 3)
         constants = (-1, 0, 1, 2, 3) + (extra if len(extra) <= 4 else ())
         o = fit_expression({state: np.array(qs)}, values, operators=ops, constants=constants, seconds=seconds, seed=seed,
-                           max_candidates=SUB_SEARCH_CANDIDATES)
+                           max_candidates=SUB_SEARCH_CANDIDATES, why=why)
         if o is None:
             return None
         outs.append(o)
@@ -287,7 +324,7 @@ def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, secon
 
 
 def case_split(m: Moore, sig: Signature, elems, state: str, ops, *, budget: Budget,
-               seed: int = 0) -> tuple[Program | None, str]:
+               seed: int = 0, searches: list[str] | None = None) -> tuple[Program | None, str]:
     """``m`` written as conditionals: ``s = E_0(x) if s == 0 else (E_1(x) if s == 1 else ...)`` and
     ``yield v_0 if s < b_1 else (...)``, states numbered by output (so that states of one output are
     consecutive) then breadth-first. Each branch ``E_q`` is a constant where the state has one successor,
@@ -320,7 +357,8 @@ def case_split(m: Moore, sig: Signature, elems, state: str, ops, *, budget: Budg
         symbols = sorted(row)
         leaves = {name: np.array([a[i] for a in symbols]) for i, name in enumerate(names)}
         fit = fit_expression(leaves, np.array([row[a] for a in symbols]), operators=ops, seed=seed,
-                             seconds=max(0.1, budget.left), max_size=BRANCH_SIZE, max_candidates=BRANCH_CANDIDATES)
+                             seconds=max(0.1, budget.left), max_size=BRANCH_SIZE, max_candidates=BRANCH_CANDIDATES,
+                             why=searches)
         branches[q] = fit if fit is not None else _decision_tree(row, names, ops)
     update = _by_state(branches, Var(state), ops)
     outs = []

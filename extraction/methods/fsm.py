@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.cluster.vq import kmeans2
 from torch import nn
 
 from programs.budget import Budget
@@ -29,6 +30,9 @@ from ..registry import Reading, extractor
 
 # Suffixes (columns) the behavioural refinement may add before it settles conflicts by majority
 MAX_SUFFIXES = 256
+# k-means: the largest k tried, and the most points a fit sees
+K_MAX = 64
+MAX_POINTS_FIT = 4000
 # F2-D on the state: candidate interchanges drawn to find the stratified ones, and Adam steps (a work
 # limit: a GRU is unrolled per step, so fewer than the MLPs' ``alignment.STEPS``)
 CANDIDATES = 4000
@@ -74,25 +78,101 @@ def _values(enc, logits) -> np.ndarray:
     return np.stack(parts, axis=-1).astype(np.int64)
 
 
-def discretise(tr: StateTrace, trained, budget: Budget, max_suffixes: int = MAX_SUFFIXES):
+def discretise(tr: StateTrace, trained, budget: Budget, rng: np.random.Generator | None = None, *,
+               k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES):
+    """The traced states abstracted into the blocks of a machine: first k-means with rising k
+    (``cluster``, cheap, and what reads most small machines), then, when its clusters leave the traced
+    transitions or outputs in conflict, partition refinement by behaviour (``refine``); the result with
+    fewer conflicting points (k-means on a tie). ``k_max`` 0 skips k-means, ``max_suffixes`` 0 skips the
+    refinement. Returns (labels [n, T], start label, number of blocks, conflicting points, how: "k-means"
+    or "behaviour")."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    best = None
+    if k_max > 0:
+        found = cluster(tr, rng, budget, k_max)
+        if found is not None:
+            best = (*found, "k-means")
+    if max_suffixes > 0 and (best is None or best[3] > 0) and not budget.expired:
+        found = refine(tr, trained, budget, max_suffixes)
+        if best is None or found[3] < best[3]:
+            best = (*found, "behaviour")
+    return best
+
+
+def cluster(tr: StateTrace, rng: np.random.Generator, budget: Budget, k_max: int = K_MAX, patience: int = 6):
+    """Cluster the states with k = (distinct outputs) ... k_max until the clusters form a deterministic
+    machine whose every state has one output; failing that (no better k in ``patience`` more), the k
+    whose clusters conflict on the fewest points. Returns (labels [n, T], start label, k, conflicting
+    points), or None when the budget runs out before the first k."""
+    pts = tr.states[tr.valid]  # [N, h]
+    allp = np.vstack([tr.h0[None, :], pts])
+    out_ids = np.unique(tr.outputs[tr.valid], axis=0, return_inverse=True)[1].reshape(-1)
+    sym_ids = np.unique(tr.symbols[tr.valid], axis=0, return_inverse=True)[1].reshape(-1)
+    n_sym = int(sym_ids.max()) + 1
+    # the state before each valid step: h0 at position 0, else the previous position's state
+    flat_index = -np.ones(tr.valid.shape, dtype=np.int64)
+    flat_index[tr.valid] = np.arange(pts.shape[0]) + 1  # +1: row 0 of allp is h0
+    prev = np.zeros(tr.valid.shape, dtype=np.int64)
+    prev[:, 1:] = flat_index[:, :-1]
+    prev = prev[tr.valid]
+    uniq = np.unique(np.round(allp, 5), axis=0)
+    k0 = max(2, len(np.unique(out_ids)))
+    best = None
+    for k in range(k0, min(k_max, uniq.shape[0]) + 1):
+        if budget.expired or (best is not None and k - best[1] > patience):
+            break
+        fit = allp if allp.shape[0] <= MAX_POINTS_FIT else allp[rng.choice(allp.shape[0], MAX_POINTS_FIT, replace=False)]
+        init = _plus_plus(fit, k, rng)
+        cent, _ = kmeans2(fit, init, iter=30, minit="matrix")
+        labels = np.argmin(((allp[:, None, :] - cent[None, :, :]) ** 2).sum(-1), axis=1)
+        lab = labels[1:]
+        v = _conflicts(labels[prev] * n_sym + sym_ids, lab) + _conflicts(lab, out_ids)
+        if best is None or v < best[3]:
+            best = (labels, k, cent, v)
+        if v == 0:
+            break
+    if best is None:
+        return None
+    labels, k, cent, v = best
+    grid = -np.ones(tr.valid.shape, dtype=np.int64)
+    grid[tr.valid] = labels[1:]
+    return grid, int(labels[0]), k, v
+
+
+def _plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeding with our generator (deterministic per seed)."""
+    centers = [x[rng.integers(x.shape[0])]]
+    d = ((x - centers[0]) ** 2).sum(1)
+    for _ in range(1, k):
+        total = d.sum()
+        i = rng.choice(x.shape[0], p=d / total) if total > 0 else rng.integers(x.shape[0])
+        centers.append(x[i])
+        d = np.minimum(d, ((x - x[i]) ** 2).sum(1))
+    return np.array(centers)
+
+
+def refine(tr: StateTrace, trained, budget: Budget, max_suffixes: int = MAX_SUFFIXES, patience: int = 3):
     """States abstracted by behaviour: Moore partition refinement of the traced states, with the network
     queried on continuations (the rows and columns of L*'s observation table, the rows being every traced
     state rather than access words).
 
     A traced state's *signature* is the network's output there (the start's is never read) and after each
-    suffix of a set ``E``, run from that state with the row's own scalar inputs. States with one signature
-    form a block. While some block, on one symbol, leads to two blocks (the traced transitions are not
-    deterministic), a suffix ``a·e`` is added to ``E``, ``e`` a suffix on which those two successor blocks
-    differ: the network's answer to ``a·e`` from a state is its answer to ``e`` from the state's successor,
-    so the block splits, and the partition only ever refines. It ends deterministic, or, when the budget or
-    ``max_suffixes`` runs out first, with its conflicts settled by majority (``machine_of``). Outputs are
-    deterministic from the start (the empty suffix is a column). Nothing is random: the same network gives
-    the same machine. The start state (every row's ``h0``) is one block of its own; minimisation merges it
-    where it behaves like another state.
+    suffix of a set ``E``, run from that state with the row's own scalar inputs. Continuations that would
+    leave the domain (longer than its longest sequence) are not asked: their answers are unknown. The
+    states that know every column (*known* states: not too deep for the longest suffix) form a block per
+    signature; the start (every row's ``h0``) is a block of its own. The others are placed by running
+    that machine along their row (``_place``). While some block, on one symbol, leads known states to two
+    blocks, a suffix ``a·e`` is added to ``E``, ``e`` a suffix on which those two successor blocks differ:
+    the network's answer to ``a·e`` from a state is its answer to ``e`` from the state's successor, so
+    the block splits. It ends when the known states' transitions are deterministic, or when the budget,
+    ``max_suffixes`` or ``patience`` rounds without fewer conflicts run out; the partition with the
+    fewest conflicting points over all states is kept, and what conflicts remain is settled by majority
+    (``machine_of``). Outputs are deterministic from the start (the empty suffix is a column). Nothing is
+    random: the same network gives the same machine; minimisation merges the start where it behaves like
+    another state.
 
     Returns (labels [n, T], start label, number of blocks, conflicting points)."""
     points = tr.states[tr.valid]  # [N, h]
-    n_rows, t = tr.valid.shape
     rows = np.nonzero(tr.valid)[0]
     seq_width = len(trained.problem.sequences)
     scal = [name for name in tr.inputs if tr.inputs[name].ndim == 1]
@@ -103,32 +183,44 @@ def discretise(tr: StateTrace, trained, budget: Budget, max_suffixes: int = MAX_
     prev = prev[tr.valid]
     nxt = flat_index[tr.valid]
     sym_ids = np.unique(tr.symbols[tr.valid], axis=0, return_inverse=True)[1].reshape(-1)
+    n_sym = int(sym_ids.max()) + 1
     letters = tr.symbols[tr.valid][:, :seq_width]
     depth = np.nonzero(tr.valid)[1] + 1
     longest = int(tr.lengths.max())
     out_ids = np.unique(tr.outputs[tr.valid], axis=0, return_inverse=True)[1].reshape(-1)
     columns: list[np.ndarray] = [out_ids]
     suffixes: list[tuple] = [()]
-    last = None
+    best, stale = None, 0
     while True:
         sig = np.stack(columns, axis=1)
-        block = _blocks(sig) + 1  # 0: the start
-        before = np.where(prev < 0, 0, block[np.maximum(prev, 0)])
-        keys = before * (int(sym_ids.max()) + 1) + sym_ids
+        known = (sig >= 0).all(axis=1)
+        block, reps = _place(sig, known, prev, sym_ids, depth, n_sym)
+        keys = np.where(prev < 0, 0, block[np.maximum(prev, 0)]) * n_sym + sym_ids
         conflicts = _conflicts(keys, block[nxt])
-        if conflicts == 0 or budget.expired or len(suffixes) >= max_suffixes or (last is not None and conflicts >= last):
-            break  # (no fewer conflicts than before the last suffixes: they lie beyond the domain's lengths)
-        last = conflicts
+        inner = known & ((prev < 0) | known[np.maximum(prev, 0)])
+        inner_conflicts = _conflicts(keys[inner], block[inner]) if inner.any() else 0
+        if best is None or conflicts < best[1]:
+            best, stale = (block, conflicts), 0
+        else:
+            stale += 1
+        if conflicts == 0 or budget.expired or len(suffixes) >= max_suffixes or stale >= patience:
+            break
         added = []
-        for key in _conflicting_keys(keys, block[nxt]):
-            targets = np.unique(block[nxt][keys == key])
-            a, b = sig[np.argmax(block == targets[0])], sig[np.argmax(block == targets[1])]
-            letter = tuple(int(v) for v in letters[np.argmax(keys == key)])
-            fresh = [(letter,) + suffixes[c] for c in np.nonzero(a != b)[0]]
-            fresh = [f for f in fresh if f not in suffixes and f not in added]
-            if fresh:
-                added.append(min(fresh, key=len))
-            if len(suffixes) + len(added) >= max_suffixes:
+        # splitting suffixes from the known states' conflicts first, then from everyone's
+        for sel in (inner, np.ones_like(inner)) if inner_conflicts else (np.ones_like(inner),):
+            for key in _conflicting_keys(keys[sel], block[sel]):
+                here = sel & (keys == key)
+                targets = np.unique(block[here])
+                a, b = reps[targets[0]], reps[targets[1]]
+                letter = tuple(int(v) for v in letters[np.argmax(here)])
+                differ = np.nonzero((a != b) & (a >= 0) & (b >= 0))[0]
+                fresh = [(letter,) + suffixes[c] for c in differ]
+                fresh = [f for f in fresh if f not in suffixes and f not in added and len(f) < longest]
+                if fresh:
+                    added.append(min(fresh, key=len))
+                if len(suffixes) + len(added) >= max_suffixes:
+                    break
+            if added:
                 break
         if not added:
             break  # every splitting suffix is asked already: what is left lies beyond the domain's lengths
@@ -138,31 +230,58 @@ def discretise(tr: StateTrace, trained, budget: Budget, max_suffixes: int = MAX_
             columns.append(_answers(trained, points, {n: tr.inputs[n][rows] for n in scal}, suffix,
                                     depth + len(suffix) <= longest))
             suffixes.append(suffix)
+    block, conflicts = best
     grid = -np.ones(tr.valid.shape, dtype=np.int64)
     grid[tr.valid] = block
     return grid, 0, int(block.max()) + 1, conflicts
 
 
-def _blocks(sig: np.ndarray) -> np.ndarray:
-    """A block per state from signatures with unknown entries (-1, a suffix that would leave the domain):
-    distinct signatures taken most-known first, each joining the first block it agrees with wherever both
-    are known (and filling in what the block did not know), else opening a block."""
-    rows, inverse = np.unique(sig, axis=0, return_inverse=True)
-    order = sorted(range(rows.shape[0]), key=lambda i: (-(rows[i] >= 0).sum(), tuple(rows[i])))
-    reps: list[np.ndarray] = []
-    of_row = np.zeros(rows.shape[0], dtype=np.int64)
-    for i in order:
-        u = rows[i]
-        for b, rep in enumerate(reps):
-            both = (u >= 0) & (rep >= 0)
-            if np.array_equal(u[both], rep[both]):
-                reps[b] = np.where(rep >= 0, rep, u)
-                of_row[i] = b
-                break
-        else:
-            of_row[i] = len(reps)
-            reps.append(u.copy())
-    return of_row[inverse.reshape(-1)]
+def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.ndarray, depth: np.ndarray,
+           n_sym: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Blocks (1, 2, ...; 0 the start) for every state: the states that know their whole signature form
+    a block per signature, and their transitions (by majority) a machine. Every other state, in order of
+    depth, is placed where that machine takes its predecessor's block on its symbol, when what is known of
+    it agrees with that block; else in the first block it agrees with wherever both are known (a greedy
+    rule), else in a block of its own. Returns the blocks and each block's signature (-1 unknown)."""
+    block = np.full(sig.shape[0], -1, dtype=np.int64)
+    if known.any():
+        uniq, inv = np.unique(sig[known], axis=0, return_inverse=True)
+        block[known] = inv.reshape(-1) + 1
+        reps = [np.full(sig.shape[1], -1, dtype=np.int64)] + [u.copy() for u in uniq]
+    else:
+        reps = [np.full(sig.shape[1], -1, dtype=np.int64)]
+    before = lambda sel: np.where(prev[sel] < 0, 0, block[np.maximum(prev[sel], 0)])  # noqa: E731
+    inner = known & ((prev < 0) | known[np.maximum(prev, 0)])
+    delta = np.full(len(reps) * n_sym, -1, dtype=np.int64)
+    if inner.any():
+        keys = before(inner) * n_sym + sym_ids[inner]
+        pairs, counts = np.unique(np.stack([keys, block[inner]], axis=1), axis=0, return_counts=True)
+        order = np.lexsort((-counts, pairs[:, 0]))
+        first = np.unique(pairs[order, 0], return_index=True)[1]
+        delta[pairs[order][first, 0]] = pairs[order][first, 1]
+    for d in np.unique(depth[~known]):
+        here = np.nonzero(~known & (depth == d))[0]
+        b = before(here)
+        key = b * n_sym + sym_ids[here]
+        cand = np.where(key < delta.size, delta[np.minimum(key, delta.size - 1)], -1)
+        ok = cand > 0
+        if ok.any():
+            rep = np.stack(reps)[cand[ok]]
+            s = sig[here[ok]]
+            agree = ((s < 0) | (rep < 0) | (s == rep)).all(axis=1)
+            ok[np.nonzero(ok)[0][~agree]] = False
+        block[here[ok]] = cand[ok]
+        for i in here[~ok]:
+            u = sig[i]
+            for c in range(1, len(reps)):
+                both = (u >= 0) & (reps[c] >= 0)
+                if np.array_equal(u[both], reps[c][both]):
+                    block[i] = c
+                    break
+            else:
+                block[i] = len(reps)
+                reps.append(u.copy())
+    return block, reps
 
 
 def _conflicting_keys(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -237,23 +356,28 @@ def _name(task) -> str:
 
 
 @extractor("fsm", applies=recurrent_only)
-def fsm(max_suffixes: int = MAX_SUFFIXES, pairs: int = 300):
-    """Abstract recurrent states by behaviour into a finite machine and write it as a loop program."""
+def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300):
+    """Abstract recurrent states into a finite machine (k-means, then by behaviour where the clusters
+    conflict) and write it as a loop program."""
 
     def run(trained, budget: Budget, rng: np.random.Generator) -> Reading:
         task = trained.problem
         tr = StateTrace(trained)
-        grid, start, k, violations = discretise(tr, trained, budget, max_suffixes)
+        found = discretise(tr, trained, budget, rng, k_max=k_max, max_suffixes=max_suffixes)
+        if found is None:
+            return Reading(None, ("the budget ran out before the states were abstracted",), status="timeout")
+        grid, start, k, violations, how = found
         raw = machine_of(tr, grid, start, k)
         exact, to_exact = minimise(raw)
-        m, to_merged = merge_compatible(exact)
+        m, to_merged = merge_compatible(exact, budget=budget)
         to_min = {q: to_merged[r] for q, r in to_exact.items()}
-        details = {"blocks": k, "violations": int(violations), "states": m.n}
+        details = {"blocks": k, "abstraction": how, "violations": int(violations), "states": m.n}
         reasons = []
         if violations:
-            why = "the budget ran out" if budget.expired else f"{max_suffixes} suffixes were queried"
-            reasons.append(f"{why} before the traced states' transitions were deterministic; {k} blocks with "
-                           f"{violations} states conflicting in transition (settled by majority)")
+            why = "the budget ran out" if budget.expired else \
+                f"neither k-means (k <= {k_max}) nor {max_suffixes} suffixes of behaviour"
+            reasons.append(f"{why} made the traced states' transitions deterministic; best: {how}, {k} blocks "
+                           f"with {violations} states conflicting (settled by majority)")
         program, why = to_program(m, signature(task), operators=task.operators, budget=budget, seed=int(rng.integers(2**31)))
         if program is None:
             return Reading(None, tuple(reasons + why), status="timeout" if budget.expired else "abstained", details=details)

@@ -5,8 +5,8 @@ import importlib
 
 import pytest
 
-from extraction.machine import minimise
-from extraction.methods.fsm import StateTrace, discretise, machine_of
+from extraction.machine import Moore, minimise
+from extraction.methods.fsm import StateTrace, discretise, machine_of, refine
 from programs import Int, Seq, parse
 from programs.budget import Budget
 
@@ -17,6 +17,16 @@ compile_ = importlib.import_module("extraction.compile").compile
 LAST_THREE = parse("def f(xs):\n    p1 = 0\n    p2 = 0\n    for x in xs:\n        yield x ^ p1 ^ p2\n"
                    "        p1, p2 = x, p1\n")
 WORDS = {"xs": Seq(Int(0, 2), length=(1, 8))}
+
+
+def last_three_machine() -> Moore:
+    """LAST_THREE's own Moore machine, a state per (last bit, the one before, the one before that), the
+    start (nothing read yet: zeros) with its output unread."""
+    code = {(a, b, c): 1 + 4 * a + 2 * b + c for a in (0, 1) for b in (0, 1) for c in (0, 1)}
+    delta = {(0, (x,)): code[(x, 0, 0)] for x in (0, 1)}
+    delta.update({(q, (x,)): code[(x, a, b)] for (a, b, c), q in code.items() for x in (0, 1)})
+    output = (None,) + tuple((a ^ b ^ c,) for (a, b, c) in sorted(code, key=code.get))
+    return Moore(9, 0, delta, output)
 
 
 def deterministic(tr: StateTrace, grid, start) -> bool:
@@ -34,19 +44,16 @@ def deterministic(tr: StateTrace, grid, start) -> bool:
 def test_states_alike_in_output_conflict_until_refined():
     net = compile_(LAST_THREE, WORDS)
     tr = StateTrace(net)
-    grid, start, k, violations = discretise(tr, net, Budget(60.0), max_suffixes=1)
+    grid, start, k, violations = refine(tr, net, Budget(60.0), max_suffixes=1)
     assert violations > 0 and not deterministic(tr, grid, start)
 
 
-@pytest.mark.xfail(strict=True, reason="states near the domain's longest length know too few suffixes to pick "
-                                       "their block; the greedy placement misplaces some, and the conflicts are "
-                                       "settled by majority instead (reported)")
 def test_refinement_by_behaviour_gives_the_deterministic_minimal_machine():
     net = compile_(LAST_THREE, WORDS)
     tr = StateTrace(net)
-    grid, start, k, violations = discretise(tr, net, Budget(60.0))
+    grid, start, k, violations = refine(tr, net, Budget(60.0))
     assert violations == 0 and deterministic(tr, grid, start)
     m, _ = minimise(machine_of(tr, grid, start, k))
-    assert m.n == 4  # the last two bits
-    again = discretise(StateTrace(net), net, Budget(60.0))
+    assert m.n == minimise(last_three_machine())[0].n == 8  # the last three bits: each state's output reads all three
+    again = refine(StateTrace(net), net, Budget(60.0))
     assert (again[0] == grid).all()  # nothing random
