@@ -374,7 +374,7 @@ def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300):
         details = {"blocks": k, "abstraction": how, "violations": int(violations), "states": m.n}
         reasons = []
         if violations:
-            why = "the budget ran out" if budget.expired else \
+            why = "the budget ran out before k-means or the refinement by behaviour" if budget.expired else \
                 f"neither k-means (k <= {k_max}) nor {max_suffixes} suffixes of behaviour"
             reasons.append(f"{why} made the traced states' transitions deterministic; best: {how}, {k} blocks "
                            f"with {violations} states conflicting (settled by majority)")
