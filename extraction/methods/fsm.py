@@ -250,7 +250,10 @@ def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.nda
         reps = [np.full(sig.shape[1], -1, dtype=np.int64)] + [u.copy() for u in uniq]
     else:
         reps = [np.full(sig.shape[1], -1, dtype=np.int64)]
-    before = lambda sel: np.where(prev[sel] < 0, 0, block[np.maximum(prev[sel], 0)])  # noqa: E731
+
+    def before(sel):
+        return np.where(prev[sel] < 0, 0, block[np.maximum(prev[sel], 0)])
+
     inner = known & ((prev < 0) | known[np.maximum(prev, 0)])
     delta = np.full(len(reps) * n_sym, -1, dtype=np.int64)
     if inner.any():

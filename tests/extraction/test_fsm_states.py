@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import importlib
 
-import pytest
-
 from extraction.machine import Moore, minimise
-from extraction.methods.fsm import StateTrace, discretise, machine_of, refine
+from extraction.methods.fsm import StateTrace, machine_of, refine
 from programs import Int, Seq, parse
 from programs.budget import Budget
 
