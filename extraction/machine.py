@@ -1,5 +1,14 @@
 """Finite machines read off a network: a Moore machine, its minimisation, and its translation into a
-loop program whose state update and output are small synthesized expressions."""
+loop program whose state update and output are small synthesized expressions.
+
+Writing a machine as ``s = T(s, x); yield O(s)`` first searches for small arithmetic T and O under a few
+cheap state numberings (by output, breadth-first; every order only for machines of at most 4 states).
+When none fits, the machine is written as a case split (``case_split``): T as a conditional over the
+state whose branches are small expressions of the symbol (or a decision tree over the symbol's
+components), O as a conditional over runs of states with one output. That program equals the machine on
+every traced transition by construction, for any machine up to ``CASE_SPLIT_STATES`` states; whether
+its size is acceptable is for the caller (the comparator's size cap) to judge.
+"""
 from __future__ import annotations
 
 import itertools
@@ -7,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from programs import Assign, Const, For, Program, Return, Yield
-from programs.ast import RESERVED
+from programs import Assign, Binary, Const, For, IfExp, Program, Return, Tuple, Var, Yield
+from programs.ast import RESERVED, Expr, size_of
 from programs.budget import Budget
 
 Symbol = tuple[int, ...]  # the values of every sequence element at a step, then every scalar input
@@ -16,6 +25,11 @@ Symbol = tuple[int, ...]  # the values of every sequence element at a step, then
 # Candidates one sub-search (a transition or output expression) may try: about half a second's work
 # here. A limit on work, not time, so that what is read does not depend on the machine's speed.
 SUB_SEARCH_CANDIDATES = 500_000
+# The largest machine written as a case split, and the work each of its per-state sub-searches may do
+# (a branch that no small expression fits is written as a decision tree over the symbol instead).
+CASE_SPLIT_STATES = 64
+BRANCH_CANDIDATES = 20_000
+BRANCH_SIZE = 7
 
 
 @dataclass(frozen=True)
@@ -81,53 +95,74 @@ def minimise(m: Moore) -> tuple[Moore, dict[int, int]]:
     return Moore(len(order), renum[block[m.start]], delta, tuple(output)), {q: renum[block[q]] for q in reach}
 
 
-def merge_compatible(m: Moore) -> tuple[Moore, dict[int, int]]:
+def merge_compatible(m: Moore, *, budget: Budget | None = None) -> tuple[Moore, dict[int, int]]:
     """Merge states that no observation tells apart, with their successors (RPNI-style folding).
 
     The traced machine is partial: a state reached only with one value of a fold's scalar input (its
     target, say) has no transitions on symbols with another value. Such states are merged whenever no
-    output and no transition, followed through the merge, contradicts it. Returns the machine and old
-    state -> new state."""
+    output and no transition, followed through the merge, contradicts it. A failed fold is undone from a
+    log of what it changed (no copies of the machine per try). When ``budget`` runs out, the merges done
+    so far are kept (the machine is still consistent with every observation) and no more are tried.
+    Returns the machine and old state -> new state."""
     parent = list(range(m.n))
     output = list(m.output)
     succ: list[dict] = [dict() for _ in range(m.n)]
     for (q, a), r in m.delta.items():
         succ[q][a] = r
 
-    def find(x, par):
-        while par[x] != x:
-            x = par[x]
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
         return x
 
-    def fold(p, q, par, out, nxt) -> bool:
+    def fold(p, q) -> bool:
+        log: list[tuple] = []  # ("par", x) | ("out", x, old) | ("add", x, sym) | ("set", x, sym, old)
         todo = [(p, q)]
+        ok = True
         while todo:
             a, b = todo.pop()
-            a, b = find(a, par), find(b, par)
+            a, b = find(a), find(b)
             if a == b:
                 continue
-            if out[a] is not None and out[b] is not None and out[a] != out[b]:
-                return False
+            if output[a] is not None and output[b] is not None and output[a] != output[b]:
+                ok = False
+                break
             lo, hi = min(a, b), max(a, b)
-            par[hi] = lo
-            out[lo] = out[lo] if out[lo] is not None else out[hi]
-            for sym, r in nxt[hi].items():
-                if sym in nxt[lo]:
-                    todo.append((nxt[lo][sym], r))
+            parent[hi] = lo
+            log.append(("par", hi))
+            if output[lo] is None and output[hi] is not None:
+                log.append(("out", lo, output[lo]))
+                output[lo] = output[hi]
+            for sym, r in succ[hi].items():
+                if sym in succ[lo]:
+                    todo.append((succ[lo][sym], r))
                 else:
-                    nxt[lo][sym] = r
-        return True
+                    succ[lo][sym] = r
+                    log.append(("add", lo, sym))
+        if not ok:
+            for entry in reversed(log):
+                if entry[0] == "par":
+                    parent[entry[1]] = entry[1]
+                elif entry[0] == "out":
+                    output[entry[1]] = entry[2]
+                else:
+                    del succ[entry[1]][entry[2]]
+        return ok
 
+    tries = 0
     for q in range(m.n):
         for p in range(q):
-            if find(p, parent) != p or find(q, parent) != q:
+            if find(p) != p or find(q) != q:
                 continue
-            par, out, nxt = parent[:], output[:], [dict(s) for s in succ]
-            if fold(p, q, par, out, nxt):
-                parent, output, succ = par, out, nxt
-    roots = sorted({find(q, parent) for q in range(m.n)})
+            tries += 1
+            if budget is not None and tries % 64 == 0 and budget.expired:
+                break
+            fold(p, q)
+        if budget is not None and budget.expired:
+            break
+    roots = sorted({find(q) for q in range(m.n)})
     new = {r: i for i, r in enumerate(roots)}
-    to_new = {q: new[find(q, parent)] for q in range(m.n)}
+    to_new = {q: new[find(q)] for q in range(m.n)}
     delta = {(to_new[q], a): to_new[r] for (q, a), r in m.delta.items()}
     outs = [None] * len(roots)
     for q in range(m.n):
@@ -211,7 +246,8 @@ def fresh(prefix: str, taken: set[str]) -> str:
 def to_program(m: Moore, sig: Signature, *, operators, budget: Budget, seed: int = 0) -> tuple[Program | None, list[str]]:
     """Write ``m`` as ``s = start; for ...: s = T(s, elements, scalars); yield/return O(s)``, with T and O
     found by synthesis over the machine's tables. Tries several state numberings and keeps the smallest
-    program; returns (None, reasons) when no numbering gives expressions in time."""
+    program; when none gives expressions, writes the machine as a case split (``case_split``). Returns
+    (None, reasons) when neither works in time."""
     taken = set(sig.params)
     elems = [fresh(_singular(s), taken) for s in sig.sequences]
     state = fresh("s", taken)
@@ -219,6 +255,7 @@ def to_program(m: Moore, sig: Signature, *, operators, budget: Budget, seed: int
     if not rows:
         return None, ["the machine has no transitions"]
     best, reasons = None, []
+    searches: list[str] = []  # why expression searches abstained (out of memory, say), passed up once each
     ops = tuple(operators)
     orders = numberings(m)
     # Deepen the size bound over all numberings together: a numbering that makes the update small is
@@ -227,22 +264,39 @@ def to_program(m: Moore, sig: Signature, *, operators, budget: Budget, seed: int
         for order in orders:
             if budget.expired:
                 reasons.append("the budget ran out while writing the machine as a program")
-                return best, reasons
+                return best, reasons + _distinct(searches)
             # Each sub-search is limited by work (candidates), not time, so the program read does not
             # depend on the machine's load; the run's budget is the backstop.
             prog = _write(m.renumber(order), sig, elems, state, ops, max_size, seconds=max(0.1, budget.left),
-                          seed=seed)
+                          seed=seed, why=searches)
             if prog is not None and (best is None or prog.size < best.size):
                 best = prog
         if best is not None:
             break
-    if best is None and not reasons:
-        reasons.append(f"no state numbering of the {m.n}-state machine gave a transition and output expression")
-    return best, reasons
+    if best is None:
+        best, why = case_split(m, sig, elems, state, ops, budget=budget, seed=seed, searches=searches)
+        if best is None:
+            reasons.append(f"no state numbering of the {m.n}-state machine gave a transition and output expression, "
+                           f"and {why}")
+    return best, reasons + _distinct(searches)
 
 
-def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, seconds: float, seed: int) -> Program | None:
-    from programs import Tuple
+
+
+def _distinct(searches: list[str]) -> list[str]:
+    """What the expression searches said when they abstained for want of memory (the process's cap), once
+    each (a program may still have been written, by a case split, where they would have found a smaller
+    one). Abstentions for finding no fit within the work limit, or for none existing, are routine."""
+    out: list[str] = []
+    for w in searches:
+        w = f"an expression search abstained: {w}"
+        if "memory" in w and w not in out:
+            out.append(w)
+    return out
+
+
+def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, seconds: float, seed: int,
+           why: list[str] | None = None) -> Program | None:
     from synthesis import fit_expression
 
     rows = sorted(mm.delta.items())
@@ -250,7 +304,7 @@ def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, secon
     for i, name in enumerate(list(elems) + list(sig.scalars)):
         leaves[name] = np.array([a[i] for (_, a), _ in rows])
     t = fit_expression(leaves, np.array([r for _, r in rows]), operators=ops, seconds=seconds, seed=seed,
-                       max_size=max_size, max_candidates=SUB_SEARCH_CANDIDATES)
+                       max_size=max_size, max_candidates=SUB_SEARCH_CANDIDATES, why=why)
     if t is None:
         return None
     qs = [q for q in range(mm.n) if mm.output[q] is not None]
@@ -261,18 +315,140 @@ def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, secon
         extra = tuple(int(v) for v in np.unique(values) if not -1 <= v <= 3)
         constants = (-1, 0, 1, 2, 3) + (extra if len(extra) <= 4 else ())
         o = fit_expression({state: np.array(qs)}, values, operators=ops, constants=constants, seconds=seconds, seed=seed,
-                           max_candidates=SUB_SEARCH_CANDIDATES)
+                           max_candidates=SUB_SEARCH_CANDIDATES, why=why)
         if o is None:
             return None
         outs.append(o)
     out = outs[0] if len(outs) == 1 else Tuple(tuple(outs))
-    body, tail = [Assign((state,), t)], []
+    return _loop(sig, elems, state, mm.start, t, out)
+
+
+def case_split(m: Moore, sig: Signature, elems, state: str, ops, *, budget: Budget,
+               seed: int = 0, searches: list[str] | None = None) -> tuple[Program | None, str]:
+    """``m`` written as conditionals: ``s = E_0(x) if s == 0 else (E_1(x) if s == 1 else ...)`` and
+    ``yield v_0 if s < b_1 else (...)``, states numbered by output (so that states of one output are
+    consecutive) then breadth-first. Each branch ``E_q`` is a constant where the state has one successor,
+    else the smallest expression of the symbol a short search finds, else a decision tree over the
+    symbol's components; states with the same branch share it. Exact on every transition of ``m`` by
+    construction; (None, why) when the machine is too large, the operators lack a conditional and
+    ``==``, or the budget runs out."""
+    from synthesis import fit_expression
+
+    if m.n > CASE_SPLIT_STATES:
+        return None, f"the machine has more than {CASE_SPLIT_STATES} states to write as a case split"
+    if not {"if", "=="} <= set(ops):
+        return None, "a case split needs the operators 'if' and '=='"
+    bfs = numberings(m, exhaustive_up_to=0)[-1]
+    rank = {q: i for i, q in enumerate(bfs)}
+    order = sorted(range(m.n), key=lambda q: (m.output[q] is None, m.output[q] or (), rank[q]))
+    mm = m.renumber(order)
+    names = list(elems) + list(sig.scalars)
+    rows: dict[int, dict[Symbol, int]] = {}
+    for (q, a), r in sorted(mm.delta.items()):
+        rows.setdefault(q, {})[a] = r
+    branches: dict[int, Expr] = {}
+    for q, row in rows.items():
+        if budget.expired:
+            return None, "the budget ran out while writing the machine as a case split"
+        targets = set(row.values())
+        if len(targets) == 1:
+            branches[q] = Const(targets.pop())
+            continue
+        symbols = sorted(row)
+        leaves = {name: np.array([a[i] for a in symbols]) for i, name in enumerate(names)}
+        fit = fit_expression(leaves, np.array([row[a] for a in symbols]), operators=ops, seed=seed,
+                             seconds=max(0.1, budget.left), max_size=BRANCH_SIZE, max_candidates=BRANCH_CANDIDATES,
+                             why=searches)
+        branches[q] = fit if fit is not None else _decision_tree(row, names, ops)
+    update = _by_state(branches, Var(state), ops)
+    outs = []
+    for j in range(len(next(o for o in mm.output if o is not None))):
+        values = {q: mm.output[q][j] for q in range(mm.n) if mm.output[q] is not None}
+        outs.append(_runs(values, mm.n, Var(state), ops))
+    out = outs[0] if len(outs) == 1 else Tuple(tuple(outs))
+    return _loop(sig, elems, state, mm.start, update, out), ""
+
+
+def _loop(sig: Signature, elems, state: str, start: int, update: Expr, out: Expr) -> Program:
+    body, tail = [Assign((state,), update)], []
     if sig.kind == "scan":
         body.append(Yield(out))
     else:
         tail.append(Return(out))
-    return Program(sig.name, sig.params, (Assign((state,), Const(mm.start)),
+    return Program(sig.name, sig.params, (Assign((state,), Const(start)),
                                           For(tuple(elems), sig.sequences, tuple(body)), *tail))
+
+
+def _either(conds: list[Expr], ops) -> list[Expr]:
+    """``a or b or ...`` where ``or`` is allowed, else the conditions one by one (one branch each)."""
+    if "or" not in ops or len(conds) == 1:
+        return conds
+    joined = conds[0]
+    for c in conds[1:]:
+        joined = Binary("or", joined, c)
+    return [joined]
+
+
+def _chain(cases: list[tuple[Expr, Expr]], default: Expr) -> Expr:
+    """``v_1 if c_1 else (v_2 if c_2 else ... default)``."""
+    expr = default
+    for cond, value in reversed(cases):
+        expr = IfExp(cond, value, expr)
+    return expr
+
+
+def _by_state(branches: dict[int, Expr], state: Var, ops) -> Expr:
+    """A conditional over the state picking each state's branch; the most common branch is the default
+    (and covers states with no traced transition)."""
+    groups: dict[Expr, list[int]] = {}
+    for q in sorted(branches):
+        groups.setdefault(branches[q], []).append(q)
+    default = max(groups, key=lambda e: (len(groups[e]), -groups[e][0]))
+    cases = [(c, e) for e, qs in groups.items() if e != default
+             for c in _either([Binary("==", state, Const(q)) for q in qs], ops)]
+    return _chain(cases, default)
+
+
+def _runs(values: dict[int, int], n: int, state: Var, ops) -> Expr:
+    """An output over states ``0..n-1`` (``values`` leaves some unread): runs of consecutive states with one
+    value, as ``v if s < b else ...`` where ``<`` is allowed, else by ``==`` on each state."""
+    if len(set(values.values())) == 1:
+        return Const(next(iter(values.values())))
+    if "<" in ops:
+        runs: list[tuple[int, int]] = []  # (first state, value)
+        for q in range(n):
+            v = values.get(q)
+            if v is not None and (not runs or runs[-1][1] != v):
+                runs.append((q if runs else 0, v))
+        cases = [(Binary("<", state, Const(runs[i + 1][0])), Const(v)) for i, (_, v) in enumerate(runs[:-1])]
+        return _chain(cases, Const(runs[-1][1]))
+    return _by_state({q: Const(v) for q, v in values.items()}, state, ops)
+
+
+def _decision_tree(row: dict[Symbol, int], names: list[str], ops) -> Expr:
+    """The successor as a function of the symbol: split on one component at a time (the split giving the
+    smallest tree), values with the same subtree sharing a branch, the most common subtree the default."""
+    if len(set(row.values())) == 1:
+        return Const(next(iter(row.values())))
+    best = None
+    # every component is tried as the first split for up to three components; beyond, in order
+    for i, name in enumerate(names if len(names) <= 3 else names[:1]):
+        parts: dict[int, dict[Symbol, int]] = {}
+        for a, r in row.items():
+            parts.setdefault(a[i], {})[a] = r
+        if len(parts) == 1:
+            continue
+        subtrees = {v: _decision_tree(part, names, ops) for v, part in sorted(parts.items())}
+        groups: dict[Expr, list[int]] = {}
+        for v, e in subtrees.items():
+            groups.setdefault(e, []).append(v)
+        default = max(groups, key=lambda e: (len(groups[e]), -groups[e][0]))
+        cases = [(c, e) for e, vs in groups.items() if e != default
+                 for c in _either([Binary("==", Var(name), Const(v)) for v in vs], ops)]
+        tree = _chain(cases, default)
+        if best is None or size_of(tree) < size_of(best):
+            best = tree
+    return best
 
 
 def _singular(name: str) -> str:

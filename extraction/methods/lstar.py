@@ -93,7 +93,7 @@ def lstar(walks: int = 500, max_letters: int = 256):
         start = index[learned.initial_state.state_id]
         outputs[start] = None if not any(r == start for r in delta.values()) else outputs[start]
         m, _ = minimise(Moore(len(states), start, delta, tuple(outputs)))
-        m, _ = merge_compatible(m)
+        m, _ = merge_compatible(m, budget=budget)
         details = {"learned_states": len(states), "states": m.n, "queries": int(data.get("queries_learning", 0)),
                    "steps": int(data.get("steps_learning", 0))}
         program, why = to_program(m, signature(task), operators=task.operators, budget=budget,

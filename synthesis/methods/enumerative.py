@@ -9,6 +9,7 @@ on all example sequences at once, and the output is then synthesized as a functi
 """
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 import numpy as np
@@ -460,24 +461,71 @@ class _WorkLimit:
         return self.clock.left
 
 
+# A sub-search's bank: at most this, and at most this share of the address space left under the
+# process's memory cap (RLIMIT_AS, which the comparator sets), so that it never meets the cap itself.
+FIT_BANK_BYTES = 1 << 27
+FIT_BANK_SHARE = 0.25
+# Below this much room a sub-search is not started: it abstains.
+FIT_MIN_BYTES = 1 << 22
+
+
+def room_under_cap() -> int | None:
+    """Bytes of address space left under the process's RLIMIT_AS (None: no cap, or no way to tell)."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/statm") as f:
+            used = int(f.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, soft - used)
+
+
 def fit_expression(leaves: dict[str, np.ndarray], target: np.ndarray, *, operators, constants=(-1, 0, 1, 2, 3),
                    seconds: float = 1.0, seed: int = 0, max_size: int = 12,
-                   max_candidates: int | None = None) -> Expr | None:
+                   max_candidates: int | None = None, max_bytes: int = FIT_BANK_BYTES,
+                   why: list[str] | None = None) -> Expr | None:
     """The smallest expression over ``leaves`` (name -> values per example) and ``constants`` whose values
     equal ``target`` on every example; None when none is found within ``seconds``, ``max_size`` or
     ``max_candidates`` (a limit on work: with it, and ``seconds`` as a backstop, the answer does not
     depend on the machine's speed).
 
+    The bank holds at most ``max_bytes``, and at most ``FIT_BANK_SHARE`` of what the process's memory cap
+    leaves; with too little room, or when an allocation is refused all the same, the search abstains
+    (None) instead of raising. ``why``, when given, receives the reason for an abstention.
+
     For small sub-problems posed by other routes (a transition table read off a network, say).
     """
     from programs.budget import Budget as _Budget
 
+    def abstain(reason: str) -> None:
+        if why is not None:
+            why.append(reason)
+        return None
+
+    room = room_under_cap()
+    if room is not None:
+        max_bytes = min(max_bytes, int(room * FIT_BANK_SHARE))
+    if max_bytes < FIT_MIN_BYTES:
+        return abstain(f"the expression search needs {FIT_MIN_BYTES >> 20} MiB for its bank and the memory cap "
+                       f"leaves {max(0, max_bytes) >> 20} MiB to it")
     target = np.asarray(target, dtype=np.int64)
     limit = _WorkLimit(_Budget(seconds), max_candidates)
-    en = Enumerator({k: np.asarray(v, dtype=np.int64) for k, v in leaves.items()}, constants, operators,
-                    max_size=max_size, budget=limit, seed=seed, n=target.shape[0], max_bytes=1 << 27)
-    limit.enumerator = en
     try:
+        en = Enumerator({k: np.asarray(v, dtype=np.int64) for k, v in leaves.items()}, constants, operators,
+                        max_size=max_size, budget=limit, seed=seed, n=target.shape[0], max_bytes=max_bytes)
+        limit.enumerator = en
         return en.search(target)
-    except (OutOfTime, Exhausted):
-        return None
+    except OutOfTime:
+        return abstain("no fit within the expression search's work limit or time")
+    except Exhausted as e:
+        return abstain(str(e))
+    except MemoryError:
+        return abstain("the expression search ran out of memory under the process's cap")
+    except OSError as e:
+        if e.errno != errno.ENOMEM:
+            raise
+        return abstain("the expression search ran out of memory under the process's cap")

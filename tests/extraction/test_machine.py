@@ -8,7 +8,7 @@ from automata.fa.dfa import DFA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extraction.machine import Moore, Signature, merge_compatible, minimise, to_program
+from extraction.machine import Moore, Signature, case_split, merge_compatible, minimise, to_program
 from programs import Int, Seq, evaluate
 from programs.budget import Budget
 from programs.domains import enumerate_domain
@@ -132,3 +132,54 @@ def test_to_program_says_why_when_there_are_no_transitions():
     program, reasons = to_program(Moore(1, 0, {}, ((0,),)), Signature("f", ("xs",), ("xs",), (), "scan"),
                                   operators=ALL_OPERATORS, budget=Budget(5.0))
     assert program is None and "no transitions" in reasons[0]
+
+
+@st.composite
+def moore_machines(draw, *, min_states: int = 8, max_states: int = 20) -> Moore:
+    """Total machines of ``min_states..max_states`` states over 2 or 3 symbols, outputs 0..3, start 0."""
+    n = draw(st.integers(min_states, max_states))
+    k = draw(st.integers(2, 3))
+    delta = {(q, (a,)): draw(st.integers(0, n - 1)) for q in range(n) for a in range(k)}
+    output = tuple((draw(st.integers(0, 3)),) for _ in range(n))
+    return Moore(n, 0, delta, output)
+
+
+def access_words(m: Moore) -> dict[int, list]:
+    """A shortest word reaching each reachable state."""
+    words, todo = {m.start: []}, [m.start]
+    symbols = sorted({a for (_, a) in m.delta})
+    while todo:
+        q = todo.pop(0)
+        for a in symbols:
+            r = m.delta.get((q, a))
+            if r is not None and r not in words:
+                words[r] = words[q] + [a]
+                todo.append(r)
+    return words
+
+
+@settings(max_examples=30, deadline=None)
+@given(moore_machines())
+def test_case_split_equals_the_machine_on_every_transition(m):
+    sig = Signature("f", ("xs",), ("xs",), (), "scan")
+    program, why = case_split(m, sig, ["x"], "s", ALL_OPERATORS, budget=Budget(60.0))
+    assert program is not None, why
+    words = access_words(m)
+    cases = [(words[q] + [a], m.output[r][0]) for (q, a), r in sorted(m.delta.items()) if q in words]
+    longest = max(len(w) for w, _ in cases)
+    xs = np.zeros((len(cases), longest), dtype=np.int64)
+    lengths = np.array([len(w) for w, _ in cases])
+    for i, (w, _) in enumerate(cases):
+        xs[i, : len(w)] = [a[0] for a in w]
+    got = evaluate(program, {"xs": xs}, lengths)
+    assert [int(got[i, lengths[i] - 1]) for i in range(len(cases))] == [want for _, want in cases]
+
+
+def test_to_program_writes_a_machine_no_numbering_makes_arithmetic():
+    # a 12-state machine with scrambled transitions: no small T(s, x) under the cheap numberings
+    rng = np.random.default_rng(3)
+    delta = {(q, (a,)): int(rng.integers(12)) for q in range(12) for a in range(2)}
+    m = Moore(12, 0, delta, tuple((q % 3,) for q in range(12)))
+    program, reasons = to_program(m, Signature("f", ("xs",), ("xs",), (), "scan"), operators=ALL_OPERATORS,
+                                  budget=Budget(60.0))
+    assert program is not None, reasons

@@ -118,3 +118,41 @@ def test_values_beyond_32_bits_widen_the_bank_without_losing_rows():
     for gid in range(0, en.bank.total, max(1, en.bank.total // 50)):
         p = function(problem, en.expr(gid))
         assert (evaluate(p, {"a": a, "b": b}) == en.bank.values[gid]).all()
+
+
+def test_fit_expression_abstains_with_a_reason_when_its_bank_has_no_room():
+    import numpy as np
+
+    from synthesis import fit_expression
+    from toy_tasks.task import ALL_OPERATORS
+
+    x = np.arange(50)
+    why: list[str] = []
+    assert fit_expression({"x": x}, x * 7 + 3, operators=ALL_OPERATORS, max_bytes=1 << 10, why=why) is None
+    assert why and "memory" in why[0]
+
+
+def test_fit_expression_under_a_small_memory_cap_abstains_instead_of_raising():
+    # the comparator's cap is RLIMIT_AS: under a cap just above what the process holds, the bank is sized
+    # to the room left (or the search abstains), never an OSError/MemoryError out of the search
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import resource
+        import numpy as np
+        from synthesis import fit_expression
+        from toy_tasks.task import ALL_OPERATORS
+        used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (used + (48 << 20), resource.RLIM_INFINITY))
+        rng = np.random.default_rng(0)
+        leaves = {n: rng.integers(0, 100, 2000) for n in "abcd"}
+        why = []
+        got = fit_expression(leaves, rng.integers(0, 100, 2000), operators=ALL_OPERATORS, seconds=20,
+                             max_size=9, why=why)
+        print("RESULT", got, why[:1])
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "RESULT None" in done.stdout, done.stdout
