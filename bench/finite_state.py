@@ -73,7 +73,7 @@ def main() -> None:
     c = comparator.compare(tasks(), extractors=args.extractors.split(","), synthesizers=args.synthesizers.split(","),
                            seconds=args.seconds, seeds=[0], store=args.store, workers=args.workers)
     runs = c.runs.copy()
-    runs["mechanism"] = mechanism_checks(runs) & (runs["correct"] == True)  # noqa: E712
+    runs["mechanism"] = mechanism_checks(runs) & (runs["correct"] == True) & (runs["route"] == "extraction")  # noqa: E712
     methods = args.extractors.split(",") + args.synthesizers.split(",")
     print("| task | train s | " + " | ".join(methods) + " |")
     print("|---|---|" + "---|" * len(methods))
