@@ -331,17 +331,31 @@ def _main_hidden() -> Iterator[None]:
                 sys.modules["__main__"] = main
 
 
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT blocked in this thread while a worker process (or the forkserver it forks from) is started:
+    the child inherits the blocked mask across fork and exec, so a Ctrl-C that reaches the whole process
+    group while a worker is still starting (before pebble's worker sets SIGINT to be ignored) cannot raise
+    KeyboardInterrupt inside its start-up and print a traceback. This process still gets the interrupt: a
+    signal sent to a process goes to a thread that does not block it (the main thread here)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class _ForkServerProcess(multiprocessing.context.ForkServerProcess):
     @staticmethod
     def _Popen(process_obj):
-        with _main_hidden():
+        with _main_hidden(), _interrupts_held():
             return multiprocessing.context.ForkServerProcess._Popen(process_obj)
 
 
 class _SpawnProcess(multiprocessing.context.SpawnProcess):
     @staticmethod
     def _Popen(process_obj):
-        with _main_hidden():
+        with _main_hidden(), _interrupts_held():
             return multiprocessing.context.SpawnProcess._Popen(process_obj)
 
 
@@ -395,7 +409,8 @@ def run_local(
     the job's start in its process to its outcome, as seen from here (to within about 0.05 s).
     On KeyboardInterrupt, any exception from `on_outcome`, or an `ExecutorError` (the pool itself
     broke), the pool is stopped, its processes killed, and the exception re-raised; outcomes
-    already delivered stay delivered. Worker processes ignore Ctrl-C, so an interrupt never turns
+    already delivered stay delivered. Worker processes block Ctrl-C from their start (`_interrupts_held`) and
+    ignore it once running, so an interrupt never turns
     into a job's failure.
 
     If, with jobs waiting and a worker free, no job starts or ends for `stall` seconds, the worker

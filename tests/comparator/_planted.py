@@ -30,6 +30,9 @@ def reports_limits() -> dict:
         "omp": os.environ.get("OMP_NUM_THREADS"),
         "blas_threads": [pool["num_threads"] for pool in threadpool_info()],
         "sigint": signal.getsignal(signal.SIGINT) == signal.SIG_IGN,
+        # blocked since the process started (inherited from the thread that started it): a Ctrl-C that
+        # arrives while the worker is still starting up cannot become a KeyboardInterrupt there
+        "sigint_blocked": signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, ()),
     }
 
 

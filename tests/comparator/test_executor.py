@@ -40,8 +40,14 @@ def test_a_job_returns_its_value_under_its_limits():
     assert limits["address_space"] == 1024 * 2**20
     assert limits["omp"] == "1"
     assert limits["blas_threads"] and set(limits["blas_threads"]) == {1}
-    assert limits["sigint"]
+    assert limits["sigint"] and limits["sigint_blocked"]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, ())  # this process still takes Ctrl-C
     assert {name: os.environ.get(name) for name in THREAD_VARIABLES} == before
+
+
+def test_a_forked_worker_starts_with_interrupts_blocked_too():
+    (outcome,) = run_local([job("limits", "reports_limits")], preload=["numpy"])
+    assert outcome.status == "ok" and outcome.value["sigint_blocked"], outcome.detail
 
 
 def test_a_sleeper_is_killed_at_its_budget_and_the_pool_runs_the_next_job():
