@@ -94,7 +94,7 @@ def predicted(model: nn.Module, batch: Batch) -> torch.Tensor:
     """``[..., arity]``: the class each head names. A regressing readout's nearest known value is found by
     bisection, not through its ``[..., classes]`` logits (hundreds of classes at every step)."""
     if not getattr(model, "regress", False):
-        return torch.stack([part.argmax(-1) for part in model.encoding.split_logits(model(batch))], dim=-1)
+        return classes(model.encoding, model(batch))
     values = model.readout.values(model.read(batch))
     out = []
     for j, known in enumerate(model.readout.known):
@@ -103,11 +103,16 @@ def predicted(model: nn.Module, batch: Batch) -> torch.Tensor:
     return torch.stack(out, dim=-1)
 
 
-def share_exact(classes: torch.Tensor, targets: torch.Tensor) -> float:
-    """Share of examples whose every output (every head, every step) ``classes`` gets right."""
+def classes(encoding: Encoding, logits: torch.Tensor) -> torch.Tensor:
+    """``[..., arity]``: the class each head's logits name."""
+    return torch.stack([part.argmax(-1) for part in encoding.split_logits(logits)], dim=-1)
+
+
+def share_exact(named: torch.Tensor, targets: torch.Tensor) -> float:
+    """Share of examples whose every output (every head, every step) ``named`` gets right."""
     if targets.shape[0] == 0:
         return 1.0
-    right = ((classes == targets) | (targets == -100)).all(dim=-1)
+    right = ((named == targets) | (targets == -100)).all(dim=-1)
     if right.ndim == 2:
         right = right.all(dim=1)
     return float(right.float().mean())

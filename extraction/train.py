@@ -191,13 +191,9 @@ def accuracy(model, encoding: Encoding, batch: Batch, targets: torch.Tensor) -> 
 
 def share_right(encoding: Encoding, logits: torch.Tensor, targets: torch.Tensor) -> float:
     """Share of examples whose every output (every head, every step) ``logits`` gets right."""
-    right = torch.ones(targets.shape[:-1], dtype=torch.bool)
-    for j, part in enumerate(encoding.split_logits(logits)):
-        t = targets[..., j]
-        right &= (part.argmax(-1) == t) | (t == -100)
-    if right.ndim == 2:
-        right = right.all(dim=1)
-    return float(right.float().mean())
+    from .search import classes, share_exact
+
+    return share_exact(classes(encoding, logits), targets)
 
 
 def loss_fn(encoding: Encoding, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -268,13 +264,11 @@ def _attempt(path: str, arch: str, settings: dict[str, Any], fitted, seconds: fl
             "reasons": list(fitted.reasons), **({"polish": fitted.extra["polish"]} if fitted.extra.get("polish") else {})}
 
 
-def _rank(fitted) -> tuple[bool, float]:
-    """How a fitted attempt ranks against another: exact first, then its worse accuracy (examples, held-out)."""
-    from .search import predicted, share_exact
-
-    with torch.no_grad():
-        acc = share_exact(predicted(fitted.model, fitted.batch), fitted.targets)
-    return fitted.status == "trained", min(acc, 1.0 if fitted.heldout is None else fitted.heldout)
+def _rank(attempt: dict[str, Any]) -> tuple[bool, float]:
+    """How an attempt (as ``_attempt`` records it) ranks against another: exact first, then its worse accuracy
+    (examples, held-out)."""
+    held = attempt["heldout"]
+    return attempt["status"] == "trained", min(attempt["train_accuracy"], 1.0 if held is None else held)
 
 
 def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, search: bool = False,
@@ -335,7 +329,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
                 began = time.perf_counter()
                 tokens = fit(problem, t_arch, t_settings, t_widths, seeds, seconds=left, seed=seed, start=began)
                 attempts.append(_attempt("tokens", t_arch, t_settings, tokens, time.perf_counter() - began))
-                if _rank(tokens) > _rank(fitted):
+                if _rank(attempts[-1]) > _rank(attempts[0]):
                     fitted, arch, settings, widths = tokens, t_arch, t_settings, t_widths
             for a in attempts:
                 a["kept"] = a["arch"] == arch and a["numeric"] == bool(settings.get("numeric"))
