@@ -34,7 +34,7 @@ def test_the_fsm_reading_of_a_trained_gru_aligns():
     (state, a), = found.items()
     assert a["k"] == 1 and a["accuracy"] >= GATE and a["test"] >= 32, found
     assert r.faithfulness["interchange_distributed"] >= GATE
-    assert r.details["alignment_seconds"] < 10  # ~1 s alone on one core
+    assert r.details["alignment_seconds"] > 0 and r.details["controls_seconds"] > 0  # recorded apart (BENCHMARKS.md)
 
 
 def test_shuffled_counterfactuals_do_not_align():
