@@ -31,6 +31,14 @@ from ..registry import Reading, extractor
 
 # Suffixes (columns) the behavioural refinement may add before it settles conflicts by majority
 MAX_SUFFIXES = 256
+# Noise-tolerant refinement: the share of a signature's columns (beyond the output) a state may get
+# wrong and still join a block, and how many times more states that block must hold
+SLACK = 0.1
+DOMINANCE = 8
+# Traced states per block from which the network is asked each letter (``_successors``)
+MEMBERS = 8
+# ... and the most (member, letter) successors asked in all (fewer members per block above it)
+QUERIES = 50_000
 # k-means: the largest k tried, and the most points a fit sees
 K_MAX = 64
 MAX_POINTS_FIT = 4000
@@ -92,10 +100,14 @@ def discretise(tr: StateTrace, trained, budget: Budget, rng: np.random.Generator
     best = None
     if max_suffixes > 0:
         best = (*refine(tr, trained, budget, max_suffixes), "behaviour")
+        if best[3] > 0 and not budget.expired:
+            found = refine(tr, trained, budget, max_suffixes, slack=SLACK)
+            if found[3] < best[3]:
+                best = (*found, "behaviour, noise-tolerant")
     if k_max > 0 and (best is None or best[3] > 0) and not budget.expired:
         found = cluster(tr, rng, budget, k_max)
         if found is not None and (best is None or found[3] < best[3]):
-            best = (*found, "k-means")
+            best = (*found, {}, "k-means")
     return best
 
 
@@ -151,7 +163,8 @@ def _plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.array(centers)
 
 
-def refine(tr: StateTrace, trained, budget: Budget, max_suffixes: int = MAX_SUFFIXES, patience: int = 3):
+def refine(tr: StateTrace, trained, budget: Budget, max_suffixes: int = MAX_SUFFIXES, patience: int = 3,
+           slack: float = 0.0):
     """States abstracted by behaviour: Moore partition refinement of the traced states, with the network
     queried on continuations (the rows and columns of L*'s observation table, the rows being every traced
     state rather than access words).
@@ -187,20 +200,21 @@ def refine(tr: StateTrace, trained, budget: Budget, max_suffixes: int = MAX_SUFF
     letters = tr.symbols[tr.valid][:, :seq_width]
     depth = np.nonzero(tr.valid)[1] + 1
     longest = int(tr.lengths.max())
-    out_ids = np.unique(tr.outputs[tr.valid], axis=0, return_inverse=True)[1].reshape(-1)
-    columns: list[np.ndarray] = [out_ids]
+    out_values, out_ids = np.unique(tr.outputs[tr.valid], axis=0, return_inverse=True)
+    columns: list[np.ndarray] = [out_ids.reshape(-1)]
+    answers: list[np.ndarray] = [out_values]  # each column's distinct outputs, in the order of their ids
     suffixes: list[tuple] = [()]
     best, stale = None, 0
     while True:
         sig = np.stack(columns, axis=1)
         known = (sig >= 0).all(axis=1)
-        block, reps = _place(sig, known, prev, sym_ids, depth, n_sym)
+        block, reps = _place(sig, known, prev, sym_ids, depth, n_sym, slack)
         keys = np.where(prev < 0, 0, block[np.maximum(prev, 0)]) * n_sym + sym_ids
         conflicts = _conflicts(keys, block[nxt])
         inner = known & ((prev < 0) | known[np.maximum(prev, 0)])
         inner_conflicts = _conflicts(keys[inner], block[inner]) if inner.any() else 0
         if best is None or conflicts < best[1]:
-            best, stale = (block, conflicts), 0
+            best, stale = (block, conflicts, np.stack(reps), len(columns)), 0
         else:
             stale += 1
         if conflicts == 0 or budget.expired or len(suffixes) >= max_suffixes or stale >= patience:
@@ -227,26 +241,85 @@ def refine(tr: StateTrace, trained, budget: Budget, max_suffixes: int = MAX_SUFF
         for suffix in added:
             if budget.expired:
                 break
-            columns.append(_answers(trained, points, {n: tr.inputs[n][rows] for n in scal}, suffix,
-                                    depth + len(suffix) <= longest))
+            column, values = _answers(trained, points, {n: tr.inputs[n][rows] for n in scal}, suffix,
+                                      depth + len(suffix) <= longest)
+            columns.append(column)
+            answers.append(values)
             suffixes.append(suffix)
-    block, conflicts = best
+    block, conflicts, table, width = best
     grid = -np.ones(tr.valid.shape, dtype=np.int64)
     grid[tr.valid] = block
-    return grid, 0, int(block.max()) + 1, conflicts
+    asked = {} if budget.expired else _successors(
+        trained, tr, points, block, depth, table, suffixes[:width], answers[:width], int(slack * (width - 1)))
+    return grid, 0, int(block.max()) + 1, conflicts, asked
+
+
+def _successors(trained, tr: StateTrace, points: np.ndarray, block: np.ndarray, depth: np.ndarray, table: np.ndarray,
+                suffixes: list[tuple], answers: list[np.ndarray], allowed: int,
+                members: int = MEMBERS) -> dict[tuple[int, tuple], dict[int, int]]:
+    """Each block's successor on every letter, asked of the network (L*'s closing of the table, with the
+    network as the oracle): from up to ``members`` of the block's traced states (shallowest first: their
+    successors are asked the most columns), the network reads the letter, and each successor's
+    signature (``suffixes``, the columns of ``table``) names its block: the one it is within ``allowed``
+    differences of with the fewest, a successor within none not counting. Returns votes
+    ``{(block, symbol): {successor block: count}}``, which ``machine_of`` adds to the traced transitions':
+    a (block, symbol) pair the trace never took, or took from a few states alone, gets its successor from
+    the network rather than from chance."""
+    model, enc = trained.model, trained.encoding
+    seq_width = len(trained.problem.sequences)
+    longest = int(tr.lengths.max())
+    rows = np.nonzero(tr.valid)[0]
+    scal = [name for name in tr.inputs if tr.inputs[name].ndim == 1]
+    symbols = tr.symbols[tr.valid]
+    alphabet = np.unique(symbols[:, :seq_width], axis=0)
+    members = min(members, QUERIES // max(1, (table.shape[0] - 1) * alphabet.shape[0]))
+    if members < 1:
+        return {}
+    chosen = []
+    for q in range(1, table.shape[0]):
+        here = np.nonzero((block == q) & (depth < longest))[0]
+        chosen.append(here[np.lexsort((here, depth[here]))][:members])
+    base = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+    if not base.size:
+        return {}
+    src = np.repeat(base, alphabet.shape[0])  # every member with every letter
+    letter = np.tile(alphabet, (base.size, 1))
+    inputs = {name: letter[:, i:i + 1] for i, name in enumerate(trained.problem.sequences)}
+    inputs.update({name: tr.inputs[name][rows[src]] for name in scal})
+    with torch.no_grad():
+        after = model.states(enc.batch(inputs, np.ones(src.size, dtype=np.int64)),
+                             torch.as_tensor(points[src], dtype=torch.float32))[:, -1].numpy().astype(np.float64)
+    scalars = {name: tr.inputs[name][rows[src]] for name in scal}
+    sig = np.stack([_answers(trained, after, scalars, sfx, depth[src] + 1 + len(sfx) <= longest, values)[0]
+                    for sfx, values in zip(suffixes, answers)], axis=1)
+    target = np.zeros(src.size, dtype=np.int64)
+    fits = np.zeros(src.size, dtype=bool)
+    for lo in range(0, src.size, 1024):
+        part = sig[lo:lo + 1024, None, :]
+        differ = (part != table[None, 1:, :]) & (part >= 0) & (table[None, 1:, :] >= 0)
+        count = np.where(differ[:, :, 0], allowed + 1, differ[:, :, 1:].sum(axis=2))
+        target[lo:lo + 1024] = np.argmin(count, axis=1) + 1
+        fits[lo:lo + 1024] = count.min(axis=1) <= allowed
+    votes: dict = {}
+    for i in np.nonzero(fits)[0]:
+        key = (int(block[src[i]]), tuple(int(v) for v in letter[i]) + tuple(int(v) for v in symbols[src[i], seq_width:]))
+        votes.setdefault(key, {}).setdefault(int(target[i]), 0)
+        votes[key][int(target[i])] += 1
+    return votes
 
 
 def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.ndarray, depth: np.ndarray,
-           n_sym: int) -> tuple[np.ndarray, list[np.ndarray]]:
+           n_sym: int, slack: float = 0.0) -> tuple[np.ndarray, list[np.ndarray]]:
     """Blocks (1, 2, ...; 0 the start) for every state: the states that know their whole signature form
     a block per signature, and their transitions (by majority) a machine. Every other state, in order of
     depth, is placed where that machine takes its predecessor's block on its symbol, when what is known of
     it agrees with that block; else in the first block it agrees with wherever both are known (a greedy
     rule), else in a block of its own. Returns the blocks and each block's signature (-1 unknown)."""
     block = np.full(sig.shape[0], -1, dtype=np.int64)
+    allowed = int(slack * (sig.shape[1] - 1))
     if known.any():
-        uniq, inv = np.unique(sig[known], axis=0, return_inverse=True)
-        block[known] = inv.reshape(-1) + 1
+        uniq, inv = _signature_blocks(sig[known], allowed)
+        block[known] = inv + 1
         reps = [np.full(sig.shape[1], -1, dtype=np.int64)] + [u.copy() for u in uniq]
     else:
         reps = [np.full(sig.shape[1], -1, dtype=np.int64)]
@@ -271,13 +344,13 @@ def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.nda
         if ok.any():
             rep = np.stack(reps)[cand[ok]]
             s = sig[here[ok]]
-            agree = ((s < 0) | (rep < 0) | (s == rep)).all(axis=1)
+            agree = _within(s, rep, allowed)
             ok[np.nonzero(ok)[0][~agree]] = False
         block[here[ok]] = cand[ok]
         table = np.stack(reps)
         for i in here[~ok]:
             u = sig[i]
-            agree = ((table < 0) | (u < 0) | (table == u)).all(axis=1)
+            agree = _within(u[None, :], table, allowed)
             agree[0] = False  # the start's block is for the start alone
             if agree.any():
                 block[i] = int(np.argmax(agree))
@@ -288,6 +361,37 @@ def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.nda
     return block, reps
 
 
+def _within(a: np.ndarray, b: np.ndarray, allowed: int) -> np.ndarray:
+    """Rows of ``a`` and ``b`` (signatures, -1 unknown) that agree on the output (column 0) and differ
+    in at most ``allowed`` of the other columns both know."""
+    differ = (a != b) & (a >= 0) & (b >= 0)
+    return ~differ[:, 0] & (differ[:, 1:].sum(axis=1) <= allowed)
+
+
+def _signature_blocks(sig: np.ndarray, allowed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(each block's signature, each row's block): a block per distinct signature when ``allowed`` is 0;
+    else the signatures, most common first, each join the first block (the most common) they are
+    within ``allowed`` differences of, when it is held by at least ``DOMINANCE`` times as many states,
+    and start one of their own otherwise."""
+    uniq, inv, counts = np.unique(sig, axis=0, return_inverse=True, return_counts=True)
+    inv = inv.reshape(-1)
+    if allowed == 0:
+        return uniq, inv
+    order = np.lexsort((np.arange(uniq.shape[0]), -counts))
+    core: list[int] = []
+    joined = np.empty(uniq.shape[0], dtype=np.int64)
+    for u in order:
+        if core:
+            c = np.array(core)
+            ok = _within(uniq[u][None, :], uniq[c], allowed) & (counts[c] >= DOMINANCE * counts[u])
+            if ok.any():
+                joined[u] = joined[c[np.argmax(ok)]]
+                continue
+        joined[u] = len(core)
+        core.append(u)
+    return uniq[core], joined[inv]
+
+
 def _conflicting_keys(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     """The keys whose points go to more than one value."""
     pairs = np.unique(np.stack([keys, values], axis=1), axis=0)
@@ -296,26 +400,36 @@ def _conflicting_keys(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _answers(trained, states: np.ndarray, scalars: dict[str, np.ndarray], suffix: tuple,
-             inside: np.ndarray) -> np.ndarray:
-    """The network's output (an id per distinct output) after reading ``suffix`` from each state, with
-    each state's own scalar inputs. Only states where the continued input stays inside the domain
-    (``inside``: no longer than its longest sequence) are asked: beyond it the network was never trained,
-    and its answers there would split states that behave alike on every input of the domain. The others'
-    answers are unknown (-1)."""
+             inside: np.ndarray, values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The network's output after reading ``suffix`` from each state, with each state's own scalar
+    inputs, as an id: its index among ``values`` (a column's distinct outputs; one past the end for an
+    output not there), or, without them, among the distinct outputs given here. Only states where the
+    continued input stays inside the domain (``inside``: no longer than its longest sequence) are asked:
+    beyond it the network was never trained, and its answers there would split states that behave alike
+    on every input of the domain. The others' answers are unknown (-1). Returns (ids, values)."""
     model, enc = trained.model, trained.encoding
     n, length = states.shape[0], len(suffix)
     asked = np.nonzero(inside)[0]
-    inputs = {name: np.broadcast_to(np.array([[a[i] for a in suffix]]), (asked.size, length))
-              for i, name in enumerate(trained.problem.sequences)}
-    inputs.update({name: v[asked] for name, v in scalars.items()})
     answer = np.full(n, -1, dtype=np.int64)
-    if asked.size:
-        with torch.no_grad():
-            hs = model.states(enc.batch(inputs, np.full(asked.size, length)),
-                              torch.as_tensor(states[asked], dtype=torch.float32))
-            out = _values(enc, model.readout(hs[:, -1]))
-        answer[asked] = np.unique(out, axis=0, return_inverse=True)[1].reshape(-1)
-    return answer
+    if not asked.size:
+        return answer, (np.zeros((0, enc.arity), dtype=np.int64) if values is None else values)
+    start = torch.as_tensor(states[asked], dtype=torch.float32)
+    with torch.no_grad():
+        if length:
+            inputs = {name: np.broadcast_to(np.array([[a[i] for a in suffix]]), (asked.size, length))
+                      for i, name in enumerate(trained.problem.sequences)}
+            inputs.update({name: v[asked] for name, v in scalars.items()})
+            last = model.states(enc.batch(inputs, np.full(asked.size, length)), start)[:, -1]
+        else:
+            last = start
+        out = _values(enc, model.readout(last))
+    if values is None:
+        values, ids = np.unique(out, axis=0, return_inverse=True)
+        answer[asked] = ids.reshape(-1)
+    else:
+        found = (out[:, None, :] == values[None, :, :]).all(axis=2)
+        answer[asked] = np.where(found.any(axis=1), np.argmax(found, axis=1), values.shape[0])
+    return answer, values
 
 
 def _conflicts(keys: np.ndarray, values: np.ndarray) -> int:
@@ -326,9 +440,11 @@ def _conflicts(keys: np.ndarray, values: np.ndarray) -> int:
     return int(counts.sum() - counts[order][first].sum())
 
 
-def machine_of(tr: StateTrace, grid: np.ndarray, start: int, k: int) -> Moore:
-    """The machine the clusters define: transitions and outputs by majority where they disagree."""
-    votes: dict = {}
+def machine_of(tr: StateTrace, grid: np.ndarray, start: int, k: int, asked: dict | None = None) -> Moore:
+    """The machine the clusters define: transitions and outputs by majority where they disagree, the
+    votes of the network's answers (``asked``: ``{(block, symbol): {block: count}}``) added to the
+    trace's."""
+    votes: dict = {key: dict(v) for key, v in (asked or {}).items()}
     outs: dict = {}
     n, t = grid.shape
     for r in range(n):
@@ -370,8 +486,8 @@ def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300):
         found = discretise(tr, trained, budget, rng, k_max=k_max, max_suffixes=max_suffixes)
         if found is None:
             return Reading(None, ("the budget ran out before the states were abstracted",), status="timeout")
-        grid, start, k, violations, how = found
-        raw = machine_of(tr, grid, start, k)
+        grid, start, k, violations, asked, how = found
+        raw = machine_of(tr, grid, start, k, asked)
         exact, to_exact = minimise(raw)
         m, to_merged = merge_compatible(exact, budget=budget)
         to_min = {q: to_merged[r] for q, r in to_exact.items()}

@@ -42,14 +42,14 @@ def deterministic(tr: StateTrace, grid, start) -> bool:
 def test_states_alike_in_output_conflict_until_refined():
     net = compile_(LAST_THREE, WORDS)
     tr = StateTrace(net)
-    grid, start, k, violations = refine(tr, net, Budget(60.0), max_suffixes=1)
+    grid, start, k, violations, _ = refine(tr, net, Budget(60.0), max_suffixes=1)
     assert violations > 0 and not deterministic(tr, grid, start)
 
 
 def test_refinement_by_behaviour_gives_the_deterministic_minimal_machine():
     net = compile_(LAST_THREE, WORDS)
     tr = StateTrace(net)
-    grid, start, k, violations = refine(tr, net, Budget(60.0))
+    grid, start, k, violations, _ = refine(tr, net, Budget(60.0))
     assert violations == 0 and deterministic(tr, grid, start)
     m, _ = minimise(machine_of(tr, grid, start, k))
     assert m.n == minimise(last_three_machine())[0].n == 8  # the last three bits: each state's output reads all three
