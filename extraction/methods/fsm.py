@@ -26,11 +26,14 @@ from ..alignment import (LR, MIN_PAIRS, PAIRS, TRAIN_SHARE, Alignment, dimension
                          too_few)
 from ..faithfulness import same_rows
 from ..hooks import patching, recording
-from ..machine import Moore, Signature, merge_compatible, minimise, to_program
+from ..machine import CASE_SPLIT_STATES, Moore, Signature, merge_compatible, minimise, to_program
 from ..registry import Reading, extractor
 
 # Suffixes (columns) the behavioural refinement may add before it settles conflicts by majority
 MAX_SUFFIXES = 256
+# ... and the most blocks it may reach before it stops (four times the largest machine ``machine.py``
+# writes out: an exact network's blocks are its machine's states)
+MAX_BLOCKS = 4 * CASE_SPLIT_STATES
 # Noise-tolerant refinement: the share of a signature's columns (beyond the output) a state may get
 # wrong and still join a block, and how many times more states that block must hold
 SLACK = 0.1
@@ -213,6 +216,8 @@ def refine(tr: StateTrace, trained, budget: Budget, max_suffixes: int = MAX_SUFF
         conflicts = _conflicts(keys, block[nxt])
         inner = known & ((prev < 0) | known[np.maximum(prev, 0)])
         inner_conflicts = _conflicts(keys[inner], block[inner]) if inner.any() else 0
+        if best is not None and len(reps) > MAX_BLOCKS:
+            break  # splitting on the network's errors: more blocks than any machine written out has states
         if best is None or conflicts < best[1]:
             best, stale = (block, conflicts, np.stack(reps), len(columns)), 0
         else:
