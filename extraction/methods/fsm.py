@@ -2,7 +2,8 @@
 
 trace (states over the domain, through a hook on the cell) → discretise (partition refinement of the
 traced states by the network's behaviour on continuations, until transitions and outputs are
-deterministic; k-means with rising k where that leaves conflicts) → minimise (Moore partition refinement) → program (state
+deterministic, tolerating a network's rare errors where the exact refinement cannot settle them, and
+each block's successors asked of the network; k-means with rising k where that leaves conflicts) → minimise (Moore partition refinement) → program (state
 update and output synthesized over the state table) → check in context (interchange on the state,
 splice of the machine in place of the cell).
 """
@@ -96,9 +97,15 @@ def discretise(tr: StateTrace, trained, budget: Budget, rng: np.random.Generator
     behaviour (``refine``), then, when it leaves the traced transitions in conflict, k-means with rising k
     (``cluster``); the result with fewer conflicting points (the refinement on a tie). On the standard
     suite's scans and the fsm acceptance tasks the refinement alone read every machine k-means read, and
-    more, in less time; k-means stays as the second try. ``max_suffixes`` 0 skips the refinement,
-    ``k_max`` 0 k-means. Returns (labels [n, T], start label, number of blocks, conflicting points, how:
-    "behaviour" or "k-means"), or None when neither ran."""
+    more, in less time; k-means stays as the last try. When the exact refinement leaves conflicts, it is
+    run again tolerating noise (``slack``): a network exact on its examples but not on the whole domain
+    answers some continuations wrong, and every wrong answer is a signature of its own to the exact
+    refinement (stream addition in base 6 and 7: 1% of the traced states answer one of 36 one-step
+    continuations wrong, and the exact refinement splits them into thousands of blocks).
+    ``max_suffixes`` 0 skips the refinement, ``k_max`` 0 k-means. Returns (labels [n, T], start label,
+    number of blocks, conflicting points, the network's answers on the blocks' successors (``refine``;
+    none for k-means), how: "behaviour", "behaviour, noise-tolerant" or "k-means"), or None when
+    neither ran."""
     rng = np.random.default_rng(0) if rng is None else rng
     best = None
     if max_suffixes > 0:
@@ -185,9 +192,18 @@ def refine(tr: StateTrace, trained, budget: Budget, max_suffixes: int = MAX_SUFF
     fewest conflicting points over all states is kept, and what conflicts remain is settled by majority
     (``machine_of``). Outputs are deterministic from the start (the empty suffix is a column). Nothing is
     random: the same network gives the same machine; minimisation merges the start where it behaves like
-    another state.
+    another state. It also stops when the blocks outnumber ``MAX_BLOCKS``: an exact network's blocks
+    are states of its machine, so so many say that the network's errors are being split on.
 
-    Returns (labels [n, T], start label, number of blocks, conflicting points)."""
+    With ``slack`` > 0 the refinement tolerates a network's errors: a signature joins a block held by at
+    least ``DOMINANCE`` times as many known states when it has the same output and differs from it in at
+    most ``slack`` of the other columns (``_signature_blocks``), and a state that is not known is placed
+    by the same rule. Then every block's successor on every letter is asked of the network from a few of
+    its states (``_successors``), so that a (block, symbol) pair the trace took rarely or never is not
+    left to chance.
+
+    Returns (labels [n, T], start label, number of blocks, conflicting points, the asked successors'
+    votes ``{(block, symbol): {block: count}}``)."""
     points = tr.states[tr.valid]  # [N, h]
     rows = np.nonzero(tr.valid)[0]
     seq_width = len(trained.problem.sequences)
@@ -319,7 +335,9 @@ def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.nda
     a block per signature, and their transitions (by majority) a machine. Every other state, in order of
     depth, is placed where that machine takes its predecessor's block on its symbol, when what is known of
     it agrees with that block; else in the first block it agrees with wherever both are known (a greedy
-    rule), else in a block of its own. Returns the blocks and each block's signature (-1 unknown)."""
+    rule), else in a block of its own. With ``slack``, signatures within ``slack`` of the columns of a
+    much more common one join its block (``_signature_blocks``), and "agrees" allows as many differences.
+    Returns the blocks and each block's signature (-1 unknown)."""
     block = np.full(sig.shape[0], -1, dtype=np.int64)
     allowed = int(slack * (sig.shape[1] - 1))
     if known.any():

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import importlib
 
+import numpy as np
+
 from extraction.machine import Moore, minimise
-from extraction.methods.fsm import StateTrace, machine_of, refine
-from programs import Int, Seq, parse
+from extraction.methods.fsm import SLACK, StateTrace, _signature_blocks, machine_of, refine
+from programs import Int, Seq, evaluate, parse
 from programs.budget import Budget
 
 compile_ = importlib.import_module("extraction.compile").compile
@@ -15,6 +17,9 @@ compile_ = importlib.import_module("extraction.compile").compile
 LAST_THREE = parse("def f(xs):\n    p1 = 0\n    p2 = 0\n    for x in xs:\n        yield x ^ p1 ^ p2\n"
                    "        p1, p2 = x, p1\n")
 WORDS = {"xs": Seq(Int(0, 2), length=(1, 8))}
+ADD3 = parse("def f(xs, ys):\n    c = 0\n    for x, y in zip(xs, ys):\n        t = x + y + c\n        c = t // 3\n"
+             "        yield t % 3\n")
+ADD3_INPUTS = {"xs": Seq(Int(0, 3), length=(1, 4)), "ys": Seq(Int(0, 3), length=(1, 4))}
 
 
 def last_three_machine() -> Moore:
@@ -55,3 +60,43 @@ def test_refinement_by_behaviour_gives_the_deterministic_minimal_machine():
     assert m.n == minimise(last_three_machine())[0].n == 8  # the last three bits: each state's output reads all three
     again = refine(StateTrace(net), net, Budget(60.0))
     assert (again[0] == grid).all()  # nothing random
+
+
+def test_a_rare_signature_near_a_common_one_joins_its_block_when_noise_is_tolerated():
+    common = np.array([0, 1, 2, 1, 0, 2, 1, 0, 1, 2, 0])  # column 0: the state's own output
+    other = np.array([1, 1, 2, 1, 0, 2, 1, 0, 1, 2, 0])  # another output, the same continuations
+    far = common.copy()
+    far[1:6] = (far[1:6] + 1) % 3
+    slip = common.copy()
+    slip[4] = 2  # one continuation answered wrong
+    sig = np.stack([common] * 40 + [slip] * 2 + [other] * 3 + [far] * 2)
+    table, block = _signature_blocks(sig, 0)
+    assert len(table) == 4
+    table, block = _signature_blocks(sig, 1)
+    assert len(table) == 3  # the slips join the common block; another output or many differences never do
+    assert len(set(block[:42])) == 1 and len(set(block[42:45])) == 1 and len(set(block[45:])) == 1
+    assert len({block[0], block[42], block[45]}) == 3
+    assert (table[block[0]] == common).all()  # the block keeps the common signature
+
+
+def test_tolerating_noise_reads_an_exact_network_alike():
+    net = compile_(LAST_THREE, WORDS)
+    tr = StateTrace(net)
+    grid, start, k, violations, asked = refine(tr, net, Budget(60.0), slack=SLACK)
+    assert violations == 0
+    assert minimise(machine_of(tr, grid, start, k, asked))[0].n == 8
+
+
+def test_transitions_the_trace_never_took_are_asked_of_the_network():
+    net = compile_(ADD3, ADD3_INPUTS)
+    tr = StateTrace(net, cap=40)  # 40 of the domain's inputs: some (state, digit pair) never occur
+    grid, start, k, violations, asked = refine(tr, net, Budget(60.0))
+    traced, _ = minimise(machine_of(tr, grid, start, k))
+    m, _ = minimise(machine_of(tr, grid, start, k, asked))
+    assert len(traced.delta) < len(m.delta) == m.n * 9  # every state, every digit pair
+    full = StateTrace(net)  # the machine is ADD3 on the whole domain
+    want = evaluate(ADD3, full.inputs)
+    for r in range(full.lengths.size):
+        n = int(full.lengths[r])
+        symbols = [tuple(int(v) for v in full.symbols[r, i]) for i in range(n)]
+        assert [m.output[q][0] for q in m.run(symbols)] == [int(v) for v in want[r, :n]]
