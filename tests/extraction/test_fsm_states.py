@@ -6,7 +6,13 @@ import importlib
 import numpy as np
 
 from extraction.machine import Moore, minimise
-from extraction.methods.fsm import SLACK, StateTrace, _signature_blocks, machine_of, refine
+from extraction.methods.fsm import (
+    SLACK,
+    StateTrace,
+    _signature_blocks,
+    machine_of,
+    refine,
+)
 from programs import Int, Seq, evaluate, parse
 from programs.budget import Budget
 
@@ -90,7 +96,7 @@ def test_tolerating_noise_reads_an_exact_network_alike():
 def test_transitions_the_trace_never_took_are_asked_of_the_network():
     net = compile_(ADD3, ADD3_INPUTS)
     tr = StateTrace(net, cap=40)  # 40 of the domain's inputs: some (state, digit pair) never occur
-    grid, start, k, violations, asked = refine(tr, net, Budget(60.0))
+    grid, start, k, _, asked = refine(tr, net, Budget(60.0))
     traced, _ = minimise(machine_of(tr, grid, start, k))
     m, _ = minimise(machine_of(tr, grid, start, k, asked))
     assert len(traced.delta) < len(m.delta) == m.n * 9  # every state, every digit pair
