@@ -27,7 +27,7 @@ import toy_tasks  # noqa: E402
 from comparator.analysis import mechanism_checks  # noqa: E402
 from comparator.store import Store  # noqa: E402
 
-READERS = "auto,boolean,fourier,fsm,linear,lstar"
+READERS = "auto,boolean,fourier,fsm,integer,linear,lstar"
 
 
 def per_family(runs: pd.DataFrame) -> pd.DataFrame:

@@ -154,7 +154,7 @@ def synth(task: str, method: str, seconds: float, examples: str | None, seed: in
 
 @main.command()
 @click.argument("task")
-@click.option("--method", default="auto", show_default=True, help="An extractor: auto, fsm, boolean, linear, fourier, blackbox, lstar, ramanujan.")
+@click.option("--method", default="auto", show_default=True, help="An extractor: auto, fsm, integer, boolean, linear, fourier, blackbox, lstar, ramanujan.")
 @click.option("--arch", default="auto", show_default=True, help="mlp, gru, rnn, transformer or auto.")
 @click.option("--seconds", default=60.0, show_default=True, type=float, help="Budget for training plus extraction.")
 @click.option("--examples", default=None, help="A count or a fraction of the domain (default: the whole domain up to 4096 inputs).")

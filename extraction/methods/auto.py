@@ -10,7 +10,11 @@ def plan(trained) -> list[str]:
     arch = getattr(trained.model, "arch", "")
     task = trained.problem
     if arch in ("gru", "rnn"):
-        return ["fsm", "lstar"]
+        # a net that regresses its outputs (numbers, not classes) carries integers: read them first; a
+        # classifying net's state is read as a finite machine first
+        if getattr(trained.model, "regress", False):
+            return ["integer", "fsm", "lstar"]
+        return ["fsm", "lstar", "integer"]
     binary = all(d.size <= 2 for d in task.inputs.values())
     if task.family == "modular":
         return ["fourier", "linear", "boolean"]

@@ -55,7 +55,7 @@ STATE_STEPS = 60
 def recurrent_only(trained) -> list[str]:
     if getattr(trained.model, "arch", "") not in ("gru", "rnn"):
         arch = getattr(trained.model, "arch", "?")
-        return [f"this method reads the states of a recurrent network (fsm, lstar); this network is a {arch}"]
+        return [f"this method reads the states of a recurrent network (fsm, lstar, integer); this network is a {arch}"]
     return []
 
 

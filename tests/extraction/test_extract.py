@@ -16,7 +16,7 @@ from extraction.extract import STATUSES
 from extraction.registry import registry
 from extraction.train import with_model
 
-BUILT_IN = {"auto", "blackbox", "boolean", "fourier", "fsm", "linear", "lstar", "ramanujan"}
+BUILT_IN = {"auto", "blackbox", "boolean", "fourier", "fsm", "integer", "linear", "lstar", "ramanujan"}
 QUICK = [(t.name.split("[")[0], dict(t.params)) for t in toy_tasks.suite("quick")]
 
 

@@ -1,0 +1,618 @@
+"""``integer``: MIPS's integer read-off (Michaud et al. 2024) for recurrent networks whose state is an
+integer that need not be finite (a running sum, a delay line, a counter, a position).
+
+trace (the network's hidden states after every prefix of the domain's sequences, as ``fsm`` traces them)
+→ whiten (the states less the start state, in the principal axes of their spread; axes whose spread is
+below ``RANK_TOL`` of the largest are noise and dropped, and more than ``max_dim`` axes is an abstention)
+→ lattice (``integer_lattice``: a basis ``B`` of the lattice the whitened states lie on, found from their
+shortest differences and refined with rational coordinates through a Hermite normal form, then
+LLL-reduced; each state's coordinates ``z = B⁻¹ y`` must be within ``TOL`` of integers) → tables (the
+update ``z' = F(z, x)`` and the output ``y = G(z)`` must be functions on the traced steps: one successor
+per (state, symbol), one output per state) → synthesis (each coordinate of ``F`` and each output of ``G``
+as an integer affine map where one fits exactly, else the smallest expression ``synthesis.fit_expression``
+finds over the traced table) → a loop program with one integer variable per coordinate, starting at 0
+(the start state is the origin) → checks in context: interchange on each coordinate (unit level: the
+network's state set to the source's; distributed: a learned direction per coordinate, with its
+controls) and a splice of the program's states, mapped back onto the lattice, in place of the cell.
+
+Why it is sound. Whitening and the lattice basis are changes of coordinates of the states the network
+visits; nothing is fitted to the task's answers. The tables are read from the network (its states and
+its outputs), and a table that is not a function on the traced steps is an abstention, never settled by
+majority: a network whose states are not an integer lattice is not read here (``fsm`` or ``lstar`` may
+read it as a finite machine). Exactness on the domain is the comparator's verdict, as for every reader.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from programs.ast import Assign, Const, For, Return, Tuple, Var, Yield
+from programs.budget import Budget
+from programs.interpreter import Machine
+from programs.printer import to_source
+from programs.program import Program
+from programs.semantics import SCALAR
+
+from ..hooks import patching
+from ..machine import fresh
+from ..registry import Reading, extractor
+from ..machine import _singular
+from .fsm import StateTrace, distributed_state, recurrent_only, signature, state_pairs
+from .units import affine_expr, affine_map
+
+MAX_DIM = 3  # integer coordinates read at most
+RANK_TOL = 1e-2  # an axis of the states' spread below this share of the largest is noise
+TOL = 0.2  # a state's coordinates must be within this of integers
+MAX_DENOMINATOR = 12  # a finer lattice than the first basis: coordinates of this denominator at most
+MAX_COEF = 64  # integer affine maps with coefficients up to this size
+SUB_SEARCH_CANDIDATES = 200_000
+MAX_STATES_TRACED = 5_000
+OUTLIERS = 0.005  # the share of states that may lie off the lattice (a regressing net's outputs near a rounding edge)
+LINEAR_SHARE = 0.9  # ... on at least this share of them (the rest: units at the edge of their range; the
+# coordinates read must still be integers on all but OUTLIERS of the states, and the tables functions)
+LINEAR_TOL = 1e-3  # a recurrence is linear on its steps when least squares leaves less than this of the spread
+
+
+@dataclasses.dataclass(frozen=True)
+class Lattice:
+    """Integer coordinates of hidden states: ``z ≈ to_z @ (h - origin) + offset`` is integer on the traced
+    states (``origin`` the start state ``h0``, whose own coordinates round to 0); ``coords`` those of every
+    traced state (``[n, T, r]``, 0 past the end); ``residual`` the largest distance of a traced state's
+    coordinate from its integer, ``outliers`` the share of states farther than ``TOL``, ``start`` the start
+    state's distance from 0."""
+
+    origin: np.ndarray
+    to_z: np.ndarray
+    offset: np.ndarray
+    coords: np.ndarray
+    residual: float
+    outliers: float
+    start: float
+    initial: tuple[int, ...] = ()  # the program's start values (0 for every coordinate when empty)
+    how: str = "whitened"  # which coordinates: "whitened", "observable" (linear recurrence) or "behaviour"
+    known: np.ndarray | None = None  # [n, T]: states whose coordinates were read inside the domain (None: all)
+
+    @property
+    def dim(self) -> int:
+        return int(self.to_z.shape[0])
+
+    def project(self, states: np.ndarray) -> np.ndarray:
+        """Real coordinates of hidden states (any leading shape)."""
+        return (states - self.origin) @ self.to_z.T + self.offset
+
+    def embed(self, z: np.ndarray) -> np.ndarray:
+        """A hidden vector with integer coordinates ``z`` (the start state moved along the read axes)."""
+        return self.origin + (np.asarray(z, dtype=np.float64) - self.offset) @ np.linalg.pinv(self.to_z).T
+
+
+def whiten(points: np.ndarray, origin: np.ndarray, max_dim: int = MAX_DIM,
+           rank_tol: float = RANK_TOL) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
+    """(the points less ``origin`` in their principal axes ``[N, r]``, the axes ``[h, r]``, None), or
+    (None, None, why) when the spread has more than ``max_dim`` axes above ``rank_tol`` of the largest."""
+    d = points - origin
+    if not np.isfinite(d).all():
+        return None, None, "the hidden states are not finite"
+    _, s, vt = np.linalg.svd(d, full_matrices=False)
+    if s.size == 0 or s[0] <= 0:
+        return None, None, "the hidden state never moves from the start: no integer state to read"
+    r = int((s > rank_tol * s[0]).sum())
+    if r > max_dim:
+        return None, None, (f"the hidden states spread over {r} axes (above {rank_tol:g} of the largest), more "
+                            f"than the {max_dim} integer coordinates this reader reads")
+    axes = vt[:r].T
+    return d @ axes, axes, None
+
+
+def integer_lattice(y: np.ndarray, steps: np.ndarray | None = None, *, tol: float = TOL,
+                    max_denominator: int = MAX_DENOMINATOR, outliers: float = 0.02) -> tuple[np.ndarray | None, str | None]:
+    """A basis ``B`` ([r, r], columns the basis vectors) of a lattice holding every row of ``y`` ([N, r],
+    the origin among them) within ``tol`` of its points (in units of the lattice), or (None, why).
+
+    The first basis is the shortest independent vectors among the rows and their ``steps`` (differences
+    between consecutive states: the shortest lattice vectors a sequence takes). Where some vector has a
+    fractional coordinate in it, the lattice is refined: the coordinates, as fractions of denominator at
+    most ``max_denominator``, generate with the unit vectors a finer integer lattice, whose Hermite normal
+    form is the new basis. A share ``outliers`` of the (distinct) vectors may stay off the lattice (a
+    regressing network's states near a rounding edge). The basis is then LLL-reduced (short, nearly
+    orthogonal vectors)."""
+    from sympy import Matrix
+    from sympy.matrices.normalforms import hermite_normal_form
+
+    r = y.shape[1]
+    vecs = y if steps is None else np.vstack([y, steps])
+    norms = np.linalg.norm(vecs, axis=1)
+    scale = norms.max(initial=0.0)
+    if scale <= 0:
+        return None, "the states do not move"
+    vecs = vecs[norms > 1e-6 * scale]
+    vecs = np.unique(np.round(vecs / scale, 6), axis=0) * scale
+    vecs = vecs[np.argsort(np.linalg.norm(vecs, axis=1), kind="stable")]
+    basis: list[np.ndarray] = []
+    for v in vecs:
+        trial = np.stack(basis + [v], axis=1)
+        if np.linalg.matrix_rank(trial, tol=1e-3 * np.linalg.norm(v)) == len(basis) + 1:
+            basis.append(v)
+            if len(basis) == r:
+                break
+    if len(basis) < r:
+        return None, "the states' differences do not span their axes"
+    b = np.stack(basis, axis=1)
+    for _ in range(2 * r + 4):
+        c = np.linalg.solve(b, vecs.T).T  # [M, r]
+        off = (np.abs(c - np.rint(c)) > tol / 2).any(axis=1)
+        if off.mean() <= outliers:
+            return _lll(b), None
+        # the most common fractional part among the vectors off the lattice (mod 1) refines it, when enough
+        # vectors share it: a pattern of a few outliers is noise, not a finer lattice
+        patterns: dict[tuple, int] = {}
+        for row in c[off]:
+            fr = tuple(Fraction(float(v)).limit_denominator(max_denominator) for v in row)
+            if all(abs(float(f) - v) <= tol / 2 for f, v in zip(fr, row)):
+                key = tuple(f - math.floor(f) for f in fr)
+                patterns[key] = patterns.get(key, 0) + 1
+        if not patterns or max(patterns.values()) < outliers * len(c):
+            return None, (f"{off.mean():.1%} of the states' differences are off the lattice of the shortest basis "
+                          f"and share no fraction of denominator <= {max_denominator}: the states are not on an "
+                          "integer lattice")
+        gens = [max(patterns, key=lambda k: (patterns[k], [-f.denominator for f in k]))]
+        den = math.lcm(*(f.denominator for f in gens[0]))
+        cols = [[den if i == j else 0 for j in range(r)] for i in range(r)]
+        cols += [[int(f * den) for f in fr] for fr in gens]
+        h = hermite_normal_form(Matrix(cols).T)  # columns: a basis of the lattice they generate
+        if h.shape != (r, r):
+            return None, "the refined lattice is degenerate"
+        b = b @ np.array(h.tolist(), dtype=np.float64) / den
+    return None, ("the lattice refinement did not converge in so many steps: the states are not on an integer "
+                  "lattice")
+
+
+def _lll(b: np.ndarray, delta: float = 0.75) -> np.ndarray:
+    """LLL reduction of the columns of ``b`` (real, small ``r``)."""
+    b = b.copy()
+    r = b.shape[1]
+
+    def gso(m):
+        q = np.zeros_like(m)
+        mu = np.zeros((r, r))
+        for i in range(r):
+            q[:, i] = m[:, i]
+            for j in range(i):
+                mu[i, j] = m[:, i] @ q[:, j] / (q[:, j] @ q[:, j])
+                q[:, i] -= mu[i, j] * q[:, j]
+        return q, mu
+
+    q, mu = gso(b)
+    k, guard = 1, 0
+    while k < r and guard < 1000:
+        guard += 1
+        for j in range(k - 1, -1, -1):
+            m = round(mu[k, j])
+            if m:
+                b[:, k] -= m * b[:, j]
+                q, mu = gso(b)
+        if q[:, k] @ q[:, k] >= (delta - mu[k, k - 1] ** 2) * (q[:, k - 1] @ q[:, k - 1]):
+            k += 1
+        else:
+            b[:, [k - 1, k]] = b[:, [k, k - 1]]
+            q, mu = gso(b)
+            k = max(k - 1, 1)
+    return b
+
+
+def observable_axes(trained, tr: StateTrace, max_dim: int = MAX_DIM,
+                    tol: float = LINEAR_TOL) -> tuple[np.ndarray | None, str | None]:
+    """The observable subspace of a recurrence that is linear on its traced steps (MIPS's Krylov basis):
+    where ``h_t = A h_(t-1) + U x_t + c`` holds on every traced step (least squares, residual below ``tol``
+    of the states' spread) and the readout is linear (a regressing network's ``ValueReadout``, weights
+    ``R``), the states differ in what any later output can see only along the rows of ``R, R A, R A², ...``;
+    other directions are memory the outputs never read (a ReLU net that keeps old inputs it need not).
+    Returns those rows (``[h, m]``, ``m`` up to ``2 * max_dim + 1`` per output): the states' coordinates on
+    them are what the outputs can see, in the outputs' units; or (None, why)."""
+    from ..models import ValueReadout
+
+    readout = getattr(trained.model, "readout", None)
+    if not isinstance(readout, ValueReadout):
+        return None, "the readout is not linear (the network classifies its outputs)"
+    pts, valid = tr.states, tr.valid
+    prev = np.concatenate([np.broadcast_to(tr.h0, (pts.shape[0], 1, pts.shape[2])), pts[:, :-1]], axis=1)
+    x = np.concatenate([prev[valid], tr.symbols[valid].astype(np.float64), np.ones((int(valid.sum()), 1))], axis=1)
+    y = pts[valid]
+    # a ReLU net is linear where its units keep one pattern of being on after the step: fit on the steps of
+    # the most common pattern, which must be nearly all of them
+    pattern = y > 0
+    kinds, which, counts = np.unique(pattern, axis=0, return_inverse=True, return_counts=True)
+    main = which.reshape(-1) == int(np.argmax(counts))
+    if main.mean() < LINEAR_SHARE:
+        return None, (f"the recurrence is not linear on its traced steps (its most common pattern of active units "
+                      f"holds on {main.mean():.1%} of them)")
+    coef, *_ = np.linalg.lstsq(x[main], y[main], rcond=None)
+    spread = float(np.abs(y - tr.h0).max(initial=0.0)) or 1.0
+    err = float(np.abs(x[main] @ coef - y[main]).max(initial=0.0))
+    if err > tol * spread:
+        return None, f"the recurrence is not linear on its traced steps (residual {err / spread:.2g} of the spread)"
+    a = coef[:pts.shape[2]].T  # h_t = a @ h_(t-1) + ...
+    rows = [readout.weight.detach().numpy().astype(np.float64)]
+    for _ in range(2 * max_dim):
+        rows.append(rows[-1] @ a)
+    return np.vstack(rows).T, None
+
+
+def lattice_of(tr: StateTrace, max_dim: int = MAX_DIM, trained=None) -> tuple[Lattice | None, str | None]:
+    """The traced states' integer coordinates (``Lattice``), the start state at the origin, each axis
+    oriented so its coordinates are mostly non-negative; or (None, why). The states are whitened; where
+    they spread over more than ``max_dim`` axes and the recurrence is linear on them, the observable
+    axes (``observable_axes``) are read instead."""
+    pts = tr.states[tr.valid]
+    y, axes, why = whiten(pts, tr.h0, max_dim)
+    if why is not None and trained is not None:
+        obs, other = observable_axes(trained, tr, max_dim)
+        found = _observed(tr, obs * trained.model.readout.scale, max_dim) if obs is not None else (None, other)
+        if found[0] is not None:
+            return found
+        seen, third = behaviour(trained, tr, max_dim)
+        if seen is None:
+            return None, f"{why}; {found[1]}; {third}"
+        return seen, None
+    if why is not None:
+        return None, why
+    n, t = tr.valid.shape
+    idx = -np.ones(tr.valid.shape, dtype=np.int64)
+    idx[tr.valid] = np.arange(pts.shape[0])
+    prev = np.full(tr.valid.shape, -1, dtype=np.int64)
+    prev[:, 1:] = idx[:, :-1]
+    inner = prev[tr.valid] >= 0  # steps between traced states (the start need not be on their lattice)
+    anchor = y[0]
+    b, why = integer_lattice(y - anchor, (y - y[np.maximum(prev[tr.valid], 0)])[inner])
+    if why is not None:
+        return None, why
+    z = np.linalg.solve(b, (y - anchor).T).T
+    off = np.abs(z - np.rint(z)).max(axis=1)
+    outliers = float((off > TOL).mean())
+    if outliers > OUTLIERS:
+        return None, (f"{outliers:.1%} of the states are more than {TOL} of a lattice step from the nearest lattice "
+                      f"point (at most {OUTLIERS:.1%} may be)")
+    zi = np.rint(z).astype(np.int64)
+    z0 = np.linalg.solve(b, -anchor)  # the start state's coordinates
+    start = np.rint(z0).astype(np.int64)
+    zi -= start
+    flip = np.where((zi < 0).sum(0) > (zi > 0).sum(0), -1, 1)
+    zi = zi * flip
+    coords = np.zeros((n, t, b.shape[1]), dtype=np.int64)
+    coords[tr.valid] = zi
+    to_z = flip[:, None] * np.linalg.solve(b, axes.T)  # [r, h]
+    offset = flip * (z0 - start)  # z = to_z @ (h - h0) + offset: 0 at the start, up to its rounding
+    return Lattice(tr.h0.copy(), to_z, offset, coords, float(off.max(initial=0.0)), outliers,
+                   float(np.abs(z0 - start).max(initial=0.0))), None
+
+
+def _observed(tr: StateTrace, obs: np.ndarray, max_dim: int) -> tuple[Lattice | None, str | None]:
+    """Integer coordinates in the observable directions (MIPS's Krylov lattice): the states' coordinates
+    along ``obs`` are what later outputs see, in the outputs' own units, so they differ by integers; the
+    first ``max_dim`` independent ones (in the order ``R, R A, ...``) are the state."""
+    pts = tr.states[tr.valid]
+    p = (pts - tr.h0) @ obs  # [N, m]
+    frac = p - p[0]
+    near = np.rint(frac)
+    off = np.abs(frac - near).max(axis=1)
+    outliers = float((off > TOL).mean())
+    if outliers > OUTLIERS:
+        return None, (f"{outliers:.1%} of the states are more than {TOL} of an output unit from integer coordinates in "
+                      f"the directions the outputs see (at most {OUTLIERS:.1%} may be)")
+    chosen: list[int] = []
+    for j in range(near.shape[1]):
+        if np.linalg.matrix_rank(near[:, chosen + [j]].astype(np.float64)) == len(chosen) + 1:
+            chosen.append(j)
+    if len(chosen) > max_dim:
+        return None, f"the outputs see {len(chosen)} independent integer coordinates, more than {max_dim}"
+    if not chosen:
+        return None, "the outputs see no coordinate of the state that moves"
+    z0 = -(p[0] + 0)[chosen] + 0.0  # the start's coordinates relative to the first state (h - h0 = 0 there)
+    start = np.rint(z0)
+    zi = near[:, chosen] - start
+    flip = np.where((zi < 0).sum(0) > (zi > 0).sum(0), -1, 1)
+    zi = (zi * flip).astype(np.int64)
+    n, t = tr.valid.shape
+    coords = np.zeros((n, t, len(chosen)), dtype=np.int64)
+    coords[tr.valid] = zi
+    to_z = flip[:, None] * obs[:, chosen].T
+    offset = flip * (z0 - start)
+    return Lattice(tr.h0.copy(), to_z, offset, coords, float(off.max(initial=0.0)), outliers,
+                   float(np.abs(z0 - start).max(initial=0.0)), how="observable"), None
+
+
+def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM) -> tuple[Lattice | None, str | None]:
+    """Integer coordinates read from what the network says from each state: its output there and after
+    reading one symbol (the commonest) once, twice, ... (``2 * max_dim`` times), each state's own scalar
+    inputs kept. These are integers by construction (the network's answers), the observable coordinates
+    of a network that is not linear (MIPS reads the Krylov basis of a linear one); the first ``max_dim``
+    independent ones are the state. The start's own are the program's start values."""
+    from .fsm import _values
+
+    model, enc = trained.model, trained.encoding
+    seqs = trained.problem.sequences
+    letters = tr.symbols[tr.valid][:, :len(seqs)]
+    kinds, counts = np.unique(letters, axis=0, return_counts=True)
+    letter = kinds[int(np.argmax(counts))]
+    rows = np.concatenate([[0], np.nonzero(tr.valid)[0]])
+    states = np.vstack([tr.h0[None, :], tr.states[tr.valid]])
+    scal = {name: v[rows] for name, v in tr.inputs.items() if v.ndim == 1}
+    start = torch.as_tensor(states, dtype=torch.float32)
+    cols, ahead = [], []
+    with torch.no_grad():
+        cols.append(_values(enc, model.readout(start)))
+        ahead += [0] * cols[-1].shape[1]
+        for k in range(1, 2 * max_dim + 1):
+            inputs = {name: np.full((states.shape[0], k), letter[i]) for i, name in enumerate(seqs)}
+            inputs.update(scal)
+            hs = model.states(enc.batch(inputs, np.full(states.shape[0], k)), start)
+            cols.append(_values(enc, model.readout(hs[:, -1])))
+            ahead += [k] * cols[-1].shape[1]
+    v = np.concatenate(cols, axis=1).astype(np.int64)
+    chosen: list[int] = []
+    rise = (v - v[0]).astype(np.float64)
+    for j in range(v.shape[1]):
+        if np.linalg.matrix_rank(rise[:, chosen + [j]]) == len(chosen) + 1:
+            chosen.append(j)
+    if not chosen:
+        return None, "nothing the network says from its states varies"
+    if len(chosen) > max_dim:
+        return None, f"what the network says from its states has {len(chosen)} independent integer coordinates, more than {max_dim}"
+    z = v[:, chosen]
+    n, t = tr.valid.shape
+    coords = np.zeros((n, t, len(chosen)), dtype=np.int64)
+    coords[tr.valid] = z[1:]
+    # a state whose continuation leaves the domain (longer than its longest sequence) was read where the
+    # network was never trained: its coordinates are not used to write the program
+    reach = max(ahead[j] for j in chosen)
+    known = (np.arange(t)[None, :] + 1 + reach <= int(tr.lengths.max())) & tr.valid
+    # a linear probe of the coordinates in the hidden states, for states the splice needs and no trace saw
+    x = np.hstack([states - tr.h0, np.ones((states.shape[0], 1))])
+    k, *_ = np.linalg.lstsq(x, z.astype(np.float64), rcond=None)
+    return Lattice(tr.h0.copy(), k[:-1].T, k[-1], coords, 0.0, 0.0, 0.0, tuple(int(q) for q in z[0]),
+                   how="behaviour", known=known), None
+
+
+def tables(tr: StateTrace, lat: Lattice, seq_width: int):
+    """(keys ``[M, r + k]``: each traced step's previous coordinates and symbols, next ``[M, r]``; states
+    ``[N, r]`` and outputs ``[N, arity]``), or a reason when the update or output is not a function."""
+    prev = np.zeros_like(lat.coords)
+    prev[:, 0] = lat.initial or 0  # the start
+    prev[:, 1:] = lat.coords[:, :-1]
+    known = tr.valid if lat.known is None else lat.known
+    before = np.ones_like(known)
+    before[:, 1:] = known[:, :-1]
+    steps = known & before  # both ends of the step read inside the domain
+    keys = np.concatenate([prev[steps], tr.symbols[steps]], axis=1)
+    nxt = lat.coords[steps]
+    uk, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    first = np.zeros((uk.shape[0], nxt.shape[1]), dtype=np.int64)
+    first[inv] = nxt
+    bad = int((first[inv] != nxt).any(axis=1).sum())
+    if bad:
+        return None, (f"the update is not a function of the integer state and the symbol: {bad} traced steps "
+                      "disagree with another step from the same state on the same symbol")
+    states, outs = lat.coords[known], tr.outputs[known]
+    us, sinv = np.unique(states, axis=0, return_inverse=True)
+    sinv = sinv.reshape(-1)
+    o = np.zeros((us.shape[0], outs.shape[1]), dtype=np.int64)
+    o[sinv] = outs
+    bad = int((o[sinv] != outs).any(axis=1).sum())
+    if bad:
+        return None, f"the output is not a function of the integer state: {bad} traced states disagree"
+    return (uk, first, us, o), None
+
+
+def _expression(names: list[str], x: np.ndarray, target: np.ndarray, operators, budget: Budget, seed: int,
+                why: list[str]):
+    """An integer affine map of the leaves where one fits exactly, else the smallest expression found."""
+    from synthesis import fit_expression
+
+    fit = affine_map(x, target, MAX_COEF)
+    if fit is not None:
+        return affine_expr(names, *fit)
+    extra = tuple(int(v) for v in np.unique(target) if not -1 <= v <= 3)
+    constants = (-1, 0, 1, 2, 3) + (extra if len(extra) <= 4 else ())
+    return fit_expression({n: x[:, i] for i, n in enumerate(names)}, target, operators=operators, constants=constants,
+                          seconds=max(0.1, budget.left), seed=seed, max_candidates=SUB_SEARCH_CANDIDATES, why=why)
+
+
+def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program | None, list[str], list[str]]:
+    """The loop program: (program, its state variables, reasons)."""
+    sig = signature(task)
+    taken = set(sig.params)
+    elems = [fresh(_singular(s), taken) for s in sig.sequences]
+    state = [fresh("s" if lat.dim == 1 else f"s{i}", taken) for i in range(lat.dim)]
+    keys, nxt, states, outs = table
+    leaves = state + elems + list(sig.scalars)
+    why: list[str] = []
+    updates = []
+    for i in range(lat.dim):
+        e = _expression(leaves, keys, nxt[:, i], task.operators, budget, seed, why)
+        if e is None:
+            return None, state, [f"no expression for state coordinate {i}'s update was found"] + why[:1]
+        updates.append(e)
+    results = []
+    for j in range(outs.shape[1]):
+        e = _expression(state, states, outs[:, j], task.operators, budget, seed, why)
+        if e is None:
+            return None, state, [f"no expression for output {j} over the integer state was found"] + why[:1]
+        results.append(e)
+    out = results[0] if len(results) == 1 else Tuple(tuple(results))
+    update = updates[0] if len(updates) == 1 else Tuple(tuple(updates))
+    first = lat.initial or (0,) * lat.dim
+    start = Const(first[0]) if lat.dim == 1 else Tuple(tuple(Const(q) for q in first))
+    body = [Assign(tuple(state), update)]
+    tail = []
+    if sig.kind == "scan":
+        body.append(Yield(out))
+    else:
+        tail.append(Return(out))
+    program = Program(sig.name, sig.params, (Assign(tuple(state), start), For(tuple(elems), sig.sequences, tuple(body)),
+                                             *tail))
+    return program, state, []
+
+
+def run_program(tr: StateTrace, mach: Machine, state: list[str]) -> np.ndarray:
+    """The program's state coordinates after every traced step (``[n, T, r]``)."""
+    n, t = tr.lengths.size, tr.states.shape[1]
+    z = np.zeros((n, t, len(state)), dtype=np.int64)
+    scal = [s for s in mach.program.scalars if s not in mach.program.shape.unused]
+    for r in range(n):
+        env = mach.start({s: int(tr.inputs[s][r]) for s in scal})
+        for i in range(int(tr.lengths[r])):
+            env, _ = mach.step(env, tuple(int(tr.inputs[s][r, i]) for s in mach.iters))
+            z[r, i] = [int(env[v]) for v in state]
+    return z
+
+
+def spliced(trained, tr: StateTrace, lat: Lattice, z: np.ndarray) -> float:
+    """F3: the program's states, as their lattice points (the mean traced state where the network visited
+    that point), read out by the network's own readout in place of the cell; the share of inputs whose
+    outputs do not change."""
+    from ..faithfulness import same_rows
+
+    keys, inv = np.unique(lat.coords[tr.valid], axis=0, return_inverse=True)
+    sums = np.zeros((keys.shape[0], tr.states.shape[-1]))
+    np.add.at(sums, inv.reshape(-1), tr.states[tr.valid])
+    means = {tuple(k): s / c for k, s, c in zip(keys, sums, np.bincount(inv.reshape(-1)))}
+    vectors = np.zeros_like(tr.states)
+    for (r, i) in zip(*np.nonzero(tr.valid)):
+        key = tuple(z[r, i])
+        vectors[r, i] = means[key] if key in means else lat.embed(z[r, i])
+    outs = tr.readout(trained, vectors)
+    if trained.problem.kind == "scan":
+        a, b = outs, tr.outputs
+        if trained.encoding.arity == 1:
+            a, b = a[..., 0], b[..., 0]
+        return float(same_rows(a, b, tr.lengths, True).mean())
+    n = tr.lengths.size
+    last = tr.lengths - 1
+    return float((outs[np.arange(n), last] == tr.outputs[np.arange(n), last]).all(axis=1).mean())
+
+
+def interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng, pairs: int) -> float | None:
+    """F2 on the whole state: the network's cell output at a base step set to a source's state; the
+    program's coordinates set to the source's; outputs from there on must agree. Pairs are drawn among
+    steps whose program states differ and rows with the same scalar inputs."""
+    model, enc = trained.model, trained.encoding
+    z = run_program(tr, mach, state)
+    rows = np.nonzero(tr.lengths >= 1)[0]
+    if rows.size < 2:
+        return None
+    scal = [n for n in tr.inputs if tr.inputs[n].ndim == 1]
+    key = np.stack([tr.inputs[n] for n in scal], axis=1) if scal else np.zeros((tr.lengths.size, 0), dtype=np.int64)
+    hits = total = 0
+    for _ in range(pairs * 4):
+        if total >= pairs:
+            break
+        b = int(rng.choice(rows))
+        same = rows[(key[rows] == key[b]).all(axis=1)]
+        s = int(rng.choice(same))
+        i, j = int(rng.integers(tr.lengths[b])), int(rng.integers(tr.lengths[s]))
+        if np.array_equal(z[b, i], z[s, j]):
+            continue
+        vec = torch.as_tensor(tr.states[s, j], dtype=torch.float32)
+        batch = enc.batch({k: v[b:b + 1] for k, v in tr.inputs.items()}, tr.lengths[b:b + 1])
+
+        def patch(call, out, i=i, vec=vec):
+            if call == i:
+                out = out.clone()
+                out[0] = vec
+                return out
+            return None
+
+        with torch.no_grad(), patching(model, "cell", patch):
+            got = enc.decode(model(batch), tr.lengths[b:b + 1])[0]
+        env = mach.start({n: int(tr.inputs[n][b]) for n in mach.program.scalars if n not in mach.program.shape.unused})
+        want = []
+        for t in range(int(tr.lengths[b])):
+            env, y = mach.step(env, tuple(int(tr.inputs[n][b, t]) for n in mach.iters))
+            if t == i:
+                env = dict(env)
+                env.update({v: int(q) for v, q in zip(state, z[s, j])})
+                y = _yield(mach, env)
+            want.append(y)
+        if trained.problem.kind == "scan":
+            length = int(tr.lengths[b])
+            g = np.asarray(got)[:length].reshape(length, -1)[i:]
+            w = np.asarray([np.atleast_1d(v) for v in want[i:]]).reshape(length - i, -1)
+            ok = bool(np.array_equal(g, w))
+        else:
+            ok = bool(np.array_equal(np.atleast_1d(got), np.atleast_1d(mach.finish(env))))
+        hits += ok
+        total += 1
+    return hits / total if total else None
+
+
+def _yield(mach: Machine, env):
+    for kind, item in mach._body:
+        if kind == "yield":
+            return item(env)
+    return None
+
+
+def alignments(trained, tr: StateTrace, mach: Machine, state: list[str], seed: int, budget: Budget):
+    """F2-D per state coordinate (one learned direction each: an integer coordinate is one axis of the
+    lattice), with its controls on the untrained network (same search, same seed)."""
+    from ..alignment import initial_network
+
+    found = {}
+    for v in state:
+        _, pairs = state_pairs(tr, mach, v, trained.problem.kind, np.random.default_rng(seed))
+        found[v] = distributed_state(trained, tr, pairs, k=1, rng=np.random.default_rng(seed), budget=budget)
+    scores = {"untrained": None, "rewritten": None}
+    details: dict = {"rewritten": "an integer state is not rewritten (its code is the lattice, not a numbering)"}
+    start = initial_network(trained)
+    if start is None:
+        details["untrained"] = "the network's record does not say how it was initialised"
+    else:
+        utr = StateTrace(start)
+        per = {}
+        for v in state:
+            _, pairs = state_pairs(utr, mach, v, trained.problem.kind, np.random.default_rng(seed))
+            per[v] = distributed_state(start, utr, pairs, k=1, rng=np.random.default_rng(seed), budget=budget)
+        accs = [a.accuracy for a in per.values()]
+        scores["untrained"] = None if any(a is None for a in accs) else min(accs)
+        details["untrained"] = {v: dataclasses.asdict(a) for v, a in per.items()}
+    accs = [a.accuracy for a in found.values()]
+    best = None if any(a is None for a in accs) else min(accs)
+    return best, {v: dataclasses.asdict(a) for v, a in found.items()}, scores, details
+
+
+@extractor("integer", applies=recurrent_only)
+def integer(max_dim: int = MAX_DIM, pairs: int = 300):
+    """Read the recurrent state as integer coordinates of a lattice and synthesize its update and output."""
+
+    def run(trained, budget: Budget, rng: np.random.Generator) -> Reading:
+        task = trained.problem
+        tr = StateTrace(trained, cap=MAX_STATES_TRACED)
+        lat, why = lattice_of(tr, max_dim, trained)
+        if lat is None:
+            return Reading(None, (why,), status="abstained")
+        details = {"dimensions": lat.dim, "coordinates": lat.how, "residual": lat.residual, "outliers": lat.outliers,
+                   "range": [[int(lat.coords[..., i][tr.valid].min()), int(lat.coords[..., i][tr.valid].max())]
+                             for i in range(lat.dim)]}
+        table, why = tables(tr, lat, len(task.sequences))
+        if table is None:
+            return Reading(None, (why,), status="abstained", details=details)
+        program, state, reasons = write(task, lat, table, budget, int(rng.integers(2**31)))
+        if program is None:
+            return Reading(None, tuple(reasons), status="timeout" if budget.expired else "abstained", details=details)
+        mach = Machine(program, SCALAR)
+        z = run_program(tr, mach, state)
+        inter = interchange(trained, tr, mach, state, rng, pairs)
+        splice = spliced(trained, tr, lat, z)
+        clock = time.perf_counter()
+        best, per, scores, control_details = alignments(trained, tr, mach, state, int(rng.integers(2**31)), budget)
+        details.update({"program": to_source(program), "interchange_pairs": pairs, "interchange_distributed": per,
+                        "controls": control_details, "alignment_seconds": time.perf_counter() - clock})
+        return Reading(program, tuple(reasons), inter, splice, details=details, interchange_distributed=best,
+                       controls=scores)
+
+    return run

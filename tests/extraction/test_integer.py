@@ -1,0 +1,95 @@
+"""extraction `integer`: MIPS's integer read-off of recurrent states (lattice coordinates, then the update and
+output synthesized over them)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import extraction
+import toy_tasks
+from extraction.methods.integer import integer_lattice, whiten
+
+
+def _same_lattice(found: np.ndarray, true: np.ndarray) -> bool:
+    """Both bases generate one lattice: each is the other times an integer matrix of determinant ±1."""
+    m = np.linalg.solve(found, true)
+    return bool(np.allclose(m, np.rint(m), atol=1e-3) and abs(abs(np.linalg.det(np.rint(m))) - 1) < 1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(dim=st.integers(1, 3), seed=st.integers(0, 10_000))
+def test_the_lattice_found_is_the_lattice_the_states_lie_on(dim, seed):
+    """States at integer points of a random basis (rotated, scaled, skewed), with noise far below a step:
+    the basis found generates exactly that lattice (a unimodular change of basis of the true one)."""
+    rng = np.random.default_rng(seed)
+    true = rng.normal(size=(dim, dim)) * rng.uniform(0.05, 20)
+    if abs(np.linalg.det(true)) < 1e-3 * np.abs(true).max() ** dim:
+        true += np.eye(dim) * np.abs(true).max()
+    z = rng.integers(-6, 7, size=(300, dim))
+    z[0] = 0
+    y = z @ true.T + rng.normal(scale=1e-6 * np.abs(true).max(), size=(300, dim))
+    steps = np.diff(y, axis=0)
+    found, why = integer_lattice(y, steps)
+    assert why is None
+    if np.linalg.matrix_rank(z) == dim and _generates(z):
+        assert _same_lattice(found, true)
+    coords = np.linalg.solve(found, y.T).T
+    assert np.abs(coords - np.rint(coords)).max() < 0.01  # every state on the lattice found
+
+
+def _generates(z: np.ndarray) -> bool:
+    """The integer points generate all of Z^d (so the states' lattice is the basis's own)."""
+    from sympy import Matrix
+    from sympy.matrices.normalforms import hermite_normal_form
+
+    h = hermite_normal_form(Matrix(z.T.tolist()))
+    return h.shape[1] == z.shape[1] and abs(h.det()) == 1
+
+
+def test_a_lattice_finer_than_the_shortest_steps_is_found():
+    """Values 0, 3, 5, 6, 9, 10 ... (sums of 3s and 5s) lie on the integers, though no two differ by 1 among
+    the shortest steps: the refinement through fractions finds step 1 (up to sign)."""
+    vals = np.array([0, 3, 5, 6, 9, 10, 15, 8, 13], dtype=np.float64)[:, None] * 0.37
+    found, why = integer_lattice(vals, np.diff(vals, axis=0))
+    assert why is None
+    assert abs(abs(found[0, 0]) - 0.37) < 1e-4
+
+
+def test_points_off_every_lattice_are_refused():
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0, 1, size=(200, 1))
+    found, why = integer_lattice(y, np.diff(y, axis=0))
+    assert found is None and "not on an integer lattice" in why
+
+
+def test_states_spread_over_too_many_axes_are_an_abstention():
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(100, 8))
+    y, axes, why = whiten(pts, np.zeros(8), max_dim=3)
+    assert y is None and "8 axes" in why
+
+
+def test_the_sum_of_the_last_two_values_is_read_as_integers():
+    """A numeric ReLU net trained on sums of the last two values (values < 64): its observable state is two
+    integers (the last value, and the sum), read off exactly; the program is the task's, and setting the
+    network's state to another input's moves its answers as the program's."""
+    task = toy_tasks.get("sum_last_k", k=2, values=64)
+    net = extraction.train(task, seconds=40, seed=0)
+    assert net.status == "trained", net.reasons
+    r = extraction.extract(net, "integer", seconds=60, seed=0)
+    assert r.program is not None, r.reasons
+    assert task.verify(r.program).equal
+    assert r.details["dimensions"] == 2
+    assert r.faithfulness["interchange"] >= 0.99
+    assert r.faithfulness["splice"] >= 0.99
+
+
+def test_a_network_whose_states_are_no_integers_is_not_read():
+    """A token GRU on parity: its states are two clusters of many axes, not an integer lattice the outputs
+    see; `integer` abstains and says why (fsm reads it)."""
+    net = extraction.train(toy_tasks.get("running_parity", length=6), seconds=20, seed=0)
+    r = extraction.extract(net, "integer", seconds=20, seed=0)
+    assert r.program is None and r.status == "abstained"
+    assert r.reasons and ("axes" in r.reasons[0] or "lattice" in r.reasons[0])
