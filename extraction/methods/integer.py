@@ -354,10 +354,15 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM) -> tuple[Lattice 
             ahead += [k] * cols[-1].shape[1]
     v = np.concatenate(cols, axis=1).astype(np.int64)
     chosen: list[int] = []
-    rise = (v - v[0]).astype(np.float64)
+    depth = np.concatenate([[0], np.nonzero(tr.valid)[1] + 1])
+    longest = int(tr.lengths.max())
     for j in range(v.shape[1]):
-        if np.linalg.matrix_rank(rise[:, chosen + [j]]) == len(chosen) + 1:
+        inside = depth + max([ahead[c] for c in chosen] + [ahead[j]]) <= longest  # answers the network was trained for
+        inside[0] = False  # nor the start: it need not be a state the network reaches again
+        if inside.sum() >= 2 and not _follows(v[inside][:, chosen], v[inside, j]):
             chosen.append(j)
+            if len(chosen) > max_dim:
+                break
     if not chosen:
         return None, "nothing the network says from its states varies"
     if len(chosen) > max_dim:
@@ -377,9 +382,35 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM) -> tuple[Lattice 
                    how="behaviour", known=known), None
 
 
+def _mostly_affine(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """An integer affine map that fits ``y`` on all but ``OUTLIERS`` of the rows (a network's rare wrong
+    answers, which the agreement on the domain then reports), by least squares on every row, rounded and
+    checked; None when none does."""
+    if x.shape[0] < 8:
+        return None
+    a = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
+    coef, *_ = np.linalg.lstsq(a, y.astype(np.float64), rcond=None)
+    if not np.isfinite(coef).all() or np.abs(coef[:-1]).max(initial=0.0) > MAX_COEF + 0.5:
+        return None
+    c = np.rint(coef[:-1]).astype(np.int64)
+    c0 = int(np.rint(np.median(y - x @ c)))
+    return (c, c0) if float(np.mean(x @ c + c0 != y)) <= OUTLIERS else None
+
+
+def _follows(x: np.ndarray, y: np.ndarray) -> bool:
+    """Is ``y`` an integer affine function of the columns of ``x`` on all but ``OUTLIERS`` of the rows (a
+    network's rare wrong answers)?"""
+    a = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
+    coef, *_ = np.linalg.lstsq(a, y.astype(np.float64), rcond=None)
+    coef[:-1] = np.rint(coef[:-1])
+    c0 = np.median(y - x @ coef[:-1].astype(np.int64)) if x.shape[1] else np.median(y)
+    return float(np.mean(x @ coef[:-1].astype(np.int64) + np.rint(c0) != y)) <= OUTLIERS
+
+
 def tables(tr: StateTrace, lat: Lattice, seq_width: int):
     """(keys ``[M, r + k]``: each traced step's previous coordinates and symbols, next ``[M, r]``; states
-    ``[N, r]`` and outputs ``[N, arity]``), or a reason when the update or output is not a function."""
+    ``[N, r]`` and outputs ``[N, arity]``; the first steps' symbols and next coordinates), or a reason when
+    the update or output is not a function."""
     prev = np.zeros_like(lat.coords)
     prev[:, 0] = lat.initial or 0  # the start
     prev[:, 1:] = lat.coords[:, :-1]
@@ -387,25 +418,42 @@ def tables(tr: StateTrace, lat: Lattice, seq_width: int):
     before = np.ones_like(known)
     before[:, 1:] = known[:, :-1]
     steps = known & before  # both ends of the step read inside the domain
+    # steps from the start are kept apart: the start need not be a state the network reaches again (a
+    # running minimum starts above every value), so its coordinates are chosen after the update is written
+    first = np.zeros_like(steps)
+    first[:, 0] = steps[:, 0]
+    if (steps & ~first).any():
+        starts = (tr.symbols[first], lat.coords[first])
+        steps &= ~first
+    else:
+        starts = (tr.symbols[first][:0], lat.coords[first][:0])
     keys = np.concatenate([prev[steps], tr.symbols[steps]], axis=1)
     nxt = lat.coords[steps]
+    uk, image, bad = _majority(keys, nxt)
+    if bad > OUTLIERS * len(nxt):
+        return None, (f"the update is not a function of the integer state and the symbol: {bad} of {len(nxt)} traced "
+                      "steps disagree with the most common successor of their state and symbol")
+    notes = [f"{bad} of {len(nxt)} traced steps disagree with the most common successor of their state and symbol "
+             "(settled by majority)"] if bad else []
+    states, outs = lat.coords[known], tr.outputs[known]
+    us, o, wrong = _majority(states, outs)
+    if wrong > OUTLIERS * len(outs):
+        return None, f"the output is not a function of the integer state: {wrong} of {len(outs)} traced states disagree"
+    if wrong:
+        notes.append(f"{wrong} of {len(outs)} traced states' outputs disagree with the most common at their "
+                     "coordinates (settled by majority)")
+    return (uk, image, us, o, starts, notes), None
+
+
+def _majority(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(distinct keys, the most common value of each, how many rows disagree with theirs)."""
     uk, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.reshape(-1)
-    first = np.zeros((uk.shape[0], nxt.shape[1]), dtype=np.int64)
-    first[inv] = nxt
-    bad = int((first[inv] != nxt).any(axis=1).sum())
-    if bad:
-        return None, (f"the update is not a function of the integer state and the symbol: {bad} traced steps "
-                      "disagree with another step from the same state on the same symbol")
-    states, outs = lat.coords[known], tr.outputs[known]
-    us, sinv = np.unique(states, axis=0, return_inverse=True)
-    sinv = sinv.reshape(-1)
-    o = np.zeros((us.shape[0], outs.shape[1]), dtype=np.int64)
-    o[sinv] = outs
-    bad = int((o[sinv] != outs).any(axis=1).sum())
-    if bad:
-        return None, f"the output is not a function of the integer state: {bad} traced states disagree"
-    return (uk, first, us, o), None
+    pairs, counts = np.unique(np.concatenate([inv[:, None], values], axis=1), axis=0, return_counts=True)
+    order = np.lexsort((-counts, pairs[:, 0]))
+    top = np.unique(pairs[order, 0], return_index=True)[1]
+    best = pairs[order][top]
+    return uk, best[:, 1:], int(len(values) - counts[order][top].sum())
 
 
 def _expression(names: list[str], x: np.ndarray, target: np.ndarray, operators, budget: Budget, seed: int,
@@ -414,6 +462,9 @@ def _expression(names: list[str], x: np.ndarray, target: np.ndarray, operators, 
     from synthesis import fit_expression
 
     fit = affine_map(x, target, MAX_COEF)
+    if fit is not None:
+        return affine_expr(names, *fit)
+    fit = _mostly_affine(x, target)
     if fit is not None:
         return affine_expr(names, *fit)
     extra = tuple(int(v) for v in np.unique(target) if not -1 <= v <= 3)
@@ -428,7 +479,7 @@ def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program
     taken = set(sig.params)
     elems = [fresh(_singular(s), taken) for s in sig.sequences]
     state = [fresh("s" if lat.dim == 1 else f"s{i}", taken) for i in range(lat.dim)]
-    keys, nxt, states, outs = table
+    keys, nxt, states, outs, starts, _ = table
     leaves = state + elems + list(sig.scalars)
     why: list[str] = []
     updates = []
@@ -445,7 +496,10 @@ def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program
         results.append(e)
     out = results[0] if len(results) == 1 else Tuple(tuple(results))
     update = updates[0] if len(updates) == 1 else Tuple(tuple(updates))
-    first = lat.initial or (0,) * lat.dim
+    first = start_values(updates, state, elems + list(sig.scalars), starts, states, lat.initial or (0,) * lat.dim)
+    if first is None:
+        return None, state, ["no integer start state takes the update to the network's states after the first "
+                             "step"]
     start = Const(first[0]) if lat.dim == 1 else Tuple(tuple(Const(q) for q in first))
     body = [Assign(tuple(state), update)]
     tail = []
@@ -456,6 +510,32 @@ def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program
     program = Program(sig.name, sig.params, (Assign(tuple(state), start), For(tuple(elems), sig.sequences, tuple(body)),
                                              *tail))
     return program, state, []
+
+
+def start_values(updates, state: list[str], names: list[str], starts, states: np.ndarray,
+                 guess: tuple[int, ...], reach: int = 3, most: int = 4096) -> tuple[int, ...] | None:
+    """The start's integer coordinates: the nearest to ``guess`` (what the network says at its start state)
+    from which the written update takes every traced first symbol to the state the network reached, among
+    the coordinates' traced range widened by ``reach``; None when none does."""
+    from programs.interpreter import compile_expr
+
+    symbols, after = starts
+    if not len(after):
+        return tuple(int(q) for q in guess)
+    fs = [compile_expr(u, SCALAR) for u in updates]
+    lo, hi = states.min(axis=0) - reach, states.max(axis=0) + reach
+    axes = [sorted(range(int(a), int(b) + 1), key=lambda v, g=g: (abs(v - g), v)) for a, b, g in zip(lo, hi, guess)]
+    rows = [dict(zip(names, (int(v) for v in sym))) for sym in symbols]
+    import itertools
+
+    for tried, cand in enumerate(itertools.product(*axes)):
+        if tried >= most:
+            break
+        env0 = dict(zip(state, cand))
+        if all(tuple(int(f({**env0, **row})) for f in fs) == tuple(int(q) for q in nxt)
+               for row, nxt in zip(rows, after)):
+            return tuple(int(q) for q in cand)
+    return None
 
 
 def run_program(tr: StateTrace, mach: Machine, state: list[str]) -> np.ndarray:
@@ -602,6 +682,7 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
         if table is None:
             return Reading(None, (why,), status="abstained", details=details)
         program, state, reasons = write(task, lat, table, budget, int(rng.integers(2**31)))
+        reasons = list(table[-1]) + list(reasons)
         if program is None:
             return Reading(None, tuple(reasons), status="timeout" if budget.expired else "abstained", details=details)
         mach = Machine(program, SCALAR)
