@@ -50,7 +50,7 @@ def run(task, seconds: float, search: bool) -> dict:
     record = net.settings.get("search") or {}
     return {"seconds": round(net.seconds, 3), "wall": round(wall, 3), "status": net.status,
             "accuracy": net.train_accuracy, "width": net.model.width if hasattr(net.model, "width") else None,
-            "networks": record.get("networks", 1), "steps": net.steps}
+            "networks": record.get("networks") or len(record.get("widths", [0])) * len(record.get("seeds", [0])), "steps": net.steps}
 
 
 def main() -> None:

@@ -35,6 +35,8 @@ SEARCH_WIDTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 # An input alphabet larger than this enters a recurrent net as numbers (MIPS), not one token per value; an
 # output with more distinct values than this is regressed (one value per head), not classified.
 NUMERIC_ALPHABET = 16
+# Whether ``train`` runs the width search unless told (see BENCHMARKS.md, "The width search").
+SEARCH_BY_DEFAULT = False
 
 
 class TrainingError(ValueError):
@@ -271,7 +273,7 @@ def _rank(attempt: dict[str, Any]) -> tuple[bool, float]:
     return attempt["status"] == "trained", min(attempt["train_accuracy"], 1.0 if held is None else held)
 
 
-def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, search: bool = False,
+def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, search: bool = SEARCH_BY_DEFAULT,
           widths=None, seeds=None, **options) -> Trained:
     """Fit ``arch`` to the examples until it is exact on them and on a held-out tenth, or ``seconds`` pass.
 
@@ -342,6 +344,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
             record["polish"] = fitted.extra["polish"]
         if search:
             record["search"] = {"widths": widths, "seeds": seeds, "exact": fitted.exact, "steps": fitted.candidate_steps,
+                                **fitted.extra.get("search", {"trained_steps": [[fitted.steps]], "dropped": [], "networks": 1}),
                                 "chosen": fitted.width if fitted.status == "trained" else None}
         if fitted.status == "trained" and settings.get("numeric"):  # MIPS's integer networks, what integer readings take
             model, applied = normalise(model, encoding, fitted.batch, fitted.targets)

@@ -32,6 +32,9 @@ def test_stacked_candidates_take_the_steps_they_take_alone(widths, seeds, monkey
     monkeypatch.setattr(s.time, "perf_counter", clock)
     calls["n"] = 0
     batched = s.fit(problem, "gru", settings, widths, seeds, seconds=10.0, seed=0, start=0.0)
+    # a step's rows are shared among the candidates: each trains on minibatches of this many, as it would alone
+    rows = min(settings["batch"], max(s.SEARCH_MIN_BATCH, -(-settings["batch"] // (len(widths) * len(seeds)))))
+    settings = {**settings, "batch": rows}
     for w in widths:
         for seed in seeds:
             calls["n"] = 0
