@@ -15,7 +15,7 @@ compute-bound on one core), so the search keeps a step's rows, not its candidate
 ``batch`` rows of a step are shared, each candidate taking a step on ``batch / candidates`` of them (at least
 ``SEARCH_MIN_BATCH``; the same minibatch for all, drawn as one training draws them), and a candidate leaves
 the stack as soon as it cannot win, the stack re-padded to the widest width left (AdamW's moments kept), so
-the rows per candidate grow as candidates leave. Checks score every candidate on a fixed probe of
+steps get cheaper as candidates leave; a rung's survivors each get twice the rows (successive halving). Checks score every candidate on a fixed probe of
 ``SEARCH_PROBE`` fitting (and a quarter as many held-out) examples; one exact on the probe is checked on
 every example, and only that makes it exact. A candidate leaves when it is exact (its weights kept), when a
 width no wider than its own is exact (it cannot be the narrowest), when the narrower widths have had
@@ -61,7 +61,7 @@ POLISH_AFTER = 0.25  # share of the budget a regressing net spends on AdamW befo
 POLISH_ROUNDS = 10  # L-BFGS iterations between two accuracy checks of the polish
 POLISH_STALL = 3  # the polish gives up after this many checks in a row that cut the loss by less than 1%
 SEARCH_MIN_BATCH = 64  # the fewest rows a candidate of the search takes a step on
-SEARCH_PROBE = 512  # fitting examples (and a quarter as many held-out ones) every candidate is scored on at a check
+SEARCH_PROBE = 256  # fitting examples (and a quarter as many held-out ones) every candidate is scored on at a check
 SEARCH_RUNG = 40  # steps to the search's first rung (the less accurate half dropped); the next rungs at 2x, 4x, ...
 
 
@@ -373,6 +373,7 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     history: list[tuple[float, float, float]] = []
     last_loss = float("inf")
     rung = SEARCH_RUNG
+    share = n  # a step's rows are split this many ways; halved at each rung, as successive halving doubles a survivor's
     perm, pos = None, 0
 
     def own_weights(i: int) -> dict[str, torch.Tensor]:
@@ -439,7 +440,7 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                 left = sorted((i for i in alive if i not in gone), key=lambda i: (-accs[i], cands[i][0], cands[i][1]))
                 for i in left[(len(left) + 1) // 2:]:
                     gone[i] = f"in the less accurate half at the rung of step {steps} ({accs[i]:.3f})"
-                rung *= 2
+                rung, share = 2 * rung, max(1, share // 2)
             leave(gone)
             if not alive:
                 status = "trained" if done else "error"
@@ -463,8 +464,9 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
             if why and not done:
                 reasons.append(f"stopped early, at {elapsed:.3g} s of the {seconds:g} s budget after {steps} steps: {why}")
                 break
-        # the rows of one step are shared among the candidates training, so a step costs what one training's does
-        rows_per = min(size, max(SEARCH_MIN_BATCH, -(-size // len(alive))))
+        # one training's rows per step shared among the candidates; one that leaves, exact or beaten by a narrower
+        # width, frees its rows (the step gets cheaper), and only a rung gives the survivors more
+        rows_per = min(size, max(SEARCH_MIN_BATCH, -(-size // share)))
         if len(fit_idx) > rows_per:
             if perm is None or pos + rows_per > len(fit_idx):
                 perm, pos = torch.as_tensor(rng.permutation(len(fit_idx))), 0

@@ -108,3 +108,57 @@ def test_training_on_noise_gives_up_well_before_the_budget():
     attempts = net.settings["attempts"]
     assert [a["path"] for a in attempts] == ["numeric", "tokens"]
     assert all(a["status"] == "budget" and any("stopped early" in r for r in a["reasons"]) for a in attempts)
+
+
+def test_the_search_records_who_left_when_and_the_winner_is_exact_on_every_example():
+    task = toy_tasks.get("binary_addition", length=5)
+    net = extraction.train(task, search=True, widths=[1, 4, 8, 16], seeds=[0, 1], seconds=30)
+    record = net.settings["search"]
+    assert net.status == "trained" and record["chosen"] == net.model.width
+    assert net.train_accuracy == 1.0 and net.heldout_accuracy in (None, 1.0)
+    assert accuracy(net.model, net.encoding, *_data(net)) == 1.0
+    assert record["networks"] == 8 and len(record["trained_steps"]) == 4
+    left = {(d["width"], d["seed"]) for d in record["dropped"]}
+    exact = {(w, s) for w, row in zip(record["widths"], record["exact"]) for s, e in zip(record["seeds"], row) if e}
+    # every candidate either became exact or left with a reason; none wider than the winner trained on past it
+    assert left | exact == {(w, s) for w in record["widths"] for s in record["seeds"]} and not left & exact
+    chosen_at = record["steps"][record["widths"].index(record["chosen"])][record["seeds"].index(net.settings["seed"])]
+    for w, row in zip(record["widths"], record["trained_steps"]):
+        if w > record["chosen"]:  # a wider candidate trains no step past the one at which the winner was exact
+            assert all(steps <= chosen_at for steps in row), (w, row, chosen_at)
+    assert all(d["why"] and d["step"] <= net.steps for d in record["dropped"])
+
+
+def test_a_wider_candidate_leaves_once_a_narrower_one_is_exact():
+    task = toy_tasks.get("running_parity", length=6)
+    net = extraction.train(task, search=True, widths=[2, 16], seeds=[0], seconds=30)
+    record = net.settings["search"]
+    assert record["exact"][0] == [True]  # width 2 holds a parity bit
+    # width 16 either became exact first (then width 2 trained on alone) or left when width 2 was exact
+    wide = [d for d in record["dropped"] if d["width"] == 16]
+    assert record["exact"][1] == [True] or (wide and wide[0]["why"] == "width 2 is exact")
+    assert record["chosen"] == 2
+
+
+def test_the_search_is_deterministic_per_seed():
+    task = toy_tasks.get("running_sum_mod", k=3, length=6)
+    a, b = (extraction.train(task, search=True, widths=[2, 3, 8], seeds=[0, 1], seconds=30) for _ in range(2))
+    assert a.settings["search"] == b.settings["search"] and a.steps == b.steps
+    for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()):
+        assert torch.equal(x, y)
+
+
+def test_search_false_trains_the_one_default_network():
+    task = toy_tasks.get("running_parity", length=6)
+    net = extraction.train(task, search=False, seconds=30)
+    assert "search" not in net.settings and net.model.width == extraction.train.__globals__["DEFAULTS"]["gru"]["hidden"]
+
+
+def test_the_training_cache_key_names_the_search_setting(tmp_path):
+    from comparator.runner import training_path
+    from extraction.train import SEARCH_BY_DEFAULT
+
+    problem = problem_of(toy_tasks.get("running_parity", length=4), None, 0)
+    left = training_path(str(tmp_path), problem, 0, "auto", {}, 10.0)
+    assert left == training_path(str(tmp_path), problem, 0, "auto", {"search": SEARCH_BY_DEFAULT}, 10.0)
+    assert left != training_path(str(tmp_path), problem, 0, "auto", {"search": not SEARCH_BY_DEFAULT}, 10.0)
