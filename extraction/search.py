@@ -437,7 +437,9 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                     elif i not in gone and steps >= GRACE * first:
                         gone[i] = f"no exact width below {narrowest} after {GRACE:g}x the steps width {narrowest} needed"
             elif steps >= rung and len(alive) - len(gone) > 1:
-                left = sorted((i for i in alive if i not in gone), key=lambda i: (-accs[i], cands[i][0], cands[i][1]))
+                # ties go to the wider candidate: equal accuracy (a majority-class plateau) says nothing of who
+                # learns, and a narrow net on a plateau is the likelier to stay there
+                left = sorted((i for i in alive if i not in gone), key=lambda i: (-accs[i], -cands[i][0], cands[i][1]))
                 for i in left[(len(left) + 1) // 2:]:
                     gone[i] = f"in the less accurate half at the rung of step {steps} ({accs[i]:.3f})"
                 rung, share = 2 * rung, max(1, share // 2)
