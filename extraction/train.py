@@ -284,8 +284,11 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
 
     ``search=True`` (MIPS's search for the smallest network) trains every width in ``widths`` (default
     ``SEARCH_WIDTHS`` up to ``hidden``) from every initial seed in ``seeds`` (default ``seed`` and
-    ``seed + 1``) at once, in one batched pass (``extraction.search``), and keeps the smallest width exact on
-    the examples, the lowest seed among equals; ``settings["search"]`` records what was tried. A run whose
+    ``seed + 1``) at once, in one batched pass (``extraction.search``) that shares one training's rows per step
+    and drops candidates as they lose, and keeps the narrowest width exact on every example (the first exact
+    at that width, the lowest seed among those exact at the same check); ``settings["search"]`` records what
+    was tried (widths, seeds, which were exact and at which step, steps each trained, who left when and why,
+    networks, the chosen width). The default is ``SEARCH_BY_DEFAULT``. A run whose
     accuracy trend says it cannot become exact within ``seconds`` stops early and says so in ``reasons``.
     After training, an exact numeric network is normalised (``extraction.search.normalise``: unit rescaling where
     it is a change of basis, weights snapped to round values) only as far as it stays exact on its

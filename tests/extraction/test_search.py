@@ -129,15 +129,20 @@ def test_the_search_records_who_left_when_and_the_winner_is_exact_on_every_examp
     assert all(d["why"] and d["step"] <= net.steps for d in record["dropped"])
 
 
-def test_a_wider_candidate_leaves_once_a_narrower_one_is_exact():
+def test_narrower_candidates_get_the_grace_after_a_wider_one_is_exact_and_no_more():
+    from extraction.search import GRACE
+
     task = toy_tasks.get("running_parity", length=6)
-    net = extraction.train(task, search=True, widths=[2, 16], seeds=[0], seconds=30)
+    net = extraction.train(task, search=True, widths=[1, 16], seeds=[0], seconds=30)
     record = net.settings["search"]
-    assert record["exact"][0] == [True]  # width 2 holds a parity bit
-    # width 16 either became exact first (then width 2 trained on alone) or left when width 2 was exact
-    wide = [d for d in record["dropped"] if d["width"] == 16]
-    assert record["exact"][1] == [True] or (wide and wide[0]["why"] == "width 2 is exact")
-    assert record["chosen"] == 2
+    (narrow_at,), (wide_at,) = record["steps"]
+    assert wide_at is not None and net.status == "trained"  # width 16 learns parity
+    if narrow_at is None:  # width 1 trained until the first check past the grace, then left, and 16 was kept
+        (left,) = [d for d in record["dropped"] if d["width"] == 1]
+        assert GRACE * wide_at <= left["step"] < GRACE * wide_at + net.settings["eval_every"]
+        assert "no exact width below 16" in left["why"] and record["chosen"] == 16
+    else:
+        assert record["chosen"] == 1
 
 
 def test_the_search_is_deterministic_per_seed():
