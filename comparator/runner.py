@@ -22,6 +22,10 @@ def training_path(folder: str, problem, seed: int, arch: str, options: dict, sec
     import hashlib
     import json
 
+    from extraction.train import SEARCH_BY_DEFAULT
+
+    # the width search's setting is in the name even when left to ``train``'s default (which may change)
+    options = {"search": SEARCH_BY_DEFAULT, **options}
     text = json.dumps([problem.identity(), seed, arch, options, round(float(seconds), 6)], sort_keys=True, default=str)
     return os.path.join(folder, hashlib.sha256(text.encode()).hexdigest()[:32] + ".pt")
 
@@ -105,7 +109,9 @@ def run_route(problem, route: str, method: str, seed: int, seconds: float, optio
         arch = train_opts.pop("arch", "auto")
         train_seconds = max(0.05, TRAIN_SHARE * seconds)
         entry = extraction.registry().get(method)
-        start_net = extraction.untrained(problem, arch, seed=seed, **train_opts)
+        # the search's own options (``search``, ``widths``, ``seeds``) say how to train, not which network starts
+        start_net = extraction.untrained(problem, arch, seed=seed,
+                                         **{k: v for k, v in train_opts.items() if k not in ("search", "widths", "seeds")})
         why = [] if entry is None else entry.applies(start_net)
         if entry is not None and entry.untrained and not why:  # a control that reads the untrained network
             phases["check"] = time.perf_counter() - t0
@@ -135,6 +141,7 @@ def run_route(problem, route: str, method: str, seed: int, seconds: float, optio
                 phases["train"] = trained.seconds
                 start -= trained.seconds - spent
                 cpu0 -= trained.seconds - spent
+            phases["networks"] = float((trained.settings.get("search") or {}).get("networks", 1))
             row.update(train_seconds=phases["train"], train_accuracy=trained.train_accuracy)
             left = seconds - (time.perf_counter() - start)
             if left <= 0.05:

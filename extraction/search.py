@@ -7,13 +7,27 @@ candidate's shapes, hidden unit by hidden unit (a GRU's gate blocks padded each 
 has no weight in or out, so it stays at zero (tanh, ReLU and a GRU with zero gates all map zero to zero),
 every padded weight gets a zero gradient, and AdamW leaves a weight with zero gradient and zero value where
 it is; the stacked weights are one leaf tensor per parameter and AdamW is elementwise, so each candidate
-takes the same steps it would take alone, on the same minibatches. ``torch.func.vmap`` over
+takes the same steps it would take alone on the same minibatches. ``torch.func.vmap`` over
 ``functional_call`` runs the stack with the models' own code.
 
-Stopping. A candidate is kept (a copy of its weights) the first time it is exact on the fitting and
-held-out examples. The pass ends when the narrowest width is exact, when the narrower widths have had half
-as many steps again as the first exact candidate needed, when the budget is spent, or when the accuracy
-trend over the last half of the elapsed time says no candidate becomes exact within the budget.
+What a search costs. A stacked step costs what the candidates' steps cost one after another (the pass is
+compute-bound on one core), so the search keeps a step's rows, not its candidates, at one training's: the
+``batch`` rows of a step are shared, each candidate taking a step on ``batch / candidates`` of them (at least
+``SEARCH_MIN_BATCH``; the same minibatch for all, drawn as one training draws them), and a candidate leaves
+the stack as soon as it cannot win, the stack re-padded to the widest width left (AdamW's moments kept), so
+steps get cheaper as candidates leave; a rung's survivors each get twice the rows (successive halving). Checks score every candidate on a fixed probe of
+``SEARCH_PROBE`` fitting (and a quarter as many held-out) examples; one exact on the probe is checked on
+every example, and only that makes it exact. A candidate leaves when it is exact (its weights kept), when a
+width no wider than its own is exact (it cannot be the narrowest), when the narrower widths have had
+``GRACE`` times the steps the first exact candidate needed, or, while none is exact, at a rung (steps
+``SEARCH_RUNG``, then 2x, 4x, ...) when it is in the less accurate half (successive halving). So the pass
+costs about the steps of one training at one training's rows per step, and ``settings["search"]`` records
+who left when and why.
+
+Stopping. The pass ends when no candidate trains on (the narrowest width is exact, or the grace is spent),
+when the budget is spent, or when the accuracy trend over the last half of the elapsed time says no
+candidate becomes exact within the budget. With one candidate (``search=False``) ``fit`` trains it on full
+``batch`` minibatches, checking every example, as before the search existed.
 
 Polish. A regressing readout must name values up to several hundred within half a unit (a relative error
 under 1e-3 on every output), which AdamW at a useful learning rate cannot settle to: its steps are the size of
@@ -46,6 +60,9 @@ GIVE_UP_AFTER = 0.25  # share of the budget before the accuracy trend may stop a
 POLISH_AFTER = 0.25  # share of the budget a regressing net spends on AdamW before the L-BFGS polish
 POLISH_ROUNDS = 10  # L-BFGS iterations between two accuracy checks of the polish
 POLISH_STALL = 3  # the polish gives up after this many checks in a row that cut the loss by less than 1%
+SEARCH_MIN_BATCH = 64  # the fewest rows a candidate of the search takes a step on
+SEARCH_PROBE = 256  # fitting examples (and a quarter as many held-out ones) every candidate is scored on at a check
+SEARCH_RUNG = 40  # steps to the search's first rung (the less accurate half dropped); the next rungs at 2x, 4x, ...
 
 
 @dataclass
@@ -169,60 +186,41 @@ def _share_each(classes: torch.Tensor, targets: torch.Tensor) -> list[float]:
     return [share_exact(classes[i], targets) for i in range(classes.shape[0])]
 
 
-def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: list[int], *, seconds: float,
-        seed: int, start: float) -> Fitted:
-    """Train every (width, seed) candidate at once; keep the narrowest exact one (lowest seed among equals),
-    or, if none is exact, the most accurate (narrowest, lowest seed among equals)."""
-    from .models import build
-    from .train import SIZE_KEYS, WIDTH_KEY, nonfinite
-
+def _split(problem, settings: dict[str, Any], seed: int):
+    """The encoding, the whole example batch and targets, and the fitting and held-out parts (a held-out tenth
+    decides when to stop, unless the examples are the domain), with the generator minibatches are drawn from."""
     ex = problem.examples
     encoding = Encoding.of(problem, ex.outputs, ex.lengths)
     batch = encoding.batch(ex.inputs, ex.lengths)
     targets = encoding.targets(ex.outputs, ex.lengths)
-    rng = np.random.default_rng(seed)  # A held-out tenth decides when to stop, unless the examples are the domain.
+    rng = np.random.default_rng(seed)
     if ex.complete or len(ex) < 20:
         fit_idx, val_idx = np.arange(len(ex)), np.arange(0)
     else:
         order = rng.permutation(len(ex))
         cut = max(1, len(ex) // 10)
         fit_idx, val_idx = np.sort(order[cut:]), np.sort(order[:cut])
+    return encoding, batch, targets, rng, fit_idx, val_idx
+
+
+def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: list[int], *, seconds: float,
+        seed: int, start: float) -> Fitted:
+    """Train the network of ``widths[0]`` from ``seeds[0]``, or with several candidates run the width search
+    (``_race``): keep the narrowest exact one or, if none is exact, the most accurate."""
+    if len(widths) * len(seeds) > 1:
+        return _race(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
+    from .models import build
+    from .train import SIZE_KEYS, WIDTH_KEY, nonfinite
+
+    encoding, batch, targets, rng, fit_idx, val_idx = _split(problem, settings, seed)
     fit_b, fit_t = batch.take(fit_idx), targets[torch.as_tensor(fit_idx)]
     val_b, val_t = batch.take(val_idx), targets[torch.as_tensor(val_idx)]
     size = settings.get("batch") or len(fit_idx)
     minibatch = len(fit_idx) > size
-
-    key = WIDTH_KEY[arch]
-    cands = [(w, s) for w in widths for s in seeds]
-    models = []
-    for w, s in cands:
-        torch.manual_seed(s)
-        models.append(build(arch, encoding, **{k: (w if k == key else settings[k]) for k in SIZE_KEYS[arch]}))
-    n, full = len(cands), max(widths)
-    single = n == 1
-    if single:
-        model = models[0]
-        params = dict(model.named_parameters())
-        objective = None
-    else:
-        torch.manual_seed(seeds[0])
-        template = build(arch, encoding, **{k: (full if k == key else settings[k]) for k in SIZE_KEYS[arch]})
-        big = dict(template.named_parameters())
-        params = {k: torch.stack([_pad(dict(m.named_parameters())[k].detach(), v.shape, w, full)
-                                  for m, (w, _) in zip(models, cands)]).requires_grad_(True) for k, v in big.items()}
-        buffers = {k: torch.stack([_pad(dict(m.named_buffers())[k], v.shape, w, full) for m, (w, _) in zip(models, cands)])
-                   for k, v in template.named_buffers()}
-        objective, classes_of = _Objective(template), _Classes(template)
-
-        def losses(b: Batch, t: torch.Tensor) -> torch.Tensor:
-            pb = {**{"model." + k: v for k, v in params.items()}, **{"model." + k: v for k, v in buffers.items()}}
-            return vmap(lambda p: functional_call(objective, p, (b, t)))(pb)
-
-        def classes(b: Batch) -> torch.Tensor:
-            pb = {**{"model." + k: v for k, v in params.items()}, **{"model." + k: v for k, v in buffers.items()}}
-            return vmap(lambda p: functional_call(classes_of, p, (b,)))(pb)
-
-    opt = torch.optim.AdamW(list(params.values()), lr=settings["lr"], weight_decay=settings["weight_decay"],
+    w, s = widths[0], seeds[0]
+    torch.manual_seed(s)
+    model = build(arch, encoding, **{k: (w if k == WIDTH_KEY[arch] else settings[k]) for k in SIZE_KEYS[arch]})
+    opt = torch.optim.AdamW(list(model.parameters()), lr=settings["lr"], weight_decay=settings["weight_decay"],
                             betas=(0.9, 0.98))
     every = settings["eval_every"]
     regress = bool(settings.get("regress"))
@@ -232,63 +230,39 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
     adam_until = began + POLISH_AFTER * (seconds - began) if regress else seconds
     polish = False
     steps, status, reasons = 0, "budget", []
-    kept: dict[int, dict[str, torch.Tensor]] = {}
-    exact_at: list[int | None] = [None] * n
-    alive = [True] * n
+    exact_at = None
     history: list[tuple[float, float, float]] = []
     last_loss = float("inf")
-    accs = [0.0] * n
+    acc = 0.0
     perm, pos = None, 0
     while True:
         if steps % every == 0:
             with torch.no_grad():
-                if single:
-                    bad = nonfinite(model)
-                    if bad:  # a step can break weights the next loss would not show (a budget stop, unused rows)
-                        status = "error"
-                        reasons.append(f"training diverged: the weights ({', '.join(bad)}) became NaN or inf by step {steps}")
-                        break
-                    model.eval()
-                    fit_acc = [share_exact(predicted(model, fit_b), fit_t)]
-                    val_acc = [share_exact(predicted(model, val_b), val_t) if val_b.size else 1.0]
-                else:
-                    for i in range(n):
-                        if alive[i] and not all(bool(torch.isfinite(p[i]).all()) for p in params.values()):
-                            alive[i] = False
-                    fit_acc = _share_each(classes(fit_b), fit_t)
-                    val_acc = _share_each(classes(val_b), val_t) if val_b.size else [1.0] * n
-            for i in range(n):
-                accs[i] = min(fit_acc[i], val_acc[i]) if alive[i] else 0.0
-                if alive[i] and exact_at[i] is None and fit_acc[i] == 1.0 and val_acc[i] == 1.0:
-                    exact_at[i] = steps
-                    kept[i] = {k: v.detach()[i].clone() for k, v in params.items()} if not single else {}
-            done = [i for i in range(n) if exact_at[i] is not None]
-            if done:
-                narrowest = min(cands[i][0] for i in done)
-                first = min(exact_at[i] for i in done)
-                if narrowest == widths[0] or steps >= GRACE * first or not any(
-                        alive[i] and cands[i][0] < narrowest for i in range(n)):
-                    status = "trained"
+                bad = nonfinite(model)
+                if bad:  # a step can break weights the next loss would not show (a budget stop, unused rows)
+                    status = "error"
+                    reasons.append(f"training diverged: the weights ({', '.join(bad)}) became NaN or inf by step {steps}")
                     break
-            elapsed = time.perf_counter() - start
-            if not any(alive):
-                status = "error"
-                reasons.append(f"training diverged: every candidate's weights became NaN or inf by step {steps}")
+                model.eval()
+                fit_acc = share_exact(predicted(model, fit_b), fit_t)
+                val_acc = share_exact(predicted(model, val_b), val_t) if val_b.size else 1.0
+            acc = min(fit_acc, val_acc)
+            if acc == 1.0:
+                exact_at, status = steps, "trained"
                 break
+            elapsed = time.perf_counter() - start
             if elapsed > adam_until:
-                if done:
-                    status = "trained"
-                elif elapsed < seconds:
+                if elapsed < seconds:
                     polish = True
                 else:
                     reasons.append(f"stopped at the {seconds:g} s budget after {steps} steps before reaching 100%")
                 break
-            history.append((elapsed, max(accs), last_loss))
+            history.append((elapsed, acc, last_loss))
             why = _hopeless(history, seconds)
-            if why and not done and regress:
+            if why and regress:
                 polish = True
                 break
-            if why and not done:
+            if why:
                 reasons.append(f"stopped early, at {elapsed:.3g} s of the {seconds:g} s budget after {steps} steps: {why}")
                 break
         if minibatch:
@@ -300,49 +274,245 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
         else:
             step_b, step_t = fit_b, fit_t
         opt.zero_grad(set_to_none=True)
-        if single:
-            model.train()
-            loss = loss_of(model, step_b, step_t)
-            if not torch.isfinite(loss):
-                status = "error"
-                reasons.append(f"training diverged: the loss became {loss.detach().item()} at step {steps}")
-                break
-        else:
-            each = losses(step_b, step_t)
-            finite = torch.isfinite(each.detach())
-            for i in range(n):
-                if alive[i] and not bool(finite[i]):
-                    alive[i] = False
-            if not any(alive):
-                status = "error"
-                reasons.append(f"training diverged: every candidate's loss became NaN or inf at step {steps}")
-                break
-            loss = torch.where(finite, each, 0.0).sum()
+        model.train()
+        loss = loss_of(model, step_b, step_t)
+        if not torch.isfinite(loss):
+            status = "error"
+            reasons.append(f"training diverged: the loss became {loss.detach().item()} at step {steps}")
+            break
         loss.backward()
-        last_loss = float(loss.detach()) / n
-        if not single:
-            for p in params.values():  # a diverged candidate stops moving (its NaNs must not reach the others' steps)
-                if p.grad is not None and not all(alive):
-                    p.grad[[i for i in range(n) if not alive[i]]] = 0.0
+        last_loss = float(loss.detach())
         opt.step()
         steps += 1
+    extra: dict[str, Any] = {}
+    exact = [[exact_at is not None]]
+    if polish and status == "budget":
+        ok, note, rounds = _polish(model, fit_b, fit_t, val_b, val_t, start + seconds)
+        extra["polish"] = {"rounds": rounds, "exact": ok}
+        if ok:
+            status, exact = "trained", [[True]]
+        else:
+            reasons.append(note)
+    model.eval()
+    with torch.no_grad():
+        held = share_exact(predicted(model, val_b), val_t) if len(val_idx) else None
+    return Fitted(model, encoding, w, s, status, reasons, steps, exact, [[exact_at]], batch, targets, held,
+                  len(fit_idx), extra)
 
-    exact = [[exact_at[widths.index(w) * len(seeds) + seeds.index(s)] is not None for s in seeds] for w in widths]
-    at = [[exact_at[widths.index(w) * len(seeds) + seeds.index(s)] for s in seeds] for w in widths]
+
+def _restack(tensors: dict[str, torch.Tensor], rows: list[int], own: list[dict[str, torch.Size]], cands, old: int,
+             new: int, shapes: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
+    """The stacked ``tensors`` (padded to width ``old``) kept at ``rows`` only, each re-padded to width ``new``
+    (``shapes``: a width-``new`` network's); ``own[i]``: candidate ``rows[i]``'s own shapes."""
+    return {k: torch.stack([_pad(_unpad(v.detach()[r], own[j][k], cands[r][0], old), shapes[k], cands[r][0], new)
+                            for j, r in enumerate(rows)]) for k, v in tensors.items()}
+
+
+def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: list[int], *, seconds: float,
+          seed: int, start: float) -> Fitted:
+    """The width search: every (width, seed) candidate trained at once, candidates dropped as they lose, so the
+    pass costs about what one training costs (see the module's docstring)."""
+    from .models import build
+    from .train import SIZE_KEYS, WIDTH_KEY
+
+    encoding, batch, targets, rng, fit_idx, val_idx = _split(problem, settings, seed)
+    fit_b, fit_t = batch.take(fit_idx), targets[torch.as_tensor(fit_idx)]
+    val_b, val_t = batch.take(val_idx), targets[torch.as_tensor(val_idx)]
+    probe = np.random.default_rng([seed, 1])  # its own generator: the minibatches stay those of ``rng``
+    fit_p = np.sort(probe.permutation(len(fit_idx))[:SEARCH_PROBE])
+    val_p = np.sort(probe.permutation(len(val_idx))[:SEARCH_PROBE // 4])
+    probe_fb, probe_ft = fit_b.take(fit_p), fit_t[torch.as_tensor(fit_p)]
+    probe_vb, probe_vt = val_b.take(val_p), val_t[torch.as_tensor(val_p)]
+    size = settings.get("batch") or len(fit_idx)
+
+    key = WIDTH_KEY[arch]
+    cands = [(w, s) for w in widths for s in seeds]
+    n = len(cands)
+    models = []
+    for w, s in cands:
+        torch.manual_seed(s)
+        models.append(build(arch, encoding, **{k: (w if k == key else settings[k]) for k in SIZE_KEYS[arch]}))
+    own_p = [{k: v.shape for k, v in m.named_parameters()} for m in models]
+    own_b = [{k: v.shape for k, v in m.named_buffers()} for m in models]
+    alive = list(range(n))  # the rows of the stack, in candidate order
+    full = max(widths)
+    widest = max(alive, key=lambda i: cands[i][0])
+    params = {k: torch.stack([_pad(dict(m.named_parameters())[k].detach(), v, cands[i][0], full)
+                              for i, m in enumerate(models)]).requires_grad_(True) for k, v in own_p[widest].items()}
+    buffers = {k: torch.stack([_pad(dict(m.named_buffers())[k], v, cands[i][0], full) for i, m in enumerate(models)])
+               for k, v in own_b[widest].items()}
+    template = models[widest]  # functional_call takes its code; the shapes come from the stacked tensors
+    objective, classes_of = _Objective(template), _Classes(template)
+
+    def stacked(rows=None):
+        pb = {**{"model." + k: v for k, v in params.items()}, **{"model." + k: v for k, v in buffers.items()}}
+        return pb if rows is None else {k: v[rows] for k, v in pb.items()}
+
+    def losses(b: Batch, t: torch.Tensor) -> torch.Tensor:
+        return vmap(lambda p: functional_call(objective, p, (b, t)))(stacked())
+
+    def named(b: Batch, rows=None) -> torch.Tensor:
+        return vmap(lambda p: functional_call(classes_of, p, (b,)))(stacked(rows))
+
+    def make_opt():
+        return torch.optim.AdamW(list(params.values()), lr=settings["lr"], weight_decay=settings["weight_decay"],
+                                 betas=(0.9, 0.98))
+
+    opt = make_opt()
+    every = settings["eval_every"]
+    regress = bool(settings.get("regress"))
+    began = time.perf_counter() - start if regress else 0.0
+    adam_until = began + POLISH_AFTER * (seconds - began) if regress else seconds
+    polish = False
+    steps, status, reasons = 0, "budget", []
+    kept: dict[int, dict[str, torch.Tensor]] = {}  # weights (own shapes) of exact and dropped candidates
+    exact_at: list[int | None] = [None] * n
+    trained_steps: list[int] = [0] * n
+    accs = [0.0] * n
+    dropped: list[dict[str, Any]] = []
+    history: list[tuple[float, float, float]] = []
+    last_loss = float("inf")
+    rung = SEARCH_RUNG
+    share = n  # a step's rows are split this many ways; halved at each rung, as successive halving doubles a survivor's
+    perm, pos = None, 0
+
+    def own_weights(i: int) -> dict[str, torch.Tensor]:
+        row = alive.index(i)
+        return {k: _unpad(v.detach()[row], own_p[i][k], cands[i][0], full).clone() for k, v in params.items()}
+
+    def leave(gone: dict[int, str]) -> None:
+        """Take candidates out of the stack (their weights kept), re-stacked at the widest width left."""
+        nonlocal params, buffers, opt, full, alive
+        if not gone:
+            return
+        for i, why in gone.items():
+            kept.setdefault(i, own_weights(i))
+            if why != "exact":
+                dropped.append({"width": cands[i][0], "seed": cands[i][1], "step": steps, "why": why})
+        rows = [r for r, i in enumerate(alive) if i not in gone]
+        left = [alive[r] for r in rows]
+        if not left:
+            alive = []
+            return
+        new = max(cands[i][0] for i in left)
+        wide = max(left, key=lambda i: cands[i][0])
+        state = {name: opt.state[p] for name, p in params.items() if p in opt.state}
+        params = {k: v.requires_grad_(True) for k, v in
+                  _restack(params, rows, [own_p[i] for i in left], [cands[i] for i in alive], full, new, own_p[wide]).items()}
+        buffers = _restack(buffers, rows, [own_b[i] for i in left], [cands[i] for i in alive], full, new, own_b[wide])
+        fresh = make_opt()
+        for name, p in params.items():
+            if name in state:
+                old = state[name]
+                moved = {m: _restack({name: old[m]}, rows, [own_p[i] for i in left], [cands[i] for i in alive], full,
+                                     new, own_p[wide])[name] for m in ("exp_avg", "exp_avg_sq")}
+                fresh.state[p] = {"step": old["step"].clone(), **moved}
+        opt, full, alive = fresh, new, left
+
+    while True:
+        if steps % every == 0:
+            with torch.no_grad():
+                finite = [all(bool(torch.isfinite(v[r]).all()) for v in params.values()) for r in range(len(alive))]
+                fit_acc = _share_each(named(probe_fb), probe_ft)
+                val_acc = _share_each(named(probe_vb), probe_vt) if len(val_p) else [1.0] * len(alive)
+                gone: dict[int, str] = {}
+                for r, i in enumerate(alive):
+                    if not finite[r]:
+                        gone[i], accs[i] = "diverged", 0.0
+                        continue
+                    accs[i] = min(fit_acc[r], val_acc[r])
+                    if accs[i] == 1.0:  # exact on the probe: now on every example
+                        whole = [share_exact(named(b, [r])[0], t) for b, t in ((fit_b, fit_t), (val_b, val_t)) if b.size]
+                        if min(whole) == 1.0:
+                            exact_at[i], gone[i] = steps, "exact"
+                        else:
+                            accs[i] = min(whole)
+            done = [i for i in range(n) if exact_at[i] is not None]
+            if done:
+                narrowest = min(cands[i][0] for i in done)
+                first = min(exact_at[i] for i in done)
+                for i in alive:
+                    if i not in gone and cands[i][0] >= narrowest:
+                        gone[i] = f"width {narrowest} is exact"
+                    elif i not in gone and steps >= GRACE * first:
+                        gone[i] = f"no exact width below {narrowest} after {GRACE:g}x the steps width {narrowest} needed"
+            elif steps >= rung and len(alive) - len(gone) > 1:
+                # ties go to the wider candidate: equal accuracy (a majority-class plateau) says nothing of who
+                # learns, and a narrow net on a plateau is the likelier to stay there
+                left = sorted((i for i in alive if i not in gone), key=lambda i: (-accs[i], -cands[i][0], cands[i][1]))
+                for i in left[(len(left) + 1) // 2:]:
+                    gone[i] = f"in the less accurate half at the rung of step {steps} ({accs[i]:.3f})"
+                rung, share = 2 * rung, max(1, share // 2)
+            leave(gone)
+            if not alive:
+                status = "trained" if done else "error"
+                if not done:
+                    reasons.append(f"training diverged: every candidate's weights became NaN or inf by step {steps}")
+                break
+            elapsed = time.perf_counter() - start
+            if elapsed > adam_until:
+                if done:
+                    status = "trained"
+                elif elapsed < seconds:
+                    polish = True
+                else:
+                    reasons.append(f"stopped at the {seconds:g} s budget after {steps} steps before reaching 100%")
+                break
+            history.append((elapsed, max(accs[i] for i in alive), last_loss))
+            why = _hopeless(history, seconds)
+            if why and not done and regress:
+                polish = True
+                break
+            if why and not done:
+                reasons.append(f"stopped early, at {elapsed:.3g} s of the {seconds:g} s budget after {steps} steps: {why}")
+                break
+        # one training's rows per step shared among the candidates; one that leaves, exact or beaten by a narrower
+        # width, frees its rows (the step gets cheaper), and only a rung gives the survivors more
+        rows_per = min(size, max(SEARCH_MIN_BATCH, -(-size // share)))
+        if len(fit_idx) > rows_per:
+            if perm is None or pos + rows_per > len(fit_idx):
+                perm, pos = torch.as_tensor(rng.permutation(len(fit_idx))), 0
+            idx = perm[pos:pos + rows_per]
+            pos += rows_per
+            step_b, step_t = fit_b.take(idx), fit_t[idx]
+        else:
+            step_b, step_t = fit_b, fit_t
+        opt.zero_grad(set_to_none=True)
+        each = losses(step_b, step_t)
+        finite_loss = torch.isfinite(each.detach())
+        loss = torch.where(finite_loss, each, 0.0).sum()
+        loss.backward()
+        last_loss = float(loss.detach()) / len(alive)
+        bad = [r for r in range(len(alive)) if not bool(finite_loss[r])]
+        if bad:  # a diverged candidate stops moving (its NaNs must not reach the others' steps); it leaves at the check
+            for p in params.values():
+                if p.grad is not None:
+                    p.grad[bad] = 0.0
+            with torch.no_grad():
+                for p in params.values():
+                    p[bad] = float("nan")
+        opt.step()
+        for i in alive:
+            trained_steps[i] += 1
+        steps += 1
+
+    for i in alive:  # still training at the end: kept as they are
+        kept[i] = own_weights(i)
     done = [i for i in range(n) if exact_at[i] is not None]
     if status == "trained":
-        best = min(done, key=lambda i: (cands[i][0], seeds.index(cands[i][1])))
+        best = min(done, key=lambda i: (cands[i][0], exact_at[i], seeds.index(cands[i][1])))
     else:
         best = max(range(n), key=lambda i: (accs[i], -cands[i][0], -seeds.index(cands[i][1])))
     w, s = cands[best]
     chosen = models[best]
-    if not single:
-        state = kept.get(best) or {k: v.detach()[best].clone() for k, v in params.items()}
-        own = dict(chosen.named_parameters())
-        with torch.no_grad():
-            for k, v in state.items():
-                own[k].copy_(_unpad(v, own[k].shape, w, full))
-    extra: dict[str, Any] = {}
+    with torch.no_grad():
+        for k, p in chosen.named_parameters():
+            p.copy_(kept[best][k])
+    extra: dict[str, Any] = {"search": {"dropped": dropped, "trained_steps": [[trained_steps[widths.index(w_) * len(seeds) + j]
+                                                                              for j in range(len(seeds))] for w_ in widths],
+                                        "networks": n}}
+    exact = [[exact_at[widths.index(w_) * len(seeds) + j] is not None for j in range(len(seeds))] for w_ in widths]
+    at = [[exact_at[widths.index(w_) * len(seeds) + j] for j in range(len(seeds))] for w_ in widths]
     if polish and status == "budget":
         ok, note, rounds = _polish(chosen, fit_b, fit_t, val_b, val_t, start + seconds)
         extra["polish"] = {"rounds": rounds, "exact": ok}

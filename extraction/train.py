@@ -35,6 +35,8 @@ SEARCH_WIDTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 # An input alphabet larger than this enters a recurrent net as numbers (MIPS), not one token per value; an
 # output with more distinct values than this is regressed (one value per head), not classified.
 NUMERIC_ALPHABET = 16
+# Whether ``train`` runs the width search unless told (see BENCHMARKS.md, "The width search").
+SEARCH_BY_DEFAULT = False
 
 
 class TrainingError(ValueError):
@@ -271,7 +273,7 @@ def _rank(attempt: dict[str, Any]) -> tuple[bool, float]:
     return attempt["status"] == "trained", min(attempt["train_accuracy"], 1.0 if held is None else held)
 
 
-def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, search: bool = False,
+def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, search: bool = SEARCH_BY_DEFAULT,
           widths=None, seeds=None, **options) -> Trained:
     """Fit ``arch`` to the examples until it is exact on them and on a held-out tenth, or ``seconds`` pass.
 
@@ -282,8 +284,11 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
 
     ``search=True`` (MIPS's search for the smallest network) trains every width in ``widths`` (default
     ``SEARCH_WIDTHS`` up to ``hidden``) from every initial seed in ``seeds`` (default ``seed`` and
-    ``seed + 1``) at once, in one batched pass (``extraction.search``), and keeps the smallest width exact on
-    the examples, the lowest seed among equals; ``settings["search"]`` records what was tried. A run whose
+    ``seed + 1``) at once, in one batched pass (``extraction.search``) that shares one training's rows per step
+    and drops candidates as they lose, and keeps the narrowest width exact on every example (the first exact
+    at that width, the lowest seed among those exact at the same check); ``settings["search"]`` records what
+    was tried (widths, seeds, which were exact and at which step, steps each trained, who left when and why,
+    networks, the chosen width). The default is ``SEARCH_BY_DEFAULT``. A run whose
     accuracy trend says it cannot become exact within ``seconds`` stops early and says so in ``reasons``.
     After training, an exact numeric network is normalised (``extraction.search.normalise``: unit rescaling where
     it is a change of basis, weights snapped to round values) only as far as it stays exact on its
@@ -342,6 +347,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
             record["polish"] = fitted.extra["polish"]
         if search:
             record["search"] = {"widths": widths, "seeds": seeds, "exact": fitted.exact, "steps": fitted.candidate_steps,
+                                **fitted.extra.get("search", {"trained_steps": [[fitted.steps]], "dropped": [], "networks": 1}),
                                 "chosen": fitted.width if fitted.status == "trained" else None}
         if fitted.status == "trained" and settings.get("numeric"):  # MIPS's integer networks, what integer readings take
             model, applied = normalise(model, encoding, fitted.batch, fitted.targets)

@@ -32,6 +32,9 @@ def test_stacked_candidates_take_the_steps_they_take_alone(widths, seeds, monkey
     monkeypatch.setattr(s.time, "perf_counter", clock)
     calls["n"] = 0
     batched = s.fit(problem, "gru", settings, widths, seeds, seconds=10.0, seed=0, start=0.0)
+    # a step's rows are shared among the candidates: each trains on minibatches of this many, as it would alone
+    rows = min(settings["batch"], max(s.SEARCH_MIN_BATCH, -(-settings["batch"] // (len(widths) * len(seeds)))))
+    settings = {**settings, "batch": rows}
     for w in widths:
         for seed in seeds:
             calls["n"] = 0
@@ -105,3 +108,62 @@ def test_training_on_noise_gives_up_well_before_the_budget():
     attempts = net.settings["attempts"]
     assert [a["path"] for a in attempts] == ["numeric", "tokens"]
     assert all(a["status"] == "budget" and any("stopped early" in r for r in a["reasons"]) for a in attempts)
+
+
+def test_the_search_records_who_left_when_and_the_winner_is_exact_on_every_example():
+    task = toy_tasks.get("binary_addition", length=5)
+    net = extraction.train(task, search=True, widths=[1, 4, 8, 16], seeds=[0, 1], seconds=30)
+    record = net.settings["search"]
+    assert net.status == "trained" and record["chosen"] == net.model.width
+    assert net.train_accuracy == 1.0 and net.heldout_accuracy in (None, 1.0)
+    assert accuracy(net.model, net.encoding, *_data(net)) == 1.0
+    assert record["networks"] == 8 and len(record["trained_steps"]) == 4
+    left = {(d["width"], d["seed"]) for d in record["dropped"]}
+    exact = {(w, s) for w, row in zip(record["widths"], record["exact"]) for s, e in zip(record["seeds"], row) if e}
+    # every candidate either became exact or left with a reason; none wider than the winner trained on past it
+    assert left | exact == {(w, s) for w in record["widths"] for s in record["seeds"]} and not left & exact
+    chosen_at = record["steps"][record["widths"].index(record["chosen"])][record["seeds"].index(net.settings["seed"])]
+    for w, row in zip(record["widths"], record["trained_steps"]):
+        if w > record["chosen"]:  # a wider candidate trains no step past the one at which the winner was exact
+            assert all(steps <= chosen_at for steps in row), (w, row, chosen_at)
+    assert all(d["why"] and d["step"] <= net.steps for d in record["dropped"])
+
+
+def test_narrower_candidates_get_the_grace_after_a_wider_one_is_exact_and_no_more():
+    from extraction.search import GRACE
+
+    task = toy_tasks.get("running_parity", length=6)
+    net = extraction.train(task, search=True, widths=[1, 16], seeds=[0], seconds=30)
+    record = net.settings["search"]
+    (narrow_at,), (wide_at,) = record["steps"]
+    assert wide_at is not None and net.status == "trained"  # width 16 learns parity
+    if narrow_at is None:  # width 1 trained until the first check past the grace, then left, and 16 was kept
+        (left,) = [d for d in record["dropped"] if d["width"] == 1]
+        assert GRACE * wide_at <= left["step"] < GRACE * wide_at + net.settings["eval_every"]
+        assert "no exact width below 16" in left["why"] and record["chosen"] == 16
+    else:
+        assert record["chosen"] == 1
+
+
+def test_the_search_is_deterministic_per_seed():
+    task = toy_tasks.get("running_sum_mod", k=3, length=6)
+    a, b = (extraction.train(task, search=True, widths=[2, 3, 8], seeds=[0, 1], seconds=30) for _ in range(2))
+    assert a.settings["search"] == b.settings["search"] and a.steps == b.steps
+    for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()):
+        assert torch.equal(x, y)
+
+
+def test_search_false_trains_the_one_default_network():
+    task = toy_tasks.get("running_parity", length=6)
+    net = extraction.train(task, search=False, seconds=30)
+    assert "search" not in net.settings and net.model.width == extraction.train.__globals__["DEFAULTS"]["gru"]["hidden"]
+
+
+def test_the_training_cache_key_names_the_search_setting(tmp_path):
+    from comparator.runner import training_path
+    from extraction.train import SEARCH_BY_DEFAULT
+
+    problem = problem_of(toy_tasks.get("running_parity", length=4), None, 0)
+    left = training_path(str(tmp_path), problem, 0, "auto", {}, 10.0)
+    assert left == training_path(str(tmp_path), problem, 0, "auto", {"search": SEARCH_BY_DEFAULT}, 10.0)
+    assert left != training_path(str(tmp_path), problem, 0, "auto", {"search": not SEARCH_BY_DEFAULT}, 10.0)
