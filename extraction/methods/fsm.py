@@ -335,7 +335,11 @@ def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.nda
     a block per signature, and their transitions (by majority) a machine. Every other state, in order of
     depth, is placed where that machine takes its predecessor's block on its symbol, when what is known of
     it agrees with that block; else in the first block it agrees with wherever both are known (a greedy
-    rule), else in a block of its own. With ``slack``, signatures within ``slack`` of the columns of a
+    rule), else in a block of its own. The transitions of each depth's placed states then define the
+    machine where the known states' leave it undefined: on a bounded domain a block's only known states
+    may be too deep for any known successor (the one prefix that opens five brackets in a domain of
+    length ten), and its deeper members must still follow it (to the block of four open brackets) rather
+    than the first block they agree with on the few columns they know (the sink's). With ``slack``, signatures within ``slack`` of the columns of a
     much more common one join its block (``_signature_blocks``), and "agrees" allows as many differences.
     Returns the blocks and each block's signature (-1 unknown)."""
     block = np.full(sig.shape[0], -1, dtype=np.int64)
@@ -353,11 +357,7 @@ def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.nda
     inner = known & ((prev < 0) | known[np.maximum(prev, 0)])
     delta = np.full(len(reps) * n_sym, -1, dtype=np.int64)
     if inner.any():
-        keys = before(inner) * n_sym + sym_ids[inner]
-        pairs, counts = np.unique(np.stack([keys, block[inner]], axis=1), axis=0, return_counts=True)
-        order = np.lexsort((-counts, pairs[:, 0]))
-        first = np.unique(pairs[order, 0], return_index=True)[1]
-        delta[pairs[order][first, 0]] = pairs[order][first, 1]
+        _extend(delta, before(inner) * n_sym + sym_ids[inner], block[inner])
     for d in np.unique(depth[~known]):
         here = np.nonzero(~known & (depth == d))[0]
         b = before(here)
@@ -381,7 +381,21 @@ def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.nda
                 block[i] = len(reps)
                 reps.append(u.copy())
                 table = np.vstack([table, u[None, :]])
+        # the transitions just placed extend the machine where the known states leave it undefined, so a
+        # deeper state follows the machine rather than the first block it happens to agree with
+        delta = np.concatenate([delta, np.full(len(reps) * n_sym - delta.size, -1, dtype=np.int64)])
+        _extend(delta, before(here) * n_sym + sym_ids[here], block[here])
     return block, reps
+
+
+def _extend(delta: np.ndarray, keys: np.ndarray, targets: np.ndarray) -> None:
+    """Set ``delta[key]`` to the most common target of each key where it is still undefined (-1)."""
+    pairs, counts = np.unique(np.stack([keys, targets], axis=1), axis=0, return_counts=True)
+    order = np.lexsort((-counts, pairs[:, 0]))
+    first = np.unique(pairs[order, 0], return_index=True)[1]
+    key, target = pairs[order][first, 0], pairs[order][first, 1]
+    undefined = delta[key] < 0
+    delta[key[undefined]] = target[undefined]
 
 
 def _within(a: np.ndarray, b: np.ndarray, allowed: int) -> np.ndarray:
