@@ -61,11 +61,11 @@ def recurrent_only(trained) -> list[str]:
 
 class StateTrace:
     """Hidden states of every prefix of the domain's sequences (or of a stated sample of ``cap`` of
-    them), with the symbol read at each step."""
+    them, drawn with ``seed``), with the symbol read at each step."""
 
-    def __init__(self, trained, cap: int = 5_000):
+    def __init__(self, trained, cap: int = 5_000, seed: int = 0):
         task, model, enc = trained.problem, trained.model, trained.encoding
-        self.inputs, self.lengths, self.complete = task.domain_inputs(cap)
+        self.inputs, self.lengths, self.complete = task.domain_inputs(cap, seed)
         batch = enc.batch(self.inputs, self.lengths)
         with torch.no_grad(), recording(model, "cell") as seen:
             model(batch)
@@ -589,8 +589,9 @@ def _centroids(tr, grid, to_min, number, n_states) -> dict[int, np.ndarray]:
 
 
 def interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs: int) -> float | None:
-    """F2: set the network's state at a step of one input to its state at a step of another; the program
-    gets the matching state value; the outputs from there on must agree."""
+    """F2: set the network's state at a step of one input to its state at a step of another (one from which
+    the first input's rest stays within the domain's lengths, ``continues``); the program gets the
+    matching state value; the outputs from there on must agree."""
     rows = np.nonzero(tr.lengths >= 1)[0]
     if rows.size < 2:
         return None
@@ -601,9 +602,11 @@ def interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs: 
     scal = [n for n in tr.inputs if tr.inputs[n].ndim == 1]
     key = np.stack([tr.inputs[n] for n in scal], axis=1) if scal else np.zeros((tr.lengths.size, 0), dtype=np.int64)
     src = np.array([rng.choice(rows[(key[rows] == key[b]).all(axis=1)]) for b in base])
+    longest = int(tr.lengths.max())
     for b, s in zip(base, src):
         i = int(rng.integers(tr.lengths[b]))
-        j = int(rng.integers(tr.lengths[s]))
+        # a source step from which the base's rest stays within the domain's lengths (``continues``)
+        j = int(rng.integers(min(int(tr.lengths[s]), longest - int(tr.lengths[b]) + i + 1)))
         q = number.get(to_min.get(int(grid[s, j]), -1))
         if q is None:
             continue
@@ -713,10 +716,22 @@ def program_states(tr: StateTrace, mach, state_var: str):
     return envs, values, outs, finals
 
 
+def continues(source_step, base_length, base_step, longest: int):
+    """Does an interchange ask only about the domain: the source's prefix up to ``source_step`` followed by
+    the base's rest after ``base_step`` no longer than the domain's longest sequence? The network's state
+    after the source's prefix is then asked about continuations that some input of the domain makes from
+    it, and the program's state there is the one that answers for them. Beyond, neither the network (never
+    trained there) nor the reading (a machine over the domain, whose states need agree only on the
+    continuations the domain has: a count of five open brackets after seven steps is the sink in a
+    domain of length ten) is bound to anything, and a mismatch says nothing about the mechanism."""
+    return np.asarray(source_step) + np.asarray(base_length) - np.asarray(base_step) <= longest
+
+
 def state_pairs(tr: StateTrace, mach, state_var: str, kind: str, rng: np.random.Generator,
                 count: int = PAIRS, candidates: int = CANDIDATES, table=None) -> tuple[np.ndarray, StatePairs]:
     """(the program's state per (row, step), up to ``count`` stratified interchanges): a base step and a
-    source step of rows with the same scalar inputs where the program's state differs and setting the
+    source step of rows with the same scalar inputs, whose composite stays within the domain's lengths
+    (``continues``), where the program's state differs and setting the
     base's state to the source's after that step changes the program's answer (a scan's outputs from
     that step on, a fold's result). Candidates are drawn at random (``candidates`` of them, duplicates
     dropped) and kept in their drawn order until ``count`` pass: a uniform sample of the stratified
@@ -738,7 +753,7 @@ def state_pairs(tr: StateTrace, mach, state_var: str, kind: str, rng: np.random.
     source = np.array([members[group[b]][int(p * members[group[b]].size)] for b, p in zip(base, pick)], dtype=np.int64)
     source_step = (rng.random(candidates) * tr.lengths[source]).astype(np.int64)
     q = values[source, source_step]
-    keep = values[base, step] != q
+    keep = (values[base, step] != q) & continues(source_step, tr.lengths[base], step, int(tr.lengths.max()))
     seen, chosen, cfs = set(), [], []
     cache: dict = {}
     for c in np.nonzero(keep)[0]:
