@@ -65,13 +65,13 @@ class DomainEqOracle:
     def __init__(self, trained, letters: list[tuple[int, ...]], walks, cap: int = 20_000, seed: int = 0):
         from aalpy.base import Oracle
 
-        trace = StateTrace(trained, cap=cap, seed=seed)
+        tr = StateTrace(trained, cap=cap, seed=seed)
         index = {a: i for i, a in enumerate(letters)}
-        flat = trace.symbols.reshape(-1, trace.symbols.shape[-1])
+        flat = tr.symbols.reshape(-1, tr.symbols.shape[-1])
         ids = np.array([index.get(tuple(int(v) for v in a), -1) for a in map(tuple, flat)], dtype=np.int64)
-        self.symbols = ids.reshape(trace.symbols.shape[:2])  # [n, T] letter ids
-        self.outputs = trace.outputs  # [n, T, arity]
-        self.valid = trace.valid & (self.symbols >= 0)
+        self.symbols = ids.reshape(tr.symbols.shape[:2])  # [n, T] letter ids
+        self.outputs = tr.outputs  # [n, T, arity]: the network's answers
+        self.valid = tr.valid & (self.symbols >= 0)
         self.letters = letters
         outer = self
 
