@@ -188,6 +188,16 @@ def _unpad(big: torch.Tensor, small_shape: torch.Size, width: int, full: int) ->
     return out
 
 
+def _settle(exact_at: list, kept: dict, loose_at: list, loose: dict, reasons: list[str], when: str) -> list[int]:
+    """The wait for the margin is over: every candidate exact by argmax counts as exact, with its latest
+    argmax-exact weights; returns the exact candidates."""
+    for i, at in enumerate(loose_at):
+        if at is not None and exact_at[i] is None:
+            exact_at[i], kept[i] = at, loose[i]
+    reasons.append(f"exact on its examples, but some output named with probability under {SURE} {when}")
+    return [i for i, at in enumerate(exact_at) if at is not None]
+
+
 def _share_each(classes: torch.Tensor, targets: torch.Tensor) -> list[float]:
     return [share_exact(classes[i], targets) for i in range(classes.shape[0])]
 
@@ -296,13 +306,7 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
             done = [i for i in range(n) if exact_at[i] is not None]
             if not done and any(a is not None for a in loose_at) and steps >= SETTLE * max(every, min(
                     a for a in loose_at if a is not None)):
-                # no margin in SETTLE times the steps the first argmax-exact candidate needed: take that
-                for i in range(n):
-                    if loose_at[i] is not None:
-                        exact_at[i], kept[i] = loose_at[i], loose[i]
-                done = [i for i in range(n) if exact_at[i] is not None]
-                reasons.append(f"exact on its examples, but some output named with probability under {SURE} after "
-                               f"{steps} steps")
+                done = _settle(exact_at, kept, loose_at, loose, reasons, f"after {steps} steps")
             if done:
                 narrowest = min(cands[i][0] for i in done)
                 first = min(exact_at[i] for i in done)
@@ -316,12 +320,7 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
                 reasons.append(f"training diverged: every candidate's weights became NaN or inf by step {steps}")
                 break
             if elapsed > adam_until and not done and any(a is not None for a in loose_at):
-                for i in range(n):  # the budget is out: the argmax-exact fallback
-                    if loose_at[i] is not None:
-                        exact_at[i], kept[i] = loose_at[i], loose[i]
-                done = [i for i in range(n) if exact_at[i] is not None]
-                reasons.append(f"exact on its examples, but some output named with probability under {SURE} when "
-                               "the budget ran out")
+                done = _settle(exact_at, kept, loose_at, loose, reasons, "when the budget ran out")
             if elapsed > adam_until:
                 if done:
                     status = "trained"
@@ -332,6 +331,11 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
                 break
             history.append((elapsed, max(accs), last_loss))
             why = _hopeless(history, seconds)
+            if why and not done and any(a is not None for a in loose_at):
+                # waiting for the margin, the accuracy fell back below exact: the argmax-exact weights stand
+                done = _settle(exact_at, kept, loose_at, loose, reasons, f"when its accuracy stopped rising ({why})")
+                status = "trained"
+                break
             if why and not done and regress:
                 polish = True
                 break
