@@ -61,11 +61,11 @@ def recurrent_only(trained) -> list[str]:
 
 class StateTrace:
     """Hidden states of every prefix of the domain's sequences (or of a stated sample of ``cap`` of
-    them, drawn with ``seed``), with the symbol read at each step."""
+    them), with the symbol read at each step."""
 
-    def __init__(self, trained, cap: int = 5_000, seed: int = 0):
+    def __init__(self, trained, cap: int = 5_000):
         task, model, enc = trained.problem, trained.model, trained.encoding
-        self.inputs, self.lengths, self.complete = task.domain_inputs(cap, seed)
+        self.inputs, self.lengths, self.complete = task.domain_inputs(cap)
         batch = enc.batch(self.inputs, self.lengths)
         with torch.no_grad(), recording(model, "cell") as seen:
             model(batch)
