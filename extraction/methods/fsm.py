@@ -335,7 +335,11 @@ def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.nda
     a block per signature, and their transitions (by majority) a machine. Every other state, in order of
     depth, is placed where that machine takes its predecessor's block on its symbol, when what is known of
     it agrees with that block; else in the first block it agrees with wherever both are known (a greedy
-    rule), else in a block of its own. With ``slack``, signatures within ``slack`` of the columns of a
+    rule), else in a block of its own. The transitions of each depth's placed states then define the
+    machine where the known states' leave it undefined: on a bounded domain a block's only known states
+    may be too deep for any known successor (the one prefix that opens five brackets in a domain of
+    length ten), and its deeper members must still follow it (to the block of four open brackets) rather
+    than the first block they agree with on the few columns they know (the sink's). With ``slack``, signatures within ``slack`` of the columns of a
     much more common one join its block (``_signature_blocks``), and "agrees" allows as many differences.
     Returns the blocks and each block's signature (-1 unknown)."""
     block = np.full(sig.shape[0], -1, dtype=np.int64)
@@ -353,11 +357,7 @@ def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.nda
     inner = known & ((prev < 0) | known[np.maximum(prev, 0)])
     delta = np.full(len(reps) * n_sym, -1, dtype=np.int64)
     if inner.any():
-        keys = before(inner) * n_sym + sym_ids[inner]
-        pairs, counts = np.unique(np.stack([keys, block[inner]], axis=1), axis=0, return_counts=True)
-        order = np.lexsort((-counts, pairs[:, 0]))
-        first = np.unique(pairs[order, 0], return_index=True)[1]
-        delta[pairs[order][first, 0]] = pairs[order][first, 1]
+        _extend(delta, before(inner) * n_sym + sym_ids[inner], block[inner])
     for d in np.unique(depth[~known]):
         here = np.nonzero(~known & (depth == d))[0]
         b = before(here)
@@ -381,7 +381,21 @@ def _place(sig: np.ndarray, known: np.ndarray, prev: np.ndarray, sym_ids: np.nda
                 block[i] = len(reps)
                 reps.append(u.copy())
                 table = np.vstack([table, u[None, :]])
+        # the transitions just placed extend the machine where the known states leave it undefined, so a
+        # deeper state follows the machine rather than the first block it happens to agree with
+        delta = np.concatenate([delta, np.full(len(reps) * n_sym - delta.size, -1, dtype=np.int64)])
+        _extend(delta, before(here) * n_sym + sym_ids[here], block[here])
     return block, reps
+
+
+def _extend(delta: np.ndarray, keys: np.ndarray, targets: np.ndarray) -> None:
+    """Set ``delta[key]`` to the most common target of each key where it is still undefined (-1)."""
+    pairs, counts = np.unique(np.stack([keys, targets], axis=1), axis=0, return_counts=True)
+    order = np.lexsort((-counts, pairs[:, 0]))
+    first = np.unique(pairs[order, 0], return_index=True)[1]
+    key, target = pairs[order][first, 0], pairs[order][first, 1]
+    undefined = delta[key] < 0
+    delta[key[undefined]] = target[undefined]
 
 
 def _within(a: np.ndarray, b: np.ndarray, allowed: int) -> np.ndarray:
@@ -575,8 +589,9 @@ def _centroids(tr, grid, to_min, number, n_states) -> dict[int, np.ndarray]:
 
 
 def interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs: int) -> float | None:
-    """F2: set the network's state at a step of one input to its state at a step of another; the program
-    gets the matching state value; the outputs from there on must agree."""
+    """F2: set the network's state at a step of one input to its state at a step of another (one from which
+    the first input's rest stays within the domain's lengths, ``continues``); the program gets the
+    matching state value; the outputs from there on must agree."""
     rows = np.nonzero(tr.lengths >= 1)[0]
     if rows.size < 2:
         return None
@@ -587,9 +602,11 @@ def interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs: 
     scal = [n for n in tr.inputs if tr.inputs[n].ndim == 1]
     key = np.stack([tr.inputs[n] for n in scal], axis=1) if scal else np.zeros((tr.lengths.size, 0), dtype=np.int64)
     src = np.array([rng.choice(rows[(key[rows] == key[b]).all(axis=1)]) for b in base])
+    longest = int(tr.lengths.max())
     for b, s in zip(base, src):
         i = int(rng.integers(tr.lengths[b]))
-        j = int(rng.integers(tr.lengths[s]))
+        # a source step from which the base's rest stays within the domain's lengths (``continues``)
+        j = int(rng.integers(min(int(tr.lengths[s]), longest - int(tr.lengths[b]) + i + 1)))
         q = number.get(to_min.get(int(grid[s, j]), -1))
         if q is None:
             continue
@@ -699,10 +716,22 @@ def program_states(tr: StateTrace, mach, state_var: str):
     return envs, values, outs, finals
 
 
+def continues(source_step, base_length, base_step, longest: int):
+    """Does an interchange ask only about the domain: the source's prefix up to ``source_step`` followed by
+    the base's rest after ``base_step`` no longer than the domain's longest sequence? The network's state
+    after the source's prefix is then asked about continuations that some input of the domain makes from
+    it, and the program's state there is the one that answers for them. Beyond, neither the network (never
+    trained there) nor the reading (a machine over the domain, whose states need agree only on the
+    continuations the domain has: a count of five open brackets after seven steps is the sink in a
+    domain of length ten) is bound to anything, and a mismatch says nothing about the mechanism."""
+    return np.asarray(source_step) + np.asarray(base_length) - np.asarray(base_step) <= longest
+
+
 def state_pairs(tr: StateTrace, mach, state_var: str, kind: str, rng: np.random.Generator,
                 count: int = PAIRS, candidates: int = CANDIDATES, table=None) -> tuple[np.ndarray, StatePairs]:
     """(the program's state per (row, step), up to ``count`` stratified interchanges): a base step and a
-    source step of rows with the same scalar inputs where the program's state differs and setting the
+    source step of rows with the same scalar inputs, whose composite stays within the domain's lengths
+    (``continues``), where the program's state differs and setting the
     base's state to the source's after that step changes the program's answer (a scan's outputs from
     that step on, a fold's result). Candidates are drawn at random (``candidates`` of them, duplicates
     dropped) and kept in their drawn order until ``count`` pass: a uniform sample of the stratified
@@ -724,7 +753,7 @@ def state_pairs(tr: StateTrace, mach, state_var: str, kind: str, rng: np.random.
     source = np.array([members[group[b]][int(p * members[group[b]].size)] for b, p in zip(base, pick)], dtype=np.int64)
     source_step = (rng.random(candidates) * tr.lengths[source]).astype(np.int64)
     q = values[source, source_step]
-    keep = values[base, step] != q
+    keep = (values[base, step] != q) & continues(source_step, tr.lengths[base], step, int(tr.lengths.max()))
     seen, chosen, cfs = set(), [], []
     cache: dict = {}
     for c in np.nonzero(keep)[0]:

@@ -59,6 +59,8 @@ def test_state_pairs_change_the_state_and_the_answer_from_the_step_on():
     assert len(pairs) == 256
     assert (values[pairs.base, pairs.step] != values[pairs.source, pairs.source_step]).all()
     assert (pairs.step < tr.lengths[pairs.base]).all() and (pairs.source_step < tr.lengths[pairs.source]).all()
+    # the source's prefix then the base's rest is no longer than the domain's sequences (``continues``)
+    assert (pairs.source_step + tr.lengths[pairs.base] - pairs.step <= tr.lengths.max()).all()
     for b, i, cf in zip(pairs.base, pairs.step, pairs.counterfactual):
         base = np.stack(outs[b])
         assert np.array_equal(cf[:i], base[:i]) and not np.array_equal(cf[i:tr.lengths[b]], base[i:])
