@@ -595,7 +595,6 @@ def interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs: 
     rows = np.nonzero(tr.lengths >= 1)[0]
     if rows.size < 2:
         return None
-    model, enc = trained.model, trained.encoding
     hits, total = 0, 0
     base = rng.choice(rows, size=min(pairs, rows.size * 4))
     # the source shares the base's scalar inputs (a fold's target): the intervention is on the state alone
@@ -610,39 +609,43 @@ def interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs: 
         q = number.get(to_min.get(int(grid[s, j]), -1))
         if q is None:
             continue
-        vec = torch.as_tensor(tr.states[s, j], dtype=torch.float32)
-        one = {k: v[b:b + 1] for k, v in tr.inputs.items()}
-        batch = enc.batch(one, tr.lengths[b:b + 1])
-
-        def patch(call, out, i=i, vec=vec):
-            if call == i:
-                out = out.clone()
-                out[0] = vec
-                return out
-            return None
-
-        with torch.no_grad(), patching(model, "cell", patch):
-            got = enc.decode(model(batch), tr.lengths[b:b + 1])[0]
-        # the program: run to step i, set the state, run on
-        env = mach.start(_scalars(tr, b, mach))
-        want = []
-        for t in range(int(tr.lengths[b])):
-            env, y = mach.step(env, tuple(int(tr.inputs[n][b, t]) for n in mach.iters))
-            if t == i:
-                env = dict(env)
-                env[state_var] = q
-                y = mach._body and _yield_again(mach, env)
-            want.append(y)
-        if trained.problem.kind == "scan":
-            L = int(tr.lengths[b])
-            g = np.asarray(got)[:L].reshape(L, -1)[i:]
-            w = np.asarray([np.atleast_1d(v) for v in want[i:]]).reshape(L - i, -1)
-            ok = bool(np.array_equal(g, w))
-        else:
-            ok = bool(np.array_equal(np.atleast_1d(got), np.atleast_1d(mach.finish(env))))
+        ok = interchange_holds(trained, tr, mach, int(b), i, tr.states[s, j], {state_var: q})
         hits += ok
         total += 1
     return hits / total if total else None
+
+
+def interchange_holds(trained, tr, mach, b: int, i: int, vec: np.ndarray, values: dict) -> bool:
+    """One interchange: the network's cell output at step ``i`` of row ``b`` set to ``vec``, the program's
+    state variables set to ``values`` after that step; do the outputs from there on (a fold's result) agree?"""
+    model, enc = trained.model, trained.encoding
+    state = torch.as_tensor(vec, dtype=torch.float32)
+    batch = enc.batch({k: v[b:b + 1] for k, v in tr.inputs.items()}, tr.lengths[b:b + 1])
+
+    def patch(call, out):
+        if call == i:
+            out = out.clone()
+            out[0] = state
+            return out
+        return None
+
+    with torch.no_grad(), patching(model, "cell", patch):
+        got = enc.decode(model(batch), tr.lengths[b:b + 1])[0]
+    # the program: run to step i, set the state, run on
+    env = mach.start(_scalars(tr, b, mach))
+    want = []
+    for t in range(int(tr.lengths[b])):
+        env, y = mach.step(env, tuple(int(tr.inputs[n][b, t]) for n in mach.iters))
+        if t == i:
+            env = {**env, **values}
+            y = mach._body and _yield_again(mach, env)
+        want.append(y)
+    if trained.problem.kind == "scan":
+        length = int(tr.lengths[b])
+        g = np.asarray(got)[:length].reshape(length, -1)[i:]
+        w = np.asarray([np.atleast_1d(v) for v in want[i:]]).reshape(length - i, -1)
+        return bool(np.array_equal(g, w))
+    return bool(np.array_equal(np.atleast_1d(got), np.atleast_1d(mach.finish(env))))
 
 
 def _yield_again(mach, env):

@@ -31,18 +31,17 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from programs.ast import Assign, Const, For, Return, Tuple, Var, Yield
+from programs.ast import Assign, Const, For, Return, Tuple, Yield
 from programs.budget import Budget
 from programs.interpreter import Machine
 from programs.printer import to_source
 from programs.program import Program
 from programs.semantics import SCALAR
 
-from ..hooks import patching
 from ..machine import fresh
 from ..registry import Reading, extractor
 from ..machine import _singular
-from .fsm import StateTrace, distributed_state, recurrent_only, signature, state_pairs
+from .fsm import StateTrace, distributed_state, interchange_holds, recurrent_only, signature, state_pairs
 from .units import affine_expr, affine_map
 
 MAX_DIM = 3  # integer coordinates read at most
@@ -579,9 +578,10 @@ def spliced(trained, tr: StateTrace, lat: Lattice, z: np.ndarray) -> float:
 def interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng, pairs: int) -> float | None:
     """F2 on the whole state: the network's cell output at a base step set to a source's state; the
     program's coordinates set to the source's; outputs from there on must agree. Pairs are drawn among
-    steps whose program states differ and rows with the same scalar inputs."""
-    model, enc = trained.model, trained.encoding
+    steps whose program states differ and rows with the same scalar inputs, the source's step one from which
+    the base's rest stays within the domain's lengths (beyond them the network was never trained)."""
     z = run_program(tr, mach, state)
+    longest = int(tr.lengths.max())
     rows = np.nonzero(tr.lengths >= 1)[0]
     if rows.size < 2:
         return None
@@ -594,47 +594,14 @@ def interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng, p
         b = int(rng.choice(rows))
         same = rows[(key[rows] == key[b]).all(axis=1)]
         s = int(rng.choice(same))
-        i, j = int(rng.integers(tr.lengths[b])), int(rng.integers(tr.lengths[s]))
+        i = int(rng.integers(tr.lengths[b]))
+        j = int(rng.integers(min(int(tr.lengths[s]), longest - int(tr.lengths[b]) + i + 1)))
         if np.array_equal(z[b, i], z[s, j]):
             continue
-        vec = torch.as_tensor(tr.states[s, j], dtype=torch.float32)
-        batch = enc.batch({k: v[b:b + 1] for k, v in tr.inputs.items()}, tr.lengths[b:b + 1])
-
-        def patch(call, out, i=i, vec=vec):
-            if call == i:
-                out = out.clone()
-                out[0] = vec
-                return out
-            return None
-
-        with torch.no_grad(), patching(model, "cell", patch):
-            got = enc.decode(model(batch), tr.lengths[b:b + 1])[0]
-        env = mach.start({n: int(tr.inputs[n][b]) for n in mach.program.scalars if n not in mach.program.shape.unused})
-        want = []
-        for t in range(int(tr.lengths[b])):
-            env, y = mach.step(env, tuple(int(tr.inputs[n][b, t]) for n in mach.iters))
-            if t == i:
-                env = dict(env)
-                env.update({v: int(q) for v, q in zip(state, z[s, j])})
-                y = _yield(mach, env)
-            want.append(y)
-        if trained.problem.kind == "scan":
-            length = int(tr.lengths[b])
-            g = np.asarray(got)[:length].reshape(length, -1)[i:]
-            w = np.asarray([np.atleast_1d(v) for v in want[i:]]).reshape(length - i, -1)
-            ok = bool(np.array_equal(g, w))
-        else:
-            ok = bool(np.array_equal(np.atleast_1d(got), np.atleast_1d(mach.finish(env))))
+        ok = interchange_holds(trained, tr, mach, b, i, tr.states[s, j], {v: int(q) for v, q in zip(state, z[s, j])})
         hits += ok
         total += 1
     return hits / total if total else None
-
-
-def _yield(mach: Machine, env):
-    for kind, item in mach._body:
-        if kind == "yield":
-            return item(env)
-    return None
 
 
 def alignments(trained, tr: StateTrace, mach: Machine, state: list[str], seed: int, budget: Budget):
