@@ -242,21 +242,31 @@ def observable_axes(trained, tr: StateTrace, max_dim: int = MAX_DIM,
 
 
 def lattice_of(tr: StateTrace, max_dim: int = MAX_DIM, trained=None) -> tuple[Lattice | None, str | None]:
-    """The traced states' integer coordinates (``Lattice``), the start state at the origin, each axis
-    oriented so its coordinates are mostly non-negative; or (None, why). The states are whitened; where
-    they spread over more than ``max_dim`` axes and the recurrence is linear on them, the observable
-    axes (``observable_axes``) are read instead."""
+    """The traced states' integer coordinates (``Lattice``), by the first way that finds them: the whitened
+    states on a lattice (``_whitened``); the observable directions of a recurrence linear on its steps
+    (``observable_axes``); what the network says from each state (``behaviour``). (None, why) when none
+    does, with each one's reason."""
+    found, why = _whitened(tr, max_dim)
+    if found is not None or trained is None:
+        return found, why
+    reasons = [why]
+    obs, other = observable_axes(trained, tr, max_dim)
+    if obs is not None:
+        found, other = _observed(tr, obs * trained.model.readout.scale, max_dim)
+        if found is not None:
+            return found, None
+    reasons.append(other)
+    found, third = behaviour(trained, tr, max_dim)
+    if found is not None:
+        return found, None
+    return None, "; ".join(reasons + [third])
+
+
+def _whitened(tr: StateTrace, max_dim: int) -> tuple[Lattice | None, str | None]:
+    """The states less the start in their principal axes, on a lattice (``integer_lattice``), the start
+    at the origin (up to its rounding), each axis oriented so its coordinates are mostly non-negative."""
     pts = tr.states[tr.valid]
     y, axes, why = whiten(pts, tr.h0, max_dim)
-    if why is not None and trained is not None:
-        obs, other = observable_axes(trained, tr, max_dim)
-        found = _observed(tr, obs * trained.model.readout.scale, max_dim) if obs is not None else (None, other)
-        if found[0] is not None:
-            return found
-        seen, third = behaviour(trained, tr, max_dim)
-        if seen is None:
-            return None, f"{why}; {found[1]}; {third}"
-        return seen, None
     if why is not None:
         return None, why
     n, t = tr.valid.shape
