@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, vmap
 
 from .encoding import Batch, Encoding
 
@@ -247,12 +247,7 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
     model = build(arch, encoding, **{k: (w if k == WIDTH_KEY[arch] else settings[k]) for k in SIZE_KEYS[arch]})
     opt = torch.optim.AdamW(list(model.parameters()), lr=settings["lr"], weight_decay=settings["weight_decay"],
                             betas=(0.9, 0.98))
-    every = settings["eval_every"]
-    regress = bool(settings.get("regress"))
-    # the budget already spent (building the encoding); read only for a regressing net
-    began = time.perf_counter() - start if regress else 0.0
-    # a regressing net is polished after POLISH_AFTER of the budget that is left once training begins
-    adam_until = began + POLISH_AFTER * (seconds - began) if regress else seconds
+    every, regress, adam_until = _schedule(settings, start, seconds)
     polish = False
     steps, status, reasons = 0, "budget", []
     exact_at = None
@@ -348,6 +343,15 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
                   len(fit_idx), extra)
 
 
+def _schedule(settings: dict[str, Any], start: float, seconds: float) -> tuple[int, bool, float]:
+    """(steps between checks, whether the net regresses, the elapsed seconds until which AdamW trains): a
+    regressing net is polished after ``POLISH_AFTER`` of the budget left once training begins (the budget
+    already spent building the encoding read only for it)."""
+    regress = bool(settings.get("regress"))
+    began = time.perf_counter() - start if regress else 0.0
+    return settings["eval_every"], regress, (began + POLISH_AFTER * (seconds - began) if regress else seconds)
+
+
 def _restack(tensors: dict[str, torch.Tensor], rows: list[int], own: list[dict[str, torch.Size]], cands, old: int,
              new: int, shapes: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
     """The stacked ``tensors`` (padded to width ``old``) kept at ``rows`` only, each re-padded to width ``new``
@@ -407,10 +411,7 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                                  betas=(0.9, 0.98))
 
     opt = make_opt()
-    every = settings["eval_every"]
-    regress = bool(settings.get("regress"))
-    began = time.perf_counter() - start if regress else 0.0
-    adam_until = began + POLISH_AFTER * (seconds - began) if regress else seconds
+    every, regress, adam_until = _schedule(settings, start, seconds)
     polish = False
     steps, status, reasons = 0, "budget", []
     kept: dict[int, dict[str, torch.Tensor]] = {}  # weights (own shapes) of exact and dropped candidates

@@ -670,16 +670,20 @@ def spliced(trained, tr, mach, state_var, centroids) -> float | None:
             if c is None:
                 return 0.0
             vectors[r, i] = c
+    return unchanged(trained, tr, vectors)
+
+
+def unchanged(trained, tr, vectors: np.ndarray) -> float:
+    """The share of traced inputs whose outputs do not change when the network's states are ``vectors``
+    (read out by its own readout): a scan's every output, a fold's last."""
     outs = tr.readout(trained, vectors)
     if trained.problem.kind == "scan":
         a, b = outs, tr.outputs
         if trained.encoding.arity == 1:
             a, b = a[..., 0], b[..., 0]
         return float(same_rows(a, b, tr.lengths, True).mean())
-    idx = tr.lengths - 1
-    a = outs[np.arange(n), idx]
-    b = tr.outputs[np.arange(n), idx]
-    return float((a == b).all(axis=1).mean())
+    n, idx = tr.lengths.size, tr.lengths - 1
+    return float((outs[np.arange(n), idx] == tr.outputs[np.arange(n), idx]).all(axis=1).mean())
 
 
 @dataclass(frozen=True)

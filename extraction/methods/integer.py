@@ -41,7 +41,8 @@ from programs.semantics import SCALAR
 from ..machine import fresh
 from ..registry import Reading, extractor
 from ..machine import _singular
-from .fsm import StateTrace, distributed_state, interchange_holds, recurrent_only, signature, state_pairs
+from .fsm import (StateTrace, distributed_state, interchange_holds, recurrent_only, signature, state_pairs,
+                  unchanged)
 from .units import affine_expr, affine_map
 
 MAX_DIM = 3  # integer coordinates read at most
@@ -564,8 +565,6 @@ def spliced(trained, tr: StateTrace, lat: Lattice, z: np.ndarray) -> float:
     """F3: the program's states, as their lattice points (the mean traced state where the network visited
     that point), read out by the network's own readout in place of the cell; the share of inputs whose
     outputs do not change."""
-    from ..faithfulness import same_rows
-
     keys, inv = np.unique(lat.coords[tr.valid], axis=0, return_inverse=True)
     sums = np.zeros((keys.shape[0], tr.states.shape[-1]))
     np.add.at(sums, inv.reshape(-1), tr.states[tr.valid])
@@ -574,15 +573,7 @@ def spliced(trained, tr: StateTrace, lat: Lattice, z: np.ndarray) -> float:
     for (r, i) in zip(*np.nonzero(tr.valid)):
         key = tuple(z[r, i])
         vectors[r, i] = means[key] if key in means else lat.embed(z[r, i])
-    outs = tr.readout(trained, vectors)
-    if trained.problem.kind == "scan":
-        a, b = outs, tr.outputs
-        if trained.encoding.arity == 1:
-            a, b = a[..., 0], b[..., 0]
-        return float(same_rows(a, b, tr.lengths, True).mean())
-    n = tr.lengths.size
-    last = tr.lengths - 1
-    return float((outs[np.arange(n), last] == tr.outputs[np.arange(n), last]).all(axis=1).mean())
+    return unchanged(trained, tr, vectors)
 
 
 def interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng, pairs: int) -> float | None:
