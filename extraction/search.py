@@ -309,10 +309,7 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
                 reasons.append(f"stopped early, at {elapsed:.3g} s of the {seconds:g} s budget after {steps} steps: {why}")
                 break
         if minibatch:
-            if perm is None or pos + size > len(fit_idx):
-                perm, pos = torch.as_tensor(rng.permutation(len(fit_idx))), 0
-            idx = perm[pos:pos + size]
-            pos += size
+            idx, perm, pos = _draw(rng, perm, pos, len(fit_idx), size)
             step_b, step_t = fit_b.take(idx), fit_t[idx]
         else:
             step_b, step_t = fit_b, fit_t
@@ -341,6 +338,13 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
         held = share_exact(predicted(model, val_b), val_t) if len(val_idx) else None
     return Fitted(model, encoding, w, s, status, reasons, steps, exact, [[exact_at]], batch, targets, held,
                   len(fit_idx), extra)
+
+
+def _draw(rng, perm, pos: int, n: int, size: int):
+    """The next ``size`` rows of a permutation of ``n`` (a fresh one when it runs out): (rows, perm, pos)."""
+    if perm is None or pos + size > n:
+        perm, pos = torch.as_tensor(rng.permutation(n)), 0
+    return perm[pos:pos + size], perm, pos + size
 
 
 def _schedule(settings: dict[str, Any], start: float, seconds: float) -> tuple[int, bool, float]:
@@ -519,10 +523,7 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
         # width, frees its rows (the step gets cheaper), and only a rung gives the survivors more
         rows_per = min(size, max(SEARCH_MIN_BATCH, -(-size // share)))
         if len(fit_idx) > rows_per:
-            if perm is None or pos + rows_per > len(fit_idx):
-                perm, pos = torch.as_tensor(rng.permutation(len(fit_idx))), 0
-            idx = perm[pos:pos + rows_per]
-            pos += rows_per
+            idx, perm, pos = _draw(rng, perm, pos, len(fit_idx), rows_per)
             step_b, step_t = fit_b.take(idx), fit_t[idx]
         else:
             step_b, step_t = fit_b, fit_t

@@ -63,8 +63,7 @@ class Lattice:
     """Integer coordinates of hidden states: ``z ≈ to_z @ (h - origin) + offset`` is integer on the traced
     states (``origin`` the start state ``h0``, whose own coordinates round to 0); ``coords`` those of every
     traced state (``[n, T, r]``, 0 past the end); ``residual`` the largest distance of a traced state's
-    coordinate from its integer, ``outliers`` the share of states farther than ``TOL``, ``start`` the start
-    state's distance from 0."""
+    coordinate from its integer, ``outliers`` the share of states farther than ``TOL``."""
 
     origin: np.ndarray
     to_z: np.ndarray
@@ -72,7 +71,6 @@ class Lattice:
     coords: np.ndarray
     residual: float
     outliers: float
-    start: float
     initial: tuple[int, ...] = ()  # the program's start values (0 for every coordinate when empty)
     how: str = "whitened"  # which coordinates: "whitened", "observable" (linear recurrence) or "behaviour"
     known: np.ndarray | None = None  # [n, T]: states whose coordinates were read inside the domain (None: all)
@@ -80,10 +78,6 @@ class Lattice:
     @property
     def dim(self) -> int:
         return int(self.to_z.shape[0])
-
-    def project(self, states: np.ndarray) -> np.ndarray:
-        """Real coordinates of hidden states (any leading shape)."""
-        return (states - self.origin) @ self.to_z.T + self.offset
 
     def embed(self, z: np.ndarray) -> np.ndarray:
         """A hidden vector with integer coordinates ``z`` (the start state moved along the read axes)."""
@@ -296,8 +290,7 @@ def _whitened(tr: StateTrace, max_dim: int) -> tuple[Lattice | None, str | None]
     coords[tr.valid] = zi
     to_z = flip[:, None] * np.linalg.solve(b, axes.T)  # [r, h]
     offset = flip * (z0 - start)  # z = to_z @ (h - h0) + offset: 0 at the start, up to its rounding
-    return Lattice(tr.h0.copy(), to_z, offset, coords, float(off.max(initial=0.0)), outliers,
-                   float(np.abs(z0 - start).max(initial=0.0))), None
+    return Lattice(tr.h0.copy(), to_z, offset, coords, float(off.max(initial=0.0)), outliers), None
 
 
 def _observed(tr: StateTrace, obs: np.ndarray, max_dim: int) -> tuple[Lattice | None, str | None]:
@@ -332,7 +325,7 @@ def _observed(tr: StateTrace, obs: np.ndarray, max_dim: int) -> tuple[Lattice | 
     to_z = flip[:, None] * obs[:, chosen].T
     offset = flip * (z0 - start)
     return Lattice(tr.h0.copy(), to_z, offset, coords, float(off.max(initial=0.0)), outliers,
-                   float(np.abs(z0 - start).max(initial=0.0)), how="observable"), None
+                   how="observable"), None
 
 
 def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM) -> tuple[Lattice | None, str | None]:
@@ -388,7 +381,7 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM) -> tuple[Lattice 
     # a linear probe of the coordinates in the hidden states, for states the splice needs and no trace saw
     x = np.hstack([states - tr.h0, np.ones((states.shape[0], 1))])
     k, *_ = np.linalg.lstsq(x, z.astype(np.float64), rcond=None)
-    return Lattice(tr.h0.copy(), k[:-1].T, k[-1], coords, 0.0, 0.0, 0.0, tuple(int(q) for q in z[0]),
+    return Lattice(tr.h0.copy(), k[:-1].T, k[-1], coords, 0.0, 0.0, tuple(int(q) for q in z[0]),
                    how="behaviour", known=known), None
 
 
@@ -417,7 +410,7 @@ def _follows(x: np.ndarray, y: np.ndarray) -> bool:
     return float(np.mean(x @ coef[:-1].astype(np.int64) + np.rint(c0) != y)) <= OUTLIERS
 
 
-def tables(tr: StateTrace, lat: Lattice, seq_width: int):
+def tables(tr: StateTrace, lat: Lattice):
     """(keys ``[M, r + k]``: each traced step's previous coordinates and symbols, next ``[M, r]``; states
     ``[N, r]`` and outputs ``[N, arity]``; the first steps' symbols and next coordinates), or a reason when
     the update or output is not a function."""
@@ -646,7 +639,7 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
         details = {"dimensions": lat.dim, "coordinates": lat.how, "residual": lat.residual, "outliers": lat.outliers,
                    "range": [[int(lat.coords[..., i][tr.valid].min()), int(lat.coords[..., i][tr.valid].max())]
                              for i in range(lat.dim)]}
-        table, why = tables(tr, lat, len(task.sequences))
+        table, why = tables(tr, lat)
         if table is None:
             return Reading(None, (why,), status="abstained", details=details)
         program, state, reasons = write(task, lat, table, budget, int(rng.integers(2**31)))
