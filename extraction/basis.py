@@ -25,8 +25,10 @@ from torch import nn
 
 from .models import MLPStep
 
-RANK_TOL = 1e-4
-GRAIN = 1e-3  # whitened states closer than this are taken as one point when looking for their lattice  # an axis whose spread is below this share of the largest is one the states never move along
+# an axis whose spread is below this share of the largest is one the states never move along: the coarsest
+# share that keeps the network exact is taken
+RANK_TOLS = (1e-2, 1e-3, 1e-4)
+GRAIN = 1e-3  # whitened states closer than this are taken as one point when looking for their lattice
 
 
 def linear_state(model: nn.Module) -> bool:
@@ -76,14 +78,14 @@ def visited(model: nn.Module, batch) -> np.ndarray:
     return np.vstack([model.h0.detach().double().numpy()[None, :], hs])
 
 
-def whitening(states: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(M, P) taking ``states`` less ``h0`` onto their principal axes at unit spread, dropping axes they
-    never move along; None when they never move."""
+def whitening(states: np.ndarray, h0: np.ndarray, rank_tol: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(M, P) taking ``states`` less ``h0`` onto their principal axes at unit spread, dropping axes whose spread
+    is below ``rank_tol`` of the largest; None when they never move."""
     d = states - h0
     _, s, vt = np.linalg.svd(d, full_matrices=False)
     if s.size == 0 or s[0] <= 0:
         return None
-    r = int((s > RANK_TOL * s[0]).sum())
+    r = int((s > rank_tol * s[0]).sum())
     q = vt[:r].T  # [d, r]
     spread = (d @ q).std(0)
     spread = np.where(spread > 0, spread, 1.0)
@@ -126,7 +128,8 @@ def normalise_state(model: nn.Module, batch, keeps_exact) -> dict[str, Any]:
     """Whiten ``model``'s state, then put it on its integer lattice or, failing that, on the eigenvectors of its
     linear update, from the states it visits on ``batch``: each step applied to ``model`` in place and kept only
     when ``keeps_exact(model)`` (the network still exact on its examples). Returns what applied:
-    ``{"whitened": r or None, "basis": "lattice" | "eigen" | None}``."""
+    ``{"whitened": r or None, "basis": "lattice" | "eigen" | None}`` (r: the state's new size, its rank at the
+    coarsest of ``RANK_TOLS`` that keeps the network exact)."""
     applied: dict[str, Any] = {"whitened": None, "basis": None}
     if not linear_state(model):
         return applied
@@ -141,10 +144,13 @@ def normalise_state(model: nn.Module, batch, keeps_exact) -> dict[str, Any]:
         return False
 
     states = visited(model, batch)
-    white = whitening(states, states[0])
-    if white is None or not attempt(white):
+    for tol in RANK_TOLS:
+        white = whitening(states, states[0], tol)
+        if white is not None and attempt(white):
+            applied["whitened"] = int(white[0].shape[0])
+            break
+    else:
         return applied
-    applied["whitened"] = int(white[0].shape[0])
     z = visited(model, batch)
     basis = lattice(z)
     if basis is not None and attempt((np.linalg.inv(basis), basis)):
