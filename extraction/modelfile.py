@@ -137,7 +137,7 @@ def _record(r: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{key} is not a number")
         return v
 
-    if r["status"] not in ("trained", "budget", "error"):
+    if r["status"] not in ("trained", "budget", "error", "untrained"):
         raise ValueError(f"unknown training status {r['status']!r}")
     return {
         "train_accuracy": float(number("train_accuracy")), "domain_accuracy": _maybe_float(number("domain_accuracy", allow_none=True)),
@@ -190,7 +190,9 @@ def _sizes(model) -> dict[str, Any]:
         embed = 8 if model.numeric else next(iter(model.embed.values())).embedding_dim
         sizes = {"embed": embed, "hidden": model.cell.hidden_size, "numeric": bool(model.numeric),
                  "regress": bool(model.regress)}
-        return {**sizes, "act": model.act} if model.arch == "rnn" else sizes
+        if model.arch != "rnn":
+            return sizes
+        return {**sizes, "act": model.act, **({"inner": model.cell.inner} if model.act == "mlp" else {})}
     return {"d_model": model.query.numel(), "heads": model.attn.num_heads, "d_mlp": model.mlp.hidden.out_features}
 
 

@@ -96,6 +96,37 @@ class ElmanStep(nn.RNNCell):
         return torch.relu(pre) if self.nonlinearity == "relu" else torch.tanh(pre)
 
 
+class MLPStep(nn.Module):
+    """MIPS's recurrent cell (Michaud et al. 2024): the state is updated by a linear map of the input and the
+    state plus a one-hidden-layer ReLU MLP of both, ``h' = A h + B x + W_out relu(W_ih x + W_hh h + b) + b_out``,
+    with no nonlinearity on the state itself (a sum, a delay or a difference needs only ``A`` and ``B``; a
+    maximum or a comparison the MLP). Any invertible affine change of the state's coordinates is then the same network with other weights
+    (``extraction.search.normalise`` whitens the states and moves them onto their integer lattice this way)."""
+
+    def __init__(self, input_size: int, hidden_size: int, inner: int):
+        super().__init__()
+        self.input_size, self.hidden_size, self.inner = input_size, hidden_size, inner
+        self.weight_ih = nn.Parameter(torch.empty(inner, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(inner, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(inner))
+        self.weight_out = nn.Parameter(torch.empty(hidden_size, inner))
+        self.bias_out = nn.Parameter(torch.zeros(hidden_size))
+        self.weight_lin_h = nn.Parameter(torch.zeros(hidden_size, hidden_size))
+        self.weight_lin_x = nn.Parameter(torch.empty(hidden_size, input_size))
+        bound = 1.0 / math.sqrt(input_size + hidden_size)
+        for w in (self.weight_ih, self.weight_hh, self.bias_ih, self.weight_lin_x):
+            nn.init.uniform_(w, -bound, bound)
+        nn.init.uniform_(self.weight_out, -1.0 / math.sqrt(inner), 1.0 / math.sqrt(inner))
+
+    def inner_of(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """The MLP's hidden activations for input ``x`` and state ``h``."""
+        return torch.relu(nn.functional.linear(x, self.weight_ih, self.bias_ih) + nn.functional.linear(h, self.weight_hh))
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        linear = nn.functional.linear(h, self.weight_lin_h) + nn.functional.linear(x, self.weight_lin_x)
+        return linear + nn.functional.linear(self.inner_of(x, h), self.weight_out, self.bias_out)
+
+
 class Recurrent(nn.Module):
     """A recurrent net stepped one ``cell`` call per sequence position, so each state can be read or set.
 
@@ -105,14 +136,16 @@ class Recurrent(nn.Module):
     token per value over an alphabet of 100-200 values trains in far too few steps to be fair). With
     ``regress`` the readout is a ``ValueReadout`` (one output value per head, answered by the nearest
     class) instead of a logit per class. ``act`` is the Elman cell's nonlinearity ("tanh" or "relu"; a
-    ReLU cell can hold an integer sum, a maximum or a delayed value exactly). The state starts at zeros.
+    ReLU cell can hold an integer sum, a maximum or a delayed value exactly), or "mlp" for MIPS's cell
+    (``MLPStep``, an MLP of ``inner`` units updating a state with no nonlinearity of its own). The state starts
+    at zeros.
     A scan reads out every state; a fold reads out the state after the last element.
     """
 
     arch = "gru"
 
     def __init__(self, encoding: Encoding, *, cell: str = "gru", embed: int = 8, hidden: int = 16,
-                 numeric: bool = False, regress: bool = False, act: str = "tanh"):
+                 numeric: bool = False, regress: bool = False, act: str = "tanh", inner: int = 32):
         super().__init__()
         self.encoding = encoding
         self.arch = cell
@@ -120,7 +153,12 @@ class Recurrent(nn.Module):
         names = {**encoding.sequences, **encoding.scalars}
         self.embed = nn.ModuleDict({} if numeric else {n: nn.Embedding(size, embed) for n, (_, size) in names.items()})
         width = (1 if numeric else embed) * len(names)
-        self.cell = GRUStep(width, hidden) if cell == "gru" else ElmanStep(width, hidden, nonlinearity=act)
+        if cell == "gru":
+            self.cell = GRUStep(width, hidden)
+        elif act == "mlp":
+            self.cell = MLPStep(width, hidden, inner)
+        else:
+            self.cell = ElmanStep(width, hidden, nonlinearity=act)
         self.readout = ValueReadout(encoding, hidden) if regress else nn.Linear(hidden, encoding.classes)
         # the state before the first element: zeros for a trained net; a compiled one sets its start unit
         self.register_buffer("h0", torch.zeros(hidden))
@@ -168,8 +206,12 @@ class Recurrent(nn.Module):
         return self.readout(self.read(batch))
 
     def flops(self) -> int:
-        gates = 3 if isinstance(self.cell, nn.GRUCell) else 1
-        per_step = 2 * gates * (self.cell.input_size + self.cell.hidden_size) * self.cell.hidden_size
+        if isinstance(self.cell, MLPStep):
+            per_step = (2 * (self.cell.input_size + 2 * self.cell.hidden_size) * self.cell.inner
+                        + 2 * (self.cell.input_size + self.cell.hidden_size) * self.cell.hidden_size)
+        else:
+            gates = 3 if isinstance(self.cell, nn.GRUCell) else 1
+            per_step = 2 * gates * (self.cell.input_size + self.cell.hidden_size) * self.cell.hidden_size
         return per_step + 2 * self.readout.weight.numel()
 
 

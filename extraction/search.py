@@ -657,6 +657,10 @@ def normalise(model: nn.Module, encoding: Encoding, batch: Batch, targets: torch
     applied: dict[str, Any] = {"rescaled": False, "snapped": {}}
     if accuracy(model, encoding, batch, targets) < 1.0:
         return model, applied
+    from .basis import linear_state, normalise_state
+
+    if linear_state(model):  # MIPS's cell: whitened, then on its integer lattice or its modes
+        applied["state"] = normalise_state(model, batch, lambda m: accuracy(m, encoding, batch, targets) == 1.0)
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if _rescale(model):
         if accuracy(model, encoding, batch, targets) == 1.0:

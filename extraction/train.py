@@ -22,11 +22,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "gru": {"lr": 3e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 16, "numeric": False, "regress": False,
             "eval_every": 10, "batch": 1024},
     "rnn": {"lr": 1e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 32, "numeric": False, "regress": False,
-            "act": "tanh", "eval_every": 10, "batch": 1024},
+            "act": "tanh", "inner": 32, "eval_every": 10, "batch": 1024},
     "transformer": {"lr": 1e-3, "weight_decay": 1.0, "d_model": 64, "heads": 4, "d_mlp": 256, "eval_every": 10},
 }
 SIZE_KEYS = {"mlp": ("embed", "hidden", "numeric"), "gru": ("embed", "hidden", "numeric", "regress"),
-             "rnn": ("embed", "hidden", "numeric", "regress", "act"),
+             "rnn": ("embed", "hidden", "numeric", "regress", "act", "inner"),
              "transformer": ("d_model", "heads", "d_mlp")}
 
 
@@ -166,7 +166,7 @@ def check_settings(arch: str, settings: dict[str, Any]) -> None:
         elif key in ("numeric", "regress"):
             ok, want = isinstance(value, bool), "True or False"
         elif key == "act":
-            ok, want = value in ("tanh", "relu"), "'tanh' or 'relu'"
+            ok, want = value in ("tanh", "relu", "mlp"), "'tanh', 'relu' or 'mlp' (MIPS's cell: an MLP updates a linear state)"
         else:
             ok, want = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1, "an integer, 1 or more"
         if not ok:

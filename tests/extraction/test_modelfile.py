@@ -240,3 +240,13 @@ def test_save_refuses_what_is_not_a_network(tmp_path):
     with pytest.raises(ModelFileError, match="Trained"):
         extraction.save("not a network", tmp_path / "x.pt")
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_an_untrained_network_saves_and_loads(tmp_path):
+    task = toy_tasks.get("running_sum", values=20, length=4)
+    net = extraction.untrained(task, arch="rnn", act="mlp", hidden=3)
+    extraction.save(net, tmp_path / "start.tractbench")
+    loaded = extraction.load(tmp_path / "start.tractbench")
+    ex = net.problem.examples
+    assert loaded.status == "untrained"
+    assert np.array_equal(loaded.predict(ex.inputs, ex.lengths), net.predict(ex.inputs, ex.lengths))
