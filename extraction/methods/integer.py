@@ -412,8 +412,10 @@ def probe(trained, tr: StateTrace, max_dim: int = MAX_DIM):
                     cols.append(outs[:, k, a]), ahead.append(k + 1), probed.append(True)
             differs = (outs != now[:, None, :]).any(axis=2)
             changes.append(np.where(differs.any(axis=1), differs.argmax(axis=1) + 1, 0))
+    # a count to a change is trusted only where the change can come within the horizon: a state no deeper than
+    # it (a counter moves at most one step per letter), so ``ahead`` keeps the others from the tables
     for c in changes:
-        cols.append(c), ahead.append(horizon), probed.append(True)
+        cols.append(c), ahead.append(max(horizon, longest - horizon + 1)), probed.append(True)
     cols.append(depth), ahead.append(0), probed.append(False)
     for i in range(len(seqs)):
         last = np.concatenate([[-1], tr.symbols[tr.valid][:, i]])
@@ -755,8 +757,11 @@ def run_program(tr: StateTrace, mach: Machine, state: list[str]) -> np.ndarray:
 def spliced(trained, tr: StateTrace, lat: Lattice, z: np.ndarray) -> float:
     """F3: the program's states, as their lattice points (the mean traced state where the network visited
     that point), read out by the network's own readout in place of the cell; the share of inputs whose
-    outputs do not change."""
-    keys, inv = np.unique(lat.coords[tr.valid], axis=0, return_inverse=True)
+    outputs do not change. States whose coordinates were not read (``Lattice.known``: their probes would leave
+    the domain) are placed at the program's state there."""
+    known = tr.valid if lat.known is None else lat.known
+    where = np.where(known[..., None], lat.coords, z)
+    keys, inv = np.unique(where[tr.valid], axis=0, return_inverse=True)
     sums = np.zeros((keys.shape[0], tr.states.shape[-1]))
     np.add.at(sums, inv.reshape(-1), tr.states[tr.valid])
     means = {tuple(k): s / c for k, s, c in zip(keys, sums, np.bincount(inv.reshape(-1)))}
