@@ -456,7 +456,7 @@ def sufficient(v: np.ndarray, ahead: list[int], probed: list[bool], depth: np.nd
     # columns equal to an earlier one on every state say nothing new
     keep: list[int] = []
     seen: set[bytes] = set()
-    for j in sorted(range(v.shape[1]), key=lambda j: (not probed[j] or j not in outputs, ahead[j], j)):
+    for j in sorted(range(v.shape[1]), key=lambda j: (j not in outputs, not probed[j], ahead[j], j)):
         key = np.unique(v[1:, j], return_inverse=True)[1].reshape(-1).astype(np.int64).tobytes()
         if key not in seen and len(np.unique(v[1:, j])) > 1:
             seen.add(key)
@@ -801,6 +801,87 @@ def interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng, p
     return hits / total if total else None
 
 
+COORDINATE_PAIRS = 100  # interchanges per integer coordinate
+
+
+def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng: np.random.Generator,
+                           pairs: int = COORDINATE_PAIRS) -> dict[str, float | None]:
+    """F2 per integer coordinate, through the traced states: at a base step, the coordinate set to a source's
+    value and the others kept; the network's state there replaced by a traced state (a donor) at which the
+    program's state is that composite (the same scalar inputs, the same step where one is traced); the
+    program's state set to the composite. The share of interchanges after which the network's answers (a
+    scan's from that step on, a fold's result) are the program's, among those that change the program's
+    answer (None when fewer than 10 do). It fails where the network does not carry the coordinate as the
+    program names it: a donor chosen by the program's coordinates then says what the network's own state
+    says, not what the program does (a rewritten program's intermediate, an untrained network)."""
+    from .fsm import _scalars
+
+    z = run_program(tr, mach, state)
+    scal = [n for n in tr.inputs if tr.inputs[n].ndim == 1]
+    srow = np.stack([tr.inputs[n] for n in scal], axis=1) if scal else np.zeros((tr.lengths.size, 0), dtype=np.int64)
+    donors: dict[tuple, list[tuple[int, int]]] = {}
+    for r, i in zip(*np.nonzero(tr.valid)):
+        donors.setdefault((tuple(srow[r]), tuple(z[r, i])), []).append((int(r), int(i)))
+    where = np.argwhere(tr.valid)
+    out: dict[str, float | None] = {}
+    for c, v in enumerate(state):
+        values = np.unique(z[tr.valid][:, c])
+        hits = total = 0
+        for _ in range(pairs * 20):
+            if total >= pairs or values.size < 2:
+                break
+            b, i = (int(q) for q in where[rng.integers(len(where))])
+            target = z[b, i].copy()
+            target[c] = values[rng.integers(values.size)]
+            if target[c] == z[b, i, c]:
+                continue
+            found = donors.get((tuple(srow[b]), tuple(target)))
+            if not found:
+                continue
+            same = [d for d in found if d[1] == i]
+            r, k = (same or found)[int(rng.integers(len(same or found)))]
+            composite = {n: int(q) for n, q in zip(state, target)}
+            if _program_rest(tr, mach, b, i, composite, _scalars(tr, b, mach)) == \
+                    _program_rest(tr, mach, b, i, {n: int(q) for n, q in zip(state, z[b, i])}, _scalars(tr, b, mach)):
+                continue  # the program's answer does not change: the interchange says nothing
+            hits += interchange_holds(trained, tr, mach, b, i, tr.states[r, k], composite)
+            total += 1
+        out[v] = hits / total if total >= 10 else None
+    return out
+
+
+def _program_rest(tr: StateTrace, mach: Machine, b: int, i: int, values: dict, scalars: dict):
+    """The program's answers on row ``b`` with its state set to ``values`` after step ``i`` (a scan's from
+    step ``i`` on, a fold's result)."""
+    from .fsm import _yield_again
+
+    env = mach.start(scalars)
+    want = []
+    for t in range(int(tr.lengths[b])):
+        env, y = mach.step(env, tuple(int(tr.inputs[n][b, t]) for n in mach.iters))
+        if t == i:
+            env = {**env, **values}
+            y = _yield_again(mach, env)
+        want.append(y)
+    if mach.program.kind == "scan":
+        return tuple(map(repr, want[i:]))
+    return repr(mach.finish(env))
+
+
+def coordinate_control(trained, mach: Machine, state: list[str], seed: int) -> dict[str, float]:
+    """The per-coordinate interchange (``coordinate_interchange``) of the program read, on the network training
+    started from (same draws): what the check gives where no coordinate was learned. Empty when the record
+    does not say how the network was initialised (a compiled network) or no coordinate was measured."""
+    from ..alignment import initial_network
+
+    start = initial_network(trained)
+    if start is None:
+        return {}
+    found = coordinate_interchange(start, StateTrace(start, cap=MAX_STATES_TRACED), mach, state,
+                                   np.random.default_rng(seed))
+    return {v: q for v, q in found.items() if q is not None}
+
+
 def alignments(trained, tr: StateTrace, mach: Machine, state: list[str], seed: int, budget: Budget):
     """F2-D per state coordinate (one learned direction each: an integer coordinate is one axis of the
     lattice), with its controls on the untrained network (same search, same seed)."""
@@ -851,11 +932,21 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
             return Reading(None, tuple(reasons), status="timeout" if budget.expired else "abstained", details=details)
         mach = Machine(program, SCALAR)
         z = run_program(tr, mach, state)
-        inter = interchange(trained, tr, mach, state, rng, pairs)
+        whole = interchange(trained, tr, mach, state, rng, pairs)
         splice = spliced(trained, tr, lat, z)
+        coord_seed = int(rng.integers(2**31))
+        per_coordinate = coordinate_interchange(trained, tr, mach, state, np.random.default_rng(coord_seed))
+        measured = [q for q in per_coordinate.values() if q is not None] + ([whole] if whole is not None else [])
+        inter = min(measured) if measured else None  # F2: the whole state's and every coordinate's
         clock = time.perf_counter()
         best, per, scores, control_details = alignments(trained, tr, mach, state, int(rng.integers(2**31)), budget)
+        untrained_coordinates = coordinate_control(trained, mach, state, coord_seed)
+        if untrained_coordinates:
+            worst = max(untrained_coordinates.values())
+            scores["untrained"] = worst if scores["untrained"] is None else max(scores["untrained"], worst)
         details.update({"program": to_source(program), "interchange_pairs": pairs, "interchange_distributed": per,
+                        "interchange_whole": whole, "interchange_coordinates": per_coordinate,
+                        "controls_coordinates": untrained_coordinates,
                         "controls": control_details, "alignment_seconds": time.perf_counter() - clock})
         return Reading(program, tuple(reasons), inter, splice, details=details, interchange_distributed=best,
                        controls=scores)
