@@ -802,18 +802,45 @@ def interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng, p
 
 
 COORDINATE_PAIRS = 100  # interchanges per integer coordinate
+MAX_SUBSPACE = 4  # the most dimensions a coordinate's subspace may have
+SUBSPACE_SHARE = 0.99  # ... enough of them to hold this share of the spread of its class means
+
+
+def coordinate_subspace(tr: StateTrace, values: np.ndarray, most: int = MAX_SUBSPACE) -> np.ndarray:
+    """``[h, k]`` orthonormal: the directions along which the traced states' means differ between the values
+    of one coordinate (``values``, per traced state), fewest that hold ``SUBSPACE_SHARE`` of the spread of
+    those means (weighted by how many states each holds), at most ``most`` and at most one fewer than the
+    values. Read from the states, not learned: nothing is fitted to the interchanges it is tested on."""
+    pts = tr.states[tr.valid]
+    keys, inv, counts = np.unique(values, return_inverse=True, return_counts=True)
+    means = np.zeros((keys.size, pts.shape[1]))
+    np.add.at(means, inv.reshape(-1), pts)
+    means /= counts[:, None]
+    centre = (counts[:, None] * means).sum(0) / counts.sum()
+    _, sv, vt = np.linalg.svd(np.sqrt(counts)[:, None] * (means - centre), full_matrices=False)
+    if sv.size == 0 or sv[0] <= 0:
+        return np.zeros((pts.shape[1], 0))
+    share = np.cumsum(sv ** 2) / (sv ** 2).sum()
+    k = min(int(np.searchsorted(share, SUBSPACE_SHARE) + 1), most, keys.size - 1)
+    return vt[:k].T
 
 
 def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng: np.random.Generator,
                            pairs: int = COORDINATE_PAIRS) -> dict[str, float | None]:
-    """F2 per integer coordinate, through the traced states: at a base step, the coordinate set to a source's
-    value and the others kept; the network's state there replaced by a traced state (a donor) at which the
-    program's state is that composite (the same scalar inputs, the same step where one is traced); the
-    program's state set to the composite. The share of interchanges after which the network's answers (a
-    scan's from that step on, a fold's result) are the program's, among those that change the program's
-    answer (None when fewer than 10 do). It fails where the network does not carry the coordinate as the
-    program names it: a donor chosen by the program's coordinates then says what the network's own state
-    says, not what the program does (a rewritten program's intermediate, an untrained network)."""
+    """F2 per integer coordinate, through a subspace: at a base step, the coordinate set to a source's value
+    and the others kept. The network's state there moves, inside the coordinate's subspace only
+    (``coordinate_subspace``, ``U``), to a traced state (a donor) at which the program's state is that
+    composite: ``h + U Uᵀ (h_donor - h)`` (the donor with the same scalar inputs, at the same step where one is
+    traced, never so deep that the base's rest would run past the domain's lengths); the program's state is
+    set to the composite. The share of interchanges after which the network's answers (a scan's from that
+    step on, a fold's result) are the program's, among those that change the program's answer (None when
+    fewer than 10 do).
+
+    Why a subspace and not the whole donor: moving the whole state to a donor is no test at all once the
+    program agrees with the network on the domain (the donor's prefix followed by the base's rest is a
+    domain input, on which they agree). Moving only the coordinate's few directions fails where the network
+    does not keep the coordinate apart from the rest of its state in them: where it carries another
+    intermediate, or none (an untrained network)."""
     from .fsm import _scalars
 
     z = run_program(tr, mach, state)
@@ -823,19 +850,24 @@ def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[s
     for r, i in zip(*np.nonzero(tr.valid)):
         donors.setdefault((tuple(srow[r]), tuple(z[r, i])), []).append((int(r), int(i)))
     where = np.argwhere(tr.valid)
+    longest = int(tr.lengths.max())
     out: dict[str, float | None] = {}
     for c, v in enumerate(state):
         values = np.unique(z[tr.valid][:, c])
+        u = coordinate_subspace(tr, z[tr.valid][:, c])
         hits = total = 0
         for _ in range(pairs * 20):
-            if total >= pairs or values.size < 2:
+            if total >= pairs or values.size < 2 or u.shape[1] == 0:
                 break
             b, i = (int(q) for q in where[rng.integers(len(where))])
             target = z[b, i].copy()
             target[c] = values[rng.integers(values.size)]
             if target[c] == z[b, i, c]:
                 continue
-            found = donors.get((tuple(srow[b]), tuple(target)))
+            found = donors.get((tuple(srow[b]), tuple(target)), [])
+            # a donor from deeper in a sequence than the base's rest allows would take the network past the
+            # domain's lengths, where it was never trained
+            found = [d for d in found if d[1] + int(tr.lengths[b]) - i <= longest]
             if not found:
                 continue
             same = [d for d in found if d[1] == i]
@@ -844,7 +876,8 @@ def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[s
             if _program_rest(tr, mach, b, i, composite, _scalars(tr, b, mach)) == \
                     _program_rest(tr, mach, b, i, {n: int(q) for n, q in zip(state, z[b, i])}, _scalars(tr, b, mach)):
                 continue  # the program's answer does not change: the interchange says nothing
-            hits += interchange_holds(trained, tr, mach, b, i, tr.states[r, k], composite)
+            h = tr.states[b, i]
+            hits += interchange_holds(trained, tr, mach, b, i, h + u @ (u.T @ (tr.states[r, k] - h)), composite)
             total += 1
         out[v] = hits / total if total >= 10 else None
     return out
@@ -932,23 +965,25 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
             return Reading(None, tuple(reasons), status="timeout" if budget.expired else "abstained", details=details)
         mach = Machine(program, SCALAR)
         z = run_program(tr, mach, state)
-        whole = interchange(trained, tr, mach, state, rng, pairs)
+        inter = interchange(trained, tr, mach, state, rng, pairs)
         splice = spliced(trained, tr, lat, z)
+        clock = time.perf_counter()
         coord_seed = int(rng.integers(2**31))
         per_coordinate = coordinate_interchange(trained, tr, mach, state, np.random.default_rng(coord_seed))
-        measured = [q for q in per_coordinate.values() if q is not None] + ([whole] if whole is not None else [])
-        inter = min(measured) if measured else None  # F2: the whole state's and every coordinate's
-        clock = time.perf_counter()
-        best, per, scores, control_details = alignments(trained, tr, mach, state, int(rng.integers(2**31)), budget)
+        learned, per, scores, control_details = alignments(trained, tr, mach, state, int(rng.integers(2**31)), budget)
+        measured = [q for q in per_coordinate.values() if q is not None]
+        # F2-D: each coordinate through its own subspace (the weakest); the one learned direction per coordinate
+        # only where no coordinate's subspace interchange changes the program's answer often enough to count
+        distributed = min(measured) if measured else learned
         untrained_coordinates = coordinate_control(trained, mach, state, coord_seed)
         if untrained_coordinates:
             worst = max(untrained_coordinates.values())
             scores["untrained"] = worst if scores["untrained"] is None else max(scores["untrained"], worst)
-        details.update({"program": to_source(program), "interchange_pairs": pairs, "interchange_distributed": per,
-                        "interchange_whole": whole, "interchange_coordinates": per_coordinate,
+        details.update({"program": to_source(program), "interchange_pairs": pairs, "interchange_learned": per,
+                        "interchange_learned_score": learned, "interchange_coordinates": per_coordinate,
                         "controls_coordinates": untrained_coordinates,
                         "controls": control_details, "alignment_seconds": time.perf_counter() - clock})
-        return Reading(program, tuple(reasons), inter, splice, details=details, interchange_distributed=best,
+        return Reading(program, tuple(reasons), inter, splice, details=details, interchange_distributed=distributed,
                        controls=scores)
 
     return run
