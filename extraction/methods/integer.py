@@ -662,7 +662,7 @@ def piecewise_affine(names: list[str], x: np.ndarray, target: np.ndarray, operat
             break
         if best is not None and n >= len(atoms) and best[0] < 2 * len(names) + 2:
             break  # a single comparison held: a conjunction is not looked at
-        then, orelse = affine_map(x[mask], target[mask], MAX_COEF), affine_map(x[~mask], target[~mask], MAX_COEF)
+        then, orelse = _affine_on(x[mask], target[mask]), _affine_on(x[~mask], target[~mask])
         if then is None or orelse is None:
             continue
         cost = int((then[0] != 0).sum() + (orelse[0] != 0).sum() + (then[1] != 0) + (orelse[1] != 0)) + \
@@ -670,6 +670,28 @@ def piecewise_affine(names: list[str], x: np.ndarray, target: np.ndarray, operat
         if best is None or cost < best[0]:
             best = (cost, IfExp(cond, affine_expr(names, *then), affine_expr(names, *orelse)))
     return None if best is None else best[1]
+
+
+def _affine_on(x: np.ndarray, y: np.ndarray):
+    """``affine_map`` on the rows of one side of a condition, where leaves may be equal or constant (``x == t``
+    on that side): fitted on each set of independent leaves in turn (the others' coefficients 0), the first
+    with integer coefficients."""
+    fit = affine_map(x, y, MAX_COEF)
+    if fit is not None or x.shape[0] == 0:
+        return fit
+    import itertools
+
+    run = (x - x[0]).astype(np.float64)
+    rank = int(np.linalg.matrix_rank(run)) if run.size else 0
+    for cols in itertools.combinations(range(x.shape[1]), rank):
+        if np.linalg.matrix_rank(run[:, list(cols)]) < rank:
+            continue
+        fit = affine_map(x[:, list(cols)], y, MAX_COEF)
+        if fit is not None:
+            c = np.zeros(x.shape[1], dtype=np.int64)
+            c[list(cols)] = fit[0]
+            return c, fit[1]
+    return None
 
 
 def _compare(op: str, a, b) -> np.ndarray:
@@ -803,7 +825,7 @@ def interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng, p
 
 COORDINATE_PAIRS = 100  # interchanges per integer coordinate
 MAX_SUBSPACE = 4  # the most dimensions a coordinate's subspace may have
-SUBSPACE_SHARE = 0.99  # ... enough of them to hold this share of the spread of its class means
+SUBSPACE_SHARE = 0.999  # ... enough of them to hold this share of the spread of its class means
 
 
 def coordinate_subspace(tr: StateTrace, values: np.ndarray, most: int = MAX_SUBSPACE) -> np.ndarray:
@@ -830,9 +852,8 @@ def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[s
     """F2 per integer coordinate, through a subspace: at a base step, the coordinate set to a source's value
     and the others kept. The network's state there moves, inside the coordinate's subspace only
     (``coordinate_subspace``, ``U``), to a traced state (a donor) at which the program's state is that
-    composite: ``h + U Uᵀ (h_donor - h)`` (the donor with the same scalar inputs, at the same step where one is
-    traced, never so deep that the base's rest would run past the domain's lengths); the program's state is
-    set to the composite. The share of interchanges after which the network's answers (a scan's from that
+    composite: ``h + U Uᵀ (h_donor - h)`` (the donor with the same scalar inputs, at the same step: composites
+    no sequence reaches there are not tried); the program's state is set to the composite. The share of interchanges after which the network's answers (a scan's from that
     step on, a fold's result) are the program's, among those that change the program's answer (None when
     fewer than 10 do).
 
@@ -850,7 +871,6 @@ def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[s
     for r, i in zip(*np.nonzero(tr.valid)):
         donors.setdefault((tuple(srow[r]), tuple(z[r, i])), []).append((int(r), int(i)))
     where = np.argwhere(tr.valid)
-    longest = int(tr.lengths.max())
     out: dict[str, float | None] = {}
     for c, v in enumerate(state):
         values = np.unique(z[tr.valid][:, c])
@@ -864,14 +884,12 @@ def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[s
             target[c] = values[rng.integers(values.size)]
             if target[c] == z[b, i, c]:
                 continue
-            found = donors.get((tuple(srow[b]), tuple(target)), [])
-            # a donor from deeper in a sequence than the base's rest allows would take the network past the
-            # domain's lengths, where it was never trained
-            found = [d for d in found if d[1] + int(tr.lengths[b]) - i <= longest]
+            # the donor at the base's step: a composite no sequence reaches there (a count above the steps read)
+            # would take the network where it was never trained
+            found = [d for d in donors.get((tuple(srow[b]), tuple(target)), []) if d[1] == i]
             if not found:
                 continue
-            same = [d for d in found if d[1] == i]
-            r, k = (same or found)[int(rng.integers(len(same or found)))]
+            r, k = found[int(rng.integers(len(found)))]
             composite = {n: int(q) for n, q in zip(state, target)}
             if _program_rest(tr, mach, b, i, composite, _scalars(tr, b, mach)) == \
                     _program_rest(tr, mach, b, i, {n: int(q) for n, q in zip(state, z[b, i])}, _scalars(tr, b, mach)):
