@@ -10,16 +10,20 @@ LLL-reduced; each state's coordinates ``z = B⁻¹ y`` must be within ``TOL`` of
 update ``z' = F(z, x)`` and the output ``y = G(z)`` must be functions on the traced steps: one successor
 per (state, symbol), one output per state) → synthesis (each coordinate of ``F`` and each output of ``G``
 as an integer affine map where one fits exactly, else the smallest expression ``synthesis.fit_expression``
-finds over the traced table) → a loop program with one integer variable per coordinate, starting at 0
-(the start state is the origin) → checks in context: interchange on each coordinate (unit level: the
-network's state set to the source's; distributed: a learned direction per coordinate, with its
-controls) and a splice of the program's states, mapped back onto the lattice, in place of the cell.
+finds over the traced table, else ``piecewise_affine``: affine or reset) → a loop program with one integer
+variable per coordinate → checks in context: interchange (unit level: the network's whole state set to the
+source's; distributed, per coordinate: ``coordinate_interchange``, the coordinate moved inside its own
+subspace, with its control on the untrained network) and a splice of the program's states, mapped back
+onto the lattice, in place of the cell. Where no lattice is found in the states, the coordinates are read
+from what the network says (``behaviour``: its answers now, after each common letter, and the letters it
+takes to change them; the steps read and the last letter), the smallest set that is a state.
 
 Why it is sound. Whitening and the lattice basis are changes of coordinates of the states the network
 visits; nothing is fitted to the task's answers. The tables are read from the network (its states and
-its outputs), and a table that is not a function on the traced steps is an abstention, never settled by
-majority: a network whose states are not an integer lattice is not read here (``fsm`` or ``lstar`` may
-read it as a finite machine). Exactness on the domain is the comparator's verdict, as for every reader.
+its outputs); a table that is not a function on all but ``OUTLIERS`` (0.5%) of the traced steps is an
+abstention, and the rest is settled by majority (a network's rare wrong answers, which the agreement on
+the domain then reports): a network whose states are not an integer state is not read here (``fsm`` or
+``lstar`` may read it as a finite machine). Exactness on the domain is the comparator's verdict, as for every reader.
 """
 from __future__ import annotations
 
