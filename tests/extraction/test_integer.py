@@ -187,7 +187,7 @@ def test_a_counter_the_outputs_show_only_as_a_threshold_is_read():
     """Running majority: the output is only "more ones than zeros"; how many zeros it takes to change it (and
     how many ones) are the counter, compressed into one integer with an affine update."""
     task = toy_tasks.get("running_majority", length=8)
-    net, r = _read(task)
+    _, r = _read(task)
     assert r.program is not None, (r.reasons, r.details)
     assert task.verify(r.program).equal
     assert r.details["dimensions"] == 1 and r.details["coordinates"] == "behaviour"
@@ -196,7 +196,7 @@ def test_a_counter_the_outputs_show_only_as_a_threshold_is_read():
 
 def test_a_run_length_is_read_as_an_affine_or_reset_update_of_a_counter_and_the_last_letter():
     task = toy_tasks.get("run_length", values=2, length=6)
-    net, r = _read(task)
+    _, r = _read(task)
     assert r.program is not None, (r.reasons, r.details)
     assert task.verify(r.program).equal
     assert r.details["dimensions"] == 2  # the run so far and the last letter
