@@ -4,6 +4,13 @@ was read, the in-context checks and the program, with whether it is right on the
 
     python bench/integer_reader.py --train-seconds 20 --seconds 30
     python bench/integer_reader.py --search
+
+With ``--standard STORE``: `integer` alone through ``comparator.compare`` on the standard suite's families named
+by ``--families`` (60 s a run, seed 0, as bench/standard_extractors.py runs it), one row per task; with
+``--before OLD`` too, beside the same task's row in an older store (right, and the network's mechanism by
+the gate):
+
+    python bench/integer_reader.py --standard /tmp/counters.sqlite --families scan,search --before /tmp/old.sqlite
 """
 from __future__ import annotations
 
@@ -30,7 +37,13 @@ def main() -> None:
     parser.add_argument("--train-seconds", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--search", action="store_true", help="train with the width search")
+    parser.add_argument("--standard", metavar="STORE", help="run integer on the standard suite into this store")
+    parser.add_argument("--families", default="scan,search")
+    parser.add_argument("--before", metavar="STORE", help="an older store to table beside --standard's")
     args = parser.parse_args()
+    if args.standard:
+        standard(args.standard, args.families.split(","), args.before, args.seconds if args.seconds != 30.0 else 60.0)
+        return
     for key in args.tasks.split(","):
         name, params = TASKS[key]
         task = toy_tasks.get(name, **params)
@@ -47,6 +60,45 @@ def main() -> None:
         if r.program is not None:
             print("    " + to_source(r.program).replace("\n", "\n    ") + f"right on the domain: {task.verify(r.program).equal}",
                   flush=True)
+
+
+def _rows(path: str):
+    import pandas as pd
+
+    from comparator.analysis import mechanism_checks
+    from comparator.store import Store
+
+    runs = Store(path).runs()
+    runs = runs[runs["method"] == "integer"].copy()
+    runs["mechanism"] = mechanism_checks(runs) & (runs["correct"] == True)  # noqa: E712
+    return {r.task: r for r in runs.itertuples()} if len(runs) else {}, pd
+
+
+def standard(store: str, families: list[str], before: str | None, seconds: float) -> None:
+    import comparator
+
+    tasks = [t for t in toy_tasks.suite("standard") if t.family in families]
+    comparator.compare(tasks, extractors=["integer"], synthesizers=(), seconds=seconds, seeds=[0], store=store,
+                       workers=1)
+    after, _ = _rows(store)
+    old = _rows(before)[0] if before else {}
+
+    def cell(r) -> str:
+        if r is None:
+            return "—"
+        kind = "**mechanism**" if r.mechanism else ("right" if r.correct == True else r.status)  # noqa: E712
+        f2d = "" if r.interchange_distributed != r.interchange_distributed else f", F2-D {r.interchange_distributed:.2f}"
+        ctl = "" if r.control_untrained != r.control_untrained else f", control {r.control_untrained:.2f}"
+        return f"{kind}{f2d}{ctl}"
+
+    print("| task | family | before | after |\n|---|---|---|---|")
+    for t in tasks:
+        print(f"| {t.name} | {t.family} | {cell(old.get(t.name))} | {cell(after.get(t.name))} |")
+    for label, rows in (("before", old), ("after", after)):
+        if rows:
+            chosen = [rows[t.name] for t in tasks if t.name in rows]
+            print(f"{label}: right {sum(r.correct == True for r in chosen)}, "  # noqa: E712
+                  f"mechanism {sum(bool(r.mechanism) for r in chosen)} of {len(chosen)}")
 
 
 if __name__ == "__main__":

@@ -10,16 +10,20 @@ LLL-reduced; each state's coordinates ``z = B⁻¹ y`` must be within ``TOL`` of
 update ``z' = F(z, x)`` and the output ``y = G(z)`` must be functions on the traced steps: one successor
 per (state, symbol), one output per state) → synthesis (each coordinate of ``F`` and each output of ``G``
 as an integer affine map where one fits exactly, else the smallest expression ``synthesis.fit_expression``
-finds over the traced table) → a loop program with one integer variable per coordinate, starting at 0
-(the start state is the origin) → checks in context: interchange on each coordinate (unit level: the
-network's state set to the source's; distributed: a learned direction per coordinate, with its
-controls) and a splice of the program's states, mapped back onto the lattice, in place of the cell.
+finds over the traced table, else ``piecewise_affine``: affine or reset) → a loop program with one integer
+variable per coordinate → checks in context: interchange (unit level: the network's whole state set to the
+source's; distributed, per coordinate: ``coordinate_interchange``, the coordinate moved inside its own
+subspace, with its control on the untrained network) and a splice of the program's states, mapped back
+onto the lattice, in place of the cell. Where no lattice is found in the states, the coordinates are read
+from what the network says (``behaviour``: its answers now, after each common letter, and the letters it
+takes to change them; the steps read and the last letter), the smallest set that is a state.
 
 Why it is sound. Whitening and the lattice basis are changes of coordinates of the states the network
 visits; nothing is fitted to the task's answers. The tables are read from the network (its states and
-its outputs), and a table that is not a function on the traced steps is an abstention, never settled by
-majority: a network whose states are not an integer lattice is not read here (``fsm`` or ``lstar`` may
-read it as a finite machine). Exactness on the domain is the comparator's verdict, as for every reader.
+its outputs); a table that is not a function on all but ``OUTLIERS`` (0.5%) of the traced steps is an
+abstention, and the rest is settled by majority (a network's rare wrong answers, which the agreement on
+the domain then reports): a network whose states are not an integer state is not read here (``fsm`` or
+``lstar`` may read it as a finite machine). Exactness on the domain is the comparator's verdict, as for every reader.
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from programs.ast import Assign, Const, For, Return, Tuple, Yield
+from programs.ast import Assign, Binary, Const, For, Return, Tuple, Var, Yield
 from programs.budget import Budget
 from programs.interpreter import Machine
 from programs.printer import to_source
@@ -329,60 +333,201 @@ def _observed(tr: StateTrace, obs: np.ndarray, max_dim: int) -> tuple[Lattice | 
 
 
 def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM) -> tuple[Lattice | None, str | None]:
-    """Integer coordinates read from what the network says from each state: its output there and after
-    reading one symbol (the commonest) once, twice, ... (``2 * max_dim`` times), each state's own scalar
-    inputs kept. These are integers by construction (the network's answers), the observable coordinates
-    of a network that is not linear (MIPS reads the Krylov basis of a linear one); the first ``max_dim``
-    independent ones are the state. The start's own are the program's start values."""
-    from .fsm import _values
-
-    model, enc = trained.model, trained.encoding
-    seqs = trained.problem.sequences
-    letters = tr.symbols[tr.valid][:, :len(seqs)]
-    kinds, counts = np.unique(letters, axis=0, return_counts=True)
-    letter = kinds[int(np.argmax(counts))]
+    """Integer coordinates read from what the network says from each state (``probe``): its output there, after
+    reading each of the commonest letters once, twice, ... (up to a horizon), and how many of a letter it takes
+    before the output changes (a depth, a count to a threshold); beside them two coordinates of the input's
+    history, the steps read so far and the last letter (a position, a delay), which a state may need that no
+    answer shows yet. These are integers by construction (the network's answers), the observable coordinates
+    of a network that is not linear (MIPS reads the Krylov basis of a linear one). The state is the smallest
+    set of them (``sufficient``) that determines every answer probed (with the scalar inputs) and its own next
+    value; where an integer combination of it (and the outputs) is one coordinate with an affine update, that
+    one (``compress``). The start's own are the program's start values."""
+    v, ahead, probed, depth, why = probe(trained, tr, max_dim)
+    if why is not None:
+        return None, why
     rows = np.concatenate([[0], np.nonzero(tr.valid)[0]])
-    states = np.vstack([tr.h0[None, :], tr.states[tr.valid]])
-    scal = {name: v[rows] for name, v in tr.inputs.items() if v.ndim == 1}
-    start = torch.as_tensor(states, dtype=torch.float32)
-    cols, ahead = [], []
-    with torch.no_grad():
-        cols.append(_values(enc, model.readout(start)))
-        ahead += [0] * cols[-1].shape[1]
-        for k in range(1, 2 * max_dim + 1):
-            inputs = {name: np.full((states.shape[0], k), letter[i]) for i, name in enumerate(seqs)}
-            inputs.update(scal)
-            hs = model.states(enc.batch(inputs, np.full(states.shape[0], k)), start)
-            cols.append(_values(enc, model.readout(hs[:, -1])))
-            ahead += [k] * cols[-1].shape[1]
-    v = np.concatenate(cols, axis=1).astype(np.int64)
-    chosen: list[int] = []
-    depth = np.concatenate([[0], np.nonzero(tr.valid)[1] + 1])
-    longest = int(tr.lengths.max())
-    for j in range(v.shape[1]):
-        inside = depth + max([ahead[c] for c in chosen] + [ahead[j]]) <= longest  # answers the network was trained for
-        inside[0] = False  # nor the start: it need not be a state the network reaches again
-        if inside.sum() >= 2 and not _follows(v[inside][:, chosen], v[inside, j]):
-            chosen.append(j)
-            if len(chosen) > max_dim:
-                break
-    if not chosen:
-        return None, "nothing the network says from its states varies"
-    if len(chosen) > max_dim:
-        return None, f"what the network says from its states has {len(chosen)} independent integer coordinates, more than {max_dim}"
-    z = v[:, chosen]
+    scal = np.stack([tr.inputs[n][rows] for n in tr.inputs if tr.inputs[n].ndim == 1], axis=1) \
+        if any(tr.inputs[n].ndim == 1 for n in tr.inputs) else np.zeros((rows.size, 0), dtype=np.int64)
     n, t = tr.valid.shape
-    coords = np.zeros((n, t, len(chosen)), dtype=np.int64)
+    idx = np.zeros((n, t), dtype=np.int64)
+    idx[tr.valid] = np.arange(1, int(tr.valid.sum()) + 1)
+    prev = np.zeros_like(idx)
+    prev[:, 1:] = idx[:, :-1]
+    step_rows = tr.valid & (prev > 0)  # steps between traced states (the start kept apart, as ``tables`` does)
+    steps = (prev[step_rows], idx[step_rows], tr.symbols[step_rows])
+    chosen, why = sufficient(v, ahead, probed, depth, scal, steps, int(tr.lengths.max()), max_dim)
+    if chosen is None:
+        return None, why
+    reach = max(ahead[j] for j in chosen)
+    z = v[:, chosen]
+    z = compress(v, chosen, ahead, probed, depth, steps, int(tr.lengths.max())) if len(chosen) > 1 else z
+    coords = np.zeros((n, t, z.shape[1]), dtype=np.int64)
     coords[tr.valid] = z[1:]
     # a state whose continuation leaves the domain (longer than its longest sequence) was read where the
     # network was never trained: its coordinates are not used to write the program
-    reach = max(ahead[j] for j in chosen)
     known = (np.arange(t)[None, :] + 1 + reach <= int(tr.lengths.max())) & tr.valid
     # a linear probe of the coordinates in the hidden states, for states the splice needs and no trace saw
+    states = np.vstack([tr.h0[None, :], tr.states[tr.valid]])
     x = np.hstack([states - tr.h0, np.ones((states.shape[0], 1))])
     k, *_ = np.linalg.lstsq(x, z.astype(np.float64), rcond=None)
     return Lattice(tr.h0.copy(), k[:-1].T, k[-1], coords, 0.0, 0.0, tuple(int(q) for q in z[0]),
                    how="behaviour", known=known), None
+
+
+MAX_LETTERS = 6  # the commonest letters probed
+MAX_COLUMNS = 20  # columns a state is chosen among (the probes of least reach first)
+
+
+def probe(trained, tr: StateTrace, max_dim: int = MAX_DIM):
+    """(``v`` ``[1 + N, C]``: per state, the start first, integer columns; ``ahead``: how many letters past the
+    state each column reads; ``probed``: whether the column is an answer of the network (else a coordinate of
+    the input's history); ``depth``: letters read to reach each state; None) or (…, why). Columns: the
+    output now; after ``k`` of each of the commonest letters (``k`` up to a horizon of ``2 * max_dim`` that
+    stays inside the domain's lengths for at least half of them); the first ``k`` within the horizon at which
+    the output differs from now (0: never); the steps read; the last letter of each sequence (-1 at the
+    start). Each state's own scalar inputs are kept."""
+    from .fsm import _values
+
+    model, enc = trained.model, trained.encoding
+    seqs = trained.problem.sequences
+    longest = int(tr.lengths.max())
+    horizon = max(1, min(2 * max_dim, longest // 2))
+    letters = tr.symbols[tr.valid][:, :len(seqs)]
+    kinds, counts = np.unique(letters, axis=0, return_counts=True)
+    letters = kinds[np.argsort(-counts, kind="stable")[:MAX_LETTERS]]
+    rows = np.concatenate([[0], np.nonzero(tr.valid)[0]])
+    states = np.vstack([tr.h0[None, :], tr.states[tr.valid]])
+    depth = np.concatenate([[0], np.nonzero(tr.valid)[1] + 1])
+    scal = {name: v[rows] for name, v in tr.inputs.items() if v.ndim == 1}
+    start = torch.as_tensor(states, dtype=torch.float32)
+    cols, ahead, probed = [], [], []
+    with torch.no_grad():
+        now = _values(enc, model.readout(start))
+        for a in range(now.shape[1]):
+            cols.append(now[:, a]), ahead.append(0), probed.append(True)
+        changes = []
+        for letter in letters:
+            inputs = {name: np.full((states.shape[0], horizon), letter[i]) for i, name in enumerate(seqs)}
+            inputs.update(scal)
+            hs = model.states(enc.batch(inputs, np.full(states.shape[0], horizon)), start)
+            outs = _values(enc, model.readout(hs))  # [N, horizon, arity]
+            for k in range(horizon):
+                for a in range(outs.shape[2]):
+                    cols.append(outs[:, k, a]), ahead.append(k + 1), probed.append(True)
+            differs = (outs != now[:, None, :]).any(axis=2)
+            changes.append(np.where(differs.any(axis=1), differs.argmax(axis=1) + 1, 0))
+    # a count to a change is trusted only where the change can come within the horizon: a state no deeper than
+    # it (a counter moves at most one step per letter), so ``ahead`` keeps the others from the tables
+    for c in changes:
+        cols.append(c), ahead.append(max(horizon, longest - horizon + 1)), probed.append(True)
+    cols.append(depth), ahead.append(0), probed.append(False)
+    for i in range(len(seqs)):
+        last = np.concatenate([[-1], tr.symbols[tr.valid][:, i]])
+        cols.append(last), ahead.append(0), probed.append(False)
+    v = np.stack(cols, axis=1).astype(np.int64)
+    if not any(len(np.unique(v[1:, j])) > 1 for j in range(v.shape[1]) if probed[j]):
+        return v, ahead, probed, depth, "nothing the network says from its states varies"
+    return v, ahead, probed, depth, None
+
+
+def _disagreeing(groups: np.ndarray, values: np.ndarray) -> int:
+    """How many rows disagree with the most common value of their group (``groups``, ``values``: int arrays)."""
+    if groups.size == 0:
+        return 0
+    span = int(values.max() - values.min()) + 1
+    codes, counts = np.unique(groups.astype(np.int64) * span + (values - values.min()), return_counts=True)
+    owner = codes // span
+    starts = np.concatenate([[0], np.nonzero(np.diff(owner))[0] + 1])
+    return int(groups.size - np.maximum.reduceat(counts, starts).sum())
+
+
+def _groups(x: np.ndarray) -> np.ndarray:
+    if x.shape[1] == 0:
+        return np.zeros(x.shape[0], dtype=np.int64)
+    return np.unique(x, axis=0, return_inverse=True)[1].reshape(-1)
+
+
+def sufficient(v: np.ndarray, ahead: list[int], probed: list[bool], depth: np.ndarray, scal: np.ndarray, steps,
+               longest: int, max_dim: int = MAX_DIM) -> tuple[list[int] | None, str | None]:
+    """The first set of at most ``max_dim`` columns of ``v`` (fewest columns, then fewest of the input's history,
+    then least reach) that is a state: on the states whose reads stay inside the domain's lengths, every probed
+    column is a function of it and the scalar inputs (the outputs now of it alone), and its value after each
+    traced step a function of its value before and the letters read; all but ``OUTLIERS`` of the rows (a
+    network's rare wrong answers). (None, why) when no set is."""
+    import itertools
+
+    outputs = [j for j in range(v.shape[1]) if ahead[j] == 0 and probed[j]]
+    # columns equal to an earlier one on every state say nothing new
+    keep: list[int] = []
+    seen: set[bytes] = set()
+    for j in sorted(range(v.shape[1]), key=lambda j: (j not in outputs, not probed[j], ahead[j], j)):
+        key = np.unique(v[1:, j], return_inverse=True)[1].reshape(-1).astype(np.int64).tobytes()
+        if key not in seen and len(np.unique(v[1:, j])) > 1:
+            seen.add(key)
+            keep.append(j)
+    keep = keep[:MAX_COLUMNS]
+    prev, nxt, symbols = steps
+    subsets = [c for r in range(1, max_dim + 1) for c in itertools.combinations(keep, r)]
+    subsets.sort(key=lambda c: (len(c), sum(not probed[j] for j in c), max(ahead[j] for j in c), c))
+    closest = None
+    for c in subsets:
+        cols = list(c)
+        reach = max(ahead[j] for j in cols)
+        inside = (depth >= 1) & (depth + reach <= longest)
+        ok_step = inside[prev] & inside[nxt]
+        if ok_step.sum() < 2:
+            continue
+        key = _groups(np.concatenate([v[prev[ok_step]][:, cols], symbols[ok_step]], axis=1))
+        bad = sum(_disagreeing(key, v[nxt[ok_step], j]) for j in cols)
+        if bad > OUTLIERS * ok_step.sum():
+            closest = closest or (c, f"{bad} of {int(ok_step.sum())} steps' successors disagree")
+            continue
+        alone = _groups(v[:, cols])
+        withscal = _groups(np.concatenate([v[:, cols], scal], axis=1))
+        fails = None
+        for j in outputs + [j for j in range(v.shape[1]) if probed[j] and j not in outputs]:
+            rows = (depth >= 1) & (depth + max(reach, ahead[j]) <= longest)
+            if not rows.any():
+                continue
+            g = alone if j in outputs else withscal
+            wrong = _disagreeing(g[rows], v[rows, j])
+            if wrong > OUTLIERS * rows.sum():
+                fails = f"{wrong} of {int(rows.sum())} states' answers are not a function of it"
+                break
+        if fails is None:
+            return cols, None
+    return None, (f"no {max_dim} or fewer of the network's answers from its states and of the input's history (steps "
+                  "read, last letter) are a state whose update is a function and that determines the answers"
+                  + (f" (closest: {closest[1]})" if closest else ""))
+
+
+def compress(v: np.ndarray, chosen: list[int], ahead: list[int], probed: list[bool], depth: np.ndarray, steps,
+             longest: int, span: int = 2) -> np.ndarray:
+    """One integer combination (coefficients up to ``span``) of the chosen columns and the outputs now that
+    separates the states they separate, with an integer affine update on the traced steps: that one column
+    (the fewest coefficients, then the smallest); else the chosen columns as they are. A depth that the
+    outputs show only as a threshold and the probes as "how far to the threshold" is one counter."""
+    import itertools
+
+    outputs = [j for j in range(v.shape[1]) if ahead[j] == 0 and probed[j] and j not in chosen]
+    cols = chosen + outputs
+    x = v[:, cols]
+    reach = max(ahead[j] for j in chosen)
+    inside = (depth >= 1) & (depth + reach <= longest)
+    prev, nxt, symbols = steps
+    ok = inside[prev] & inside[nxt]
+    distinct = np.unique(v[inside][:, chosen], axis=0).shape[0]
+    tries = sorted((w for w in itertools.product(range(-span, span + 1), repeat=len(cols))
+                    if any(w) and next(q for q in w if q) > 0), key=lambda w: (sum(q != 0 for q in w), sum(map(abs, w)), w))
+    for w in tries:
+        z = x @ np.asarray(w, dtype=np.int64)
+        if np.unique(np.stack([z[inside]], axis=1), axis=0).shape[0] != distinct or \
+                np.unique(np.concatenate([v[inside][:, chosen], z[inside, None]], axis=1), axis=0).shape[0] != distinct:
+            continue
+        keys = np.concatenate([z[prev[ok], None], symbols[ok]], axis=1)
+        if _mostly_affine(keys, z[nxt[ok]]) is not None:
+            return z[:, None]
+    return v[:, chosen]
 
 
 def _mostly_affine(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int] | None:
@@ -398,16 +543,6 @@ def _mostly_affine(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int] | Non
     c = np.rint(coef[:-1]).astype(np.int64)
     c0 = int(np.rint(np.median(y - x @ c)))
     return (c, c0) if float(np.mean(x @ c + c0 != y)) <= OUTLIERS else None
-
-
-def _follows(x: np.ndarray, y: np.ndarray) -> bool:
-    """Is ``y`` an integer affine function of the columns of ``x`` on all but ``OUTLIERS`` of the rows (a
-    network's rare wrong answers)?"""
-    a = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
-    coef, *_ = np.linalg.lstsq(a, y.astype(np.float64), rcond=None)
-    coef[:-1] = np.rint(coef[:-1])
-    c0 = np.median(y - x @ coef[:-1].astype(np.int64)) if x.shape[1] else np.median(y)
-    return float(np.mean(x @ coef[:-1].astype(np.int64) + np.rint(c0) != y)) <= OUTLIERS
 
 
 def tables(tr: StateTrace, lat: Lattice):
@@ -432,36 +567,51 @@ def tables(tr: StateTrace, lat: Lattice):
         starts = (tr.symbols[first][:0], lat.coords[first][:0])
     keys = np.concatenate([prev[steps], tr.symbols[steps]], axis=1)
     nxt = lat.coords[steps]
-    uk, image, bad = _majority(keys, nxt)
+    uk, image, bad, kcount = _majority(keys, nxt)
     if bad > OUTLIERS * len(nxt):
         return None, (f"the update is not a function of the integer state and the symbol: {bad} of {len(nxt)} traced "
                       "steps disagree with the most common successor of their state and symbol")
     notes = [f"{bad} of {len(nxt)} traced steps disagree with the most common successor of their state and symbol "
              "(settled by majority)"] if bad else []
     states, outs = lat.coords[known], tr.outputs[known]
-    us, o, wrong = _majority(states, outs)
+    us, o, wrong, scount = _majority(states, outs)
     if wrong > OUTLIERS * len(outs):
         return None, f"the output is not a function of the integer state: {wrong} of {len(outs)} traced states disagree"
     if wrong:
         notes.append(f"{wrong} of {len(outs)} traced states' outputs disagree with the most common at their "
                      "coordinates (settled by majority)")
-    return (uk, image, us, o, starts, notes), None
+    return (uk, image, us, o, starts, kcount, scount, notes), None
 
 
-def _majority(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """(distinct keys, the most common value of each, how many rows disagree with theirs)."""
+def _majority(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """(distinct keys, the most common value of each, how many rows disagree with theirs, rows per key)."""
     uk, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.reshape(-1)
     pairs, counts = np.unique(np.concatenate([inv[:, None], values], axis=1), axis=0, return_counts=True)
     order = np.lexsort((-counts, pairs[:, 0]))
     top = np.unique(pairs[order, 0], return_index=True)[1]
     best = pairs[order][top]
-    return uk, best[:, 1:], int(len(values) - counts[order][top].sum())
+    return uk, best[:, 1:], int(len(values) - counts[order][top].sum()), np.bincount(inv, minlength=len(uk))
 
 
 def _expression(names: list[str], x: np.ndarray, target: np.ndarray, operators, budget: Budget, seed: int,
-                why: list[str]):
-    """An integer affine map of the leaves where one fits exactly, else the smallest expression found."""
+                why: list[str], support: np.ndarray | None = None):
+    """An integer affine map of the leaves where one fits exactly, else the smallest expression found; where
+    none fits every row, the same on the rows left when the rarest are set aside, as many as hold at most
+    ``OUTLIERS`` of the traced steps (``support``: steps per row), whose majority may be a network's rare
+    wrong answer (the agreement on the domain then reports it)."""
+    found = _fit(names, x, target, operators, budget, seed, why)
+    if found is not None or support is None or budget.expired:
+        return found
+    order = np.argsort(support, kind="stable")
+    dropped = order[np.cumsum(support[order]) <= OUTLIERS * support.sum()]
+    if dropped.size == 0:
+        return None
+    rest = np.setdiff1d(np.arange(len(target)), dropped)
+    return _fit(names, x[rest], target[rest], operators, budget, seed, why)
+
+
+def _fit(names: list[str], x: np.ndarray, target: np.ndarray, operators, budget: Budget, seed: int, why: list[str]):
     from synthesis import fit_expression
 
     fit = affine_map(x, target, MAX_COEF)
@@ -472,8 +622,84 @@ def _expression(names: list[str], x: np.ndarray, target: np.ndarray, operators, 
         return affine_expr(names, *fit)
     extra = tuple(int(v) for v in np.unique(target) if not -1 <= v <= 3)
     constants = (-1, 0, 1, 2, 3) + (extra if len(extra) <= 4 else ())
-    return fit_expression({n: x[:, i] for i, n in enumerate(names)}, target, operators=operators, constants=constants,
-                          seconds=max(0.1, budget.left), seed=seed, max_candidates=SUB_SEARCH_CANDIDATES, why=why)
+    found = fit_expression({n: x[:, i] for i, n in enumerate(names)}, target, operators=operators, constants=constants,
+                           seconds=max(0.1, budget.left), seed=seed, max_candidates=SUB_SEARCH_CANDIDATES, why=why)
+    return found if found is not None else piecewise_affine(names, x, target, operators, budget)
+
+
+MAX_ATOMS = 160  # comparisons a piecewise map's condition is chosen among
+
+
+def piecewise_affine(names: list[str], x: np.ndarray, target: np.ndarray, operators,
+                     budget: Budget | None = None):
+    """``a if c else b``: integer affine maps ``a`` and ``b`` of the leaves on the two sides of a condition
+    ``c`` (a comparison of two leaves, or of a leaf and one of its values; then two such joined by ``and``),
+    exact on every row: an update that is affine or reset, or switches on an event (a position set where a
+    letter first appears). The condition with the fewest comparisons, then the maps with the fewest terms;
+    None when none holds, or the operators have no ``if`` or comparison."""
+    from programs.ast import IfExp
+
+    ops = set(operators)
+    if "if" not in ops or x.shape[0] < 2:
+        return None
+    x = np.asarray(x, dtype=np.int64)
+    atoms: list[tuple[object, np.ndarray]] = []
+    for i in range(x.shape[1]):
+        for j in range(i + 1, x.shape[1]):
+            for op in ("==", "<", ">"):
+                if op in ops:
+                    atoms.append((Binary(op, Var(names[i]), Var(names[j])), _compare(op, x[:, i], x[:, j])))
+        vals = np.unique(x[:, i])
+        if vals.size <= 12:
+            for v in vals:
+                for op in ("==", "<"):
+                    if op in ops:
+                        atoms.append((Binary(op, Var(names[i]), Const(int(v))), _compare(op, x[:, i], v)))
+    atoms = [(e, m) for e, m in atoms if m.any() and not m.all()][:MAX_ATOMS]
+    conds = list(atoms)
+    if "and" in ops:
+        conds += [(Binary("and", a, b), ma & mb) for k, (a, ma) in enumerate(atoms) for b, mb in atoms[k + 1:]
+                  if (ma & mb).any() and not (ma & mb).all()]
+    best = None
+    for n, (cond, mask) in enumerate(conds):
+        if budget is not None and n % 256 == 0 and budget.expired:
+            break
+        if best is not None and n >= len(atoms) and best[0] < 2 * len(names) + 2:
+            break  # a single comparison held: a conjunction is not looked at
+        then, orelse = _affine_on(x[mask], target[mask]), _affine_on(x[~mask], target[~mask])
+        if then is None or orelse is None:
+            continue
+        cost = int((then[0] != 0).sum() + (orelse[0] != 0).sum() + (then[1] != 0) + (orelse[1] != 0)) + \
+            (0 if n < len(atoms) else 2 * len(names) + 2)
+        if best is None or cost < best[0]:
+            best = (cost, IfExp(cond, affine_expr(names, *then), affine_expr(names, *orelse)))
+    return None if best is None else best[1]
+
+
+def _affine_on(x: np.ndarray, y: np.ndarray):
+    """``affine_map`` on the rows of one side of a condition, where leaves may be equal or constant (``x == t``
+    on that side): fitted on each set of independent leaves in turn (the others' coefficients 0), the first
+    with integer coefficients."""
+    fit = affine_map(x, y, MAX_COEF)
+    if fit is not None or x.shape[0] == 0:
+        return fit
+    import itertools
+
+    run = (x - x[0]).astype(np.float64)
+    rank = int(np.linalg.matrix_rank(run)) if run.size else 0
+    for cols in itertools.combinations(range(x.shape[1]), rank):
+        if np.linalg.matrix_rank(run[:, list(cols)]) < rank:
+            continue
+        fit = affine_map(x[:, list(cols)], y, MAX_COEF)
+        if fit is not None:
+            c = np.zeros(x.shape[1], dtype=np.int64)
+            c[list(cols)] = fit[0]
+            return c, fit[1]
+    return None
+
+
+def _compare(op: str, a, b) -> np.ndarray:
+    return a == b if op == "==" else a < b if op == "<" else a > b
 
 
 def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program | None, list[str], list[str]]:
@@ -482,18 +708,18 @@ def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program
     taken = set(sig.params)
     elems = [fresh(_singular(s), taken) for s in sig.sequences]
     state = [fresh("s" if lat.dim == 1 else f"s{i}", taken) for i in range(lat.dim)]
-    keys, nxt, states, outs, starts, _ = table
+    keys, nxt, states, outs, starts, kcount, scount, _ = table
     leaves = state + elems + list(sig.scalars)
     why: list[str] = []
     updates = []
     for i in range(lat.dim):
-        e = _expression(leaves, keys, nxt[:, i], task.operators, budget, seed, why)
+        e = _expression(leaves, keys, nxt[:, i], task.operators, budget, seed, why, kcount)
         if e is None:
             return None, state, [f"no expression for state coordinate {i}'s update was found"] + why[:1]
         updates.append(e)
     results = []
     for j in range(outs.shape[1]):
-        e = _expression(state, states, outs[:, j], task.operators, budget, seed, why)
+        e = _expression(state, states, outs[:, j], task.operators, budget, seed, why, scount)
         if e is None:
             return None, state, [f"no expression for output {j} over the integer state was found"] + why[:1]
         results.append(e)
@@ -557,8 +783,11 @@ def run_program(tr: StateTrace, mach: Machine, state: list[str]) -> np.ndarray:
 def spliced(trained, tr: StateTrace, lat: Lattice, z: np.ndarray) -> float:
     """F3: the program's states, as their lattice points (the mean traced state where the network visited
     that point), read out by the network's own readout in place of the cell; the share of inputs whose
-    outputs do not change."""
-    keys, inv = np.unique(lat.coords[tr.valid], axis=0, return_inverse=True)
+    outputs do not change. States whose coordinates were not read (``Lattice.known``: their probes would leave
+    the domain) are placed at the program's state there."""
+    known = tr.valid if lat.known is None else lat.known
+    where = np.where(known[..., None], lat.coords, z)
+    keys, inv = np.unique(where[tr.valid], axis=0, return_inverse=True)
     sums = np.zeros((keys.shape[0], tr.states.shape[-1]))
     np.add.at(sums, inv.reshape(-1), tr.states[tr.valid])
     means = {tuple(k): s / c for k, s, c in zip(keys, sums, np.bincount(inv.reshape(-1)))}
@@ -596,6 +825,116 @@ def interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng, p
         hits += ok
         total += 1
     return hits / total if total else None
+
+
+COORDINATE_PAIRS = 100  # interchanges per integer coordinate
+MAX_SUBSPACE = 4  # the most dimensions a coordinate's subspace may have
+SUBSPACE_SHARE = 0.999  # ... enough of them to hold this share of the spread of its class means
+
+
+def coordinate_subspace(tr: StateTrace, values: np.ndarray, most: int = MAX_SUBSPACE) -> np.ndarray:
+    """``[h, k]`` orthonormal: the directions along which the traced states' means differ between the values
+    of one coordinate (``values``, per traced state), fewest that hold ``SUBSPACE_SHARE`` of the spread of
+    those means (weighted by how many states each holds), at most ``most`` and at most one fewer than the
+    values. Read from the states, not learned: nothing is fitted to the interchanges it is tested on."""
+    pts = tr.states[tr.valid]
+    keys, inv, counts = np.unique(values, return_inverse=True, return_counts=True)
+    means = np.zeros((keys.size, pts.shape[1]))
+    np.add.at(means, inv.reshape(-1), pts)
+    means /= counts[:, None]
+    centre = (counts[:, None] * means).sum(0) / counts.sum()
+    _, sv, vt = np.linalg.svd(np.sqrt(counts)[:, None] * (means - centre), full_matrices=False)
+    if sv.size == 0 or sv[0] <= 0:
+        return np.zeros((pts.shape[1], 0))
+    share = np.cumsum(sv ** 2) / (sv ** 2).sum()
+    k = min(int(np.searchsorted(share, SUBSPACE_SHARE) + 1), most, keys.size - 1)
+    return vt[:k].T
+
+
+def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng: np.random.Generator,
+                           pairs: int = COORDINATE_PAIRS) -> dict[str, float | None]:
+    """F2 per integer coordinate, through a subspace: at a base step, the coordinate set to a source's value
+    and the others kept. The network's state there moves, inside the coordinate's subspace only
+    (``coordinate_subspace``, ``U``), to a traced state (a donor) at which the program's state is that
+    composite: ``h + U Uᵀ (h_donor - h)`` (the donor with the same scalar inputs, at the same step: composites
+    no sequence reaches there are not tried); the program's state is set to the composite. The share of interchanges after which the network's answers (a scan's from that
+    step on, a fold's result) are the program's, among those that change the program's answer (None when
+    fewer than 10 do).
+
+    Why a subspace and not the whole donor: moving the whole state to a donor is no test at all once the
+    program agrees with the network on the domain (the donor's prefix followed by the base's rest is a
+    domain input, on which they agree). Moving only the coordinate's few directions fails where the network
+    does not keep the coordinate apart from the rest of its state in them: where it carries another
+    intermediate, or none (an untrained network)."""
+    from .fsm import _scalars
+
+    z = run_program(tr, mach, state)
+    scal = [n for n in tr.inputs if tr.inputs[n].ndim == 1]
+    srow = np.stack([tr.inputs[n] for n in scal], axis=1) if scal else np.zeros((tr.lengths.size, 0), dtype=np.int64)
+    donors: dict[tuple, list[tuple[int, int]]] = {}
+    for r, i in zip(*np.nonzero(tr.valid)):
+        donors.setdefault((tuple(srow[r]), tuple(z[r, i])), []).append((int(r), int(i)))
+    where = np.argwhere(tr.valid)
+    out: dict[str, float | None] = {}
+    for c, v in enumerate(state):
+        values = np.unique(z[tr.valid][:, c])
+        u = coordinate_subspace(tr, z[tr.valid][:, c])
+        hits = total = 0
+        for _ in range(pairs * 20):
+            if total >= pairs or values.size < 2 or u.shape[1] == 0:
+                break
+            b, i = (int(q) for q in where[rng.integers(len(where))])
+            target = z[b, i].copy()
+            target[c] = values[rng.integers(values.size)]
+            if target[c] == z[b, i, c]:
+                continue
+            # the donor at the base's step: a composite no sequence reaches there (a count above the steps read)
+            # would take the network where it was never trained
+            found = [d for d in donors.get((tuple(srow[b]), tuple(target)), []) if d[1] == i]
+            if not found:
+                continue
+            r, k = found[int(rng.integers(len(found)))]
+            composite = {n: int(q) for n, q in zip(state, target)}
+            if _program_rest(tr, mach, b, i, composite, _scalars(tr, b, mach)) == \
+                    _program_rest(tr, mach, b, i, {n: int(q) for n, q in zip(state, z[b, i])}, _scalars(tr, b, mach)):
+                continue  # the program's answer does not change: the interchange says nothing
+            h = tr.states[b, i]
+            hits += interchange_holds(trained, tr, mach, b, i, h + u @ (u.T @ (tr.states[r, k] - h)), composite)
+            total += 1
+        out[v] = hits / total if total >= 10 else None
+    return out
+
+
+def _program_rest(tr: StateTrace, mach: Machine, b: int, i: int, values: dict, scalars: dict):
+    """The program's answers on row ``b`` with its state set to ``values`` after step ``i`` (a scan's from
+    step ``i`` on, a fold's result)."""
+    from .fsm import _yield_again
+
+    env = mach.start(scalars)
+    want = []
+    for t in range(int(tr.lengths[b])):
+        env, y = mach.step(env, tuple(int(tr.inputs[n][b, t]) for n in mach.iters))
+        if t == i:
+            env = {**env, **values}
+            y = _yield_again(mach, env)
+        want.append(y)
+    if mach.program.kind == "scan":
+        return tuple(map(repr, want[i:]))
+    return repr(mach.finish(env))
+
+
+def coordinate_control(trained, mach: Machine, state: list[str], seed: int) -> dict[str, float]:
+    """The per-coordinate interchange (``coordinate_interchange``) of the program read, on the network training
+    started from (same draws): what the check gives where no coordinate was learned. Empty when the record
+    does not say how the network was initialised (a compiled network) or no coordinate was measured."""
+    from ..alignment import initial_network
+
+    start = initial_network(trained)
+    if start is None:
+        return {}
+    found = coordinate_interchange(start, StateTrace(start, cap=MAX_STATES_TRACED), mach, state,
+                                   np.random.default_rng(seed))
+    return {v: q for v, q in found.items() if q is not None}
 
 
 def alignments(trained, tr: StateTrace, mach: Machine, state: list[str], seed: int, budget: Budget):
@@ -651,10 +990,22 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
         inter = interchange(trained, tr, mach, state, rng, pairs)
         splice = spliced(trained, tr, lat, z)
         clock = time.perf_counter()
-        best, per, scores, control_details = alignments(trained, tr, mach, state, int(rng.integers(2**31)), budget)
-        details.update({"program": to_source(program), "interchange_pairs": pairs, "interchange_distributed": per,
+        coord_seed = int(rng.integers(2**31))
+        per_coordinate = coordinate_interchange(trained, tr, mach, state, np.random.default_rng(coord_seed))
+        learned, per, scores, control_details = alignments(trained, tr, mach, state, int(rng.integers(2**31)), budget)
+        measured = [q for q in per_coordinate.values() if q is not None]
+        # F2-D: each coordinate through its own subspace (the weakest); the one learned direction per coordinate
+        # only where no coordinate's subspace interchange changes the program's answer often enough to count
+        distributed = min(measured) if measured else learned
+        untrained_coordinates = coordinate_control(trained, mach, state, coord_seed)
+        if untrained_coordinates:
+            worst = max(untrained_coordinates.values())
+            scores["untrained"] = worst if scores["untrained"] is None else max(scores["untrained"], worst)
+        details.update({"program": to_source(program), "interchange_pairs": pairs, "interchange_learned": per,
+                        "interchange_learned_score": learned, "interchange_coordinates": per_coordinate,
+                        "controls_coordinates": untrained_coordinates,
                         "controls": control_details, "alignment_seconds": time.perf_counter() - clock})
-        return Reading(program, tuple(reasons), inter, splice, details=details, interchange_distributed=best,
+        return Reading(program, tuple(reasons), inter, splice, details=details, interchange_distributed=distributed,
                        controls=scores)
 
     return run
