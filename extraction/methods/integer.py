@@ -987,7 +987,9 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
             return Reading(None, tuple(reasons), status="timeout" if budget.expired else "abstained", details=details)
         mach = Machine(program, SCALAR)
         z = run_program(tr, mach, state)
-        inter = interchange(trained, tr, mach, state, rng, pairs)
+        # the whole state set to a donor's: no test once the program agrees with the network (see fsm); kept
+        # for inspection, not reported as F2
+        whole = interchange(trained, tr, mach, state, rng, pairs)
         splice = spliced(trained, tr, lat, z)
         clock = time.perf_counter()
         coord_seed = int(rng.integers(2**31))
@@ -1001,11 +1003,12 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
         if untrained_coordinates:
             worst = max(untrained_coordinates.values())
             scores["untrained"] = worst if scores["untrained"] is None else max(scores["untrained"], worst)
-        details.update({"program": to_source(program), "interchange_pairs": pairs, "interchange_learned": per,
+        details.update({"program": to_source(program), "interchange_pairs": pairs, "interchange_whole_state": whole,
+                        "interchange_learned": per,
                         "interchange_learned_score": learned, "interchange_coordinates": per_coordinate,
                         "controls_coordinates": untrained_coordinates,
                         "controls": control_details, "alignment_seconds": time.perf_counter() - clock})
-        return Reading(program, tuple(reasons), inter, splice, details=details, interchange_distributed=distributed,
+        return Reading(program, tuple(reasons), None, splice, details=details, interchange_distributed=distributed,
                        controls=scores)
 
     return run

@@ -139,11 +139,15 @@ def test_extraction_is_deterministic_per_seed(name, params, method):
     assert a.reasons == b.reasons
 
 
-def test_faithfulness_of_a_recurrent_reading_includes_interchange_and_splice():
+def test_a_recurrent_reading_reports_splice_and_distributed_interchange_not_the_whole_state_swap():
+    """Setting a recurrent net's whole state to another input's is running the spliced input, on which a
+    program that agrees everywhere cannot fail: it is kept in ``details``, never reported as F2."""
     r = extraction.extract(trained("running_sum_mod", k=3, length=6), "fsm", seconds=60)
     assert r.status == "solved"
-    assert {k: r.faithfulness[k] for k in ("agreement", "interchange", "splice")} == {"agreement": 1.0, "interchange": 1.0,
+    assert {k: r.faithfulness[k] for k in ("agreement", "interchange", "splice")} == {"agreement": 1.0, "interchange": None,
                                                                                       "splice": 1.0}
+    assert r.details["interchange_whole_state"] == 1.0  # as it must be, with agreement 1
+    assert r.faithfulness["interchange_distributed"] is not None
 
 
 # --- the random-network control ------------------------------------------------------------------

@@ -74,8 +74,8 @@ def test_states_spread_over_too_many_axes_are_an_abstention():
 
 def test_the_sum_of_the_last_two_values_is_read_as_integers():
     """A numeric ReLU net trained on sums of the last two values (values < 64): its observable state is two
-    integers (the last value, and the sum), read off exactly; the program is the task's, and setting the
-    network's state to another input's moves its answers as the program's."""
+    integers (the last value, and the sum), read off exactly; the program is the task's, and the network with
+    its states replaced by the program's (mapped onto the lattice) answers as before."""
     task = toy_tasks.get("sum_last_k", k=2, values=64)
     net = extraction.train(task, seconds=90, seed=0)  # exact in about 10 s on an idle core; room for a loaded one
     assert net.status == "trained", net.reasons
@@ -83,7 +83,8 @@ def test_the_sum_of_the_last_two_values_is_read_as_integers():
     assert r.program is not None, (r.reasons, r.details)
     assert task.verify(r.program).equal
     assert r.details["dimensions"] >= 2  # the last value and the sum (or an equivalent pair)
-    assert r.faithfulness["interchange"] >= 0.99
+    assert r.faithfulness["interchange"] is None  # the whole-state swap is no test (kept in details)
+    assert r.faithfulness["interchange_distributed"] is not None
     assert r.faithfulness["splice"] >= 0.99
 
 
