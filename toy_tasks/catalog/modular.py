@@ -1,4 +1,16 @@
-"""Modular arithmetic on two residues: ``(a op b) % p``; the knob is the modulus ``p``."""
+"""Modular arithmetic on two residues: ``(a op b) % p``; the knob is the modulus ``p``.
+
+The grokking regime. From a modulus of ``GROK_FROM`` on, a task states the share of its table given as
+examples (``Spec.example_fraction``, honoured by ``Task.example_set``'s default, so both routes get the same
+inputs): a network trained on part of the table under weight decay generalises to the rest (grokking,
+Nanda et al. 2023), and its mechanism is the known one (key frequencies of the embeddings) that ``fourier``
+reads. Below it the whole table is given: at p <= 13 no network can generalise from half of it (a Latin
+square: a held-out label may never appear in its row or column), and between 13 and ``GROK_FROM`` no
+network grokked within seconds here. The share falls as p grows, because what grokking needs is enough
+examples, not a share: measured on one loaded core (BENCHMARKS.md, "Grokked modular arithmetic"), an
+embedding MLP reached every held-out answer from 60% of the table at p = 31 (50% was borderline: 1 of 3
+seeds within 8 s) and from 40% at p = 59 and p = 113 (30% did not within 10-15 s).
+"""
 from __future__ import annotations
 
 from typing import Callable
@@ -10,50 +22,63 @@ from ._util import at_least, program
 
 FAMILY_OPERATORS["modular"] = ("+", "-", "*", "%")
 
+GROK_FROM = 31  # the smallest modulus whose table is given in part (the grokking regime)
+# (smallest modulus, share of the table given as examples) for moduli from GROK_FROM on; measured, see above
+GROK_FRACTIONS = ((31, 0.6), (59, 0.4))
+DEFAULT_P = 31  # the standard suite's modulus: the smallest in the grokking regime
+
+
+def grokking_fraction(p: int) -> float | None:
+    """The share of the p x p table a modular task states as its examples: None (the whole table) below
+    ``GROK_FROM``, else the share of the largest ``GROK_FRACTIONS`` entry at or below p."""
+    if p < GROK_FROM:
+        return None
+    return [share for start, share in GROK_FRACTIONS if start <= p][-1]
+
 
 def _modular(name: str, p: int, expr: str, definition: Callable[[int, int], int]) -> Spec:
     at_least(name, "p", p, 2, 1 << 15)
     return Spec(program(name, ["a", "b"], [f"return ({expr}) % {p}"]), {"a": Int(0, p), "b": Int(0, p)}, difficulty=p,
-                definition=definition)
+                definition=definition, example_fraction=grokking_fraction(p))
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_addition(p: int) -> Spec:
     """(a + b) mod p."""
     return _modular("modular_addition", p, "a + b", lambda a, b: (a + b) % p)
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_subtraction(p: int) -> Spec:
     """(a - b) mod p."""
     return _modular("modular_subtraction", p, "a - b", lambda a, b: (a - b) % p)
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_multiplication(p: int) -> Spec:
     """(a * b) mod p."""
     return _modular("modular_multiplication", p, "a * b", lambda a, b: (a * b) % p)
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_sum_of_squares(p: int) -> Spec:
     """(a^2 + b^2) mod p."""
     return _modular("modular_sum_of_squares", p, "a * a + b * b", lambda a, b: (a**2 + b**2) % p)
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_difference_of_squares(p: int) -> Spec:
     """(a^2 - b^2) mod p."""
     return _modular("modular_difference_of_squares", p, "a * a - b * b", lambda a, b: (a**2 - b**2) % p)
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_linear_combination(p: int) -> Spec:
     """(2a + 3b) mod p."""
     return _modular("modular_linear_combination", p, "2 * a + 3 * b", lambda a, b: (2 * a + 3 * b) % p)
 
 
-@task_family("modular", p=11)
+@task_family("modular", p=DEFAULT_P)
 def modular_cubic(p: int) -> Spec:
     """(a^3 + b) mod p."""
     return _modular("modular_cubic", p, "a * a * a + b", lambda a, b: (a**3 + b) % p)
