@@ -1,11 +1,26 @@
 """``fourier``: modular arithmetic read from the spectrum of a network's token embeddings.
 
 trace (the embedding tables) → spectrum (power per frequency over the residues, in the additive basis
-and, for a prime modulus, over the multiplicative one via a discrete logarithm) → family (the basis in
-which the power concentrates on a few key frequencies says whether the network adds or multiplies
-residues) → program (the family's form, its per-input maps read off the network's answers along the
-axes and written as small expressions) → confirmed against the network on every input → splice (the
-embeddings cut down to their key frequencies must not change any answer).
+and, for a prime modulus, over the multiplicative one via a discrete logarithm) → key frequencies (the
+strongest frequencies down to the largest drop in power: a grokked network's embeddings hold a few
+frequencies and next to nothing elsewhere, Nanda et al. 2023) → family (the basis in which the power
+concentrates on its key frequencies says whether the network adds or multiplies residues) → program (the
+family's form, its per-input maps read off the network's answers along the axes and written as small
+expressions) → confirmed against the network on every input → splice (the embeddings cut down to their key
+frequencies must not change any answer) → algorithm (clock or pizza, Zhong et al. 2023, measured below).
+
+Clock or pizza. Both algorithms embed residues on circles at the key frequencies w. The clock multiplies
+the two embeddings (a rotation by w(a+b)), so the logit of the answer is the same whatever the inputs'
+difference a - b; the pizza adds them (cos wa + cos wb = 2 cos(w(a+b)/2) cos(w(a-b)/2)) and the answer's
+logit carries the factor |cos(w(a-b)/2)|: it depends on a - b. Zhong et al. call the first property
+distance irrelevance. Measured here on the network's own logits over the whole domain: L[a, b] the logit
+of the answer the network gives, d = u(a) - v(b) the difference of the inputs as the read form maps them
+(mod m; for a multiplying network the difference of discrete logarithms, mod m - 1, over nonzero
+residues), and ``distance_irrelevance`` = 1 - Var_d(E[L | d]) / Var(L), the share of the answer logit's
+variance that the difference does not explain (adjusted for what any grouping into as many classes would
+explain by chance; 1 when L does not vary). Near 1 is a clock, near 0 a
+pizza (``CLOCK_FROM``, ``PIZZA_UP_TO``); between them "unclear". An embedding MLP (a sum of the two
+embeddings into one ReLU layer) is the architecture Zhong et al. found to make pizzas.
 """
 from __future__ import annotations
 
@@ -21,6 +36,9 @@ from ..registry import Reading, extractor
 
 # The largest modulus read: products of three residues (u * v * c) must stay within int64.
 MAX_MODULUS = 1 << 20
+# distance_irrelevance at or above this reads as a clock, at or below PIZZA_UP_TO as a pizza
+CLOCK_FROM = 0.8
+PIZZA_UP_TO = 0.2
 
 
 def embedding_two_inputs(trained) -> list[str]:
@@ -47,37 +65,83 @@ def primitive_root(p: int) -> int | None:
     return None
 
 
-def concentration(table: np.ndarray, top: int) -> tuple[float, list[int]]:
-    """Share of the non-constant power of ``table`` ([tokens, dims]) in its ``top`` strongest frequencies
-    (a frequency and its mirror counted together), and those frequencies."""
-    spec = np.abs(np.fft.rfft(table - table.mean(0), axis=0)) ** 2
-    power = spec.sum(1)[1:]
-    if power.sum() <= 0:
+def power_shares(table: np.ndarray) -> np.ndarray:
+    """Each frequency's share (1..len//2, a frequency and its mirror together) of the non-constant power of
+    ``table`` ([tokens, dims]); zeros when the table is constant."""
+    power = (np.abs(np.fft.rfft(table - table.mean(0), axis=0)) ** 2).sum(1)[1:]
+    return power / power.sum() if power.sum() > 0 else power
+
+
+def key_frequencies(table: np.ndarray, top: int | None = None) -> list[int]:
+    """The key frequencies of ``table``: the ``top`` strongest, or (``top`` None) the strongest down to the
+    largest drop in power between two frequencies in strength order (at most half of the frequencies)."""
+    shares = power_shares(table)
+    if not shares.any():
+        return []
+    order = np.argsort(shares)[::-1]
+    if top is None:
+        ranked = shares[order[: max(1, len(order) // 2) + 1]]
+        drops = ranked[:-1] / np.maximum(ranked[1:], 1e-12)
+        top = int(np.argmax(drops)) + 1 if len(drops) else 1
+    return [int(k) + 1 for k in order[:top]]
+
+
+def concentration(table: np.ndarray, top: int | None = None) -> tuple[float, list[int]]:
+    """Share of the non-constant power of ``table`` ([tokens, dims]) in its key frequencies
+    (``key_frequencies``), and those frequencies."""
+    keys = key_frequencies(table, top)
+    if not keys:
         return 0.0, []
-    order = np.argsort(power)[::-1][:top]
-    return float(power[order].sum() / power.sum()), [int(k) + 1 for k in order]
+    return float(power_shares(table)[[k - 1 for k in keys]].sum()), keys
+
+
+def distance_irrelevance(logit: np.ndarray, difference: np.ndarray) -> float:
+    """1 - R2: the share of the variance of ``logit`` (one value per input pair) that the inputs'
+    ``difference`` (an integer per pair) does not explain, R2 = Var_d(E[L | d]) / Var(L) adjusted for what a
+    grouping into as many classes explains by chance (as adjusted R2: 1 - (1 - R2)(n - 1)/(n - k), floored
+    at 0); 1 when ``logit`` does not vary."""
+    logit = np.asarray(logit, dtype=np.float64)
+    total = logit.var()
+    if total <= 1e-12 * max(1.0, float(np.abs(logit).max()) ** 2):
+        return 1.0
+    _, group = np.unique(difference, return_inverse=True)
+    n, k = len(logit), int(group.max()) + 1
+    means = np.bincount(group, weights=logit) / np.bincount(group)
+    r2 = means[group].var() / total
+    if n > k:
+        r2 = 1.0 - (1.0 - r2) * (n - 1) / (n - k)
+    return float(min(1.0, 1.0 - max(0.0, r2)))
+
+
+def algorithm_of(q: float) -> str:
+    """"clock", "pizza" or "unclear" for a distance irrelevance ``q``."""
+    return "clock" if q >= CLOCK_FROM else "pizza" if q <= PIZZA_UP_TO else "unclear"
 
 
 @extractor("fourier", applies=embedding_two_inputs)
-def fourier(top: int = 3):
-    """Key frequencies of the embeddings choose the algorithm (adding or multiplying residues); its maps
-    are read along the axes and the program is confirmed against the network."""
+def fourier(top: int | None = None):
+    """Key frequencies of the embeddings (the ``top`` strongest, or by default the strongest down to the
+    largest drop in power) choose the algorithm (adding or multiplying residues); its maps are read along
+    the axes, the program is confirmed against the network, and the answer logits say clock or pizza."""
 
     def run(trained, budget, rng) -> Reading:
         task, model, enc = trained.problem, trained.model, trained.encoding
         a_name, b_name = list(enc.scalars)
         p = enc.scalars[a_name][1]
         tables = {n: model.embed[n].weight.detach().numpy().astype(np.float64) for n in (a_name, b_name)}
-        add = np.mean([concentration(t, top)[0] for t in tables.values()])
+        add = float(np.mean([concentration(t, top)[0] for t in tables.values()]))
         keys = {n: concentration(t, top)[1] for n, t in tables.items()}
         g = primitive_root(p)
         mul = None
+        details = {}
         if g is not None:
             logs = [pow(g, i, p) for i in range(p - 1)]  # residue with discrete log i
-            mul = np.mean([concentration(t[logs], top)[0] for t in tables.values()])
+            mul = float(np.mean([concentration(t[logs], top)[0] for t in tables.values()]))
+            details["multiplicative_key_frequencies"] = {n: concentration(t[logs], top)[1] for n, t in tables.items()}
         order = ["add", "mul"] if mul is None or add >= mul else ["mul", "add"]
-        details = {"p": p, "additive_concentration": round(float(add), 4), "key_frequencies": keys,
-                   "multiplicative_concentration": None if mul is None else round(float(mul), 4), "families_tried": []}
+        details = {"p": p, "additive_concentration": round(add, 4), "key_frequencies": keys,
+                   "multiplicative_concentration": None if mul is None else round(mul, 4), **details,
+                   "families_tried": []}
         inputs, _, _ = task.domain_inputs()
         net = trained.predict(inputs)
         grid = np.zeros((p, p), dtype=np.int64)
@@ -108,13 +172,38 @@ def fourier(top: int = 3):
             program = Program(signature(task).name, tuple(task.inputs), (Return(expr),))
             details["family"] = family
             splice = spliced(trained, tables, keys if family == "add" else None, g, top, inputs, net)
+            q = answer_distance_irrelevance(trained, inputs, net, family, u, v, m, a_name, b_name)
+            if q is not None:
+                details["distance_irrelevance"] = round(q, 4)
+                details["algorithm"] = algorithm_of(q)
             return Reading(program, (), None, splice, details=details)
         return Reading(None, (f"neither an additive nor a multiplicative form of the residues matches the network "
-                              f"(embedding power in {top} key frequencies: additive {add:.2f}"
+                              f"(embedding power in the key frequencies: additive {add:.2f}"
                               + (f", multiplicative {mul:.2f}" if mul is not None else "") + ")",),
                        status="abstained", details=details)
 
     return run
+
+
+def answer_distance_irrelevance(trained, inputs, net, family: str, u, v, m: int, a_name: str, b_name: str) -> float | None:
+    """``distance_irrelevance`` of the logit of the network's own answer over the domain, against the inputs'
+    difference as the read form maps them (u(a) - v(b) mod m; for a multiplying form the difference of
+    discrete logarithms mod m - 1 over the pairs whose images are nonzero). None without a primitive root."""
+    with torch.no_grad():
+        logits = trained.model(trained.encoding.batch(inputs)).detach().numpy().astype(np.float64)
+    # the logit of the class the network names (its answer), less the mean logit (softmax ignores a shift)
+    chosen = logits[np.arange(len(logits)), logits.argmax(-1)] - logits.mean(-1)
+    ua, vb = u[inputs[a_name]] % m, v[inputs[b_name]] % m
+    if family == "add":
+        return distance_irrelevance(chosen, (ua - vb) % m)
+    g = primitive_root(m)
+    if g is None:
+        return None
+    log = np.zeros(m, dtype=np.int64)
+    for i in range(m - 1):
+        log[pow(g, i, m)] = i
+    keep = (ua != 0) & (vb != 0)
+    return distance_irrelevance(chosen[keep], (log[ua[keep]] - log[vb[keep]]) % (m - 1))
 
 
 def polynomial_mod(values: np.ndarray, m: int) -> list[int] | None:
