@@ -20,6 +20,7 @@ from typing import Callable
 
 from programs import Int
 
+from ..problem import MAX_ENUMERATED
 from ..registry import FAMILY_OPERATORS, Spec, task_family
 from ._util import at_least, program
 
@@ -33,8 +34,9 @@ DEFAULT_P = 37  # the standard suite's modulus: the smallest prime at which ever
 
 def grokking_fraction(p: int) -> float | None:
     """The share of the p x p table a modular task states as its examples: None (the whole table) below
-    ``GROK_FROM``, else the share of the largest ``GROK_FRACTIONS`` entry at or below p."""
-    if p < GROK_FROM:
+    ``GROK_FROM``, else the share of the largest ``GROK_FRACTIONS`` entry at or below p; None again when the
+    table is too large to enumerate (the default examples are then a sample, ``Task.example_set``)."""
+    if p < GROK_FROM or p * p > MAX_ENUMERATED:
         return None
     return [share for start, share in GROK_FRACTIONS if start <= p][-1]
 
