@@ -5,6 +5,7 @@ reading is right (``task.verify``), the splice (F3), the distance irrelevance an
 or pizza, Zhong et al. 2023). One process, one thread, tasks one after another:
 
     python bench/grokking.py --seconds 60 --out bench/results/grokking.md
+    python bench/grokking.py --suite standard --seconds 60 --out bench/results/grokking-standard.md
 """
 from __future__ import annotations
 
@@ -25,8 +26,11 @@ from extraction.train import warm_up  # noqa: E402
 from toy_tasks.suites import GROKKED_MODULI  # noqa: E402
 
 
-def tasks(moduli, names) -> list:
-    """The scaling suite's modular tasks at the given moduli (in the suite's order)."""
+def tasks(suite: str, moduli, names) -> list:
+    """The scaling suite's modular tasks at the given moduli and names (in the suite's order), or every
+    modular task of another suite."""
+    if suite != "scaling":
+        return [t for t in toy_tasks.suite(suite) if t.family == "modular"]
     return [t for t in toy_tasks.suite("scaling")
             if t.family == "modular" and t.params["p"] in moduli and t.name.split("[")[0] in names]
 
@@ -69,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="training budget per task (and reading budget)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--suite", default="scaling", help="scaling (the grokked moduli below) or standard (its modular tasks)")
     parser.add_argument("--moduli", default=",".join(str(p) for p in GROKKED_MODULI))
     parser.add_argument("--tasks", default="modular_addition,modular_multiplication")
     parser.add_argument("--out", default=None, help="write the Markdown table here")
@@ -76,7 +81,7 @@ def main() -> None:
     warm_up()
     moduli = {int(p) for p in args.moduli.split(",")}
     rows = []
-    for task in tasks(moduli, set(args.tasks.split(","))):
+    for task in tasks(args.suite, moduli, set(args.tasks.split(","))):
         rows.append(run(task, args.seconds, args.seed))
         print(rows[-1], flush=True)
     text = table(rows)
@@ -87,8 +92,9 @@ def main() -> None:
                f"(budget {args.seconds:g} s, seed {args.seed}).")
     print(text + summary)
     if args.out:
-        Path(args.out).write_text(f"Command: `python bench/grokking.py --seconds {args.seconds:g} --seed {args.seed}"
-                                  f" --out {args.out}`\n\n{text}{summary}\n")
+        Path(args.out).write_text(f"Command: `python bench/grokking.py --suite {args.suite} --seconds {args.seconds:g} "
+                                  f"--seed {args.seed} --out {args.out}` ({time.strftime('%Y-%m-%d')}, one thread, a "
+                                  f"shared 2-core machine under load)\n\n{text}{summary}\n")
 
 
 if __name__ == "__main__":

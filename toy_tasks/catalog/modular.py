@@ -16,6 +16,7 @@ So the standard suite's modulus is 37, the smallest at which three seeds grokked
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from programs import Int
@@ -32,19 +33,25 @@ GROK_FRACTIONS = ((31, 0.7), (37, 0.6), (59, 0.5), (79, 0.4))
 DEFAULT_P = 37  # the standard suite's modulus: the smallest prime at which every seed tried grokked
 
 
-def grokking_fraction(p: int) -> float | None:
+def grokking_fraction(p: int, many_to_one: int = 1) -> float | None:
     """The share of the p x p table a modular task states as its examples: None (the whole table) below
-    ``GROK_FROM``, else the share of the largest ``GROK_FRACTIONS`` entry at or below p; None again when the
-    table is too large to enumerate (the default examples are then a sample, ``Task.example_set``)."""
+    ``GROK_FROM``, else the share s of the largest ``GROK_FRACTIONS`` entry at or below p; None again when the
+    table is too large to enumerate (the default examples are then a sample, ``Task.example_set``).
+
+    ``many_to_one``: how many residues an input's map sends to one value (2 for a square, gcd(3, p - 1) for a
+    cube): the unseen share 1 - s is divided by it. Measured at p = 37 (seed 0): from 60%, (a^2 + b^2),
+    (a^2 - b^2) and (a^3 + b) stopped 1-24 inputs short of exact; from 80% the squares were exact, the cube
+    one input short; from 90% the cube was exact."""
     if p < GROK_FROM or p * p > MAX_ENUMERATED:
         return None
-    return [share for start, share in GROK_FRACTIONS if start <= p][-1]
+    share = [share for start, share in GROK_FRACTIONS if start <= p][-1]
+    return round(1.0 - (1.0 - share) / many_to_one, 3)
 
 
-def _modular(name: str, p: int, expr: str, definition: Callable[[int, int], int]) -> Spec:
+def _modular(name: str, p: int, expr: str, definition: Callable[[int, int], int], many_to_one: int = 1) -> Spec:
     at_least(name, "p", p, 2, 1 << 15)
     return Spec(program(name, ["a", "b"], [f"return ({expr}) % {p}"]), {"a": Int(0, p), "b": Int(0, p)}, difficulty=p,
-                definition=definition, example_fraction=grokking_fraction(p))
+                definition=definition, example_fraction=grokking_fraction(p, many_to_one))
 
 
 @task_family("modular", p=DEFAULT_P)
@@ -68,13 +75,13 @@ def modular_multiplication(p: int) -> Spec:
 @task_family("modular", p=DEFAULT_P)
 def modular_sum_of_squares(p: int) -> Spec:
     """(a^2 + b^2) mod p."""
-    return _modular("modular_sum_of_squares", p, "a * a + b * b", lambda a, b: (a**2 + b**2) % p)
+    return _modular("modular_sum_of_squares", p, "a * a + b * b", lambda a, b: (a**2 + b**2) % p, many_to_one=2)
 
 
 @task_family("modular", p=DEFAULT_P)
 def modular_difference_of_squares(p: int) -> Spec:
     """(a^2 - b^2) mod p."""
-    return _modular("modular_difference_of_squares", p, "a * a - b * b", lambda a, b: (a**2 - b**2) % p)
+    return _modular("modular_difference_of_squares", p, "a * a - b * b", lambda a, b: (a**2 - b**2) % p, many_to_one=2)
 
 
 @task_family("modular", p=DEFAULT_P)
@@ -86,4 +93,4 @@ def modular_linear_combination(p: int) -> Spec:
 @task_family("modular", p=DEFAULT_P)
 def modular_cubic(p: int) -> Spec:
     """(a^3 + b) mod p."""
-    return _modular("modular_cubic", p, "a * a * a + b", lambda a, b: (a**3 + b) % p)
+    return _modular("modular_cubic", p, "a * a * a + b", lambda a, b: (a**3 + b) % p, many_to_one=math.gcd(3, p - 1))
