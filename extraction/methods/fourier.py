@@ -6,8 +6,9 @@ strongest frequencies down to the largest drop in power: a grokked network's emb
 frequencies and next to nothing elsewhere, Nanda et al. 2023) → family (the basis in which the power
 concentrates on its key frequencies says whether the network adds or multiplies residues) → program (the
 family's form, its per-input maps read off the network's answers along the axes and written as small
-expressions) → confirmed against the network on every input → splice (the embeddings cut down to their key
-frequencies must not change any answer) → algorithm (clock or pizza, Zhong et al. 2023, measured below).
+expressions) → confirmed against the network on every input → splice (each embedding cut down to the
+constant and its key waves over the values the read form maps the residues to — u(a), or its discrete
+logarithm for a multiplying form — must not change any answer) → algorithm (clock or pizza, Zhong et al. 2023, measured below).
 
 Clock or pizza. Both algorithms embed residues on circles at the key frequencies w. The clock multiplies
 the two embeddings (a rotation by w(a+b)), so the logit of the answer is the same whatever the inputs'
@@ -78,12 +79,7 @@ def key_frequencies(table: np.ndarray, top: int | None = None) -> list[int]:
     shares = power_shares(table)
     if not shares.any():
         return []
-    order = np.argsort(shares)[::-1]
-    if top is None:
-        ranked = shares[order[: max(1, len(order) // 2) + 1]]
-        drops = ranked[:-1] / np.maximum(ranked[1:], 1e-12)
-        top = int(np.argmax(drops)) + 1 if len(drops) else 1
-    return [int(k) + 1 for k in order[:top]]
+    return [k + 1 for k in _strongest(shares, top)]
 
 
 def concentration(table: np.ndarray, top: int | None = None) -> tuple[float, list[int]]:
@@ -171,7 +167,8 @@ def fourier(top: int | None = None):
 
             program = Program(signature(task).name, tuple(task.inputs), (Return(expr),))
             details["family"] = family
-            splice = spliced(trained, tables, keys if family == "add" else None, g, top, inputs, net)
+            splice, details["splice_key_frequencies"] = spliced(trained, tables, family, {a_name: u, b_name: v}, m, top,
+                                                                inputs, net)
             q = answer_distance_irrelevance(trained, inputs, net, family, u, v, m, a_name, b_name)
             if q is not None:
                 details["distance_irrelevance"] = round(q, 4)
@@ -278,24 +275,33 @@ def _read_form(family: str, grid: np.ndarray, m: int):
     return None
 
 
-def spliced(trained, tables, keys, g, top, inputs, net) -> float | None:
-    """F3: keep only the constant and the key frequencies of each embedding (in the additive basis, or
-    the multiplicative one for a multiplying network, with residue 0 kept as is); the share of answers
-    that do not change."""
+def spliced(trained, tables, family: str, maps, m: int, top, inputs, net) -> tuple[float | None, dict]:
+    """F3: each embedding cut down to the constant and its key frequencies over the values the read form
+    maps its residues to (``maps[name]``: u(a) for an adding form; the discrete logarithm of u(a) for a
+    multiplying one, residues with u(a) = 0 kept as is); the share of answers that do not change, and the
+    key frequencies kept per input. Where the map is the identity this is the band-limited embedding of the
+    Fourier basis; where it is many-to-one (a square, a cube) it also asks that the residues it merges share
+    one embedding: the mechanism "the embedding is a few waves over u(a)"."""
     model = trained.model
-    if keys is None and g is None:
-        return None  # no multiplicative basis without a primitive root
+    period = m if family == "add" else m - 1
+    g = primitive_root(m) if family == "mul" else None
+    if family == "mul" and g is None:
+        return None, {}
+    log = np.full(m, -1, dtype=np.int64)
+    if g is not None:
+        for i in range(m - 1):
+            log[pow(g, i, m)] = i
     saved = {n: model.embed[n].weight.detach().clone() for n in tables}
+    kept = {}
     try:
         for n, t in tables.items():
-            if keys is not None:
-                new = _band(t, keys[n] if keys else [])
-            else:
-                p = t.shape[0]
-                logs = [pow(g, i, p) for i in range(p - 1)]
-                new = t.copy()
-                _, k = concentration(t[logs], top)
-                new[logs] = _band(t[logs], k)
+            u = np.asarray(maps[n]) % m
+            x = u if family == "add" else log[u]
+            rows = x >= 0
+            new = t.copy()
+            keys = wave_keys(t[rows], x[rows], period, top)
+            new[rows] = project_waves(t[rows], x[rows], period, keys)
+            kept[n] = keys
             with torch.no_grad():
                 model.embed[n].weight.copy_(torch.as_tensor(new, dtype=torch.float32))
         after = trained.predict(inputs)
@@ -303,14 +309,44 @@ def spliced(trained, tables, keys, g, top, inputs, net) -> float | None:
         with torch.no_grad():
             for n, w in saved.items():
                 model.embed[n].weight.copy_(w)
-    return float((after == net).mean())
+    return float((after == net).mean()), kept
 
 
-def _band(table: np.ndarray, freqs: list[int]) -> np.ndarray:
-    spec = np.fft.rfft(table, axis=0)
-    keep = np.zeros(spec.shape[0], dtype=bool)
-    keep[0] = True
+def _waves(x: np.ndarray, period: int, freqs) -> np.ndarray:
+    """Columns 1, cos(2 pi k x / period), sin(2 pi k x / period) for each k in ``freqs``."""
+    cols = [np.ones(len(x))]
     for k in freqs:
-        if k < spec.shape[0]:
-            keep[k] = True
-    return np.fft.irfft(np.where(keep[:, None], spec, 0), n=table.shape[0], axis=0)
+        angle = 2 * np.pi * k * x / period
+        cols += [np.cos(angle), np.sin(angle)]
+    return np.stack(cols, 1)
+
+
+def project_waves(table: np.ndarray, x: np.ndarray, period: int, freqs) -> np.ndarray:
+    """``table`` ([rows, dims]) replaced by its least-squares fit on the constant and the waves of ``freqs``
+    over the points ``x`` (for x = 0..period-1 once each, the band-limited table of the Fourier basis)."""
+    basis = _waves(x, period, freqs)
+    coef, *_ = np.linalg.lstsq(basis, table, rcond=None)
+    return basis @ coef
+
+
+def wave_keys(table: np.ndarray, x: np.ndarray, period: int, top: int | None = None) -> list[int]:
+    """The key frequencies of ``table`` over the points ``x``: each frequency's power is what its wave pair
+    alone explains of the centred table (least squares), then ``key_frequencies``' rule (the ``top``
+    strongest, or down to the largest drop in power)."""
+    centred = table - table.mean(0)
+    freqs = list(range(1, period // 2 + 1))
+    power = np.array([(project_waves(centred, x, period, [k]) ** 2).sum() for k in freqs])
+    if power.sum() <= 0:
+        return []
+    return [freqs[i] for i in _strongest(power / power.sum(), top)]
+
+
+def _strongest(shares: np.ndarray, top: int | None) -> list[int]:
+    """Indices of the ``top`` largest ``shares``, or (``top`` None) the largest down to the largest drop
+    between two in strength order (among the strongest half)."""
+    order = np.argsort(shares)[::-1]
+    if top is None:
+        ranked = shares[order[: max(1, len(order) // 2) + 1]]
+        drops = ranked[:-1] / np.maximum(ranked[1:], 1e-12)
+        top = int(np.argmax(drops)) + 1 if len(drops) else 1
+    return [int(i) for i in order[:top]]
