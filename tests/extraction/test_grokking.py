@@ -11,8 +11,14 @@ from hypothesis import strategies as st
 
 import extraction
 import toy_tasks
-from extraction.methods.fourier import (CLOCK_FROM, PIZZA_UP_TO, algorithm_of, distance_irrelevance,
-                                        embedding_two_inputs, key_frequencies)
+from extraction.methods.fourier import (
+    CLOCK_FROM,
+    PIZZA_UP_TO,
+    algorithm_of,
+    distance_irrelevance,
+    embedding_two_inputs,
+    key_frequencies,
+)
 from extraction.train import residues
 from toy_tasks import Int
 
@@ -120,3 +126,15 @@ def test_key_frequencies_are_the_planted_ones(freqs, seed):
     table = sum(rng.uniform(1, 2) * np.cos(2 * np.pi * k * x / P + rng.uniform(0, 6.28, (1, 8))) for k in freqs)
     table = table + rng.normal(0, 0.01, table.shape)
     assert set(key_frequencies(table)) == set(freqs)
+
+
+def test_a_numeric_mlp_that_stalls_falls_back_to_token_embeddings():
+    # answers 1..17 are not residues 0..16, so the signature picks the numeric MLP; it cannot write the
+    # wrap-around and its trend stops it early; the rest of the budget trains token embeddings
+    task = user("(a + b) % 17 + 1", 17)
+    assert extraction.untrained(task).settings["numeric"]
+    net = extraction.train(task, seconds=10, give_up_after=0.1)
+    first, second = net.settings["attempts"]
+    assert (first["path"], first["numeric"], first["status"], first["kept"]) == ("numeric", True, "budget", False)
+    assert (second["path"], second["numeric"], second["kept"]) == ("tokens", False, True)
+    assert net.status == "trained" and not net.settings["numeric"] and net.domain_accuracy == 1.0

@@ -47,11 +47,16 @@ def test_the_standard_suite_meets_modular_arithmetic_in_the_grokking_regime():
 
 
 @given(st.sampled_from(MODULAR), st.integers(min_value=2, max_value=1200))
-def test_the_stated_share_is_none_below_31_and_falls_as_p_grows(name, p):
+def test_the_stated_share_is_none_below_31_and_at_least_the_linear_tasks(name, p):
     share = toy_tasks.get(name, p=p).example_fraction
     assert (share is None) == (p < GROK_FROM or p * p > MAX_ENUMERATED)
-    if share is not None and p > GROK_FROM and grokking_fraction(p - 1) is not None:
-        assert share <= grokking_fraction(p - 1)
+    if share is not None:
+        assert grokking_fraction(p) <= share < 1
+
+
+@given(st.integers(min_value=GROK_FROM, max_value=1024), st.integers(min_value=1, max_value=3))
+def test_the_share_falls_as_p_grows_and_rises_with_a_many_to_one_map(p, k):
+    assert grokking_fraction(p + 1, k) <= grokking_fraction(p, k) <= grokking_fraction(p, k + 1) < 1
 
 
 def test_both_routes_get_the_stated_examples():
@@ -85,8 +90,11 @@ def test_a_user_task_states_a_share_and_smaller_shares_are_nested(f, g):
     small, large = sorted((f, g))
     a, b = _user(small).example_set(seed=1), _user(large).example_set(seed=1)
     assert len(a) == max(1, round(small * 289)) and len(b) == max(1, round(large * 289))
-    rows = lambda ex: set(zip(ex.inputs["a"].tolist(), ex.inputs["b"].tolist()))  # noqa: E731
-    assert rows(a) <= rows(b)
+    assert _rows(a) <= _rows(b)
+
+
+def _rows(ex) -> set[tuple[int, int]]:
+    return set(zip(ex.inputs["a"].tolist(), ex.inputs["b"].tolist()))
 
 
 @pytest.mark.parametrize("bad", [0, 0.0, -0.1, 1.5, math.nan, True, "0.5"])
