@@ -73,7 +73,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="training budget per task (and reading budget)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--suite", default="scaling", help="scaling (the grokked moduli below) or standard (its modular tasks)")
+    parser.add_argument("--suite", default="scaling",
+                        help="scaling (the grokked moduli below) or standard (its modular tasks)")
     parser.add_argument("--moduli", default=",".join(str(p) for p in GROKKED_MODULI))
     parser.add_argument("--tasks", default="modular_addition,modular_multiplication")
     parser.add_argument("--out", default=None, help="write the Markdown table here")

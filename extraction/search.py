@@ -632,7 +632,8 @@ def _polish(model: nn.Module, fit_b: Batch, fit_t: torch.Tensor, val_b: Batch, v
 
 def _hopeless(history: list[tuple[float, float, float]], seconds: float, after: float = GIVE_UP_AFTER) -> str | None:
     """Why the trend says no candidate becomes exact within ``seconds`` (None while it may): past
-    ``after`` (``GIVE_UP_AFTER`` unless the settings say ``give_up_after``) of the budget, the best accuracy's rise over the last half of the elapsed time,
+    ``after`` (``GIVE_UP_AFTER`` unless the settings say ``give_up_after``) of the budget, the best
+    accuracy's rise over the last half of the elapsed time,
     continued at that rate to the end of the budget, stays short of 1, and the loss fell by less than a
     tenth over that half (a loss still falling may yet turn into accuracy)."""
     now, acc, loss = history[-1]

@@ -371,7 +371,8 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
             if fitted.status != "trained" and left >= FALLBACK_MIN_SECONDS:
                 t_arch = "gru" if arch in ("gru", "rnn") else "mlp"
                 tokens_mlp = RESIDUE_MLP if t_arch == "mlp" else {}
-                t_settings = {**DEFAULTS[t_arch], **tokens_mlp, **{k: v for k, v in options.items() if k in DEFAULTS[t_arch]}}
+                t_settings = {**DEFAULTS[t_arch], **tokens_mlp,
+                              **{k: v for k, v in options.items() if k in DEFAULTS[t_arch]}}
                 t_widths = ([w for w in widths if w <= t_settings["hidden"]] or [t_settings["hidden"]]) if search \
                     else [t_settings[WIDTH_KEY[t_arch]]]
                 began = time.perf_counter()

@@ -132,7 +132,8 @@ class Task(Signature):
         """The examples a route gets (``synthesis.solve``, ``extraction.train`` and ``compare`` alike).
 
         ``spec``: None or "default" (the task's ``example_fraction`` of the domain when it states one, else the
-        whole domain up to ``WHOLE_DOMAIN_UP_TO`` inputs, else half of it, at most ``MAX_DEFAULT``), a count, a fraction of the domain in (0, 1], or an ``Examples`` (checked
+        whole domain up to ``WHOLE_DOMAIN_UP_TO`` inputs, else half of it, at most ``MAX_DEFAULT``), a count,
+        a fraction of the domain in (0, 1], or an ``Examples`` (checked
         against the signature). Sets for one seed are nested: a smaller count is a prefix of a larger one,
         so a sample-complexity sweep adds examples instead of drawing new ones.
         """

@@ -8,7 +8,8 @@ concentrates on its key frequencies says whether the network adds or multiplies 
 family's form, its per-input maps read off the network's answers along the axes and written as small
 expressions) → confirmed against the network on every input → splice (each embedding cut down to the
 constant and its key waves over the values the read form maps the residues to — u(a), or its discrete
-logarithm for a multiplying form — must not change any answer) → algorithm (clock or pizza, Zhong et al. 2023, measured below).
+logarithm for a multiplying form — must not change any answer) → algorithm (clock or pizza, Zhong et al.
+2023, measured below).
 
 Clock or pizza. Both algorithms embed residues on circles at the key frequencies w. The clock multiplies
 the two embeddings (a rotation by w(a+b)), so the logit of the answer is the same whatever the inputs'
@@ -182,7 +183,8 @@ def fourier(top: int | None = None):
     return run
 
 
-def answer_distance_irrelevance(trained, inputs, net, family: str, u, v, m: int, a_name: str, b_name: str) -> float | None:
+def answer_distance_irrelevance(trained, inputs, net, family: str, u, v, m: int, a_name: str,
+                                 b_name: str) -> float | None:
     """``distance_irrelevance`` of the logit of the network's own answer over the domain, against the inputs'
     difference as the read form maps them (u(a) - v(b) mod m; for a multiplying form the difference of
     discrete logarithms mod m - 1 over the pairs whose images are nonzero). None without a primitive root."""

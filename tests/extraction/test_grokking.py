@@ -1,6 +1,7 @@
 """Modular arithmetic in the grokking regime: the encoding chosen from the problem (residues get token
 embeddings whatever the family label; other integer functions keep their numeric MLP), a network grokked
-from part of the p = 37 table (the standard suite's) and read by ``fourier`` with the splice holding, key frequencies, and the
+from part of the p = 37 table (the standard suite's) and read by ``fourier`` with the splice holding, key
+frequencies, and the
 clock/pizza measurement on constructed logits whose answer is known."""
 from __future__ import annotations
 

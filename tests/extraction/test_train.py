@@ -33,7 +33,8 @@ def test_training_is_deterministic_per_seed(name, params):
 
 def without_wall_time(settings: dict) -> dict:
     """The settings record less each training attempt's wall seconds (a numeric MLP records its attempt)."""
-    return {**settings, "attempts": [{k: v for k, v in att.items() if k != "seconds"} for att in settings.get("attempts", [])]}
+    attempts = [{k: v for k, v in att.items() if k != "seconds"} for att in settings.get("attempts", [])]
+    return {**settings, "attempts": attempts}
     other = extraction.train(task, seed=4)
     assert not all(torch.equal(wa[k], v) for k, v in weights(other).items())
 
