@@ -298,7 +298,7 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
                     reasons.append(f"stopped at the {seconds:g} s budget after {steps} steps before reaching 100%")
                 break
             history.append((elapsed, acc, last_loss))
-            why = _hopeless(history, seconds)
+            why = _hopeless(history, seconds, settings.get("give_up_after", GIVE_UP_AFTER))
             if why and loose is not None:  # waiting for the margin, the accuracy stopped rising
                 settle(f"when its accuracy stopped rising ({why})")
                 break
@@ -512,7 +512,7 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                     reasons.append(f"stopped at the {seconds:g} s budget after {steps} steps before reaching 100%")
                 break
             history.append((elapsed, max(accs[i] for i in alive), last_loss))
-            why = _hopeless(history, seconds)
+            why = _hopeless(history, seconds, settings.get("give_up_after", GIVE_UP_AFTER))
             if why and not done and regress:
                 polish = True
                 break
@@ -630,13 +630,14 @@ def _polish(model: nn.Module, fit_b: Batch, fit_t: torch.Tensor, val_b: Batch, v
                    f"{best[0]:.3f}, loss {first[2]:.3g} -> {-best[1]:.3g}"), rounds
 
 
-def _hopeless(history: list[tuple[float, float, float]], seconds: float) -> str | None:
+def _hopeless(history: list[tuple[float, float, float]], seconds: float, after: float = GIVE_UP_AFTER) -> str | None:
     """Why the trend says no candidate becomes exact within ``seconds`` (None while it may): past
-    ``GIVE_UP_AFTER`` of the budget, the best accuracy's rise over the last half of the elapsed time,
+    ``after`` (``GIVE_UP_AFTER`` unless the settings say ``give_up_after``) of the budget, the best
+    accuracy's rise over the last half of the elapsed time,
     continued at that rate to the end of the budget, stays short of 1, and the loss fell by less than a
     tenth over that half (a loss still falling may yet turn into accuracy)."""
     now, acc, loss = history[-1]
-    if now < GIVE_UP_AFTER * seconds or len(history) < 4:
+    if now < after * seconds or len(history) < 4:
         return None
     then, before, loss_before = next(h for h in history if h[0] >= now / 2)
     if now - then <= 0 or loss < 0.9 * loss_before:

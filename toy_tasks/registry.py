@@ -29,6 +29,8 @@ class Spec:
     # The same task written as plain Python (ints and lists), independently of ``source``:
     # ``tractbench tasks --verify`` checks the reference program against it over the whole domain.
     definition: Callable[..., Any] | None = None
+    # The share of the domain given as examples by default (``Task.example_fraction``); None: the rule by size.
+    example_fraction: float | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def _build(base: str, items: tuple[tuple[str, int], ...]) -> Task:
         instance_name(base, ordered), program, spec.inputs, family=factory.family, params=ordered,
         difficulty=spec.difficulty, operators=spec.operators or FAMILY_OPERATORS.get(factory.family, ALL_OPERATORS),
         description=spec.description or (factory.doc.splitlines()[0] if factory.doc else ""),
-        definition=spec.definition,
+        definition=spec.definition, example_fraction=spec.example_fraction,
     )
 
 
@@ -171,12 +173,13 @@ def _default_difficulty(inputs) -> float:
     return round(math.log2(max(2, domain_size(inputs))), 3)
 
 
-def _program_task(name, program: Program, inputs, *, family, params, difficulty, operators, description, definition=None) -> Task:
+def _program_task(name, program: Program, inputs, *, family, params, difficulty, operators, description, definition=None,
+                  example_fraction=None) -> Task:
     inputs = signature_errors(inputs)
     task = Task(
         name=name, family=family, params=dict(params), inputs=dict(inputs), difficulty=float(difficulty),
         kind=program.kind, arity=program.arity, operators=tuple(operators), reference=program,
-        description=description, definition=definition,
+        description=description, definition=definition, example_fraction=example_fraction,
     )
     task.check_program(program)  # parameters must be the inputs
     return task
@@ -191,8 +194,12 @@ def from_program(
     difficulty: float | None = None,
     operators: tuple[str, ...] = ALL_OPERATORS,
     description: str = "",
+    example_fraction: float | None = None,
 ) -> Task:
-    """A task whose ground truth is a program of the language, over the given input domains."""
+    """A task whose ground truth is a program of the language, over the given input domains.
+
+    ``example_fraction``: the share of the domain both routes get as examples by default (say 0.5 for
+    ``(a + b) % 59``, to train in the grokking regime); None gives the rule by size (``Task.example_set``)."""
     if not isinstance(name, str) or not name:
         raise TaskError("a task needs a non-empty name")
     program = parse(source) if isinstance(source, str) else source
@@ -204,7 +211,7 @@ def from_program(
     return _program_task(
         name, program, inputs, family=family, params={},
         difficulty=_default_difficulty(inputs) if difficulty is None else difficulty,
-        operators=operators, description=description,
+        operators=operators, description=description, example_fraction=example_fraction,
     )
 
 
@@ -219,6 +226,7 @@ def from_function(
     description: str = "",
     seconds: float = 60.0,
     progress: Progress | None = None,
+    example_fraction: float | None = None,
 ) -> Task:
     """A task whose ground truth is a Python function of plain ints (lists for sequences).
 
@@ -236,6 +244,7 @@ def from_function(
     numpy arrays (its answer is used only if it matches calls per input on a sample, and Python's own
     arithmetic everywhere), and the calls may be spread over worker processes forked from this one.
     ``progress(done, total)`` is told how far the truth table has got, lastly ``(total, total)``.
+    ``example_fraction`` as for ``from_program``.
     """
     if not isinstance(name, str) or not name:
         raise TaskError("a task needs a non-empty name")
@@ -260,7 +269,7 @@ def from_function(
         name=name, family=family, params={}, inputs=dict(inputs),
         difficulty=_default_difficulty(inputs) if difficulty is None else float(difficulty),
         kind=kind, arity=arity, operators=tuple(operators), function=fn, description=description,
-        truth_seconds=seconds,
+        truth_seconds=seconds, example_fraction=example_fraction,
     )
     if task.enumerable:
         task.examples(progress=progress)  # computes (and caches) the whole truth table, naming any input that fails

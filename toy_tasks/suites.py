@@ -1,4 +1,5 @@
-"""The named suites: ``quick`` (minutes on two cores), ``standard`` (every task), ``scaling`` (rising knobs)."""
+"""The named suites: ``quick`` (minutes on two cores: its modular tasks stay small, whole tables), ``standard``
+(every task at its defaults: modular arithmetic at p = 37, from part of its table), ``scaling`` (rising knobs)."""
 from __future__ import annotations
 
 from .registry import factories
@@ -18,9 +19,13 @@ QUICK = [
     ("contains", {"values": 3, "length": 4}),
 ]
 
+# Modular arithmetic: the whole table below 31 (the Latin-square limit), then the grokking regime up to
+# Nanda et al.'s p = 113, where each task states the share of its table given (``modular.grokking_fraction``).
+GROKKED_MODULI = (31, 37, 43, 59, 79, 97, 113)
+
 SCALING = (
-    [("modular_addition", {"p": p}) for p in (5, 7, 11, 13, 17, 23)]
-    + [("modular_multiplication", {"p": p}) for p in (5, 7, 11, 13, 17)]
+    [("modular_addition", {"p": p}) for p in (5, 7, 11, 13, 17, 23, *GROKKED_MODULI)]
+    + [("modular_multiplication", {"p": p}) for p in (5, 7, 11, 13, 17, *GROKKED_MODULI)]
     + [("parity", {"n": n}) for n in (3, 4, 6, 8, 10)]
     + [("majority", {"n": n}) for n in (3, 5, 7, 9)]
     + [("absolute_difference", {"bits": b}) for b in (2, 3, 4, 5, 6)]

@@ -16,9 +16,11 @@ from .errors import TaskError
 from .problem import Examples, Problem, Signature
 from .tabulate import Progress, tabulate
 
-# The default example set (``Task.example_set``): the whole domain up to this size (small tasks cannot
-# generalise from part of their table: for (a+b)%p with p <= 13 a held-out label never appears in its
-# row or column), else half of it, at most MAX_DEFAULT.
+# The default example set (``Task.example_set``): the share of the domain the task states
+# (``Task.example_fraction``: modular arithmetic at a modulus where a network groks from part of its table),
+# else the whole domain up to this size (small tasks cannot generalise from part of their table: for
+# (a+b)%p with p <= 13 a held-out label never appears in its row or column), else half of it, at most
+# MAX_DEFAULT.
 WHOLE_DOMAIN_UP_TO = 4096
 MAX_DEFAULT = 8192
 # Size of "the whole domain" when it is too large to enumerate: a stated uniform sample.
@@ -53,6 +55,9 @@ class Task(Signature):
     # An independent Python definition of a built-in task, against which its reference is checked.
     definition: Callable | None = field(default=None, repr=False)
     description: str = ""
+    # The share of the domain its default example set holds (``example_set(None)``), when the task states one:
+    # both routes get the same nested draw of that many inputs. None: the rule by size (``example_count``).
+    example_fraction: float | None = None
     # For a task made from a Python function: the limit on computing its ground truth (``TimeLimit``).
     truth_seconds: float = field(default=60.0, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
@@ -126,8 +131,9 @@ class Task(Signature):
     def example_set(self, spec: Any = None, seed: int = 0) -> Examples:
         """The examples a route gets (``synthesis.solve``, ``extraction.train`` and ``compare`` alike).
 
-        ``spec``: None or "default" (the whole domain up to ``WHOLE_DOMAIN_UP_TO`` inputs, else half of it,
-        at most ``MAX_DEFAULT``), a count, a fraction of the domain in (0, 1], or an ``Examples`` (checked
+        ``spec``: None or "default" (the task's ``example_fraction`` of the domain when it states one, else the
+        whole domain up to ``WHOLE_DOMAIN_UP_TO`` inputs, else half of it, at most ``MAX_DEFAULT``), a count,
+        a fraction of the domain in (0, 1], or an ``Examples`` (checked
         against the signature). Sets for one seed are nested: a smaller count is a prefix of a larger one,
         so a sample-complexity sweep adds examples instead of drawing new ones.
         """
@@ -154,6 +160,9 @@ class Task(Signature):
         ``Examples``, or a spec for ``example_set``), and domain inputs without answers."""
         return Problem(self.name, dict(self.inputs), self.kind, self.arity, tuple(self.operators),
                        self.example_set(examples, seed), self.family)
+
+    def __post_init__(self) -> None:
+        check_fraction(self.name, self.example_fraction, self.enumerable)
 
     def _error(self, message: str) -> ValueError:
         return TaskError(message)
@@ -216,6 +225,9 @@ def example_count(task: Signature, spec: Any) -> int:
     spec that names no count."""
     size = task.domain_size if task.enumerable else None
     if spec is None or (isinstance(spec, str) and spec == "default"):
+        stated = getattr(task, "example_fraction", None)
+        if stated is not None and size is not None:
+            return max(1, round(stated * size))
         return size if size is not None and size <= WHOLE_DOMAIN_UP_TO else min(MAX_DEFAULT, (size or 2 * MAX_DEFAULT) // 2)
     if isinstance(spec, str):  # as stored: "0.5", "100"
         try:
@@ -233,6 +245,20 @@ def example_count(task: Signature, spec: Any) -> int:
             raise TaskError(f"examples must be a non-negative count, got {spec}")
         return int(spec) if size is None else min(int(spec), size)
     raise TaskError(f"examples must be an Examples object, a count, a fraction or None; got {type(spec).__name__}")
+
+
+def check_fraction(name: str, fraction: Any, enumerable: bool = True) -> float | None:
+    """``fraction`` if it can be a task's stated share of its domain (None, or a number in (0, 1] of an
+    enumerable domain); TaskError saying what to pass otherwise."""
+    if fraction is None:
+        return None
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction <= 1.0 \
+            or math.isnan(fraction):
+        raise TaskError(f"task {name}: example_fraction must be a number in (0, 1] or None, got {fraction!r}")
+    if not enumerable:
+        raise TaskError(f"task {name}: its domain is too large to enumerate, so it cannot state a fraction of it as "
+                        "its examples; pass example_fraction=None and a count to example_set")
+    return float(fraction)
 
 
 def _count(n, what: str) -> int:

@@ -1,11 +1,28 @@
 """``fourier``: modular arithmetic read from the spectrum of a network's token embeddings.
 
 trace (the embedding tables) → spectrum (power per frequency over the residues, in the additive basis
-and, for a prime modulus, over the multiplicative one via a discrete logarithm) → family (the basis in
-which the power concentrates on a few key frequencies says whether the network adds or multiplies
-residues) → program (the family's form, its per-input maps read off the network's answers along the
-axes and written as small expressions) → confirmed against the network on every input → splice (the
-embeddings cut down to their key frequencies must not change any answer).
+and, for a prime modulus, over the multiplicative one via a discrete logarithm) → key frequencies (the
+strongest frequencies down to the largest drop in power: a grokked network's embeddings hold a few
+frequencies and next to nothing elsewhere, Nanda et al. 2023) → family (the basis in which the power
+concentrates on its key frequencies says whether the network adds or multiplies residues) → program (the
+family's form, its per-input maps read off the network's answers along the axes and written as small
+expressions) → confirmed against the network on every input → splice (each embedding cut down to the
+constant and its key waves over the values the read form maps the residues to — u(a), or its discrete
+logarithm for a multiplying form — must not change any answer) → algorithm (clock or pizza, Zhong et al.
+2023, measured below).
+
+Clock or pizza. Both algorithms embed residues on circles at the key frequencies w. The clock multiplies
+the two embeddings (a rotation by w(a+b)), so the logit of the answer is the same whatever the inputs'
+difference a - b; the pizza adds them (cos wa + cos wb = 2 cos(w(a+b)/2) cos(w(a-b)/2)) and the answer's
+logit carries the factor |cos(w(a-b)/2)|: it depends on a - b. Zhong et al. call the first property
+distance irrelevance. Measured here on the network's own logits over the whole domain: L[a, b] the logit
+of the answer the network gives, d = u(a) - v(b) the difference of the inputs as the read form maps them
+(mod m; for a multiplying network the difference of discrete logarithms, mod m - 1, over nonzero
+residues), and ``distance_irrelevance`` = 1 - Var_d(E[L | d]) / Var(L), the share of the answer logit's
+variance that the difference does not explain (adjusted for what any grouping into as many classes would
+explain by chance; 1 when L does not vary). Near 1 is a clock, near 0 a
+pizza (``CLOCK_FROM``, ``PIZZA_UP_TO``); between them "unclear". An embedding MLP (a sum of the two
+embeddings into one ReLU layer) is the architecture Zhong et al. found to make pizzas.
 """
 from __future__ import annotations
 
@@ -21,6 +38,9 @@ from ..registry import Reading, extractor
 
 # The largest modulus read: products of three residues (u * v * c) must stay within int64.
 MAX_MODULUS = 1 << 20
+# distance_irrelevance at or above this reads as a clock, at or below PIZZA_UP_TO as a pizza
+CLOCK_FROM = 0.8
+PIZZA_UP_TO = 0.2
 
 
 def embedding_two_inputs(trained) -> list[str]:
@@ -47,37 +67,78 @@ def primitive_root(p: int) -> int | None:
     return None
 
 
-def concentration(table: np.ndarray, top: int) -> tuple[float, list[int]]:
-    """Share of the non-constant power of ``table`` ([tokens, dims]) in its ``top`` strongest frequencies
-    (a frequency and its mirror counted together), and those frequencies."""
-    spec = np.abs(np.fft.rfft(table - table.mean(0), axis=0)) ** 2
-    power = spec.sum(1)[1:]
-    if power.sum() <= 0:
+def power_shares(table: np.ndarray) -> np.ndarray:
+    """Each frequency's share (1..len//2, a frequency and its mirror together) of the non-constant power of
+    ``table`` ([tokens, dims]); zeros when the table is constant."""
+    power = (np.abs(np.fft.rfft(table - table.mean(0), axis=0)) ** 2).sum(1)[1:]
+    return power / power.sum() if power.sum() > 0 else power
+
+
+def key_frequencies(table: np.ndarray, top: int | None = None) -> list[int]:
+    """The key frequencies of ``table``: the ``top`` strongest, or (``top`` None) the strongest down to the
+    largest drop in power between two frequencies in strength order (at most half of the frequencies)."""
+    shares = power_shares(table)
+    if not shares.any():
+        return []
+    return [k + 1 for k in _strongest(shares, top)]
+
+
+def concentration(table: np.ndarray, top: int | None = None) -> tuple[float, list[int]]:
+    """Share of the non-constant power of ``table`` ([tokens, dims]) in its key frequencies
+    (``key_frequencies``), and those frequencies."""
+    keys = key_frequencies(table, top)
+    if not keys:
         return 0.0, []
-    order = np.argsort(power)[::-1][:top]
-    return float(power[order].sum() / power.sum()), [int(k) + 1 for k in order]
+    return float(power_shares(table)[[k - 1 for k in keys]].sum()), keys
+
+
+def distance_irrelevance(logit: np.ndarray, difference: np.ndarray) -> float:
+    """1 - R2: the share of the variance of ``logit`` (one value per input pair) that the inputs'
+    ``difference`` (an integer per pair) does not explain, R2 = Var_d(E[L | d]) / Var(L) adjusted for what a
+    grouping into as many classes explains by chance (as adjusted R2: 1 - (1 - R2)(n - 1)/(n - k), floored
+    at 0); 1 when ``logit`` does not vary."""
+    logit = np.asarray(logit, dtype=np.float64)
+    total = logit.var()
+    if total <= 1e-12 * max(1.0, float(np.abs(logit).max()) ** 2):
+        return 1.0
+    _, group = np.unique(difference, return_inverse=True)
+    n, k = len(logit), int(group.max()) + 1
+    means = np.bincount(group, weights=logit) / np.bincount(group)
+    r2 = means[group].var() / total
+    if n > k:
+        r2 = 1.0 - (1.0 - r2) * (n - 1) / (n - k)
+    return float(min(1.0, 1.0 - max(0.0, r2)))
+
+
+def algorithm_of(q: float) -> str:
+    """"clock", "pizza" or "unclear" for a distance irrelevance ``q``."""
+    return "clock" if q >= CLOCK_FROM else "pizza" if q <= PIZZA_UP_TO else "unclear"
 
 
 @extractor("fourier", applies=embedding_two_inputs)
-def fourier(top: int = 3):
-    """Key frequencies of the embeddings choose the algorithm (adding or multiplying residues); its maps
-    are read along the axes and the program is confirmed against the network."""
+def fourier(top: int | None = None):
+    """Key frequencies of the embeddings (the ``top`` strongest, or by default the strongest down to the
+    largest drop in power) choose the algorithm (adding or multiplying residues); its maps are read along
+    the axes, the program is confirmed against the network, and the answer logits say clock or pizza."""
 
     def run(trained, budget, rng) -> Reading:
         task, model, enc = trained.problem, trained.model, trained.encoding
         a_name, b_name = list(enc.scalars)
         p = enc.scalars[a_name][1]
         tables = {n: model.embed[n].weight.detach().numpy().astype(np.float64) for n in (a_name, b_name)}
-        add = np.mean([concentration(t, top)[0] for t in tables.values()])
+        add = float(np.mean([concentration(t, top)[0] for t in tables.values()]))
         keys = {n: concentration(t, top)[1] for n, t in tables.items()}
         g = primitive_root(p)
         mul = None
+        details = {}
         if g is not None:
             logs = [pow(g, i, p) for i in range(p - 1)]  # residue with discrete log i
-            mul = np.mean([concentration(t[logs], top)[0] for t in tables.values()])
+            mul = float(np.mean([concentration(t[logs], top)[0] for t in tables.values()]))
+            details["multiplicative_key_frequencies"] = {n: concentration(t[logs], top)[1] for n, t in tables.items()}
         order = ["add", "mul"] if mul is None or add >= mul else ["mul", "add"]
-        details = {"p": p, "additive_concentration": round(float(add), 4), "key_frequencies": keys,
-                   "multiplicative_concentration": None if mul is None else round(float(mul), 4), "families_tried": []}
+        details = {"p": p, "additive_concentration": round(add, 4), "key_frequencies": keys,
+                   "multiplicative_concentration": None if mul is None else round(mul, 4), **details,
+                   "families_tried": []}
         inputs, _, _ = task.domain_inputs()
         net = trained.predict(inputs)
         grid = np.zeros((p, p), dtype=np.int64)
@@ -107,14 +168,41 @@ def fourier(top: int = 3):
 
             program = Program(signature(task).name, tuple(task.inputs), (Return(expr),))
             details["family"] = family
-            splice = spliced(trained, tables, keys if family == "add" else None, g, top, inputs, net)
+            splice, details["splice_key_frequencies"] = spliced(trained, tables, family, {a_name: u, b_name: v}, m, top,
+                                                                inputs, net)
+            q = answer_distance_irrelevance(trained, inputs, net, family, u, v, m, a_name, b_name)
+            if q is not None:
+                details["distance_irrelevance"] = round(q, 4)
+                details["algorithm"] = algorithm_of(q)
             return Reading(program, (), None, splice, details=details)
         return Reading(None, (f"neither an additive nor a multiplicative form of the residues matches the network "
-                              f"(embedding power in {top} key frequencies: additive {add:.2f}"
+                              f"(embedding power in the key frequencies: additive {add:.2f}"
                               + (f", multiplicative {mul:.2f}" if mul is not None else "") + ")",),
                        status="abstained", details=details)
 
     return run
+
+
+def answer_distance_irrelevance(trained, inputs, net, family: str, u, v, m: int, a_name: str,
+                                 b_name: str) -> float | None:
+    """``distance_irrelevance`` of the logit of the network's own answer over the domain, against the inputs'
+    difference as the read form maps them (u(a) - v(b) mod m; for a multiplying form the difference of
+    discrete logarithms mod m - 1 over the pairs whose images are nonzero). None without a primitive root."""
+    with torch.no_grad():
+        logits = trained.model(trained.encoding.batch(inputs)).detach().numpy().astype(np.float64)
+    # the logit of the class the network names (its answer), less the mean logit (softmax ignores a shift)
+    chosen = logits[np.arange(len(logits)), logits.argmax(-1)] - logits.mean(-1)
+    ua, vb = u[inputs[a_name]] % m, v[inputs[b_name]] % m
+    if family == "add":
+        return distance_irrelevance(chosen, (ua - vb) % m)
+    g = primitive_root(m)
+    if g is None:
+        return None
+    log = np.zeros(m, dtype=np.int64)
+    for i in range(m - 1):
+        log[pow(g, i, m)] = i
+    keep = (ua != 0) & (vb != 0)
+    return distance_irrelevance(chosen[keep], (log[ua[keep]] - log[vb[keep]]) % (m - 1))
 
 
 def polynomial_mod(values: np.ndarray, m: int) -> list[int] | None:
@@ -189,24 +277,33 @@ def _read_form(family: str, grid: np.ndarray, m: int):
     return None
 
 
-def spliced(trained, tables, keys, g, top, inputs, net) -> float | None:
-    """F3: keep only the constant and the key frequencies of each embedding (in the additive basis, or
-    the multiplicative one for a multiplying network, with residue 0 kept as is); the share of answers
-    that do not change."""
+def spliced(trained, tables, family: str, maps, m: int, top, inputs, net) -> tuple[float | None, dict]:
+    """F3: each embedding cut down to the constant and its key frequencies over the values the read form
+    maps its residues to (``maps[name]``: u(a) for an adding form; the discrete logarithm of u(a) for a
+    multiplying one, residues with u(a) = 0 kept as is); the share of answers that do not change, and the
+    key frequencies kept per input. Where the map is the identity this is the band-limited embedding of the
+    Fourier basis; where it is many-to-one (a square, a cube) it also asks that the residues it merges share
+    one embedding: the mechanism "the embedding is a few waves over u(a)"."""
     model = trained.model
-    if keys is None and g is None:
-        return None  # no multiplicative basis without a primitive root
+    period = m if family == "add" else m - 1
+    g = primitive_root(m) if family == "mul" else None
+    if family == "mul" and g is None:
+        return None, {}
+    log = np.full(m, -1, dtype=np.int64)
+    if g is not None:
+        for i in range(m - 1):
+            log[pow(g, i, m)] = i
     saved = {n: model.embed[n].weight.detach().clone() for n in tables}
+    kept = {}
     try:
         for n, t in tables.items():
-            if keys is not None:
-                new = _band(t, keys[n] if keys else [])
-            else:
-                p = t.shape[0]
-                logs = [pow(g, i, p) for i in range(p - 1)]
-                new = t.copy()
-                _, k = concentration(t[logs], top)
-                new[logs] = _band(t[logs], k)
+            u = np.asarray(maps[n]) % m
+            x = u if family == "add" else log[u]
+            rows = x >= 0
+            new = t.copy()
+            keys = wave_keys(t[rows], x[rows], period, top)
+            new[rows] = project_waves(t[rows], x[rows], period, keys)
+            kept[n] = keys
             with torch.no_grad():
                 model.embed[n].weight.copy_(torch.as_tensor(new, dtype=torch.float32))
         after = trained.predict(inputs)
@@ -214,14 +311,44 @@ def spliced(trained, tables, keys, g, top, inputs, net) -> float | None:
         with torch.no_grad():
             for n, w in saved.items():
                 model.embed[n].weight.copy_(w)
-    return float((after == net).mean())
+    return float((after == net).mean()), kept
 
 
-def _band(table: np.ndarray, freqs: list[int]) -> np.ndarray:
-    spec = np.fft.rfft(table, axis=0)
-    keep = np.zeros(spec.shape[0], dtype=bool)
-    keep[0] = True
+def _waves(x: np.ndarray, period: int, freqs) -> np.ndarray:
+    """Columns 1, cos(2 pi k x / period), sin(2 pi k x / period) for each k in ``freqs``."""
+    cols = [np.ones(len(x))]
     for k in freqs:
-        if k < spec.shape[0]:
-            keep[k] = True
-    return np.fft.irfft(np.where(keep[:, None], spec, 0), n=table.shape[0], axis=0)
+        angle = 2 * np.pi * k * x / period
+        cols += [np.cos(angle), np.sin(angle)]
+    return np.stack(cols, 1)
+
+
+def project_waves(table: np.ndarray, x: np.ndarray, period: int, freqs) -> np.ndarray:
+    """``table`` ([rows, dims]) replaced by its least-squares fit on the constant and the waves of ``freqs``
+    over the points ``x`` (for x = 0..period-1 once each, the band-limited table of the Fourier basis)."""
+    basis = _waves(x, period, freqs)
+    coef, *_ = np.linalg.lstsq(basis, table, rcond=None)
+    return basis @ coef
+
+
+def wave_keys(table: np.ndarray, x: np.ndarray, period: int, top: int | None = None) -> list[int]:
+    """The key frequencies of ``table`` over the points ``x``: each frequency's power is what its wave pair
+    alone explains of the centred table (least squares), then ``key_frequencies``' rule (the ``top``
+    strongest, or down to the largest drop in power)."""
+    centred = table - table.mean(0)
+    freqs = list(range(1, period // 2 + 1))
+    power = np.array([(project_waves(centred, x, period, [k]) ** 2).sum() for k in freqs])
+    if power.sum() <= 0:
+        return []
+    return [freqs[i] for i in _strongest(power / power.sum(), top)]
+
+
+def _strongest(shares: np.ndarray, top: int | None) -> list[int]:
+    """Indices of the ``top`` largest ``shares``, or (``top`` None) the largest down to the largest drop
+    between two in strength order (among the strongest half)."""
+    order = np.argsort(shares)[::-1]
+    if top is None:
+        ranked = shares[order[: max(1, len(order) // 2) + 1]]
+        drops = ranked[:-1] / np.maximum(ranked[1:], 1e-12)
+        top = int(np.argmax(drops)) + 1 if len(drops) else 1
+    return [int(i) for i in order[:top]]

@@ -146,8 +146,10 @@ def test_readings_of_exact_networks_pass_interchange_and_splice():
     b = extraction.extract(trained("majority", n=3), "boolean", seconds=60)
     assert b.status == "solved" and b.faithfulness["splice"] == 1.0
     assert b.faithfulness["interchange"] is not None and 0.0 <= b.faithfulness["interchange"] <= 1.0
+    # p = 7 trained on its whole table has no pressure to grok: its splice is measured (it was 1.0 only while
+    # fourier kept 3 frequencies, all there are at p = 7); a grokked network's is tested in test_grokking.py
     f = extraction.extract(trained("modular_addition", p=7), "fourier", seconds=60)
-    assert f.status == "solved" and f.faithfulness["splice"] == 1.0 and f.faithfulness["interchange"] is None
+    assert f.status == "solved" and 0.0 <= f.faithfulness["splice"] <= 1.0 and f.faithfulness["interchange"] is None
 
 
 def test_agreement_is_measured_on_the_network_it_is_given():

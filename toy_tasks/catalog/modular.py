@@ -1,59 +1,96 @@
-"""Modular arithmetic on two residues: ``(a op b) % p``; the knob is the modulus ``p``."""
+"""Modular arithmetic on two residues: ``(a op b) % p``; the knob is the modulus ``p``.
+
+The grokking regime. From a modulus of ``GROK_FROM`` on, a task states the share of its table given as
+examples (``Spec.example_fraction``, honoured by ``Task.example_set``'s default, so both routes get the same
+inputs): a network trained on part of the table under weight decay generalises to the rest (grokking,
+Nanda et al. 2023), and its mechanism is the known one (key frequencies of the embeddings) that ``fourier``
+reads. Below it the whole table is given: at p <= 13 no network can generalise from half of it (a Latin
+square: a held-out label may never appear in its row or column), and between 13 and ``GROK_FROM`` grokking
+was not measured here. The share falls as p grows, because what grokking needs is enough
+examples, not a share: measured on one loaded core (BENCHMARKS.md, "Grokked modular arithmetic"), an
+embedding MLP from 60% of the table was exact on the whole domain at p = 31 for 1 seed of 3 (the others
+settled a few inputs short) and at p = 37 and 43 for 3 of 3 in 3-7 s; from 70% at p = 31, 2 of 3 (the third
+one input short); at p = 59, 40% left (a+b) one input short at seed 0 after 43 s, 50% was exact at seeds 0
+and 1 in 4-5 s; from p = 79 on, 40% was exact for (a+b) and (a*b) up to p = 113 (30% did not within 15 s).
+So the standard suite's modulus is 37, the smallest at which three seeds grokked.
+"""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from programs import Int
 
+from ..problem import MAX_ENUMERATED
 from ..registry import FAMILY_OPERATORS, Spec, task_family
 from ._util import at_least, program
 
 FAMILY_OPERATORS["modular"] = ("+", "-", "*", "%")
 
+GROK_FROM = 31  # the smallest modulus whose table is given in part (the grokking regime)
+# (smallest modulus, share of the table given as examples) for moduli from GROK_FROM on; measured, see above
+GROK_FRACTIONS = ((31, 0.7), (37, 0.6), (59, 0.5), (79, 0.4))
+DEFAULT_P = 37  # the standard suite's modulus: the smallest prime at which every seed tried grokked
 
-def _modular(name: str, p: int, expr: str, definition: Callable[[int, int], int]) -> Spec:
+
+def grokking_fraction(p: int, many_to_one: int = 1) -> float | None:
+    """The share of the p x p table a modular task states as its examples: None (the whole table) below
+    ``GROK_FROM``, else the share s of the largest ``GROK_FRACTIONS`` entry at or below p; None again when the
+    table is too large to enumerate (the default examples are then a sample, ``Task.example_set``).
+
+    ``many_to_one``: how many residues an input's map sends to one value (2 for a square, gcd(3, p - 1) for a
+    cube): the unseen share 1 - s is divided by it. Measured at p = 37 (seed 0): from 60%, (a^2 + b^2),
+    (a^2 - b^2) and (a^3 + b) stopped 1-24 inputs short of exact; from 80% the squares were exact, the cube
+    one input short; from 90% the cube was exact."""
+    if p < GROK_FROM or p * p > MAX_ENUMERATED:
+        return None
+    share = [share for start, share in GROK_FRACTIONS if start <= p][-1]
+    return round(1.0 - (1.0 - share) / many_to_one, 3)
+
+
+def _modular(name: str, p: int, expr: str, definition: Callable[[int, int], int], many_to_one: int = 1) -> Spec:
     at_least(name, "p", p, 2, 1 << 15)
     return Spec(program(name, ["a", "b"], [f"return ({expr}) % {p}"]), {"a": Int(0, p), "b": Int(0, p)}, difficulty=p,
-                definition=definition)
+                definition=definition, example_fraction=grokking_fraction(p, many_to_one))
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_addition(p: int) -> Spec:
     """(a + b) mod p."""
     return _modular("modular_addition", p, "a + b", lambda a, b: (a + b) % p)
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_subtraction(p: int) -> Spec:
     """(a - b) mod p."""
     return _modular("modular_subtraction", p, "a - b", lambda a, b: (a - b) % p)
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_multiplication(p: int) -> Spec:
     """(a * b) mod p."""
     return _modular("modular_multiplication", p, "a * b", lambda a, b: (a * b) % p)
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_sum_of_squares(p: int) -> Spec:
     """(a^2 + b^2) mod p."""
-    return _modular("modular_sum_of_squares", p, "a * a + b * b", lambda a, b: (a**2 + b**2) % p)
+    return _modular("modular_sum_of_squares", p, "a * a + b * b", lambda a, b: (a**2 + b**2) % p, many_to_one=2)
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_difference_of_squares(p: int) -> Spec:
     """(a^2 - b^2) mod p."""
-    return _modular("modular_difference_of_squares", p, "a * a - b * b", lambda a, b: (a**2 - b**2) % p)
+    return _modular("modular_difference_of_squares", p, "a * a - b * b", lambda a, b: (a**2 - b**2) % p, many_to_one=2)
 
 
-@task_family("modular", p=13)
+@task_family("modular", p=DEFAULT_P)
 def modular_linear_combination(p: int) -> Spec:
     """(2a + 3b) mod p."""
     return _modular("modular_linear_combination", p, "2 * a + 3 * b", lambda a, b: (2 * a + 3 * b) % p)
 
 
-@task_family("modular", p=11)
+@task_family("modular", p=DEFAULT_P)
 def modular_cubic(p: int) -> Spec:
     """(a^3 + b) mod p."""
-    return _modular("modular_cubic", p, "a * a * a + b", lambda a, b: (a**3 + b) % p)
+    return _modular("modular_cubic", p, "a * a * a + b", lambda a, b: (a**3 + b) % p, many_to_one=math.gcd(3, p - 1))
