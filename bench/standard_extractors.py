@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--extractors", default=READERS)
+    parser.add_argument("--families", default=None, help="only these families (comma-separated), e.g. modular")
     parser.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), help="table two stores side by side")
     args = parser.parse_args()
     if args.compare:
@@ -79,6 +80,8 @@ def main() -> None:
                                                                        "read s") for w in ("before", "after")]]))
         return
     tasks = toy_tasks.suite("standard")
+    if args.families:
+        tasks = [t for t in tasks if t.family in args.families.split(",")]
     c = comparator.compare(tasks, extractors=args.extractors.split(","), synthesizers=(), seconds=args.seconds,
                            seeds=[args.seed], store=args.store, workers=args.workers)
     print(markdown(per_family(c.runs)))
