@@ -124,7 +124,9 @@ def integer_lattice(y: np.ndarray, steps: np.ndarray | None = None, *, tol: floa
     if scale <= 0:
         return None, "the states do not move"
     vecs = vecs[norms > 1e-6 * scale]
-    vecs = np.unique(np.round(vecs / scale, 6), axis=0) * scale
+    # distinct up to rounding, but kept as they are: a basis vector rounded to 1e-6 of the largest would be
+    # off by a share of a step at coordinates in the hundreds (a running sum over values < 100)
+    vecs = vecs[np.unique(np.round(vecs / scale, 6), axis=0, return_index=True)[1]]
     vecs = vecs[np.argsort(np.linalg.norm(vecs, axis=1), kind="stable")]
     basis: list[np.ndarray] = []
     for v in vecs:
