@@ -32,7 +32,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from programs import Int, Program
-from programs.ast import Assign, Binary, Call, Const, Expr, IfExp, Tuple, Unary, Var, Yield
+from programs.ast import (
+    Assign,
+    Binary,
+    Call,
+    Const,
+    Expr,
+    IfExp,
+    Tuple,
+    Unary,
+    Var,
+    Yield,
+)
 from programs.semantics import SCALAR
 
 MAX_TABLE = 1 << 16  # input combinations tabulated for one operator over inputs alone
@@ -53,7 +64,7 @@ class Affine:
     const: int
 
     @staticmethod
-    def of(coef: dict, const: int) -> "Affine":
+    def of(coef: dict, const: int) -> Affine:
         return Affine(tuple(sorted((k, int(v)) for k, v in coef.items() if v)), int(const))
 
     @property
@@ -66,19 +77,19 @@ class Affine:
     def inputs(self) -> list[str]:
         return sorted({k[1] for k, _ in self.coef if k[0] != "s"})
 
-    def __add__(self, other: "Affine") -> "Affine":
+    def __add__(self, other: Affine) -> Affine:
         c = self.terms
         for k, v in other.coef:
             c[k] = c.get(k, 0) + v
         return Affine.of(c, self.const + other.const)
 
-    def scale(self, m: int) -> "Affine":
+    def scale(self, m: int) -> Affine:
         return Affine.of({k: v * m for k, v in self.coef}, self.const * m)
 
-    def __sub__(self, other: "Affine") -> "Affine":
+    def __sub__(self, other: Affine) -> Affine:
         return self + other.scale(-1)
 
-    def state_part(self) -> "Affine":
+    def state_part(self) -> Affine:
         return Affine.of({k: v for k, v in self.coef if k[0] == "s"}, 0)
 
     def at(self, values: dict[str, int]) -> int:

@@ -48,6 +48,7 @@ MAX_MAGNITUDE = 1 << 20  # a linear net's units and outputs stay below this (flo
 MAX_VALUES = 2048  # output values a linear net's readout names (one logit each)
 CLASS_SPREAD = 256  # class logits 2 v y - v^2 are exact in float32 for outputs spread at most this wide
 MAX_ENTRY = 3  # a random change of basis has entries of at most this size
+MAX_CONDITION = 10.0  # ... and a condition number at most this (readers drop axes of under 1% of the spread)
 CONSTRUCTIONS = ("auto", "linear", "one-hot")
 BASES = ("program", "random")
 
@@ -56,7 +57,7 @@ class CompileError(TrainingError):
     """A program that cannot be compiled as asked (its domain or state space is too large)."""
 
 
-def compile(program: Program | str, inputs: dict, *, construction: str = "auto", basis: str = "program",  # noqa: A001
+def compile(program: Program | str, inputs: dict, *, construction: str = "auto", basis: str = "program",
             seed: int = 0, numeric: bool | None = None) -> Trained:
     """A ``Trained`` whose ``.model`` computes ``program`` on every input of ``inputs`` exactly.
 
@@ -273,15 +274,16 @@ def _input_ranges(task, loop: AffineLoop, big_b: np.ndarray, numeric: bool) -> t
 
 
 def _unimodular(k: int, rng: np.random.Generator) -> np.ndarray:
-    """A random integer matrix of determinant +-1 with entries of at most ``MAX_ENTRY``: a signed
-    permutation times shears (add a multiple of one row to another), not axis-aligned when ``k >= 2``."""
+    """A random integer matrix of determinant +-1 with entries of at most ``MAX_ENTRY`` and condition number
+    at most ``MAX_CONDITION``: a signed permutation times shears (add a multiple of one row to another), not
+    axis-aligned when ``k >= 2``."""
     while True:
         m = np.eye(k, dtype=np.int64)[rng.permutation(k)] * rng.choice([-1, 1], size=(k, 1))
         for _ in range(2 * k):
             i, j = rng.choice(k, size=2, replace=False) if k >= 2 else (0, 0)
             if i != j:
                 m[i] += int(rng.choice([-2, -1, 1, 2])) * m[j]
-        if k < 2 or (np.abs(m).max() <= MAX_ENTRY and (np.count_nonzero(m) > k)):
+        if k < 2 or (np.abs(m).max() <= MAX_ENTRY and np.count_nonzero(m) > k and np.linalg.cond(m) <= MAX_CONDITION):
             return m
 
 

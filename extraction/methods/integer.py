@@ -31,18 +31,24 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from programs.ast import Assign, Const, For, Return, Tuple, Yield
+from programs.ast import Assign, Binary, Const, Expr, For, Return, Tuple, Var, Yield
 from programs.budget import Budget
 from programs.interpreter import Machine
 from programs.printer import to_source
 from programs.program import Program
 from programs.semantics import SCALAR
 
-from ..machine import fresh
+from ..machine import _singular, fresh
 from ..registry import Reading, extractor
-from ..machine import _singular
-from .fsm import (StateTrace, distributed_state, interchange_holds, recurrent_only, signature, state_pairs,
-                  unchanged)
+from .fsm import (
+    StateTrace,
+    distributed_state,
+    interchange_holds,
+    recurrent_only,
+    signature,
+    state_pairs,
+    unchanged,
+)
 from .units import affine_expr, affine_map
 
 MAX_DIM = 3  # integer coordinates read at most
@@ -50,6 +56,7 @@ RANK_TOL = 1e-2  # an axis of the states' spread below this share of the largest
 TOL = 0.2  # a state's coordinates must be within this of integers
 MAX_DENOMINATOR = 12  # a finer lattice than the first basis: coordinates of this denominator at most
 MAX_COEF = 64  # integer affine maps with coefficients up to this size
+MAX_TABLE = 16  # a symbol of at most this many values may enter an update through a table of its values
 SUB_SEARCH_CANDIDATES = 200_000
 MAX_STATES_TRACED = 5_000
 OUTLIERS = 0.005  # the share of states that may lie off the lattice (a regressing net's outputs near a rounding edge)
@@ -461,9 +468,52 @@ def _majority(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndar
     return uk, best[:, 1:], int(len(values) - counts[order][top].sum())
 
 
+def _tabled(names: list[str], x: np.ndarray, target: np.ndarray, symbols, outliers: float = OUTLIERS) -> Expr | None:
+    """An integer affine map of the leaves plus, for each symbol leaf (index in ``symbols``) of at most
+    ``MAX_TABLE`` values, an integer table of its values written as ``c * (x == v)`` terms (a token's one-hot
+    code makes any function of it linear: a counter of one symbol is ``s + (x == v)``), fitting all but
+    ``outliers`` of the rows; None when none does. A table that is affine in the symbol is written as such."""
+    tabled = [j for j in symbols if len(np.unique(x[:, j])) <= MAX_TABLE]
+    if not tabled or x.shape[0] < 8:
+        return None
+    plain = [j for j in range(x.shape[1]) if j not in tabled]
+    levels = {j: np.unique(x[:, j]) for j in tabled}
+    cols = [x[:, plain].astype(np.float64)] + [(x[:, j][:, None] == levels[j][None, 1:]).astype(np.float64)
+                                                for j in tabled]
+    a = np.hstack(cols + [np.ones((x.shape[0], 1))])
+    coef, *_ = np.linalg.lstsq(a, target.astype(np.float64), rcond=None)
+    if not np.isfinite(coef).all() or np.abs(coef[:-1]).max(initial=0.0) > MAX_COEF + 0.5:
+        return None
+    r = np.rint(coef).astype(np.int64)
+    if float(np.mean(a.astype(np.int64) @ r != target)) > outliers:
+        return None
+    lin = {j: int(c) for j, c in zip(plain, r)}
+    c0, at, indicators = int(r[-1]), len(plain), []
+    for j in tabled:
+        vals = levels[j]
+        g = np.concatenate([[0], r[at:at + len(vals) - 1]])
+        at += len(vals) - 1
+        slope = (g[1] - g[0]) // (vals[1] - vals[0]) if len(vals) > 1 else 0
+        if np.array_equal(g, slope * (vals - vals[0])):  # affine in the symbol's value
+            lin[j] = int(slope)
+            c0 -= int(slope * vals[0])
+            continue
+        kinds, counts = np.unique(g, return_counts=True)
+        base = int(kinds[np.argmax(counts)])  # the commonest entry goes to the constant
+        c0 += base
+        indicators += [(names[j], int(v), int(w - base)) for v, w in zip(vals, g) if w != base]
+    expr = affine_expr([names[j] for j in sorted(lin)], np.array([lin[j] for j in sorted(lin)]), c0)
+    for name, v, w in indicators:
+        term = Binary("==", Var(name), Const(v))
+        term = term if abs(w) == 1 else Binary("*", Const(abs(w)), term)
+        expr = Binary("+" if w > 0 else "-", expr, term)
+    return expr
+
+
 def _expression(names: list[str], x: np.ndarray, target: np.ndarray, operators, budget: Budget, seed: int,
-                why: list[str]):
-    """An integer affine map of the leaves where one fits exactly, else the smallest expression found."""
+                why: list[str], symbols=()):
+    """An integer affine map of the leaves where one fits exactly (plus tables of the ``symbols`` leaves'
+    values, ``_tabled``), else the smallest expression found."""
     from synthesis import fit_expression
 
     fit = affine_map(x, target, MAX_COEF)
@@ -472,10 +522,85 @@ def _expression(names: list[str], x: np.ndarray, target: np.ndarray, operators, 
     fit = _mostly_affine(x, target)
     if fit is not None:
         return affine_expr(names, *fit)
+    tabled = _tabled(names, x, target, symbols)
+    if tabled is not None:
+        return tabled
+    exact = _exact(names, x, target, symbols, len(names) - len(symbols)) if len(symbols) else None
+    if exact is not None:
+        return exact
     extra = tuple(int(v) for v in np.unique(target) if not -1 <= v <= 3)
     constants = (-1, 0, 1, 2, 3) + (extra if len(extra) <= 4 else ())
     return fit_expression({n: x[:, i] for i, n in enumerate(names)}, target, operators=operators, constants=constants,
                           seconds=max(0.1, budget.left), seed=seed, max_candidates=SUB_SEARCH_CANDIDATES, why=why)
+
+
+def _through_start(leaves: list[str], keys: np.ndarray, nxt: np.ndarray, starts, guess: tuple[int, ...],
+                   dim: int) -> list | None:
+    """Updates fitted exactly on every traced step, the steps from the start (at ``guess``) included, as
+    integer affine maps (with tables of the symbols, ``_tabled``); None unless every coordinate has one. The
+    steps after the first need not pin an update down (after one step a unit may equal a function of the
+    inputs, such as a fold's answer that reads a scalar input, and a fit may read either); the start's steps
+    do. Where the start is not on the lattice, or not a state the update leads from, this finds nothing and
+    the start is chosen after the update instead (``start_values``)."""
+    symbols, after = starts
+    if not len(after):
+        return None
+    rows = np.vstack([keys, np.hstack([np.tile(np.asarray(guess, dtype=np.int64), (len(after), 1)), symbols])])
+    targets = np.vstack([nxt, after])
+    out = []
+    for i in range(dim):
+        e = _exact(leaves, rows, targets[:, i], range(dim, len(leaves)), dim)
+        if e is None:
+            return None
+        out.append(e)
+    return out
+
+
+def _integer_in_nullspace(x: np.ndarray, target: np.ndarray, reach: int = 3) -> tuple[np.ndarray, int] | None:
+    """An integer ``(c, c0)`` with ``x @ c + c0 == target`` on every row where the columns obey one linear
+    relation: every exact map is the least-squares one plus a multiple of the relation, and the multiples
+    that make some coefficient an integer within ``reach`` of it are tried. None when none is integral."""
+    a = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
+    coef, *_ = np.linalg.lstsq(a, target.astype(np.float64), rcond=None)
+    if not np.isfinite(coef).all() or np.abs(a @ coef - target).max(initial=0.0) > 1e-6:
+        return None
+    _, sv, vt = np.linalg.svd(a, full_matrices=False)
+    null = vt[sv <= 1e-9 * sv[0]]
+    if len(null) != 1:
+        return None
+    n = null[0]
+    for j in np.nonzero(np.abs(n) > 1e-6)[0]:
+        for step in range(-reach, reach + 1):
+            c = coef + (np.rint(coef[j]) + step - coef[j]) / n[j] * n
+            r = np.rint(c)
+            if np.abs(c - r).max() < 1e-6 and np.abs(r[:-1]).max(initial=0) <= MAX_COEF:
+                r = r.astype(np.int64)
+                if np.array_equal(x.astype(np.int64) @ r[:-1] + r[-1], target):
+                    return r[:-1], int(r[-1])
+    return None
+
+
+def _exact(names: list[str], x: np.ndarray, target: np.ndarray, symbols, dim: int) -> Expr | None:
+    """An integer affine map (with tables of the ``symbols``, ``_tabled``) that fits every row exactly; where
+    the traced coordinates obey a linear relation (after one step a unit may be a function of others),
+    least squares spreads the map over the related ones in fractions, so maps that leave out some of the
+    first ``dim`` columns (the state's) are tried too, fewest left out first. None when none fits."""
+    import itertools
+
+    fit = _integer_in_nullspace(x, target)
+    if fit is not None:
+        return affine_expr(names, *fit)
+    for k in range(dim + 1):
+        for dropped in itertools.combinations(range(dim), k):
+            keep = [j for j in range(x.shape[1]) if j not in dropped]
+            sub = [names[j] for j in keep]
+            fit = affine_map(x[:, keep], target, MAX_COEF)
+            if fit is not None:
+                return affine_expr(sub, *fit)
+            e = _tabled(sub, x[:, keep], target, [keep.index(j) for j in symbols if j in keep], outliers=0.0)
+            if e is not None:
+                return e
+    return None
 
 
 def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program | None, list[str], list[str]]:
@@ -487,9 +612,11 @@ def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program
     keys, nxt, states, outs, starts, _ = table
     leaves = state + elems + list(sig.scalars)
     why: list[str] = []
-    updates = []
-    for i in range(lat.dim):
-        e = _expression(leaves, keys, nxt[:, i], task.operators, budget, seed, why)
+    guess = tuple(int(q) for q in (lat.initial or (0,) * lat.dim))
+    through = _through_start(leaves, keys, nxt, starts, guess, lat.dim)
+    updates = through or []
+    for i in range(lat.dim if through is None else 0):
+        e = _expression(leaves, keys, nxt[:, i], task.operators, budget, seed, why, range(lat.dim, len(leaves)))
         if e is None:
             return None, state, [f"no expression for state coordinate {i}'s update was found"] + why[:1]
         updates.append(e)
@@ -501,7 +628,8 @@ def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program
         results.append(e)
     out = results[0] if len(results) == 1 else Tuple(tuple(results))
     update = updates[0] if len(updates) == 1 else Tuple(tuple(updates))
-    first = start_values(updates, state, elems + list(sig.scalars), starts, states, lat.initial or (0,) * lat.dim)
+    first = guess if through is not None else start_values(updates, state, elems + list(sig.scalars), starts, states,
+                                                            guess)
     if first is None:
         return None, state, ["no integer start state takes the update to the network's states after the first "
                              "step"]
