@@ -64,8 +64,8 @@ def compile(program: Program | str, inputs: dict, *, construction: str = "auto",
     ``construction`` (scans and folds): "linear" (integer-affine state, see the module's docstring), "one-hot"
     (one unit per reachable step) or "auto" (linear where the program is affine, else one-hot). ``basis``:
     "program" (the linear net's units are the program's variables) or "random" (a unimodular integer change
-    of basis drawn with ``seed``). ``numeric``: inputs as numbers (True), tokens (False) or as ``train``
-    would choose (None). ``CompileError`` says why no construction applies."""
+    of basis drawn with ``seed``). ``numeric`` (linear construction): inputs as numbers (True), tokens (False)
+    or as ``train`` would choose (None). ``CompileError`` says why no construction applies."""
     import toy_tasks
 
     if construction not in CONSTRUCTIONS:
@@ -85,9 +85,12 @@ def compile(program: Program | str, inputs: dict, *, construction: str = "auto",
                 raise CompileError(f"no linear network for {prog.name}: {why}"
                                    + ("" if construction == "linear" else " (a random basis applies to the linear "
                                       "construction only)")) from None
-    elif construction == "linear" or basis == "random":
+    elif not task.sequences and (construction == "linear" or basis == "random"):
         raise CompileError(f"{prog.name} is a function: the linear construction (and its change of basis) is for "
                            "scans and folds; use construction='auto'")
+    elif basis == "random":
+        raise CompileError("a random basis applies to the linear construction only; use construction='linear' or "
+                           "'auto'")
     if model is None:
         if task.domain_size > MAX_DOMAIN:
             lead = f"{prog.name} is not affine in its state ({why}), and " if task.sequences and construction == "auto" else ""
@@ -101,8 +104,10 @@ def compile(program: Program | str, inputs: dict, *, construction: str = "auto",
             model, record = _rnn(task, prog, enc, dom), {**record, "construction": "one-hot"}
     model.eval()
     params = sum(p.numel() for p in model.parameters())
-    trained = Trained(model, task.problem(dom), 1.0, 1.0, 0, 0.0, params, 0.0, model.arch, enc, len(dom), None, "trained", (),
-                      record, prog)
+    checked = () if dom.complete else (f"checked against the program on {dom.note}; exact on the rest by construction "
+                                       "(every unit stays in its linear range on the whole domain)",)
+    trained = Trained(model, task.problem(dom), 1.0, 1.0, 0, 0.0, params, 0.0, model.arch, enc, len(dom), None, "trained",
+                      checked, record, prog)
     check = _predict(trained, dom)
     if not np.array_equal(check, dom.outputs):
         raise CompileError(f"the compiled network disagrees with {prog.name} on {int((check != dom.outputs).sum())} outputs")

@@ -139,6 +139,7 @@ def test_the_named_integer_tasks_round_trip(name, params, basis):
     task = toy_tasks.get(name, **params)
     net = compile_(task.reference, task.inputs, basis=basis, seed=1)
     assert net.settings["construction"] == "linear"
+    assert bool(net.reasons) == (task.domain_size > 1 << 20)  # a sampled check says so
     r = extraction.extract(net, "integer", seconds=60, max_dim=4)
     assert r.status == "solved", r.reasons
     assert task.verify(r.program).equal, str(r.program)
@@ -238,8 +239,9 @@ def test_programs_that_are_not_affine_keep_the_one_hot_net_and_the_rest_are_refu
     assert compile_(parity, bits).settings["construction"] == "one-hot"
     with pytest.raises(CompileError, match="not affine in the loop's state"):
         compile_(parity, bits, construction="linear")
-    with pytest.raises(CompileError, match="random basis applies to the linear construction"):
-        compile_(parity, bits, basis="random")
+    for construction in ("auto", "one-hot"):
+        with pytest.raises(CompileError, match="random basis applies to the linear construction"):
+            compile_(parity, bits, basis="random", construction=construction)
     big = {"xs": Seq(Int(0, 100), length=(1, 7))}
     with pytest.raises(CompileError, match=r"not affine in its state .*million"):
         compile_("def f(xs):\n    s = 0\n    for x in xs:\n        s = max(s, x)\n        yield s\n", big)
