@@ -57,8 +57,8 @@ class CompileError(TrainingError):
     """A program that cannot be compiled as asked (its domain or state space is too large)."""
 
 
-def compile(program: Program | str, inputs: dict, *, construction: str = "auto", basis: str = "program",
-            seed: int = 0, numeric: bool | None = None) -> Trained:
+def compile(program: Program | str, inputs: dict, *, construction: str = "auto", basis: str = "program",  # noqa: A001
+            seed: int = 0, numeric: bool | None = None) -> Trained:  # (the contract's name)
     """A ``Trained`` whose ``.model`` computes ``program`` on every input of ``inputs`` exactly.
 
     ``construction`` (scans and folds): "linear" (integer-affine state, see the module's docstring), "one-hot"

@@ -38,17 +38,11 @@ from programs.printer import to_source
 from programs.program import Program
 from programs.semantics import SCALAR
 
-from ..machine import _singular, fresh
+from ..machine import fresh
 from ..registry import Reading, extractor
-from .fsm import (
-    StateTrace,
-    distributed_state,
-    interchange_holds,
-    recurrent_only,
-    signature,
-    state_pairs,
-    unchanged,
-)
+from ..machine import _singular
+from .fsm import (StateTrace, distributed_state, interchange_holds, recurrent_only, signature, state_pairs,
+                  unchanged)
 from .units import affine_expr, affine_map
 
 MAX_DIM = 3  # integer coordinates read at most
