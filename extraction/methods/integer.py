@@ -35,7 +35,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from programs.ast import Assign, Binary, Const, For, Return, Tuple, Var, Yield
+from programs.ast import Assign, Binary, Const, Expr, For, Return, Tuple, Var, Yield
 from programs.budget import Budget
 from programs.interpreter import Machine
 from programs.printer import to_source
@@ -54,6 +54,7 @@ RANK_TOL = 1e-2  # an axis of the states' spread below this share of the largest
 TOL = 0.2  # a state's coordinates must be within this of integers
 MAX_DENOMINATOR = 12  # a finer lattice than the first basis: coordinates of this denominator at most
 MAX_COEF = 64  # integer affine maps with coefficients up to this size
+MAX_TABLE = 16  # a symbol of at most this many values may enter an update through a table of its values
 SUB_SEARCH_CANDIDATES = 200_000
 MAX_STATES_TRACED = 5_000
 OUTLIERS = 0.005  # the share of states that may lie off the lattice (a regressing net's outputs near a rounding edge)
@@ -128,7 +129,9 @@ def integer_lattice(y: np.ndarray, steps: np.ndarray | None = None, *, tol: floa
     if scale <= 0:
         return None, "the states do not move"
     vecs = vecs[norms > 1e-6 * scale]
-    vecs = np.unique(np.round(vecs / scale, 6), axis=0) * scale
+    # distinct up to rounding, but kept as they are: a basis vector rounded to 1e-6 of the largest would be
+    # off by a share of a step at coordinates in the hundreds (a running sum over values < 100)
+    vecs = vecs[np.unique(np.round(vecs / scale, 6), axis=0, return_index=True)[1]]
     vecs = vecs[np.argsort(np.linalg.norm(vecs, axis=1), kind="stable")]
     basis: list[np.ndarray] = []
     for v in vecs:
@@ -594,13 +597,56 @@ def _majority(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndar
     return uk, best[:, 1:], int(len(values) - counts[order][top].sum()), np.bincount(inv, minlength=len(uk))
 
 
+def _tabled(names: list[str], x: np.ndarray, target: np.ndarray, symbols, outliers: float = OUTLIERS) -> Expr | None:
+    """An integer affine map of the leaves plus, for each symbol leaf (index in ``symbols``) of at most
+    ``MAX_TABLE`` values, an integer table of its values written as ``c * (x == v)`` terms (a token's one-hot
+    code makes any function of it linear: a counter of one symbol is ``s + (x == v)``), fitting all but
+    ``outliers`` of the rows; None when none does. A table that is affine in the symbol is written as such."""
+    tabled = [j for j in symbols if len(np.unique(x[:, j])) <= MAX_TABLE]
+    if not tabled or x.shape[0] < 8:
+        return None
+    plain = [j for j in range(x.shape[1]) if j not in tabled]
+    levels = {j: np.unique(x[:, j]) for j in tabled}
+    cols = [x[:, plain].astype(np.float64)] + [(x[:, j][:, None] == levels[j][None, 1:]).astype(np.float64)
+                                                for j in tabled]
+    a = np.hstack(cols + [np.ones((x.shape[0], 1))])
+    coef, *_ = np.linalg.lstsq(a, target.astype(np.float64), rcond=None)
+    if not np.isfinite(coef).all() or np.abs(coef[:-1]).max(initial=0.0) > MAX_COEF + 0.5:
+        return None
+    r = np.rint(coef).astype(np.int64)
+    if float(np.mean(a.astype(np.int64) @ r != target)) > outliers:
+        return None
+    lin = {j: int(c) for j, c in zip(plain, r)}
+    c0, at, indicators = int(r[-1]), len(plain), []
+    for j in tabled:
+        vals = levels[j]
+        g = np.concatenate([[0], r[at:at + len(vals) - 1]])
+        at += len(vals) - 1
+        slope = (g[1] - g[0]) // (vals[1] - vals[0]) if len(vals) > 1 else 0
+        if np.array_equal(g, slope * (vals - vals[0])):  # affine in the symbol's value
+            lin[j] = int(slope)
+            c0 -= int(slope * vals[0])
+            continue
+        kinds, counts = np.unique(g, return_counts=True)
+        base = int(kinds[np.argmax(counts)])  # the commonest entry goes to the constant
+        c0 += base
+        indicators += [(names[j], int(v), int(w - base)) for v, w in zip(vals, g) if w != base]
+    expr = affine_expr([names[j] for j in sorted(lin)], np.array([lin[j] for j in sorted(lin)]), c0)
+    for name, v, w in indicators:
+        term = Binary("==", Var(name), Const(v))
+        term = term if abs(w) == 1 else Binary("*", Const(abs(w)), term)
+        expr = Binary("+" if w > 0 else "-", expr, term)
+    return expr
+
+
 def _expression(names: list[str], x: np.ndarray, target: np.ndarray, operators, budget: Budget, seed: int,
-                why: list[str], support: np.ndarray | None = None):
-    """An integer affine map of the leaves where one fits exactly, else the smallest expression found; where
-    none fits every row, the same on the rows left when the rarest are set aside, as many as hold at most
-    ``OUTLIERS`` of the traced steps (``support``: steps per row), whose majority may be a network's rare
-    wrong answer (the agreement on the domain then reports it)."""
-    found = _fit(names, x, target, operators, budget, seed, why)
+                why: list[str], support: np.ndarray | None = None, symbols=()):
+    """An integer affine map of the leaves where one fits exactly (plus tables of the ``symbols`` leaves'
+    values, ``_tabled``), else the smallest expression found; where none fits every row, the same on the
+    rows left when the rarest are set aside, as many as hold at most ``OUTLIERS`` of the traced steps
+    (``support``: steps per row), whose majority may be a network's rare wrong answer (the agreement on the
+    domain then reports it)."""
+    found = _fit(names, x, target, operators, budget, seed, why, symbols)
     if found is not None or support is None or budget.expired:
         return found
     order = np.argsort(support, kind="stable")
@@ -608,10 +654,11 @@ def _expression(names: list[str], x: np.ndarray, target: np.ndarray, operators, 
     if dropped.size == 0:
         return None
     rest = np.setdiff1d(np.arange(len(target)), dropped)
-    return _fit(names, x[rest], target[rest], operators, budget, seed, why)
+    return _fit(names, x[rest], target[rest], operators, budget, seed, why, symbols)
 
 
-def _fit(names: list[str], x: np.ndarray, target: np.ndarray, operators, budget: Budget, seed: int, why: list[str]):
+def _fit(names: list[str], x: np.ndarray, target: np.ndarray, operators, budget: Budget, seed: int, why: list[str],
+         symbols=()):
     from synthesis import fit_expression
 
     fit = affine_map(x, target, MAX_COEF)
@@ -620,6 +667,12 @@ def _fit(names: list[str], x: np.ndarray, target: np.ndarray, operators, budget:
     fit = _mostly_affine(x, target)
     if fit is not None:
         return affine_expr(names, *fit)
+    tabled = _tabled(names, x, target, symbols)
+    if tabled is not None:
+        return tabled
+    exact = _exact(names, x, target, symbols, len(names) - len(symbols)) if len(symbols) else None
+    if exact is not None:
+        return exact
     extra = tuple(int(v) for v in np.unique(target) if not -1 <= v <= 3)
     constants = (-1, 0, 1, 2, 3) + (extra if len(extra) <= 4 else ())
     found = fit_expression({n: x[:, i] for i, n in enumerate(names)}, target, operators=operators, constants=constants,
@@ -702,6 +755,75 @@ def _compare(op: str, a, b) -> np.ndarray:
     return a == b if op == "==" else a < b if op == "<" else a > b
 
 
+def _through_start(leaves: list[str], keys: np.ndarray, nxt: np.ndarray, starts, guess: tuple[int, ...],
+                   dim: int) -> list | None:
+    """Updates fitted exactly on every traced step, the steps from the start (at ``guess``) included, as
+    integer affine maps (with tables of the symbols, ``_tabled``); None unless every coordinate has one. The
+    steps after the first need not pin an update down (after one step a unit may equal a function of the
+    inputs, such as a fold's answer that reads a scalar input, and a fit may read either); the start's steps
+    do. Where the start is not on the lattice, or not a state the update leads from, this finds nothing and
+    the start is chosen after the update instead (``start_values``)."""
+    symbols, after = starts
+    if not len(after):
+        return None
+    rows = np.vstack([keys, np.hstack([np.tile(np.asarray(guess, dtype=np.int64), (len(after), 1)), symbols])])
+    targets = np.vstack([nxt, after])
+    out = []
+    for i in range(dim):
+        e = _exact(leaves, rows, targets[:, i], range(dim, len(leaves)), dim)
+        if e is None:
+            return None
+        out.append(e)
+    return out
+
+
+def _integer_in_nullspace(x: np.ndarray, target: np.ndarray, reach: int = 3) -> tuple[np.ndarray, int] | None:
+    """An integer ``(c, c0)`` with ``x @ c + c0 == target`` on every row where the columns obey one linear
+    relation: every exact map is the least-squares one plus a multiple of the relation, and the multiples
+    that make some coefficient an integer within ``reach`` of it are tried. None when none is integral."""
+    a = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
+    coef, *_ = np.linalg.lstsq(a, target.astype(np.float64), rcond=None)
+    if not np.isfinite(coef).all() or np.abs(a @ coef - target).max(initial=0.0) > 1e-6:
+        return None
+    _, sv, vt = np.linalg.svd(a, full_matrices=False)
+    null = vt[sv <= 1e-9 * sv[0]]
+    if len(null) != 1:
+        return None
+    n = null[0]
+    for j in np.nonzero(np.abs(n) > 1e-6)[0]:
+        for step in range(-reach, reach + 1):
+            c = coef + (np.rint(coef[j]) + step - coef[j]) / n[j] * n
+            r = np.rint(c)
+            if np.abs(c - r).max() < 1e-6 and np.abs(r[:-1]).max(initial=0) <= MAX_COEF:
+                r = r.astype(np.int64)
+                if np.array_equal(x.astype(np.int64) @ r[:-1] + r[-1], target):
+                    return r[:-1], int(r[-1])
+    return None
+
+
+def _exact(names: list[str], x: np.ndarray, target: np.ndarray, symbols, dim: int) -> Expr | None:
+    """An integer affine map (with tables of the ``symbols``, ``_tabled``) that fits every row exactly; where
+    the traced coordinates obey a linear relation (after one step a unit may be a function of others),
+    least squares spreads the map over the related ones in fractions, so maps that leave out some of the
+    first ``dim`` columns (the state's) are tried too, fewest left out first. None when none fits."""
+    import itertools
+
+    fit = _integer_in_nullspace(x, target)
+    if fit is not None:
+        return affine_expr(names, *fit)
+    for k in range(dim + 1):
+        for dropped in itertools.combinations(range(dim), k):
+            keep = [j for j in range(x.shape[1]) if j not in dropped]
+            sub = [names[j] for j in keep]
+            fit = affine_map(x[:, keep], target, MAX_COEF)
+            if fit is not None:
+                return affine_expr(sub, *fit)
+            e = _tabled(sub, x[:, keep], target, [keep.index(j) for j in symbols if j in keep], outliers=0.0)
+            if e is not None:
+                return e
+    return None
+
+
 def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program | None, list[str], list[str]]:
     """The loop program: (program, its state variables, reasons)."""
     sig = signature(task)
@@ -711,9 +833,11 @@ def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program
     keys, nxt, states, outs, starts, kcount, scount, _ = table
     leaves = state + elems + list(sig.scalars)
     why: list[str] = []
-    updates = []
-    for i in range(lat.dim):
-        e = _expression(leaves, keys, nxt[:, i], task.operators, budget, seed, why, kcount)
+    guess = tuple(int(q) for q in (lat.initial or (0,) * lat.dim))
+    through = _through_start(leaves, keys, nxt, starts, guess, lat.dim)
+    updates = through or []
+    for i in range(lat.dim if through is None else 0):
+        e = _expression(leaves, keys, nxt[:, i], task.operators, budget, seed, why, kcount, range(lat.dim, len(leaves)))
         if e is None:
             return None, state, [f"no expression for state coordinate {i}'s update was found"] + why[:1]
         updates.append(e)
@@ -725,7 +849,8 @@ def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program
         results.append(e)
     out = results[0] if len(results) == 1 else Tuple(tuple(results))
     update = updates[0] if len(updates) == 1 else Tuple(tuple(updates))
-    first = start_values(updates, state, elems + list(sig.scalars), starts, states, lat.initial or (0,) * lat.dim)
+    first = guess if through is not None else start_values(updates, state, elems + list(sig.scalars), starts, states,
+                                                            guess)
     if first is None:
         return None, state, ["no integer start state takes the update to the network's states after the first "
                              "step"]
@@ -832,22 +957,41 @@ MAX_SUBSPACE = 4  # the most dimensions a coordinate's subspace may have
 SUBSPACE_SHARE = 0.999  # ... enough of them to hold this share of the spread of its class means
 
 
-def coordinate_subspace(tr: StateTrace, values: np.ndarray, most: int = MAX_SUBSPACE) -> np.ndarray:
+def coordinate_subspace(tr: StateTrace, values: np.ndarray, others: np.ndarray | None = None,
+                        most: int = MAX_SUBSPACE) -> np.ndarray:
     """``[h, k]`` orthonormal: the directions along which the traced states' means differ between the values
-    of one coordinate (``values``, per traced state), fewest that hold ``SUBSPACE_SHARE`` of the spread of
-    those means (weighted by how many states each holds), at most ``most`` and at most one fewer than the
-    values. Read from the states, not learned: nothing is fitted to the interchanges it is tested on."""
+    of one coordinate (``values``, per traced state) with the other coordinates (``others``, ``[N, d - 1]``)
+    held fixed, fewest that hold ``SUBSPACE_SHARE`` of the spread of those means (weighted by how many states
+    each holds), at most ``most`` and at most one fewer than the values. The means are compared within each
+    setting of the others: where coordinates are correlated on the trace (a sum and the last value read),
+    the marginal means of one would differ along the other's directions too. Read from the states, not
+    learned: nothing is fitted to the interchanges it is tested on."""
     pts = tr.states[tr.valid]
-    keys, inv, counts = np.unique(values, return_inverse=True, return_counts=True)
-    means = np.zeros((keys.size, pts.shape[1]))
-    np.add.at(means, inv.reshape(-1), pts)
+    others = np.zeros((len(values), 0), dtype=np.int64) if others is None else others
+    _, group = np.unique(others, axis=0, return_inverse=True)
+    _, cell, counts = np.unique(np.column_stack([group.reshape(-1), values]), axis=0, return_inverse=True,
+                                return_counts=True)
+    cell = cell.reshape(-1)
+    means = np.zeros((counts.size, pts.shape[1]))
+    np.add.at(means, cell, pts)
     means /= counts[:, None]
-    centre = (counts[:, None] * means).sum(0) / counts.sum()
-    _, sv, vt = np.linalg.svd(np.sqrt(counts)[:, None] * (means - centre), full_matrices=False)
+    cell_group = np.zeros(counts.size, dtype=np.int64)
+    cell_group[cell] = group.reshape(-1)
+    rows = []
+    for g in np.unique(cell_group):
+        members = np.nonzero(cell_group == g)[0]
+        if members.size < 2:
+            continue  # one value of the coordinate at this setting of the others: nothing to compare
+        w = counts[members][:, None]
+        centre = (w * means[members]).sum(0) / w.sum()
+        rows.append(np.sqrt(w) * (means[members] - centre))
+    if not rows:
+        return np.zeros((pts.shape[1], 0))
+    _, sv, vt = np.linalg.svd(np.vstack(rows), full_matrices=False)
     if sv.size == 0 or sv[0] <= 0:
         return np.zeros((pts.shape[1], 0))
     share = np.cumsum(sv ** 2) / (sv ** 2).sum()
-    k = min(int(np.searchsorted(share, SUBSPACE_SHARE) + 1), most, keys.size - 1)
+    k = min(int(np.searchsorted(share, SUBSPACE_SHARE) + 1), most, np.unique(values).size - 1)
     return vt[:k].T
 
 
@@ -878,7 +1022,7 @@ def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[s
     out: dict[str, float | None] = {}
     for c, v in enumerate(state):
         values = np.unique(z[tr.valid][:, c])
-        u = coordinate_subspace(tr, z[tr.valid][:, c])
+        u = coordinate_subspace(tr, z[tr.valid][:, c], np.delete(z[tr.valid], c, axis=1))
         hits = total = 0
         for _ in range(pairs * 20):
             if total >= pairs or values.size < 2 or u.shape[1] == 0:

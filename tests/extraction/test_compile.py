@@ -156,9 +156,10 @@ def test_compile_builds_a_threshold_mlp_and_a_one_hot_rnn():
     f = compile_("def f(a, b):\n    return max(a, b)\n", INT4)
     assert f.arch == "mlp" and f.status == "trained" and f.model.width == 16
     assert f.compiled_from == parse("def f(a, b):\n    return max(a, b)\n")
-    assert f.train_accuracy == f.domain_accuracy == 1.0 and f.settings == {"compiled": True}
+    assert f.train_accuracy == f.domain_accuracy == 1.0
+    assert f.settings == {"compiled": True, "construction": "threshold"}
     g = compile_(parse("def f(xs):\n    s = 0\n    for x in xs:\n        s = s ^ x\n        yield s\n"), SCAN)
-    assert g.arch == "rnn" and g.model.arch == "rnn"
+    assert g.arch == "rnn" and g.model.arch == "rnn" and g.settings["construction"] == "one-hot"
     arrays, lengths = enumerate_domain(SCAN)
     assert same_on_domain(g.predict(arrays, lengths), evaluate(g.compiled_from, arrays, lengths), lengths, True)
 
@@ -173,6 +174,8 @@ def test_compile_refuses_a_huge_domain():
 def test_compile_refuses_more_units_than_it_builds():
     with pytest.raises(CompileError, match="one unit per input tuple"):
         compile_("def f(a, b):\n    return a + b\n", {"a": Int(0, 100), "b": Int(0, 100)})
+    base4 = "def f(xs):\n    s = 0\n    for x in xs:\n        s = s * 4 + x\n        yield s\n"
     with pytest.raises(CompileError, match="steps"):
-        compile_("def f(xs):\n    s = 0\n    for x in xs:\n        s = s * 4 + x\n        yield s\n",
-                 {"xs": Seq(Int(0, 4), length=(1, 8))})
+        compile_(base4, {"xs": Seq(Int(0, 4), length=(1, 8))}, construction="one-hot")
+    # the same scan is integer-affine: the linear construction holds its 4**8 values in one unit
+    assert compile_(base4, {"xs": Seq(Int(0, 4), length=(1, 8))}).model.width == 1
