@@ -13,16 +13,18 @@ takes the same steps it would take alone on the same minibatches. ``torch.func.v
 What a search costs. A stacked step costs what the candidates' steps cost one after another (the pass is
 compute-bound on one core), so the search keeps a step's rows, not its candidates, at one training's: the
 ``batch`` rows of a step are shared, each candidate taking a step on ``batch / candidates`` of them (at least
-``SEARCH_MIN_BATCH``; the same minibatch for all, drawn as one training draws them), and a candidate leaves
-the stack as soon as it cannot win, the stack re-padded to the widest width left (AdamW's moments kept), so
-steps get cheaper as candidates leave; a rung's survivors each get twice the rows (successive halving). Checks score every candidate on a fixed probe of
-``SEARCH_PROBE`` fitting (and a quarter as many held-out) examples; one exact on the probe is checked on
-every example, and only that makes it exact. A candidate leaves when it is exact (its weights kept), when a
-width no wider than its own is exact (it cannot be the narrowest), when the narrower widths have had
-``GRACE`` times the steps the first exact candidate needed, or, while none is exact, at a rung (steps
-``SEARCH_RUNG``, then 2x, 4x, ...) when it is in the less accurate half (successive halving). So the pass
-costs about the steps of one training at one training's rows per step, and ``settings["search"]`` records
-who left when and why.
+``SEARCH_MIN_BATCH``; the same minibatch for all, drawn as one training draws them), and a candidate leaves the
+stack as soon as it cannot win, the stack re-padded to the widest width left (AdamW's moments kept), so steps
+get cheaper as candidates leave; a rung's survivors each get twice the rows (successive halving). Checks score
+every candidate on a fixed probe of ``SEARCH_PROBE`` fitting (and a quarter as many held-out) examples; one
+exact on the probe is checked on every example, and only that makes it exact. A candidate leaves when it is
+exact (its weights kept), when a narrower width is exact or one of its own width is (it cannot be the
+narrowest), when the narrower widths have had ``GRACE`` times the steps the first exact candidate needed, or,
+while none is exact, at a rung (steps ``SEARCH_RUNG``, then 2x, 4x, ...) when it is in the less accurate half
+(successive halving) — except the network ``search=False`` would train (the default width, the first seed),
+which no rung drops: a rung that cannot tell learners from a plateau (divisibility's majority class) never
+removes the network training alone would keep. So the pass costs about the steps of one training at one training's rows per step, and ``settings["search"]``
+records who left when and why, and the steps and rows each candidate trained.
 
 Stopping. The pass ends when no candidate trains on (the narrowest width is exact, or the grace is spent),
 when the budget is spent, or when the accuracy trend over the last half of the elapsed time says no
@@ -30,15 +32,21 @@ candidate becomes exact within the budget. With one candidate (``search=False``)
 ``batch`` minibatches, checking every example, as before the search existed.
 
 The margin (one candidate). A network trained alone counts as exact when every output of the fitting and
-held-out examples is named with probability at least ``SURE`` (examples that are the whole domain need
-none). A network exact only by argmax sits on a decision boundary for some example, and the domain's unseen
-inputs near it are answered wrong: on the standard suite's running minimum and stream addition, networks
-stopped at their first argmax-exact step (a worst example at probability 0.53) were wrong on 9 of 97,655 and
-2 of 66,429 inputs, and more steps made them exact on the whole domain, so no reading could be their
-mechanism before. Exact by argmax alone is the fallback: the latest argmax-exact weights are taken when the
-margin is not reached within ``SETTLE`` times the steps the first argmax-exact check needed, when the budget
-runs out, or when the accuracy trend stops the run (the reason says so). The width search does not wait for
-the margin yet.
+held-out examples is named with probability at least ``SURE`` (examples that are the whole domain need none). A
+network exact only by argmax sits on a decision boundary for some example, and the domain's unseen inputs near
+it are answered wrong: on the standard suite's running minimum and stream addition, networks stopped at their
+first argmax-exact step (a worst example at probability 0.53) were wrong on 9 of 97,655 and 2 of 66,429 inputs,
+and more steps made them exact on the whole domain, so no reading could be their mechanism before. Exact by
+argmax alone is the fallback: the latest argmax-exact weights are taken when the margin is not reached within
+``SETTLE`` times the steps the first argmax-exact check needed, when the budget runs out, or when the accuracy
+trend stops the run (the reason says so). The width search waits the same way: a candidate exact by argmax alone
+trains on until the margin (then it is exact) or until ``SETTLE`` times the steps the search's first
+argmax-exact candidate needed (what one training waits), the budget or the trend (then it counts as exact with
+its latest argmax-exact weights, "settled"). Counted from the candidate's own first argmax-exact step instead, a
+narrow winner (exact later than the default width) waited up to twice as long as training alone, and on the
+bench's scans it settled all the same. The drop rules read the widths exact by argmax (a candidate so far is
+exact either way), and among the narrowest width's exact candidates one with the margin is kept before a settled
+one.
 
 Polish. A regressing readout must name values up to several hundred within half a unit (a relative error
 under 1e-3 on every output), which AdamW at a useful learning rate cannot settle to: its steps are the size of
@@ -96,6 +104,7 @@ class Fitted:
     heldout: float | None
     fit_size: int
     extra: dict[str, Any] = field(default_factory=dict)
+    work: float = 0.0  # forward passes trained, in one example's flops (``model.flops()``) each candidate's own width
 
 
 class _Objective(nn.Module):
@@ -110,14 +119,15 @@ class _Objective(nn.Module):
 
 
 class _Classes(nn.Module):
-    """``predicted`` as a module, for ``functional_call`` on stacked weights."""
+    """``predicted`` (with the margin ``sure``, if any) as a module, for ``functional_call`` on stacked weights."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, sure: float | None = None):
         super().__init__()
         self.model = model
+        self.sure = sure
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        return predicted(self.model, batch)
+        return predicted(self.model, batch, self.sure)
 
 
 def predicted(model: nn.Module, batch: Batch, sure: float | None = None) -> torch.Tensor:
@@ -257,6 +267,7 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
     last_loss = float("inf")
     acc = 0.0
     perm, pos = None, 0
+    work, per_example = 0.0, float(model.flops())
 
     def settle(when: str) -> None:
         nonlocal exact_at, status
@@ -324,10 +335,12 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
         last_loss = float(loss.detach())
         opt.step()
         steps += 1
+        work += len(step_t) * per_example
     extra: dict[str, Any] = {}
     exact = [[exact_at is not None]]
     if polish and status == "budget":
-        ok, note, rounds = _polish(model, fit_b, fit_t, val_b, val_t, start + seconds)
+        ok, note, rounds, passes = _polish(model, fit_b, fit_t, val_b, val_t, start + seconds)
+        work += passes * len(fit_t) * per_example
         extra["polish"] = {"rounds": rounds, "exact": ok}
         if ok:
             status, exact = "trained", [[True]]
@@ -337,7 +350,7 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
     with torch.no_grad():
         held = share_exact(predicted(model, val_b), val_t) if len(val_idx) else None
     return Fitted(model, encoding, w, s, status, reasons, steps, exact, [[exact_at]], batch, targets, held,
-                  len(fit_idx), extra)
+                  len(fit_idx), extra, work)
 
 
 def _draw(rng, perm, pos: int, n: int, size: int):
@@ -384,6 +397,8 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     key = WIDTH_KEY[arch]
     cands = [(w, s) for w in widths for s in seeds]
     n = len(cands)
+    # the network ``search=False`` trains (the default width, the first seed): no rung drops it
+    incumbent = cands.index((settings[key], seeds[0])) if (settings[key], seeds[0]) in cands else None
     models = []
     for w, s in cands:
         torch.manual_seed(s)
@@ -398,7 +413,8 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     buffers = {k: torch.stack([_pad(dict(m.named_buffers())[k], v, cands[i][0], full) for i, m in enumerate(models)])
                for k, v in own_b[widest].items()}
     template = models[widest]  # functional_call takes its code; the shapes come from the stacked tensors
-    objective, classes_of = _Objective(template), _Classes(template)
+    margin = None if problem.examples.complete else SURE  # as ``fit`` alone: the whole domain needs no margin
+    objective, classes_of = _Objective(template), _Classes(template, margin)
 
     def stacked(rows=None):
         pb = {**{"model." + k: v for k, v in params.items()}, **{"model." + k: v for k, v in buffers.items()}}
@@ -419,8 +435,14 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     polish = False
     steps, status, reasons = 0, "budget", []
     kept: dict[int, dict[str, torch.Tensor]] = {}  # weights (own shapes) of exact and dropped candidates
-    exact_at: list[int | None] = [None] * n
+    exact_at: list[int | None] = [None] * n  # the step a candidate counted as exact (the margin reached, or settled)
+    loose_at: list[int | None] = [None] * n  # the first step it was exact by argmax alone
+    loose: dict[int, dict[str, torch.Tensor]] = {}  # its latest weights exact by argmax (own shapes)
+    settled: dict[int, str] = {}  # exact by argmax alone (the margin's fallback): when it settled
     trained_steps: list[int] = [0] * n
+    trained_rows: list[int] = [0] * n
+    per_example = [float(m.flops()) for m in models]
+    work = 0.0
     accs = [0.0] * n
     dropped: list[dict[str, Any]] = []
     history: list[tuple[float, float, float]] = []
@@ -432,6 +454,10 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     def own_weights(i: int) -> dict[str, torch.Tensor]:
         row = alive.index(i)
         return {k: _unpad(v.detach()[row], own_p[i][k], cands[i][0], full).clone() for k, v in params.items()}
+
+    def settle(i: int, when: str) -> None:
+        """Candidate ``i`` counts as exact with its latest argmax-exact weights (the margin not reached)."""
+        kept[i], exact_at[i], settled[i] = loose[i], loose_at[i], when
 
     def leave(gone: dict[int, str]) -> None:
         """Take candidates out of the stack (their weights kept), re-stacked at the widest width left."""
@@ -466,34 +492,49 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
         if steps % every == 0:
             with torch.no_grad():
                 finite = [all(bool(torch.isfinite(v[r]).all()) for v in params.values()) for r in range(len(alive))]
-                fit_acc = _share_each(named(probe_fb), probe_ft)
-                val_acc = _share_each(named(probe_vb), probe_vt) if len(val_p) else [1.0] * len(alive)
+                fit_acc = _share_each(argmax_of(named(probe_fb)), probe_ft)
+                val_acc = _share_each(argmax_of(named(probe_vb)), probe_vt) if len(val_p) else [1.0] * len(alive)
                 gone: dict[int, str] = {}
                 for r, i in enumerate(alive):
                     if not finite[r]:
                         gone[i], accs[i] = "diverged", 0.0
                         continue
                     accs[i] = min(fit_acc[r], val_acc[r])
-                    if accs[i] == 1.0:  # exact on the probe: now on every example
-                        whole = [share_exact(named(b, [r])[0], t) for b, t in ((fit_b, fit_t), (val_b, val_t)) if b.size]
-                        if min(whole) == 1.0:
+                    if accs[i] == 1.0:  # exact on the probe: now on every example, and with the margin?
+                        whole = [(named(b, [r])[0], t) for b, t in ((fit_b, fit_t), (val_b, val_t)) if b.size]
+                        accs[i] = min(share_exact(argmax_of(x), t) for x, t in whole)
+                        if min(share_exact(x, t) for x, t in whole) == 1.0:
                             exact_at[i], gone[i] = steps, "exact"
-                        else:
-                            accs[i] = min(whole)
+                        elif accs[i] == 1.0:
+                            loose_at[i] = steps if loose_at[i] is None else loose_at[i]
+                            loose[i] = own_weights(i)
+            # a candidate exact by argmax waits for the margin, and counts as exact either way (its fallback):
+            # the drop rules read the widths exact by argmax
+            reached = [i for i in range(n) if exact_at[i] is not None or loose_at[i] is not None]
+            first = min((exact_at[i] if loose_at[i] is None else loose_at[i] for i in reached), default=None)
+            for i in alive:
+                if i not in gone and loose_at[i] is not None and \
+                        steps >= SETTLE * max(every, first):
+                    settle(i, f"after {steps} steps")
+                    gone[i] = "exact"
             done = [i for i in range(n) if exact_at[i] is not None]
-            if done:
-                narrowest = min(cands[i][0] for i in done)
-                first = min(exact_at[i] for i in done)
+            if reached:
+                narrowest = min(cands[i][0] for i in reached)
+                there = any(cands[i][0] == narrowest for i in done)
                 for i in alive:
-                    if i not in gone and cands[i][0] >= narrowest:
+                    if i in gone:
+                        continue
+                    if cands[i][0] > narrowest or (cands[i][0] == narrowest and there):
                         gone[i] = f"width {narrowest} is exact"
-                    elif i not in gone and steps >= GRACE * first:
+                    elif loose_at[i] is None and steps >= GRACE * first:
                         gone[i] = f"no exact width below {narrowest} after {GRACE:g}x the steps width {narrowest} needed"
             elif steps >= rung and len(alive) - len(gone) > 1:
                 # ties go to the wider candidate: equal accuracy (a majority-class plateau) says nothing of who
                 # learns, and a narrow net on a plateau is the likelier to stay there
                 left = sorted((i for i in alive if i not in gone), key=lambda i: (-accs[i], -cands[i][0], cands[i][1]))
                 for i in left[(len(left) + 1) // 2:]:
+                    if i == incumbent:
+                        continue
                     gone[i] = f"in the less accurate half at the rung of step {steps} ({accs[i]:.3f})"
                 rung, share = 2 * rung, max(1, share // 2)
             leave(gone)
@@ -503,8 +544,11 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                     reasons.append(f"training diverged: every candidate's weights became NaN or inf by step {steps}")
                 break
             elapsed = time.perf_counter() - start
+            waiting = [i for i in alive if loose_at[i] is not None]
             if elapsed > adam_until:
-                if done:
+                for i in waiting:
+                    settle(i, "when the budget ran out")
+                if done or waiting:
                     status = "trained"
                 elif elapsed < seconds:
                     polish = True
@@ -513,6 +557,11 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                 break
             history.append((elapsed, max(accs[i] for i in alive), last_loss))
             why = _hopeless(history, seconds, settings.get("give_up_after", GIVE_UP_AFTER))
+            if why and waiting:  # waiting for the margin, the accuracy stopped rising
+                for i in waiting:
+                    settle(i, f"when its accuracy stopped rising ({why})")
+                status = "trained"
+                break
             if why and not done and regress:
                 polish = True
                 break
@@ -544,13 +593,17 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
         opt.step()
         for i in alive:
             trained_steps[i] += 1
+            trained_rows[i] += len(step_t)
+        work += len(step_t) * sum(per_example[i] for i in alive)
         steps += 1
 
-    for i in alive:  # still training at the end: kept as they are
-        kept[i] = own_weights(i)
+    for i in alive:  # still training at the end: kept as they are (a settled one with its argmax-exact weights)
+        kept.setdefault(i, own_weights(i))
     done = [i for i in range(n) if exact_at[i] is not None]
-    if status == "trained":
-        best = min(done, key=lambda i: (cands[i][0], exact_at[i], seeds.index(cands[i][1])))
+    if status == "trained":  # the narrowest, one with the margin before one without, then the first, the lowest seed
+        best = min(done, key=lambda i: (cands[i][0], i in settled, exact_at[i], seeds.index(cands[i][1])))
+        if best in settled:
+            reasons.append(f"exact on its examples, but some output named with probability under {SURE} {settled[best]}")
     else:
         best = max(range(n), key=lambda i: (accs[i], -cands[i][0], -seeds.index(cands[i][1])))
     w, s = cands[best]
@@ -558,13 +611,19 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     with torch.no_grad():
         for k, p in chosen.named_parameters():
             p.copy_(kept[best][k])
-    extra: dict[str, Any] = {"search": {"dropped": dropped, "trained_steps": [[trained_steps[widths.index(w_) * len(seeds) + j]
-                                                                              for j in range(len(seeds))] for w_ in widths],
-                                        "networks": n}}
+    def grid(values: list) -> list[list]:
+        return [[values[widths.index(w_) * len(seeds) + j] for j in range(len(seeds))] for w_ in widths]
+
+    extra: dict[str, Any] = {"search": {"dropped": dropped, "trained_steps": grid(trained_steps),
+                                        "trained_rows": grid(trained_rows), "networks": n,
+                                        "settled": grid([i in settled for i in range(n)]),
+                                        "argmax_steps": grid([exact_at[i] if loose_at[i] is None else loose_at[i]
+                                                              for i in range(n)])}}
     exact = [[exact_at[widths.index(w_) * len(seeds) + j] is not None for j in range(len(seeds))] for w_ in widths]
     at = [[exact_at[widths.index(w_) * len(seeds) + j] for j in range(len(seeds))] for w_ in widths]
     if polish and status == "budget":
-        ok, note, rounds = _polish(chosen, fit_b, fit_t, val_b, val_t, start + seconds)
+        ok, note, rounds, passes = _polish(chosen, fit_b, fit_t, val_b, val_t, start + seconds)
+        work += passes * len(fit_t) * per_example[best]
         extra["polish"] = {"rounds": rounds, "exact": ok}
         if ok:
             status = "trained"
@@ -574,20 +633,26 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     chosen.eval()
     with torch.no_grad():
         held = share_exact(predicted(chosen, val_b), val_t) if len(val_idx) else None
-    return Fitted(chosen, encoding, w, s, status, reasons, steps, exact, at, batch, targets, held, len(fit_idx), extra)
+    return Fitted(chosen, encoding, w, s, status, reasons, steps, exact, at, batch, targets, held, len(fit_idx), extra,
+                  work)
 
 
 def _polish(model: nn.Module, fit_b: Batch, fit_t: torch.Tensor, val_b: Batch, val_t: torch.Tensor,
-            deadline: float) -> tuple[bool, str, int]:
+            deadline: float) -> tuple[bool, str, int, int]:
     """Full-batch L-BFGS on ``model``'s training loss (no weight decay) until it is exact on the fitting and
     held-out examples, ``deadline`` (a ``time.perf_counter`` reading) passes, or ``POLISH_STALL`` checks in a
     row cut the loss by under 1%. The most accurate weights seen (lowest loss among equals) are kept.
-    Returns whether it became exact, why it stopped if not, and the checks it ran."""
+    Returns whether it became exact, why it stopped if not, the checks it ran and the loss evaluations (each a
+    forward and backward pass over the fitting examples) it took."""
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=POLISH_ROUNDS, history_size=20, line_search_fn="strong_wolfe",
                             tolerance_grad=0.0, tolerance_change=0.0)
 
+    passes = 0
+
     def closure():
+        nonlocal passes
+        passes += 1
         opt.zero_grad(set_to_none=True)
         loss = loss_of(model, fit_b, fit_t)
         loss.backward()
@@ -616,7 +681,7 @@ def _polish(model: nn.Module, fit_b: Batch, fit_t: torch.Tensor, val_b: Batch, v
         if (acc, -loss) > best[:2]:
             best = (acc, -loss, {k: v.detach().clone() for k, v in model.state_dict().items()})
         if acc == 1.0:
-            return True, "", rounds
+            return True, "", rounds, passes
         stalled = stalled + 1 if loss > 0.99 * last else 0
         last = loss
         if stalled >= POLISH_STALL:
@@ -627,7 +692,7 @@ def _polish(model: nn.Module, fit_b: Batch, fit_t: torch.Tensor, val_b: Batch, v
                    f"{first[0]:.3f} -> {best[0]:.3f}, loss {first[2]:.3g} -> {-best[1]:.3g}"
                    if why != "the budget ran out" else
                    f"stopped at the budget during an L-BFGS polish after {rounds} checks: accuracy {first[0]:.3f} -> "
-                   f"{best[0]:.3f}, loss {first[2]:.3g} -> {-best[1]:.3g}"), rounds
+                   f"{best[0]:.3f}, loss {first[2]:.3g} -> {-best[1]:.3g}"), rounds, passes
 
 
 def _hopeless(history: list[tuple[float, float, float]], seconds: float, after: float = GIVE_UP_AFTER) -> str | None:

@@ -34,6 +34,10 @@ SIZE_KEYS = {"mlp": ("embed", "hidden", "numeric"), "gru": ("embed", "hidden", "
 
 WIDTH_KEY = {"mlp": "hidden", "gru": "hidden", "rnn": "hidden", "transformer": "d_mlp"}
 SEARCH_WIDTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+# The narrowest width the search tries on a network over tokens (numeric nets try them all): on the standard
+# suite's scans and the finite-state user tasks no token GRU narrower than 4 was ever the narrowest exact one
+# (BENCHMARKS.md, "The width search as the default"), and each took a share of the rows until the first rung.
+SEARCH_TOKEN_FLOOR = 4
 # An input alphabet larger than this enters a recurrent net as numbers (MIPS), not one token per value; an
 # output with more distinct values than this is regressed (one value per head), not classified.
 NUMERIC_ALPHABET = 16
@@ -66,7 +70,8 @@ class Trained:
     ``status`` is "trained" (stopped exact on the training and held-out examples), "budget" (ran out of
     time before that), "error" (training diverged; ``reasons`` names the step) or "untrained" (the
     initial network, from ``untrained``). ``flops`` estimates the
-    training compute (forward and backward passes over the examples).
+    training compute: forward and backward passes (3x a forward pass) over the rows each network really took a
+    step on, at its own width, every candidate of a width search and every attempt included.
     """
 
     model: nn.Module
@@ -314,6 +319,13 @@ def _rank(attempt: dict[str, Any]) -> tuple[bool, float]:
     return attempt["status"] == "trained", min(attempt["train_accuracy"], 1.0 if held is None else held)
 
 
+def search_widths(arch: str, settings: dict[str, Any]) -> list[int]:
+    """The widths the search tries unless told: ``SEARCH_WIDTHS`` up to the default width, from
+    ``SEARCH_TOKEN_FLOOR`` for a recurrent net over tokens."""
+    floor = SEARCH_TOKEN_FLOOR if arch in ("gru", "rnn") and not settings.get("numeric") else 1
+    return [w for w in SEARCH_WIDTHS if floor <= w <= settings["hidden"]] or [settings["hidden"]]
+
+
 def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, search: bool = SEARCH_BY_DEFAULT,
           widths=None, seeds=None, **options) -> Trained:
     """Fit ``arch`` to the examples until it is exact on them and on a held-out tenth, or ``seconds`` pass.
@@ -324,12 +336,13 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     such as ``hidden``). Deterministic per seed.
 
     ``search=True`` (MIPS's search for the smallest network) trains every width in ``widths`` (default
-    ``SEARCH_WIDTHS`` up to ``hidden``) from every initial seed in ``seeds`` (default ``seed`` and
+    ``search_widths``: ``SEARCH_WIDTHS`` up to ``hidden``, from ``SEARCH_TOKEN_FLOOR`` over tokens) from every initial seed in ``seeds`` (default ``seed`` and
     ``seed + 1``) at once, in one batched pass (``extraction.search``) that shares one training's rows per step
     and drops candidates as they lose, and keeps the narrowest width exact on every example (the first exact
     at that width, the lowest seed among those exact at the same check); ``settings["search"]`` records what
-    was tried (widths, seeds, which were exact and at which step, steps each trained, who left when and why,
-    networks, the chosen width). The default is ``SEARCH_BY_DEFAULT``. A run whose
+    was tried (widths, seeds, which were exact and at which step, the step each was first exact by argmax,
+    which counted as exact without the margin, steps and rows each trained, who left when and why, networks,
+    the chosen width). The default is ``SEARCH_BY_DEFAULT``. A run whose
     accuracy trend says it cannot become exact within ``seconds`` stops early and says so in ``reasons``.
     After training, an exact numeric network is normalised (``extraction.search.normalise``: unit rescaling where
     it is a change of basis, weights snapped to round values) only as far as it stays exact on its
@@ -352,8 +365,9 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     arch, settings = _settings(problem, arch, options)
     if search and arch == "transformer":
         raise TrainingError("the width search covers mlp, gru and rnn; train a transformer with search=False")
+    given = widths is not None
     if search:
-        widths = sorted({int(w) for w in (widths or [w for w in SEARCH_WIDTHS if w <= settings["hidden"]] or [settings["hidden"]])})
+        widths = sorted({int(w) for w in (widths or search_widths(arch, settings))})
         seeds = list(dict.fromkeys(int(s) for s in (seeds if seeds is not None else (seed, seed + 1))))
         if not widths or widths[0] < 1 or not seeds:
             raise TrainingError(f"search needs widths of 1 or more and at least one seed, got widths={widths}, seeds={seeds}")
@@ -364,6 +378,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     fallback = requested == "auto" and "numeric" not in options and bool(settings.get("numeric"))
     with one_thread():
         fitted = fit(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
+        work = fitted.work
         attempts = None
         if fallback:
             attempts = [_attempt("numeric", arch, settings, fitted, time.perf_counter() - start)]
@@ -373,10 +388,11 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
                 tokens_mlp = RESIDUE_MLP if t_arch == "mlp" else {}
                 t_settings = {**DEFAULTS[t_arch], **tokens_mlp,
                               **{k: v for k, v in options.items() if k in DEFAULTS[t_arch]}}
-                t_widths = ([w for w in widths if w <= t_settings["hidden"]] or [t_settings["hidden"]]) if search \
-                    else [t_settings[WIDTH_KEY[t_arch]]]
+                t_widths = (([w for w in widths if w <= t_settings["hidden"]] or [t_settings["hidden"]]) if given
+                            else search_widths(t_arch, t_settings)) if search else [t_settings[WIDTH_KEY[t_arch]]]
                 began = time.perf_counter()
                 tokens = fit(problem, t_arch, t_settings, t_widths, seeds, seconds=left, seed=seed, start=began)
+                work += tokens.work
                 attempts.append(_attempt("tokens", t_arch, t_settings, tokens, time.perf_counter() - began))
                 if _rank(attempts[-1]) > _rank(attempts[0]):
                     fitted, arch, settings, widths = tokens, t_arch, t_settings, t_widths
@@ -401,7 +417,8 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
         held = fitted.heldout
     ex = problem.examples
     steps_len = ex.inputs[problem.sequences[0]].shape[1] if problem.sequences else 1
-    flops = 3.0 * model.flops() * fitted.fit_size * steps_len * fitted.steps * len(widths) * len(seeds)
+    # forward and backward (3x a forward pass) over the rows each candidate really trained on, at its own width
+    flops = 3.0 * work * steps_len
     params = sum(p.numel() for p in model.parameters())
     trained = Trained(model, problem, train_acc, None, fitted.steps, time.perf_counter() - start, params, flops, arch,
                       encoding, len(ex), held, fitted.status, tuple(fitted.reasons), record)

@@ -43,9 +43,11 @@ DOMINANCE = 8
 MEMBERS = 8
 # ... and the most (member, letter) successors asked in all (fewer members per block above it)
 QUERIES = 50_000
-# k-means: the largest k tried, and the most points a fit sees
+# k-means: the largest k tried, and the most points a fit sees; whether it runs after the refinement by
+# behaviour has left conflicts (measured useless there: BENCHMARKS.md, "The width search as the default")
 K_MAX = 64
 MAX_POINTS_FIT = 4000
+KMEANS_AFTER = False
 # F2-D on the state: candidate interchanges drawn to find the stratified ones, and Adam steps (a work
 # limit: a GRU is unrolled per step, so fewer than the MLPs' ``alignment.STEPS``)
 CANDIDATES = 4000
@@ -92,7 +94,8 @@ def _values(enc, logits) -> np.ndarray:
 
 
 def discretise(tr: StateTrace, trained, budget: Budget, rng: np.random.Generator | None = None, *,
-               k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES):
+               k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, kmeans_after: bool | None = None,
+               info: dict | None = None):
     """The traced states abstracted into the blocks of a machine: first partition refinement by
     behaviour (``refine``), then, when it leaves the traced transitions in conflict, k-means with rising k
     (``cluster``); the result with fewer conflicting points (the refinement on a tie). On the standard
@@ -102,7 +105,11 @@ def discretise(tr: StateTrace, trained, budget: Budget, rng: np.random.Generator
     answers some continuations wrong, and every wrong answer is a signature of its own to the exact
     refinement (stream addition in base 6 and 7: 1% of the traced states answer one of 36 one-step
     continuations wrong, and the exact refinement splits them into thousands of blocks).
-    ``max_suffixes`` 0 skips the refinement, ``k_max`` 0 k-means. Returns (labels [n, T], start label,
+    ``max_suffixes`` 0 skips the refinement, ``k_max`` 0 k-means. After the refinement k-means runs only with
+    ``kmeans_after`` (None: ``KMEANS_AFTER``): measured, it never found fewer conflicts than the noise-tolerant
+    refinement and took 1-5 s, so by default it is the abstraction only where the refinement is off.
+    ``info``, when given, receives what k-means took ("kmeans_seconds") and whether it won ("kmeans_won").
+    Returns (labels [n, T], start label,
     number of blocks, conflicting points, the network's answers on the blocks' successors (``refine``;
     none for k-means), how: "behaviour", "behaviour, noise-tolerant" or "k-means"), or None when
     neither ran."""
@@ -114,10 +121,15 @@ def discretise(tr: StateTrace, trained, budget: Budget, rng: np.random.Generator
             found = refine(tr, trained, budget, max_suffixes, slack=SLACK)
             if found[3] < best[3]:
                 best = (*found, "behaviour, noise-tolerant")
-    if k_max > 0 and (best is None or best[3] > 0) and not budget.expired:
+    after = KMEANS_AFTER if kmeans_after is None else kmeans_after
+    if k_max > 0 and (best is None or (best[3] > 0 and after)) and not budget.expired:
+        clock = time.perf_counter()
         found = cluster(tr, rng, budget, k_max)
-        if found is not None and (best is None or found[3] < best[3]):
+        won = found is not None and (best is None or found[3] < best[3])
+        if won:
             best = (*found, {}, "k-means")
+        if info is not None:
+            info.update(kmeans_seconds=time.perf_counter() - clock, kmeans_won=won)
     return best
 
 
@@ -513,14 +525,16 @@ def _name(task) -> str:
 
 
 @extractor("fsm", applies=recurrent_only)
-def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300):
-    """Abstract recurrent states into a finite machine (by behaviour, then k-means where that leaves
-    conflicts) and write it as a loop program."""
+def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300, kmeans_after: bool | None = None):
+    """Abstract recurrent states into a finite machine (by behaviour; k-means where the refinement is off,
+    or with ``kmeans_after`` also where it leaves conflicts) and write it as a loop program."""
 
     def run(trained, budget: Budget, rng: np.random.Generator) -> Reading:
         task = trained.problem
         tr = StateTrace(trained)
-        found = discretise(tr, trained, budget, rng, k_max=k_max, max_suffixes=max_suffixes)
+        info: dict = {}
+        found = discretise(tr, trained, budget, rng, k_max=k_max, max_suffixes=max_suffixes, kmeans_after=kmeans_after,
+                           info=info)
         if found is None:
             return Reading(None, ("the budget ran out before the states were abstracted",), status="timeout")
         grid, start, k, violations, asked, how = found
@@ -528,11 +542,13 @@ def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300):
         exact, to_exact = minimise(raw)
         m, to_merged = merge_compatible(exact, budget=budget)
         to_min = {q: to_merged[r] for q, r in to_exact.items()}
-        details = {"blocks": k, "abstraction": how, "violations": int(violations), "states": m.n}
+        details = {"blocks": k, "abstraction": how, "violations": int(violations), "states": m.n, **info}
         reasons = []
         if violations:
-            why = "the budget ran out before the refinement by behaviour or k-means" if budget.expired else \
-                f"neither {max_suffixes} suffixes of behaviour nor k-means (k <= {k_max})"
+            ran = ([f"{max_suffixes} suffixes of behaviour"] if max_suffixes > 0 else []) + \
+                ([f"k-means (k <= {k_max})"] if "kmeans_seconds" in info else [])
+            why = ("the budget ran out before the refinement by behaviour or k-means" if budget.expired else
+                   "neither " + " nor ".join(ran) if len(ran) > 1 else f"no {ran[0]}" if ran else "nothing")
             reasons.append(f"{why} made the traced states' transitions deterministic; best: {how}, {k} blocks "
                            f"with {violations} states conflicting (settled by majority)")
         program, why = to_program(m, signature(task), operators=task.operators, budget=budget, seed=int(rng.integers(2**31)))

@@ -13,6 +13,7 @@ from extraction.methods.fsm import (
     SLACK,
     StateTrace,
     _signature_blocks,
+    discretise,
     machine_of,
     refine,
 )
@@ -58,6 +59,20 @@ def test_states_alike_in_output_conflict_until_refined():
     tr = StateTrace(net)
     grid, start, k, violations, _ = refine(tr, net, Budget(60.0), max_suffixes=1)
     assert violations > 0 and not deterministic(tr, grid, start)
+
+
+@pytest.mark.parametrize("after", [False, True])
+def test_k_means_runs_after_a_refinement_that_left_conflicts_only_when_asked(after):
+    net = compile_(LAST_THREE, WORDS)
+    info: dict = {}
+    # one suffix of behaviour leaves LAST_THREE's states in conflict
+    found = discretise(StateTrace(net), net, Budget(60.0), max_suffixes=1, kmeans_after=after, info=info)
+    assert found[3] > 0 or found[-1] == "k-means"
+    assert ("kmeans_seconds" in info) == after
+    assert (found[-1] == "k-means") == bool(info.get("kmeans_won"))
+    alone: dict = {}
+    found = discretise(StateTrace(net), net, Budget(60.0), max_suffixes=0, info=alone)  # no refinement: k-means
+    assert found[-1] == "k-means" and alone["kmeans_won"]
 
 
 def test_refinement_by_behaviour_gives_the_deterministic_minimal_machine():

@@ -135,7 +135,7 @@ def test_narrower_candidates_get_the_grace_after_a_wider_one_is_exact_and_no_mor
     task = toy_tasks.get("running_parity", length=6)
     net = extraction.train(task, search=True, widths=[1, 16], seeds=[0], seconds=30)
     record = net.settings["search"]
-    (narrow_at,), (wide_at,) = record["steps"]
+    (narrow_at,), (wide_at,) = record["argmax_steps"]  # the grace counts from the first step exact by argmax
     assert wide_at is not None and net.status == "trained"  # width 16 learns parity
     if narrow_at is None:  # width 1 trained until the first check past the grace, then left, and 16 was kept
         (left,) = [d for d in record["dropped"] if d["width"] == 1]
@@ -192,3 +192,75 @@ def test_predicted_with_a_margin_names_unsure_classes_apart():
     assert torch.equal(argmax_of(predicted(net.model, batch, 1.0 + 1e-6)), plain)
     assert bool((predicted(net.model, batch, 1.0 + 1e-6) < 0).all())  # no probability exceeds 1
     assert torch.equal(predicted(net.model, batch, 0.0), plain)
+
+
+def test_the_search_waits_for_the_margin_as_one_network_does():
+    # the margin test's task: a candidate stopped at its first argmax-exact step erred on the domain
+    task = toy_tasks.get("running_min", values=5, length=7)
+    net = extraction.train(task, search=True, widths=[4, 8, 16], seeds=[0, 1], seconds=60, seed=0)
+    record = net.settings["search"]
+    assert net.status == "trained" and not net.problem.examples.complete
+    w, s = record["widths"].index(record["chosen"]), record["seeds"].index(net.settings["seed"])
+    named = predicted(net.model, net.encoding.batch(net.problem.examples.inputs, net.problem.examples.lengths), SURE)
+    targets = net.encoding.targets(net.problem.examples.outputs, net.problem.examples.lengths)
+    assert bool(((argmax_of(named) == targets) | (targets == -100)).all())
+    sure = bool(((named == targets) | (targets == -100)).all())
+    # the kept candidate reached the margin, or it settled (and says so) after waiting for it
+    assert sure == (not record["settled"][w][s])
+    assert sure or any("probability under" in r for r in net.reasons)
+    assert record["argmax_steps"][w][s] <= record["steps"][w][s]
+    if sure:
+        assert net.domain_accuracy == 1.0
+
+
+def test_flops_count_the_rows_each_candidate_trained_at_its_own_width():
+    from extraction.models import build
+    from extraction.train import SIZE_KEYS
+
+    task = toy_tasks.get("running_parity", length=6)
+    net = extraction.train(task, search=True, widths=[1, 4, 16], seeds=[0, 1], seconds=30)
+    record = net.settings["search"]
+    steps_len = net.problem.examples.inputs[net.problem.sequences[0]].shape[1]
+    per = {w: build(net.arch, net.encoding, **{k: (w if k == "hidden" else net.settings[k])
+                                               for k in SIZE_KEYS[net.arch]}).flops() for w in record["widths"]}
+    rows = record["trained_rows"]
+    assert net.flops == pytest.approx(3.0 * steps_len * sum(per[w] * r for w, row in zip(record["widths"], rows)
+                                                             for r in row))
+    # each candidate trained on at most one training's rows per step, so the search's rows are those of the
+    # steps each took, never the examples times the steps times the candidates
+    assert all(r <= t * net.settings["batch"] for row_r, row_t in zip(rows, record["trained_steps"])
+               for r, t in zip(row_r, row_t))
+    alone = extraction.train(task, search=False, seconds=30)
+    ex = alone.problem.examples
+    fitting = len(ex) if ex.complete or len(ex) < 20 else len(ex) - max(1, len(ex) // 10)
+    size = min(alone.settings["batch"], fitting)  # one network: its minibatch (or all fitting examples) per step
+    assert alone.flops == pytest.approx(3.0 * steps_len * alone.model.flops() * size * alone.steps)
+
+
+def test_no_rung_drops_the_network_training_alone_would_keep():
+    # random labels: no candidate becomes exact, so the rungs halve the field until the trend stops the pass
+    task = toy_tasks.get("running_max", values=5, length=6)
+    problem = problem_of(task, 2000, 0)
+    ex = problem.examples
+    noise = np.random.default_rng(1).integers(0, 5, size=np.asarray(ex.outputs).shape)
+    problem = replace(problem, examples=replace(ex, outputs=noise))
+    net = extraction.train(problem, search=True, seconds=8, seed=3)
+    record = net.settings["search"]
+    default = extraction.train.__globals__["DEFAULTS"]["gru"]["hidden"]
+    rungs = [d for d in record["dropped"] if "rung" in d["why"]]
+    assert net.status == "budget" and len(rungs) >= record["networks"] // 2  # at least one rung ran
+    assert (default, 3) not in {(d["width"], d["seed"]) for d in rungs}
+    incumbent = record["trained_steps"][record["widths"].index(default)][record["seeds"].index(3)]
+    assert incumbent == max(max(row) for row in record["trained_steps"])
+
+
+def test_the_default_widths_start_at_the_token_floor_over_tokens_and_at_one_over_numbers():
+    from extraction.train import SEARCH_TOKEN_FLOOR, SEARCH_WIDTHS, search_widths
+
+    tokens = extraction.untrained(toy_tasks.get("running_parity", length=4))
+    numbers = extraction.untrained(toy_tasks.get("running_max", values=100, length=4))
+    assert search_widths(tokens.arch, tokens.settings)[0] == SEARCH_TOKEN_FLOOR
+    assert search_widths(numbers.arch, numbers.settings)[0] == SEARCH_WIDTHS[0] == 1
+    assert search_widths(tokens.arch, tokens.settings)[-1] == tokens.settings["hidden"]
+    net = extraction.train(toy_tasks.get("running_parity", length=4), search=True, widths=[1, 2], seeds=[0], seconds=10)
+    assert net.settings["search"]["widths"] == [1, 2]  # widths asked for are tried as given

@@ -1,0 +1,113 @@
+"""Training plus reading per task, through the public API: ``extraction.train(task, seconds=..., seed=0,
+search=...)`` then ``extraction.extract(trained, "auto", seconds=..., seed=0)`` (the default readers: ``auto``
+tries the extractors that fit the network in turn), the program checked with ``task.verify`` and its
+faithfulness record with ``extraction.faithfulness.is_mechanism`` (the comparator's rule). Per family of the
+standard suite, the finite-state user tasks (``bench/finite_state.py``) and the integer streams over large
+alphabets: training seconds, networks trained per task (the width search's candidates), reading seconds and
+training plus reading, medians per family; right and mechanism counts. One process, one thread, tasks in turn:
+
+    python bench/train_read.py --out bench/results/train-read.json
+
+``--sets`` picks among standard, finite_state, integer; ``--search off`` trains one network per task.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != str(HERE)]  # bench/extraction.py would shadow
+
+import numpy as np  # noqa: E402
+
+import extraction  # noqa: E402
+import toy_tasks  # noqa: E402
+from extraction.faithfulness import is_mechanism  # noqa: E402
+from extraction.train import warm_up  # noqa: E402
+
+
+def finite_state_tasks() -> list:
+    spec = importlib.util.spec_from_file_location("finite_state_bench", HERE / "finite_state.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.tasks()
+
+
+def groups(names: list[str]) -> list[tuple[str, object, float]]:
+    """(family label, task, training seconds) for the sets named: the comparator's training budget (half of
+    a 60 s run) for the suites, 20 s for the integer streams (as bench/width_search.py)."""
+    out = []
+    if "standard" in names:
+        out += [(t.family, t, 30.0) for t in toy_tasks.suite("standard")]
+    if "finite_state" in names:
+        out += [("finite-state user tasks", t, 30.0) for t in finite_state_tasks()]
+    if "integer" in names:
+        out += [("integer streams", t, 20.0) for t in (toy_tasks.get("running_sum", values=100),
+                                                       toy_tasks.get("sum_last_k", k=2, values=64),
+                                                       toy_tasks.get("previous_element", values=64))]
+    return out
+
+
+def run(family: str, task, seconds: float, search: bool, read_seconds: float) -> dict:
+    net = extraction.train(task, seconds=seconds, seed=0, search=search)
+    record = net.settings.get("search") or {}
+    res = extraction.extract(net, "auto", seconds=read_seconds, seed=0)
+    right = bool(res.program is not None and res.status == "solved" and task.verify(res.program).equal)
+    return {"family": family, "task": task.name, "train_s": round(net.seconds, 3), "status": net.status,
+            "networks": record.get("networks", 1), "width": getattr(net.model, "width", None),
+            "domain_accuracy": net.domain_accuracy, "read_s": round(res.seconds, 3), "read_status": res.status,
+            "method": res.details.get("method"), "right": right,
+            **{k: res.details[k] for k in ("abstraction", "violations", "kmeans_seconds", "kmeans_won") if k in res.details},
+            "mechanism": bool(right and is_mechanism(res.faithfulness))}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| family | tasks | train s | networks | read s | train + read s | trained exact | right | mechanism |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    fams = list(dict.fromkeys(r["family"] for r in rows))
+    for fam in fams + ["all"]:
+        g = rows if fam == "all" else [r for r in rows if r["family"] == fam]
+        med = lambda k: float(np.median([r[k] for r in g]))  # noqa: E731
+        lines.append(f"| {fam} | {len(g)} | {med('train_s'):.2f} | {med('networks'):.0f} | {med('read_s'):.2f} | "
+                     f"{float(np.median([r['train_s'] + r['read_s'] for r in g])):.2f} | "
+                     f"{sum(r['status'] == 'trained' for r in g)} | {sum(r['right'] for r in g)} | "
+                     f"{sum(r['mechanism'] for r in g)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", default="standard,finite_state,integer")
+    parser.add_argument("--search", default="on", choices=("on", "off"))
+    parser.add_argument("--read-seconds", type=float, default=30.0)
+    parser.add_argument("--only", default=None, help="comma-separated task names to keep")
+    parser.add_argument("--fsm-kmeans-after", action="store_true",
+                        help="fsm runs k-means also after its refinement by behaviour left conflicts (the measurement "
+                             "behind fsm.KMEANS_AFTER): its seconds and whether it won go into the rows")
+    parser.add_argument("--out", default="/tmp/train-read.json")
+    args = parser.parse_args()
+    if args.fsm_kmeans_after:
+        from extraction.methods import fsm
+
+        fsm.KMEANS_AFTER = True
+    warm_up()
+    keep = set(args.only.split(",")) if args.only else None
+    rows = []
+    began = time.strftime("%Y-%m-%d")
+    for family, task, seconds in groups(args.sets.split(",")):
+        if keep and task.name not in keep:
+            continue
+        rows.append(run(family, task, seconds, args.search == "on", args.read_seconds))
+        print(json.dumps(rows[-1]), flush=True)
+    Path(args.out).write_text(json.dumps({"date": began, "search": args.search, "rows": rows}, indent=1))
+    print()
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
