@@ -23,13 +23,16 @@ from programs.interpreter import Machine
 from programs.printer import to_source
 from programs.semantics import SCALAR
 
-from ..alignment import (LR, MIN_PAIRS, PAIRS, TRAIN_SHARE, Alignment, dimension, learn, rotation, split_pairs,
+from ..alignment import (LR, MIN_PAIRS, TRAIN_SHARE, Alignment, dimension, learn, rotation, split_pairs,
                          too_few)
 from ..faithfulness import same_rows
 from ..hooks import patching, recording
 from ..machine import CASE_SPLIT_STATES, Moore, Signature, merge_compatible, minimise, to_program
 from ..registry import Reading, extractor
 
+# (base, source) pairs drawn for the F2-D of a recurrent state: the gate rests on it for recurrent readings (the
+# whole-state swap is no test), and 0.99 of the ~60 held out from 256 turns on one mistake; ~250 held out of 1024
+STATE_PAIRS = 1024
 # Suffixes (columns) the behavioural refinement may add before it settles conflicts by majority
 MAX_SUFFIXES = 256
 # ... and the most blocks it may reach before it stops (four times the largest machine ``machine.py``
@@ -754,7 +757,7 @@ def continues(source_step, base_length, base_step, longest: int):
 
 
 def state_pairs(tr: StateTrace, mach, state_var: str, kind: str, rng: np.random.Generator,
-                count: int = PAIRS, candidates: int = CANDIDATES, table=None) -> tuple[np.ndarray, StatePairs]:
+                count: int = STATE_PAIRS, candidates: int = CANDIDATES, table=None) -> tuple[np.ndarray, StatePairs]:
     """(the program's state per (row, step), up to ``count`` stratified interchanges): a base step and a
     source step of rows with the same scalar inputs, whose composite stays within the domain's lengths
     (``continues``), where the program's state differs and setting the

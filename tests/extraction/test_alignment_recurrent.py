@@ -7,7 +7,8 @@ import numpy as np
 from _nets import trained
 
 import extraction
-from extraction.methods.fsm import StatePairs, StateTrace, distributed_state, program_states, state_pairs
+from extraction.methods.fsm import (STATE_PAIRS, StatePairs, StateTrace, distributed_state, program_states,
+                                    state_pairs)
 from programs.interpreter import Machine
 from programs.semantics import SCALAR
 
@@ -56,7 +57,7 @@ def test_state_pairs_change_the_state_and_the_answer_from_the_step_on():
     table = program_states(tr, mach, state)
     values, pairs = state_pairs(tr, mach, state, net.problem.kind, np.random.default_rng(0), table=table)
     _, _, outs, _ = table
-    assert len(pairs) == 256
+    assert len(pairs) == STATE_PAIRS
     assert (values[pairs.base, pairs.step] != values[pairs.source, pairs.source_step]).all()
     assert (pairs.step < tr.lengths[pairs.base]).all() and (pairs.source_step < tr.lengths[pairs.source]).all()
     # the source's prefix then the base's rest is no longer than the domain's sequences (``continues``)

@@ -138,10 +138,11 @@ def test_readings_of_exact_networks_pass_interchange_and_splice():
     # every other step is not this network's (measured 0.43)
     controls = r.faithfulness.pop("controls")
     distributed = r.faithfulness.pop("interchange_distributed")
-    assert r.faithfulness == {"agreement": 1.0, "interchange": 1.0, "splice": 1.0}
-    # the learned subspace (200 Adam steps on 65 training pairs) misses at most a few held-out ones
-    # (measured 72/73 at this seed): the gate takes the better of F2 and F2-D
-    assert distributed >= 0.95
+    # no unit F2: the whole-state swap is no test once the program agrees (kept in details, where it is 1.0)
+    assert r.faithfulness == {"agreement": 1.0, "interchange": None, "splice": 1.0}
+    assert r.details["interchange_whole_state"] == 1.0
+    # the gate rests on F2-D here: a subspace learned on ~230 pairs, scored on ~250 held out (1.0 measured)
+    assert distributed >= 0.99
     assert controls["untrained"] is None and controls["rewritten"] <= 0.9
     b = extraction.extract(trained("majority", n=3), "boolean", seconds=60)
     assert b.status == "solved" and b.faithfulness["splice"] == 1.0

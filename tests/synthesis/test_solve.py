@@ -207,7 +207,9 @@ def test_a_program_that_fails_the_examples_set_aside_is_turned_away_and_kept(mon
 
 def test_rpni_checks_itself_by_default_and_every_method_can():
     assert synthesis.registry()["rpni"].validation == 0.2
-    assert all(entry.validation == 0.0 for name, entry in synthesis.registry().items() if name != "rpni")
+    # the built-in methods (tests elsewhere may register their own, with a validation of their own)
+    builtin = {"cvc5", "enumerative", "logic", "smt", "stochastic"} & set(synthesis.names())
+    assert builtin and all(synthesis.registry()[name].validation == 0.0 for name in builtin)
     r = synthesis.solve(toy_tasks.get("running_parity"), "rpni", seconds=30)
     assert r.status == "solved" and r.settings["validation"] == 0.2
     with pytest.raises(SynthesisError, match="validation"):
