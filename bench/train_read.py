@@ -32,10 +32,11 @@ from extraction.train import warm_up  # noqa: E402
 
 
 def finite_state_tasks() -> list:
-    spec = importlib.util.spec_from_file_location("finite_state_bench", HERE / "finite_state.py")
+    """The finite-state user tasks, as bench/width_search.py loads them."""
+    spec = importlib.util.spec_from_file_location("width_search_bench", HERE / "width_search.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.tasks()
+    return module.finite_state_tasks()
 
 
 def groups(names: list[str]) -> list[tuple[str, object, float]]:
