@@ -32,18 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from programs import Int, Program
-from programs.ast import (
-    Assign,
-    Binary,
-    Call,
-    Const,
-    Expr,
-    IfExp,
-    Tuple,
-    Unary,
-    Var,
-    Yield,
-)
+from programs.ast import Assign, Binary, Call, Const, Expr, IfExp, Tuple, Unary, Var, Yield, children
 from programs.semantics import SCALAR
 
 MAX_TABLE = 1 << 16  # input combinations tabulated for one operator over inputs alone
@@ -186,7 +175,7 @@ def affine_loop(program: Program, inputs: dict, numeric: bool) -> AffineLoop:
 
 
 def _items(ev, env, value: Expr) -> list[Affine]:
-    return [ev.eval(e, env) for e in (value.items if isinstance(value, Tuple) else (value,))]
+    return [ev.affine(e, env) for e in (value.items if isinstance(value, Tuple) else (value,))]
 
 
 def _assign(ev, env: dict, stmt: Assign) -> None:
@@ -205,28 +194,29 @@ class _Evaluator:
         lo, hi = self.alphabet[name]
         return Affine.of({("f", name, v): v for v in range(lo, hi)}, 0)
 
-    def eval(self, e: Expr, env: dict) -> Affine:
+    def affine(self, e: Expr, env: dict) -> Affine:
+        """The affine form of ``e`` over the names in ``env`` (``NotAffine`` where it has none)."""
         if isinstance(e, Const):
             return Affine.of({}, e.value)
         if isinstance(e, Var):
             return env[e.name]
         if isinstance(e, Unary) and e.op == "-":
-            return self.eval(e.operand, env).scale(-1)
+            return self.affine(e.operand, env).scale(-1)
         if isinstance(e, Binary) and e.op in ("+", "-"):
-            left, right = self.eval(e.left, env), self.eval(e.right, env)
+            left, right = self.affine(e.left, env), self.affine(e.right, env)
             return left + right if e.op == "+" else left - right
         if isinstance(e, Binary) and e.op == "*":
-            left, right = self.eval(e.left, env), self.eval(e.right, env)
+            left, right = self.affine(e.left, env), self.affine(e.right, env)
             if not left.coef:
                 return right.scale(left.const)
             if not right.coef:
                 return left.scale(right.const)
         if isinstance(e, IfExp):
-            cond, then, orelse = (self.eval(x, env) for x in (e.cond, e.then, e.orelse))
+            cond, then, orelse = (self.affine(x, env) for x in (e.cond, e.then, e.orelse))
             if not cond.reads_state() and then.state_part() == orelse.state_part():
                 s = then.state_part()
                 return s + self.table(e, [cond, then - s, orelse - s])
-        parts = [self.eval(x, env) for x in _operands(e)]
+        parts = [self.affine(x, env) for x in children(e)]
         if any(p.reads_state() for p in parts):
             raise NotAffine(f"`{_show(e)}` is not affine in the loop's state")
         return self.table(e, parts)
@@ -264,18 +254,6 @@ class _Evaluator:
                 for v, w in g.items():
                     coef[("f", n, v)] = w
         return Affine.of(coef, const)
-
-
-def _operands(e: Expr) -> tuple[Expr, ...]:
-    if isinstance(e, Unary):
-        return (e.operand,)
-    if isinstance(e, Binary):
-        return (e.left, e.right)
-    if isinstance(e, Call):
-        return e.args
-    if isinstance(e, IfExp):
-        return (e.cond, e.then, e.orelse)
-    raise NotAffine(f"`{_show(e)}` is not an expression of the loop")
 
 
 def _operator(e: Expr):

@@ -653,21 +653,28 @@ def interchange_holds(trained, tr, mach, b: int, i: int, vec: np.ndarray, values
 
     with torch.no_grad(), patching(model, "cell", patch):
         got = enc.decode(model(batch), tr.lengths[b:b + 1])[0]
-    # the program: run to step i, set the state, run on
+    want = program_rest(tr, mach, b, i, values)
+    if trained.problem.kind == "scan":
+        length = int(tr.lengths[b])
+        return bool(np.array_equal(np.asarray(got)[:length].reshape(length, -1)[i:], want))
+    return bool(np.array_equal(np.atleast_1d(got), want))
+
+
+def program_rest(tr, mach, b: int, i: int, values: dict) -> np.ndarray:
+    """The program's answers on row ``b`` with its state variables set to ``values`` after step ``i``: a scan's
+    from step ``i`` on (``[length - i, arity]``), a fold's result (``[arity]``)."""
     env = mach.start(_scalars(tr, b, mach))
     want = []
-    for t in range(int(tr.lengths[b])):
+    length = int(tr.lengths[b])
+    for t in range(length):
         env, y = mach.step(env, tuple(int(tr.inputs[n][b, t]) for n in mach.iters))
         if t == i:
             env = {**env, **values}
             y = mach._body and _yield_again(mach, env)
         want.append(y)
-    if trained.problem.kind == "scan":
-        length = int(tr.lengths[b])
-        g = np.asarray(got)[:length].reshape(length, -1)[i:]
-        w = np.asarray([np.atleast_1d(v) for v in want[i:]]).reshape(length - i, -1)
-        return bool(np.array_equal(g, w))
-    return bool(np.array_equal(np.atleast_1d(got), np.atleast_1d(mach.finish(env))))
+    if mach.program.kind == "scan":
+        return np.asarray([np.atleast_1d(v) for v in want[i:]]).reshape(length - i, -1)
+    return np.atleast_1d(mach.finish(env))
 
 
 def _yield_again(mach, env):

@@ -28,6 +28,7 @@ the domain then reports): a network whose states are not an integer state is not
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import time
 from fractions import Fraction
@@ -42,11 +43,10 @@ from programs.printer import to_source
 from programs.program import Program
 from programs.semantics import SCALAR
 
-from ..machine import fresh
+from ..machine import _singular, fresh
 from ..registry import Reading, extractor
-from ..machine import _singular
-from .fsm import (StateTrace, distributed_state, interchange_holds, recurrent_only, signature, state_pairs,
-                  unchanged)
+from .fsm import (StateTrace, distributed_state, interchange_holds, program_rest, recurrent_only, signature,
+                  state_pairs, unchanged)
 from .units import affine_expr, affine_map
 
 MAX_DIM = 3  # integer coordinates read at most
@@ -457,7 +457,6 @@ def sufficient(v: np.ndarray, ahead: list[int], probed: list[bool], depth: np.nd
     column is a function of it and the scalar inputs (the outputs now of it alone), and its value after each
     traced step a function of its value before and the letters read; all but ``OUTLIERS`` of the rows (a
     network's rare wrong answers). (None, why) when no set is."""
-    import itertools
 
     outputs = [j for j in range(v.shape[1]) if ahead[j] == 0 and probed[j]]
     # columns equal to an earlier one on every state say nothing new
@@ -510,7 +509,6 @@ def compress(v: np.ndarray, chosen: list[int], ahead: list[int], probed: list[bo
     separates the states they separate, with an integer affine update on the traced steps: that one column
     (the fewest coefficients, then the smallest); else the chosen columns as they are. A depth that the
     outputs show only as a threshold and the probes as "how far to the threshold" is one counter."""
-    import itertools
 
     outputs = [j for j in range(v.shape[1]) if ahead[j] == 0 and probed[j] and j not in chosen]
     cols = chosen + outputs
@@ -736,7 +734,6 @@ def _affine_on(x: np.ndarray, y: np.ndarray):
     fit = affine_map(x, y, MAX_COEF)
     if fit is not None or x.shape[0] == 0:
         return fit
-    import itertools
 
     run = (x - x[0]).astype(np.float64)
     rank = int(np.linalg.matrix_rank(run)) if run.size else 0
@@ -806,7 +803,6 @@ def _exact(names: list[str], x: np.ndarray, target: np.ndarray, symbols, dim: in
     the traced coordinates obey a linear relation (after one step a unit may be a function of others),
     least squares spreads the map over the related ones in fractions, so maps that leave out some of the
     first ``dim`` columns (the state's) are tried too, fewest left out first. None when none fits."""
-    import itertools
 
     fit = _integer_in_nullspace(x, target)
     if fit is not None:
@@ -880,7 +876,6 @@ def start_values(updates, state: list[str], names: list[str], starts, states: np
     lo, hi = states.min(axis=0) - reach, states.max(axis=0) + reach
     axes = [sorted(range(int(a), int(b) + 1), key=lambda v, g=g: (abs(v - g), v)) for a, b, g in zip(lo, hi, guess)]
     rows = [dict(zip(names, (int(v) for v in sym))) for sym in symbols]
-    import itertools
 
     for tried, cand in enumerate(itertools.product(*axes)):
         if tried >= most:
@@ -1010,14 +1005,12 @@ def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[s
     domain input, on which they agree). Moving only the coordinate's few directions fails where the network
     does not keep the coordinate apart from the rest of its state in them: where it carries another
     intermediate, or none (an untrained network)."""
-    from .fsm import _scalars
-
     z = run_program(tr, mach, state)
     scal = [n for n in tr.inputs if tr.inputs[n].ndim == 1]
     srow = np.stack([tr.inputs[n] for n in scal], axis=1) if scal else np.zeros((tr.lengths.size, 0), dtype=np.int64)
-    donors: dict[tuple, list[tuple[int, int]]] = {}
+    donors: dict[tuple, list[int]] = {}  # (scalar inputs, step, program state) -> rows
     for r, i in zip(*np.nonzero(tr.valid)):
-        donors.setdefault((tuple(srow[r]), tuple(z[r, i])), []).append((int(r), int(i)))
+        donors.setdefault((tuple(srow[r]), int(i), tuple(z[r, i])), []).append(int(r))
     where = np.argwhere(tr.valid)
     out: dict[str, float | None] = {}
     for c, v in enumerate(state):
@@ -1034,37 +1027,19 @@ def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[s
                 continue
             # the donor at the base's step: a composite no sequence reaches there (a count above the steps read)
             # would take the network where it was never trained
-            found = [d for d in donors.get((tuple(srow[b]), tuple(target)), []) if d[1] == i]
+            found = donors.get((tuple(srow[b]), i, tuple(target)), [])
             if not found:
                 continue
-            r, k = found[int(rng.integers(len(found)))]
+            r, k = found[int(rng.integers(len(found)))], i
             composite = {n: int(q) for n, q in zip(state, target)}
-            if _program_rest(tr, mach, b, i, composite, _scalars(tr, b, mach)) == \
-                    _program_rest(tr, mach, b, i, {n: int(q) for n, q in zip(state, z[b, i])}, _scalars(tr, b, mach)):
+            if np.array_equal(program_rest(tr, mach, b, i, composite),
+                              program_rest(tr, mach, b, i, {n: int(q) for n, q in zip(state, z[b, i])})):
                 continue  # the program's answer does not change: the interchange says nothing
             h = tr.states[b, i]
             hits += interchange_holds(trained, tr, mach, b, i, h + u @ (u.T @ (tr.states[r, k] - h)), composite)
             total += 1
         out[v] = hits / total if total >= 10 else None
     return out
-
-
-def _program_rest(tr: StateTrace, mach: Machine, b: int, i: int, values: dict, scalars: dict):
-    """The program's answers on row ``b`` with its state set to ``values`` after step ``i`` (a scan's from
-    step ``i`` on, a fold's result)."""
-    from .fsm import _yield_again
-
-    env = mach.start(scalars)
-    want = []
-    for t in range(int(tr.lengths[b])):
-        env, y = mach.step(env, tuple(int(tr.inputs[n][b, t]) for n in mach.iters))
-        if t == i:
-            env = {**env, **values}
-            y = _yield_again(mach, env)
-        want.append(y)
-    if mach.program.kind == "scan":
-        return tuple(map(repr, want[i:]))
-    return repr(mach.finish(env))
 
 
 def coordinate_control(trained, mach: Machine, state: list[str], seed: int) -> dict[str, float]:
