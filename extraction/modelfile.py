@@ -185,7 +185,8 @@ def _problem(d: dict[str, Any], tensors: dict[str, Any]):
 def _sizes(model) -> dict[str, Any]:
     if model.arch == "mlp":
         embed = 32 if model.numeric else next(iter(model.embed.values())).embedding_dim
-        return {"embed": embed, "hidden": model.hidden.out_features, "numeric": bool(model.numeric)}
+        return {"embed": embed, "hidden": model.hidden.out_features, "numeric": bool(model.numeric),
+                "regress": bool(getattr(model, "regress", False))}
     if model.arch in ("gru", "rnn"):
         embed = 8 if model.numeric else next(iter(model.embed.values())).embedding_dim
         sizes = {"embed": embed, "hidden": model.cell.hidden_size, "numeric": bool(model.numeric),

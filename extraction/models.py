@@ -18,9 +18,11 @@ class MLP(nn.Module):
 
     arch = "mlp"
 
-    def __init__(self, encoding: Encoding, *, embed: int = 32, hidden: int = 128, numeric: bool = False):
+    def __init__(self, encoding: Encoding, *, embed: int = 32, hidden: int = 128, numeric: bool = False,
+                 regress: bool = False):
         super().__init__()
         self.encoding = encoding
+        self.regress = regress
         # numeric: each input enters as its value (so every hidden pre-activation is affine in the inputs);
         # else as a learned embedding of the token
         self.numeric = numeric
@@ -28,22 +30,31 @@ class MLP(nn.Module):
                                    {n: nn.Embedding(size, embed) for n, (_, size) in encoding.scalars.items()})
         self.hidden = nn.Linear((1 if numeric else embed) * len(encoding.scalars), hidden)
         self.act = nn.ReLU()
-        self.out = nn.Linear(hidden, encoding.classes)
+        self.out = ValueReadout(encoding, hidden) if regress else nn.Linear(hidden, encoding.classes)
 
     @property
     def width(self) -> int:
         return self.hidden.out_features
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    @property
+    def readout(self) -> nn.Module:
+        """The output layer (logits per class, or a ``ValueReadout`` naming one value per head)."""
+        return self.out
+
+    def read(self, batch: Batch) -> torch.Tensor:
+        """``[n, hidden]``: the hidden activations the readout reads."""
         if self.numeric:
             x = torch.stack([(batch.scalars[n] + lo).float() for n, (lo, _) in self.encoding.scalars.items()], dim=-1)
         else:
             x = torch.cat([self.embed[n](batch.scalars[n]) for n in self.encoding.scalars], dim=-1)
-        return self.out(self.act(self.hidden(x)))
+        return self.act(self.hidden(x))
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.out(self.read(batch))
 
     def flops(self) -> int:
         """Multiply-adds of one forward pass on one example, times two."""
-        return 2 * (self.hidden.in_features * self.hidden.out_features + self.out.in_features * self.out.out_features)
+        return 2 * (self.hidden.in_features * self.hidden.out_features + self.out.weight.numel())
 
 
 def magnitude(lo: int, size: int) -> float:

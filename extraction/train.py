@@ -19,7 +19,7 @@ from .search import GIVE_UP_AFTER
 
 # Per-architecture defaults, measured on one core (see BENCHMARKS.md).
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "mlp": {"lr": 3e-2, "weight_decay": 1.0, "embed": 32, "hidden": 128, "numeric": False, "eval_every": 10,
+    "mlp": {"lr": 3e-2, "weight_decay": 1.0, "embed": 32, "hidden": 128, "numeric": False, "regress": False, "eval_every": 10,
             "give_up_after": GIVE_UP_AFTER},
     "gru": {"lr": 3e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 16, "numeric": False, "regress": False,
             "eval_every": 10, "batch": 1024},
@@ -27,7 +27,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "act": "tanh", "inner": 32, "eval_every": 10, "batch": 1024},
     "transformer": {"lr": 1e-3, "weight_decay": 1.0, "d_model": 64, "heads": 4, "d_mlp": 256, "eval_every": 10},
 }
-SIZE_KEYS = {"mlp": ("embed", "hidden", "numeric"), "gru": ("embed", "hidden", "numeric", "regress"),
+SIZE_KEYS = {"mlp": ("embed", "hidden", "numeric", "regress"), "gru": ("embed", "hidden", "numeric", "regress"),
              "rnn": ("embed", "hidden", "numeric", "regress", "act", "inner"),
              "transformer": ("d_model", "heads", "d_mlp")}
 
@@ -50,6 +50,10 @@ NUMERIC_ALPHABET = 16
 # jumps, so its trend says nothing.
 RESIDUE_MLP: dict[str, Any] = {"numeric": False, "embed": 16, "hidden": 64, "lr": 3e-2, "weight_decay": 1.0,
                                "give_up_after": 1.0}
+# The most of its budget a training run spends quantising a regressing numeric MLP (``extraction.quantise``)
+# once it is exact: depth-two maps (a clamp, a median of three) have no small integer one-layer net, and the
+# search for one would otherwise take what reading needs.
+QUANTISE_SHARE = 0.25
 # Whether ``train`` runs the width search unless told (see BENCHMARKS.md, "The width search").
 SEARCH_BY_DEFAULT = False
 
@@ -124,7 +128,7 @@ def family_defaults(task, arch: str) -> dict[str, Any]:
     if arch == "mlp" and residues(task) is not None:
         return dict(RESIDUE_MLP)
     if arch == "mlp" and not all(d.size <= 2 for d in task.inputs.values()):
-        return {"numeric": True, "lr": 1e-2, "weight_decay": 0.1}
+        return {"numeric": True, "regress": True, "lr": 1e-2, "weight_decay": 0.1}
     if arch in ("gru", "rnn") and numeric_streams(task):
         out = {"numeric": True, "regress": output_values(task) > NUMERIC_ALPHABET, "lr": 1e-2, "weight_decay": 1e-4}
         return {**out, "act": "relu"} if arch == "rnn" else out
@@ -356,6 +360,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     the better of the two is kept (exact first, then accuracy); ``settings["attempts"]`` records each attempt
     (path, arch, status, seconds, steps, accuracy, reasons, which was kept) and ``reasons`` are the kept one's.
     """
+    from .quantise import quantise_mlp
     from .search import fit, normalise
 
     if not (isinstance(seconds, (int, float)) and seconds > 0):
@@ -411,6 +416,10 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
                                 "chosen": fitted.width if fitted.status == "trained" else None}
         if fitted.status == "trained" and settings.get("numeric"):  # MIPS's integer networks, what integer readings take
             model, applied = normalise(model, encoding, fitted.batch, fitted.targets)
+            left = seconds - (time.perf_counter() - start)
+            quantised = quantise_mlp(model, encoding, problem.examples, max(0.0, min(left, QUANTISE_SHARE * seconds)))
+            if quantised is not None:
+                applied["quantised"] = quantised
             record["normalised"] = applied
         model.eval()
         train_acc = accuracy(model, encoding, fitted.batch, fitted.targets)

@@ -17,7 +17,7 @@ from math import lcm
 import numpy as np
 import torch
 
-from programs import Assign, Binary, Const, IfExp, Program, Return, Tuple, Unary, Var, evaluate
+from programs import Assign, Binary, Call, Const, IfExp, Program, Return, Tuple, Unary, Var, evaluate
 from programs.ast import size_of
 from programs.budget import Budget
 from programs.printer import to_source
@@ -351,6 +351,127 @@ def decision(step_names: list[str], bits: list[np.ndarray], names: list[str], x:
 
 # --- the extractor -----------------------------------------------------------------------------------
 
+# The largest factor that makes a unit's weights integers, and denominator of a readout coefficient, that a
+# transcription takes (a quantised net, ``extraction.quantise``, needs at most 8 and 2 * 16).
+MAX_UNIT_FACTOR = 16
+MAX_DENOMINATOR = 64
+
+
+def _integral(v: np.ndarray, tol: float = 1e-4) -> bool:
+    return bool(np.all(np.abs(v - np.rint(v)) <= tol * np.maximum(1.0, np.abs(v))))
+
+
+def integer_units(trained, tr: UnitTrace):
+    """The network written out, when it is an integer one (``extraction.quantise``): every live hidden unit
+    ``h = max(0, w . x + b)`` with integer ``w``, ``b`` (the unit rescaled by a factor up to ``MAX_UNIT_FACTOR``),
+    and a regressing readout with rational coefficients, so that each answer is the nearest integer to an
+    affine map of the units (ties to the lower, as the readout's nearest value does), clamped to the values
+    the head knows. Returns ``(units, factors, weights, biases, answers)`` (``answers`` one expression per
+    head over step names ``h0..``), or None when the network is not such a one or the expression disagrees
+    with it anywhere on the traced domain."""
+    model = trained.model
+    if getattr(model, "arch", "") != "mlp" or not (model.numeric and getattr(model, "regress", False)):
+        return None
+    w = model.hidden.weight.detach().double().numpy()
+    b = model.hidden.bias.detach().double().numpy()
+    out = model.out
+    c = (out.scale * out.weight.detach().double()).numpy()  # [heads, units]
+    c0 = (out.scale * out.bias.detach().double()).numpy()
+    live = [u for u in range(w.shape[0]) if np.abs(c[:, u]).max() > 1e-9 and (tr.pre[:, u] > 0).any()]
+    factors = []
+    for u in live:
+        k = next((k for k in range(1, MAX_UNIT_FACTOR + 1) if _integral(k * w[u]) and _integral(k * b[u])), None)
+        if k is None:
+            return None
+        factors.append(k)
+    units = np.asarray(live, dtype=np.int64)
+    ws = np.rint(w[units] * np.asarray(factors)[:, None]).astype(np.int64)
+    bs = np.rint(b[units] * np.asarray(factors)).astype(np.int64)
+    x = np.stack([np.asarray(tr.inputs[n]) for n in trained.encoding.scalars], axis=1).astype(np.int64)
+    h = np.maximum(0, x @ ws.T + bs)  # the steps' values, integers
+    if not np.allclose(h, tr.act[:, units] * np.asarray(factors), atol=1e-3):
+        return None
+    names = _step_names(len(live), set(tr.inputs))
+    answers = []
+    for j in range(c.shape[0]):
+        coef = [Fraction(float(c[j, u]) / k).limit_denominator(MAX_DENOMINATOR) for u, k in zip(live, factors)]
+        const = Fraction(float(c0[j])).limit_denominator(2 * MAX_DENOMINATOR)
+        if any(abs(float(f) - float(c[j, u]) / k) > 1e-4 for f, u, k in zip(coef, live, factors)) or \
+                abs(float(const) - float(c0[j])) > 1e-4:
+            return None
+        d = lcm(*(f.denominator for f in coef), const.denominator)
+        num = np.array([int(f * d) for f in coef], dtype=np.int64)
+        n0 = int(const * d)
+        total = h @ num + n0
+        known = trained.encoding.heads[j]
+        lo, hi = int(known.min()), int(known.max())
+        target = tr.net2[:, j]
+        if d == 1:
+            expr, value = affine_expr(names, num, n0), total
+        else:  # the nearest integer to total / d, ties to the lower: floor((2 total + d - 1) / (2 d))
+            expr = Binary("//", affine_expr(names, 2 * num, 2 * n0 + d - 1), Const(2 * d))
+            value = (2 * total + d - 1) // (2 * d)
+        if not np.array_equal(np.clip(value, lo, hi), target):
+            return None
+        # the readout names no value outside what its head knows: where the steps, each over its own range
+        # (an interchange mixes them), could take the expression outside that, the program clamps as the net does
+        reach = [n0 + sum(int(v) * int(h[:, u].max() if (v > 0) == top else h[:, u].min()) for u, v in enumerate(num))
+                 for top in (False, True)]
+        if d > 1:
+            reach = [(2 * r + d - 1) // (2 * d) for r in reach]
+        if reach[0] < lo or reach[1] > hi:
+            expr = Call("max", (Const(lo), Call("min", (Const(hi), expr))))
+        answers.append(simplify_expr(expr))
+    return units, factors, ws, bs, answers
+
+
+def _transcribed(trained, tr: UnitTrace, budget: Budget, rng, pairs: int) -> Reading | None:
+    """The reading of an integer network (``integer_units``): one step per unit, the answer over them. Its
+    interchange sets a unit to its value on another input; its splice writes the steps' values into the
+    hidden layer; its distributed interchange aligns each step with one direction (a number, not a code)."""
+    found = integer_units(trained, tr)
+    if found is None:
+        return None
+    units, factors, ws, bs, answers = found
+    task = trained.problem
+    names = list(task.inputs)
+    step_names = _step_names(len(units), set(names))
+    steps = [Assign((n,), Call("max", (Const(0), affine_expr(names, w, int(b))))) for n, w, b in zip(step_names, ws, bs)]
+    answer = answers[0] if len(answers) == 1 else Tuple(tuple(answers))
+    from .fsm import signature
+
+    program = Program(signature(task).name, tuple(names), tuple(steps) + (Return(answer),))
+    details = {"units": int(tr.pre.shape[1]), "steps": len(steps), "integer_units": [int(u) for u in units],
+               "factors": [int(k) for k in factors]}
+    if not steps:
+        details["note"] = "the answer is affine in the inputs: no hidden unit was needed"
+        return Reading(program, ("the network's answer is a constant; no hidden unit was read",), details=details)
+    x = np.stack([np.asarray(tr.inputs[n]) for n in names], axis=1).astype(np.int64)
+    values = [np.maximum(0, x @ w + int(b)) for w, b in zip(ws, bs)]
+    head = Program("g", tuple(step_names) + tuple(names), (Return(answer),))
+    groups = [np.array([u], dtype=np.int64) for u in units]
+    inter = interchange(trained, tr, values, groups, step_names, head, names, rng, pairs)
+    written = np.zeros_like(tr.act)
+    for u, k, v in zip(units, factors, values):
+        written[:, u] = v / k
+    repl = torch.as_tensor(written, dtype=torch.float32)
+    model, enc = trained.model, trained.encoding
+    with torch.no_grad(), patching(model, tr.act_path, lambda call, out: repl):
+        got = enc.decode(model(enc.batch(tr.inputs, None))).reshape(tr.n, -1)
+    splice = float((got == tr.net2).all(axis=1).mean())
+    details["named"] = {n: [int(u)] for n, u in zip(step_names, units)}
+    seed = int(rng.integers(2**31))
+    dims = [1] * len(steps)
+    clock = time.perf_counter()
+    aligned = distributed(trained, tr, values, step_names, head, names, np.random.default_rng(seed), budget, dims)
+    details["interchange_distributed"] = {n: dataclasses.asdict(a) for n, a in zip(step_names, aligned)}
+    details["alignment_seconds"] = time.perf_counter() - clock
+    scores, details["controls"] = controls(trained, tr, values, step_names, head, names, program, seed, budget, dims)
+    return Reading(program, (), inter, splice, details=details, interchange_distributed=mean_accuracy(aligned),
+                   controls=scores)
+
+
+
 def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
     task = trained.problem
     tr = UnitTrace(trained)
@@ -359,6 +480,9 @@ def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
     x = np.stack([np.asarray(tr.inputs[n]) for n in names], axis=1)
     details = {"units": int(tr.pre.shape[1])}
     if style == "linear":
+        written = _transcribed(trained, tr, budget, rng, pairs)
+        if written is not None:
+            return written
         kept = []
         for f in feats:
             e = lattice_predicate(names, tr.inputs, tr.pre[:, f.units[0]], f.values) if len(f.units) == 1 else None
@@ -538,10 +662,10 @@ def interchange(trained, tr, bits, groups, step_names, head, names, rng, pairs: 
     return float(np.mean(hits)) if hits else None
 
 
-def distributed(trained, tr, bits, step_names, head, names, rng, budget: Budget) -> list[Alignment]:
-    """F2-D for each named step: the step aligned with a learned one-dimensional subspace of the hidden
-    layer (``extraction.alignment``), scored on held-out pairs where the step and the program's answer
-    both change."""
+def distributed(trained, tr, bits, step_names, head, names, rng, budget: Budget, dims=None) -> list[Alignment]:
+    """F2-D for each named step: the step aligned with a learned subspace of the hidden layer
+    (``extraction.alignment``; ``dims`` its dimension per step, by default one less than the step's values: a
+    one-hot code), scored on held-out pairs where the step and the program's answer both change."""
     env = {sn: b for sn, b in zip(step_names, bits)}
     env.update({k: np.asarray(tr.inputs[k]) for k in names})
     answer = evaluate(head, env)
@@ -555,13 +679,13 @@ def distributed(trained, tr, bits, step_names, head, names, rng, budget: Budget)
             return evaluate(head, cf)
 
         pairs = stratified_pairs(bits[j], answer, counterfactual, rng)
-        found.append(distributed_interchange(trained, tr.act_path, tr.inputs, pairs, k=dimension(bits[j]), rng=rng,
-                                             budget=budget))
+        found.append(distributed_interchange(trained, tr.act_path, tr.inputs, pairs,
+                                             k=dimension(bits[j]) if dims is None else dims[j], rng=rng, budget=budget))
     return found
 
 
 def controls(trained, tr, bits, step_names, head, names, program: Program, seed: int,
-             budget: Budget) -> tuple[dict[str, float | None], dict]:
+             budget: Budget, dims=None) -> tuple[dict[str, float | None], dict]:
     """The controls beside F2-D (``extraction.alignment``), each the mean over its steps, with the per-step
     alignments (or why a control was not run) for the details: ``untrained``, the same search (pairs,
     ``k``, steps, seed) on the network training started from; ``rewritten``, the search for the steps of a
@@ -572,7 +696,7 @@ def controls(trained, tr, bits, step_names, head, names, program: Program, seed:
     if start is None:
         details["untrained"] = "the network's record does not say how it was initialised"
     else:
-        found = distributed(start, tr, bits, step_names, head, names, np.random.default_rng(seed), budget)
+        found = distributed(start, tr, bits, step_names, head, names, np.random.default_rng(seed), budget, dims)
         scores["untrained"] = mean_accuracy(found)
         details["untrained"] = {n: dataclasses.asdict(a) for n, a in zip(step_names, found)}
     other = rewritten(program, trained.problem.inputs)

@@ -1,0 +1,317 @@
+"""Quantising a regressing ReLU MLP onto integer weights (MIPS's last normalisation, Michaud et al. 2024).
+
+A numeric MLP that regresses its answer (``MLP(numeric=True, regress=True)``) computes
+``value = sum_u c_u relu(w_u . x + b_u) + c_0`` and answers the known value nearest to it. Trained, its weights
+are whatever the optimiser left: the answer is exact but the units' cuts sit anywhere between the lattice
+points, and most units only add noise that rounding absorbs. ``quantise`` moves it, one exact step at a time
+and only while it stays exact on every example, to the network a reader can write down:
+
+1. **prune**: units that never fire on the examples or write nothing go; then the least important units go
+   in blocks (halving the block on failure), the readout refitted by least squares each time;
+2. **snap units**: each unit, rescaled (a positive factor: the same function), takes the nearest direction of
+   small integers ``k w / max|w|`` (k = 1 first; 2, 3, 4, 6, 8 later) and an integer bias near
+   ``k b / max|w|``, the readout refitted, the first that stays exact kept — all units at once if that is
+   exact, else one at a time, nearest first (incremental quantisation, Zhou et al. 2017: when no unit can
+   move, the free ones train on a few hundred steps with the snapped ones fixed); units that then write
+   nothing go too;
+3. **snap the readout**: coefficients on the grid ``1/D`` for the smallest ``D`` in ``DENOMINATORS`` (and the
+   intercept on ``1/(4D)``, so that no value sits on a rounding edge) that stays exact.
+
+Every step keeps the answers on the examples; none looks at anything else. If a step cannot be taken the
+network is left as it was (``quantise`` returns None): a partly quantised net helps no reader.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+MULTIPLIERS = (1, 2, 3, 4, 6, 8)
+DENOMINATORS = (1, 2, 3, 4, 6, 8, 12, 16)
+TOL = 1e-6
+TUNE_ROUNDS = 8  # rounds of training the free units when none can be snapped
+PLAIN_ROUNDS = 2  # of them, how many before a unit may take a multiple of a direction (2a - 3b)
+TUNE_STEPS = 300
+
+
+@dataclass(frozen=True)
+class Quantised:
+    """An integer ReLU layer and a rational readout: ``value = hidden @ readout + intercept`` with
+    ``hidden = relu(x @ weight.T + bias)``, ``weight`` and ``bias`` integers (units that write nothing
+    dropped), ``readout`` on the grid ``1/denom`` and ``intercept`` on ``1/(4 denom)``, every example's value
+    at least ``1/(8 denom)`` from a rounding edge."""
+
+    units: np.ndarray  # indices of the kept units in the network's hidden layer
+    weight: np.ndarray  # [k, inputs] integers
+    bias: np.ndarray  # [k] integers
+    readout: np.ndarray  # [k, heads] floats on the grid 1/denom
+    intercept: np.ndarray  # [heads] floats on the grid 1/(2 denom)
+    denom: int
+
+
+def _exact(h: np.ndarray, c: np.ndarray, c0: np.ndarray, targets: np.ndarray, known: list[np.ndarray],
+           margin: float = 0.0) -> bool:
+    """Whether the readout names every example's target (the nearest known value, ties to the lower), each
+    value at least ``margin`` from the midpoints where the named value changes."""
+    v = h @ c + c0
+    for j, vals in enumerate(known):
+        mids = (vals[:-1] + vals[1:]) / 2
+        if not np.array_equal(np.searchsorted(mids, v[:, j], side="left"), targets[:, j]):
+            return False
+        if margin and mids.size and np.abs(v[:, j, None] - mids[None, :]).min() < margin:
+            return False
+    return True
+
+
+def _refit(x, w, b, y):
+    h = np.maximum(0.0, x @ w.T + b)
+    a = np.hstack([h, np.ones((x.shape[0], 1))])
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    return h, coef[:-1], coef[-1]
+
+
+def _prune(x, w, b, y, ok) -> list[int]:
+    """The units kept after removing the least important ones in blocks while ``ok`` holds on the refit."""
+    h, c, _ = _refit(x, w, b, y)
+    importance = np.abs(c).max(axis=1) * h.max(axis=0)
+    keep = list(range(w.shape[0]))
+    order = [int(u) for u in np.argsort(importance)]
+    block = max(1, len(order) // 2)
+    while order:
+        trial_out = set(order[:block])
+        trial = [u for u in keep if u not in trial_out]
+        if ok(*_refit(x, w[trial], b[trial], y)):
+            keep = trial
+            order = order[block:]
+            block = max(1, min(block, len(order)))
+        elif block > 1:
+            block //= 2
+        else:
+            order = order[1:]
+    return keep
+
+
+def quantise(x: np.ndarray, targets: np.ndarray, known: list[np.ndarray], weight: np.ndarray, bias: np.ndarray,
+             readout: np.ndarray, intercept: np.ndarray, deadline: float | None = None) -> Quantised | None:
+    """The integer network (``Quantised``) exact on every example, or None.
+
+    ``x`` ``[n, inputs]`` the examples' inputs, ``targets`` ``[n, heads]`` the index of each answer among its
+    head's ``known`` values; ``weight`` ``[units, inputs]``, ``bias``, ``readout`` ``[units, heads]`` and
+    ``intercept`` ``[heads]`` the network's (the readout in value units). Past ``deadline`` (a
+    ``time.perf_counter()`` reading) it gives up (None)."""
+    x = np.asarray(x, dtype=np.float64)
+    known = [np.asarray(k, dtype=np.float64) for k in known]
+    y = np.stack([known[j][targets[:, j]] for j in range(len(known))], axis=1)
+
+    def ok(h, c, c0):
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _OutOfTime
+        return _exact(h, c, c0, targets, known)
+
+    try:
+        return _quantise(x, y, targets, known, weight, bias, readout, intercept, ok)
+    except _OutOfTime:
+        return None
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def _quantise(x, y, targets, known, weight, bias, readout, intercept, ok) -> Quantised | None:
+    w, b, c = (np.asarray(a, dtype=np.float64).copy() for a in (weight, bias, readout))
+    h = np.maximum(0.0, x @ w.T + b)
+    if not ok(h, c, np.asarray(intercept, dtype=np.float64)):
+        return None
+    live = np.flatnonzero((np.abs(c).max(axis=1) * h.max(axis=0) > TOL) & (np.abs(w).max(axis=1) > TOL))
+    units = live
+    w, b = w[live], b[live]
+    scale = np.abs(w).max(axis=1)
+    w, b = w / scale[:, None], b / scale
+    if not ok(*_refit(x, w, b, y)):
+        return None
+    keep = _prune(x, w, b, y, ok)
+    units, w, b = units[keep], w[keep], b[keep]
+    # every unit at its nearest integer form at once (noisy units that compensate each other may only be
+    # exact together); else one by one, a unit that cannot move yet tried again after the others have
+    w0, b0 = np.rint(w), np.rint(b)
+    if w.shape[0] == 0 or (np.abs(w0).max(axis=1).min() > 0 and ok(*_refit(x, w0, b0, y))):
+        w, b = w0, b0
+    else:
+        # incremental quantisation (Zhou et al. 2017): the unit nearest its integer form snapped first, a
+        # unit that cannot move yet tried again after the others have; when none can, the free units train
+        # on with the snapped ones fixed; multiples of a direction (2a - 3b) only after ``PLAIN_ROUNDS`` of that
+        todo = list(range(w.shape[0]))
+        tuned = 0
+        while todo:
+            order = sorted(todo, key=lambda u: np.abs(w[u] - np.rint(w[u])).sum() + abs(b[u] - np.rint(b[u])))
+            multipliers = MULTIPLIERS[:1] if tuned < PLAIN_ROUNDS else MULTIPLIERS
+            snapped = next(((u, r) for u in order if (r := _snap_unit(x, w, b, y, u, ok, multipliers)) is not None), None)
+            if snapped is not None:
+                u, (w[u], b[u]) = snapped
+                todo.remove(u)
+            elif tuned >= TUNE_ROUNDS:
+                return None
+            else:
+                w, b = _tune(x, y, w, b, todo)
+                tuned += 1
+    keep = _prune(x, w, b, y, ok)  # a snapped unit may now write nothing the others do not
+    units, w, b = units[keep], w[keep], b[keep]
+    best = _readout(x, w, b, y, targets, known)
+    if best is None:
+        return None
+    # a unit whose other integer form gives a readout on a coarser grid (max(0, b - a) rather than
+    # max(0, b - a + 1), say): the simpler network, as exact
+    for u in range(w.shape[0]):
+        if best[2] == 1:
+            break
+        for wk, bk in _candidates(w[u], b[u]):
+            w2, b2 = w.copy(), b.copy()
+            w2[u], b2[u] = wk, bk
+            other = _readout(x, w2, b2, y, targets, known, below=best[2])
+            if other is not None:
+                w, b, best = w2, b2, other
+    cq, c0q, d = best
+    writes = np.abs(cq).max(axis=1) > 0 if cq.size else np.zeros(0, dtype=bool)  # the L1 readout drops units
+    return Quantised(units[writes], w[writes].astype(np.int64), b[writes].astype(np.int64), cq[writes], c0q, d)
+
+
+def _readout(x, w, b, y, targets, known, below: int | None = None):
+    """The refitted readout snapped to the grid ``1/D`` (intercept ``1/(4D)``) for the smallest ``D`` (under
+    ``below``, if given) that keeps every example clear of a rounding edge: ``(readout, intercept, D)`` or None."""
+    h, c, c0 = _refit(x, w, b, y)
+    sparse = _sparse_readout(h, targets, known)
+    for d in DENOMINATORS:
+        if below is not None and d >= below:
+            return None
+        for cc, cc0 in ((c, c0),) + (() if sparse is None else (sparse,)):
+            cq = np.rint(cc * d) / d
+            rest = (y - h @ cq).mean(axis=0)
+            for guess in {tuple(np.rint(cc0 * 4 * d)), tuple(np.rint(rest * 4 * d))}:
+                for shift in (0, -1, 1, -2, 2, -3, 3):
+                    c0q = (np.asarray(guess) + shift) / (4 * d)
+                    # clear of every rounding edge: float32 weights name the same values
+                    if _exact(h, cq, c0q, targets, known, margin=1 / (8 * d)):
+                        return cq, c0q, d
+    return None
+
+
+def _sparse_readout(h: np.ndarray, targets: np.ndarray, known: list[np.ndarray], margin: float = 0.25):
+    """The readout of least L1 norm that names every example's target at least ``margin`` inside its
+    rounding interval (a linear programme, HiGHS): ``(readout, intercept)`` or None when there is none. Its
+    vertices are rationals of small denominators where least squares gives any real."""
+    from scipy.optimize import linprog
+
+    n, k = h.shape
+    cs, c0s = [], []
+    for j, vals in enumerate(known):
+        mids = (vals[:-1] + vals[1:]) / 2
+        t = targets[:, j]
+        lo = np.where(t > 0, mids[np.maximum(t - 1, 0)] + margin, -np.inf) if mids.size else np.full(n, -np.inf)
+        hi = np.where(t < len(vals) - 1, mids[np.minimum(t, max(len(mids) - 1, 0))] - margin, np.inf) if mids.size else np.full(n, np.inf)
+        # variables: c+ (k), c- (k), c0 (free); minimise sum(c+ + c-)
+        a = np.hstack([h, -h, np.ones((n, 1))])
+        rows, bound = [], []
+        up, down = np.isfinite(hi), np.isfinite(lo)
+        if up.any():
+            rows.append(a[up])
+            bound.append(hi[up])
+        if down.any():
+            rows.append(-a[down])
+            bound.append(-lo[down])
+        if not rows:
+            cs.append(np.zeros(k))
+            c0s.append(float(vals[0]))
+            continue
+        cost = np.r_[np.ones(2 * k), 0.0]
+        res = linprog(cost, A_ub=np.vstack(rows), b_ub=np.concatenate(bound),
+                      bounds=[(0, None)] * (2 * k) + [(None, None)], method="highs")
+        if res.status != 0:
+            return None
+        cs.append(res.x[:k] - res.x[k:2 * k])
+        c0s.append(res.x[-1])
+    return np.stack(cs, axis=1), np.asarray(c0s)
+
+
+def _tune(x, y, w, b, free: list[int], steps: int = TUNE_STEPS):
+    """The ``free`` units' weights and biases after ``steps`` of Adam on the squared error of the refitted
+    readout (the others fixed), rescaled again to ``max|w| = 1``."""
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    wt, bt = torch.as_tensor(w).clone(), torch.as_tensor(b).clone()
+    idx = torch.as_tensor(free)
+    wf, bf = wt[idx].clone().requires_grad_(), bt[idx].clone().requires_grad_()
+    _, c, c0 = _refit(x, w, b, y)
+    ct, c0t = torch.as_tensor(c).clone().requires_grad_(), torch.as_tensor(c0).clone().requires_grad_()
+    opt = torch.optim.Adam([wf, bf, ct, c0t], lr=1e-2)
+    with torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad()
+            ww, bb = wt.index_put((idx,), wf), bt.index_put((idx,), bf)
+            loss = ((torch.relu(xt @ ww.T + bb) @ ct + c0t - yt) ** 2).mean()
+            loss.backward()
+            opt.step()
+    w, b = w.copy(), b.copy()
+    w[free], b[free] = wf.detach().numpy(), bf.detach().numpy()
+    scale = np.abs(w[free]).max(axis=1)
+    scale[scale == 0] = 1.0
+    w[free], b[free] = w[free] / scale[:, None], b[free] / scale
+    return w, b
+
+
+def _candidates(w: np.ndarray, b: float, multipliers=MULTIPLIERS):
+    """Integer forms of a unit ``(w, b)`` (``max|w| = 1``), nearest first within each multiplier."""
+    for k in multipliers:
+        wk = np.rint(w * k)
+        if not wk.any():
+            continue
+        base = b * k
+        for bk in sorted({np.floor(base), np.ceil(base), np.floor(base) - 1, np.ceil(base) + 1}, key=lambda v: abs(v - base)):
+            yield wk, bk
+
+
+def _snap_unit(x, w, b, y, u, ok, multipliers=MULTIPLIERS):
+    """Unit ``u``'s nearest integer (direction, bias) that keeps the refitted network exact, or None."""
+    for wk, bk in _candidates(w[u], b[u], multipliers):
+        w2, b2 = w.copy(), b.copy()
+        w2[u], b2[u] = wk, bk
+        if ok(*_refit(x, w2, b2, y)):
+            return wk, bk
+    return None
+
+
+def quantise_mlp(model, encoding, examples, seconds: float | None = None) -> dict | None:
+    """Quantise a numeric regressing ``MLP`` in place on ``examples`` (a problem's ``Examples``): its hidden
+    layer set to the integer units (the others zeroed), its readout to the rational one. Returns what was
+    done (``{"units": k, "denominator": D}``) or None when the network could not be quantised within ``seconds``
+    (left as it was)."""
+    if getattr(model, "arch", "") != "mlp" or not (model.numeric and getattr(model, "regress", False)):
+        return None
+    x = np.stack([np.asarray(examples.inputs[n]) for n in encoding.scalars], axis=1).astype(np.float64)
+    targets = encoding.targets(examples.outputs).numpy().reshape(x.shape[0], -1)
+    if (targets < 0).any():
+        return None
+    out = model.out
+    with torch.no_grad():
+        q = quantise(x, targets, [k.numpy() for k in out.known], model.hidden.weight.double().numpy(),
+                     model.hidden.bias.double().numpy(), (out.scale * out.weight.double()).numpy().T,
+                     (out.scale * out.bias.double()).numpy(),
+                     None if seconds is None else time.perf_counter() + seconds)
+        if q is None:
+            return None
+        saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        for p in (model.hidden.weight, model.hidden.bias, out.weight, out.bias):
+            p.zero_()
+        idx = torch.as_tensor(q.units)
+        model.hidden.weight[idx] = torch.as_tensor(q.weight, dtype=torch.float32)
+        model.hidden.bias[idx] = torch.as_tensor(q.bias, dtype=torch.float32)
+        out.weight[:, idx] = torch.as_tensor(q.readout.T / out.scale, dtype=torch.float32)
+        out.bias.copy_(torch.as_tensor(q.intercept / out.scale, dtype=torch.float32))
+        from .search import predicted
+
+        if not bool((predicted(model, encoding.batch(examples.inputs)) == encoding.targets(examples.outputs).reshape(
+                x.shape[0], -1)).all()):
+            model.load_state_dict(saved)  # float32 moved a value across a rounding edge
+            return None
+    return {"units": int(q.units.size), "denominator": int(q.denom)}

@@ -1,0 +1,107 @@
+"""Quantising a regressing numeric MLP onto integer weights (``extraction.quantise``) and `linear`'s
+transcription of the integer network it leaves (``units.integer_units``)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from _nets import task_of, trained
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import extraction
+import toy_tasks
+from extraction.methods.units import UnitTrace, integer_units
+from extraction.quantise import _exact, quantise
+from programs import Int
+
+
+def integer_net(draw, inputs: int):
+    """A small integer ReLU net on a grid of small integers, and its answers (the nearest integer)."""
+    k = draw(st.integers(1, 3))
+    w = np.array(draw(st.lists(st.lists(st.integers(-2, 2), min_size=inputs, max_size=inputs)
+                               .filter(lambda r: any(r)), min_size=k, max_size=k)), dtype=np.float64)
+    b = np.array(draw(st.lists(st.integers(-3, 3), min_size=k, max_size=k)), dtype=np.float64)
+    c = np.array(draw(st.lists(st.integers(-2, 2).filter(bool), min_size=k, max_size=k)), dtype=np.float64)
+    c0 = float(draw(st.integers(-3, 3)))
+    grid = np.stack(np.meshgrid(*[np.arange(5)] * inputs, indexing="ij"), axis=-1).reshape(-1, inputs).astype(np.float64)
+    y = np.maximum(0, grid @ w.T + b) @ c + c0
+    known = np.unique(y)
+    targets = np.searchsorted(known, y)[:, None]
+    return w, b, c, c0, grid, known, targets
+
+
+@st.composite
+def noisy_integer_nets(draw):
+    inputs = draw(st.integers(1, 2))
+    w, b, c, c0, grid, known, targets = integer_net(draw, inputs)
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    extra = draw(st.integers(0, 3))  # units that write nothing the answer needs
+    scale = rng.uniform(0.3, 3.0, size=w.shape[0])  # each unit rescaled: the same function
+    wn = np.vstack([w * scale[:, None] + rng.normal(0, 0.01, w.shape), rng.normal(0, 1, (extra, inputs))])
+    bn = np.r_[b * scale + rng.normal(0, 0.01, b.shape), rng.normal(0, 1, extra)]
+    cn = np.r_[c / scale, rng.normal(0, 1e-4, extra)]
+    return grid, targets, known, wn, bn, cn, c0
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(noisy_integer_nets())
+def test_a_noisy_integer_net_is_quantised_to_an_integer_net_exact_on_every_example(net):
+    grid, targets, known, w, b, c, c0 = net
+    h = np.maximum(0, grid @ w.T + b)
+    if not _exact(h, c[:, None], np.array([c0]), targets, [known]):
+        return  # the noise moved an answer: no exact net to start from
+    q = quantise(grid, targets, [known], w, b, c[:, None], np.array([c0]))
+    assert q is not None
+    assert np.array_equal(q.weight, np.rint(q.weight)) and np.array_equal(q.bias, np.rint(q.bias))
+    assert np.allclose(q.readout * q.denom, np.rint(q.readout * q.denom))
+    hq = np.maximum(0, grid @ q.weight.T + q.bias)
+    # the law: whatever it returns names every example's answer, clear of the rounding edges
+    assert _exact(hq, q.readout, q.intercept, targets, [known], margin=1 / (8 * q.denom))
+
+
+def test_an_inexact_net_is_not_quantised():
+    grid = np.arange(6, dtype=np.float64)[:, None]
+    known = np.arange(6, dtype=np.float64)
+    targets = np.arange(6)[:, None]
+    # the net says 0 everywhere: not exact, so nothing to keep exact
+    assert quantise(grid, targets, [known], np.ones((1, 1)), np.zeros(1), np.zeros((1, 1)), np.zeros(1)) is None
+
+
+@pytest.mark.parametrize("name", ["maximum", "absolute_difference", "relu"])
+def test_a_trained_integer_function_is_quantised_and_read_as_its_units(name):
+    net = trained(name, bits=3)
+    assert net.settings["regress"] and net.settings["numeric"]
+    assert "quantised" in net.settings["normalised"], net.settings["normalised"]
+    units = net.settings["normalised"]["quantised"]["units"]
+    out = extraction.extract(net, "linear", seconds=60, seed=0)
+    assert out.status == "solved", out.reasons
+    assert task_of(net).verify(out.program).equal
+    f = out.faithfulness
+    assert f["agreement"] == 1.0 and f["interchange"] == 1.0 and f["splice"] == 1.0
+    # one step per integer unit, each `max(0, affine)` of the inputs
+    steps = [s for s in out.program.body[:-1]]
+    assert len(steps) == units
+    assert all(s.value.func == "max" for s in steps)
+
+
+def test_transcription_refuses_a_network_whose_weights_are_not_integers():
+    net = trained("maximum", bits=3)
+    model = type(net.model)(net.encoding, hidden=net.model.width, numeric=True, regress=True)
+    model.load_state_dict(net.model.state_dict())
+    with torch.no_grad():
+        model.hidden.weight.mul_(1.37)  # still a ReLU net; no longer integers at any factor up to 16
+    other = dataclasses.replace(net, model=model)
+    assert integer_units(other, UnitTrace(other)) is None
+
+
+def test_a_user_task_over_integers_is_quantised_and_read_right():
+    task = toy_tasks.from_program("skew_max", "def f(a, b):\n    return max(a - b, 0) + 2 * b\n", {"a": Int(0, 8), "b": Int(0, 8)})
+    net = extraction.train(task, seconds=60, seed=0)
+    assert net.status == "trained"
+    out = extraction.extract(net, "linear", seconds=60, seed=0)
+    assert out.status == "solved", out.reasons
+    assert task.verify(out.program).equal
