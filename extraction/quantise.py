@@ -281,11 +281,14 @@ def _snap_unit(x, w, b, y, u, ok, multipliers=MULTIPLIERS):
     return None
 
 
-def quantise_mlp(model, encoding, examples, seconds: float | None = None) -> dict | None:
-    """Quantise a numeric regressing ``MLP`` in place on ``examples`` (a problem's ``Examples``): its hidden
-    layer set to the integer units (the others zeroed), its readout to the rational one. Returns what was
-    done (``{"units": k, "denominator": D}``) or None when the network could not be quantised within ``seconds``
-    (left as it was)."""
+def quantise_mlp(model, encoding, examples, seconds: float | None = None):
+    """A numeric regressing ``MLP`` quantised on ``examples`` (a problem's ``Examples``): a new, narrower
+    ``MLP`` whose hidden layer is the integer units (at least one: a constant answer keeps a silent unit) and
+    whose readout is the rational one, with what was done (``{"units": k, "denominator": D, "from": width}``);
+    None when the network could not be quantised within ``seconds`` (``model`` is never changed)."""
+    from .models import MLP
+    from .search import predicted
+
     if getattr(model, "arch", "") != "mlp" or not (model.numeric and getattr(model, "regress", False)):
         return None
     x = np.stack([np.asarray(examples.inputs[n]) for n in encoding.scalars], axis=1).astype(np.float64)
@@ -300,18 +303,17 @@ def quantise_mlp(model, encoding, examples, seconds: float | None = None) -> dic
                      None if seconds is None else time.perf_counter() + seconds)
         if q is None:
             return None
-        saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        for p in (model.hidden.weight, model.hidden.bias, out.weight, out.bias):
+        k = max(1, q.units.size)
+        small = MLP(encoding, hidden=k, numeric=True, regress=True)
+        for p in small.parameters():
             p.zero_()
-        idx = torch.as_tensor(q.units)
-        model.hidden.weight[idx] = torch.as_tensor(q.weight, dtype=torch.float32)
-        model.hidden.bias[idx] = torch.as_tensor(q.bias, dtype=torch.float32)
-        out.weight[:, idx] = torch.as_tensor(q.readout.T / out.scale, dtype=torch.float32)
-        out.bias.copy_(torch.as_tensor(q.intercept / out.scale, dtype=torch.float32))
-        from .search import predicted
-
-        if not bool((predicted(model, encoding.batch(examples.inputs)) == encoding.targets(examples.outputs).reshape(
-                x.shape[0], -1)).all()):
-            model.load_state_dict(saved)  # float32 moved a value across a rounding edge
-            return None
-    return {"units": int(q.units.size), "denominator": int(q.denom)}
+        n = q.units.size
+        small.hidden.weight[:n] = torch.as_tensor(q.weight, dtype=torch.float32)
+        small.hidden.bias[:n] = torch.as_tensor(q.bias, dtype=torch.float32)
+        small.out.weight[:, :n] = torch.as_tensor(q.readout.T / small.out.scale, dtype=torch.float32)
+        small.out.bias.copy_(torch.as_tensor(q.intercept / small.out.scale, dtype=torch.float32))
+        named = predicted(small, encoding.batch(examples.inputs))
+        if not bool((named == encoding.targets(examples.outputs).reshape(x.shape[0], -1)).all()):
+            return None  # float32 moved a value across a rounding edge
+    small.eval()
+    return small, {"units": int(n), "denominator": int(q.denom), "from": int(model.width)}

@@ -127,7 +127,7 @@ def family_defaults(task, arch: str) -> dict[str, Any]:
     Elman net is a ReLU one (it can hold a sum, a maximum or a delayed value exactly)."""
     if arch == "mlp" and residues(task) is not None:
         return dict(RESIDUE_MLP)
-    if arch == "mlp" and not all(d.size <= 2 for d in task.inputs.values()):
+    if arch == "mlp":
         return {"numeric": True, "regress": True, "lr": 1e-2, "weight_decay": 0.1}
     if arch in ("gru", "rnn") and numeric_streams(task):
         out = {"numeric": True, "regress": output_values(task) > NUMERIC_ALPHABET, "lr": 1e-2, "weight_decay": 1e-4}
@@ -418,8 +418,10 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
             model, applied = normalise(model, encoding, fitted.batch, fitted.targets)
             left = seconds - (time.perf_counter() - start)
             quantised = quantise_mlp(model, encoding, problem.examples, max(0.0, min(left, QUANTISE_SHARE * seconds)))
-            if quantised is not None:
-                applied["quantised"] = quantised
+            if quantised is not None:  # the integer network, as wide as the units it kept
+                model, applied["quantised"] = quantised
+                settings = {**settings, "hidden": model.width}
+                record["hidden"] = model.width
             record["normalised"] = applied
         model.eval()
         train_acc = accuracy(model, encoding, fitted.batch, fitted.targets)

@@ -18,7 +18,7 @@ def plan(trained) -> list[str]:
     binary = all(d.size <= 2 for d in task.inputs.values())
     if task.family == "modular":
         return ["fourier", "linear", "boolean"]
-    if binary:
+    if binary and not getattr(trained.model, "regress", False):
         return ["boolean", "linear"]
     return ["linear", "fourier", "boolean"]
 

@@ -727,6 +727,9 @@ def piecewise_affine(names: list[str], x: np.ndarray, target: np.ndarray, operat
     return None if best is None else best[1]
 
 
+SMALL_MAP_LEAVES = 4  # up to this many leaves, a side too small to pin its map down tries small integer maps
+
+
 def _affine_on(x: np.ndarray, y: np.ndarray):
     """``affine_map`` on the rows of one side of a condition, where leaves may be equal or constant (``x == t``
     on that side): fitted on each set of independent leaves in turn (the others' coefficients 0), the first
@@ -745,6 +748,15 @@ def _affine_on(x: np.ndarray, y: np.ndarray):
             c = np.zeros(x.shape[1], dtype=np.int64)
             c[list(cols)] = fit[0]
             return c, fit[1]
+    if x.shape[1] <= SMALL_MAP_LEAVES:
+        # too few rows to pin a map down, and no independent leaves alone carry it: the smallest integer map
+        # (coefficients -2..2, fewest and smallest first) that is exact on them
+        grid = sorted(itertools.product(range(-2, 3), repeat=x.shape[1]), key=lambda c: (sum(map(abs, c)), c))
+        for c in grid:
+            c = np.asarray(c, dtype=np.int64)
+            c0 = int(y[0]) - int(x[0] @ c)
+            if np.array_equal(x @ c + c0, y):
+                return c, c0
     return None
 
 

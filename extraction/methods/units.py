@@ -530,6 +530,11 @@ def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
             o = decision(step_names, bits, names, x, target)
         else:
             o = _answer(step_names, bits, target, task.operators, budget, rng, tr.net2.shape[1])
+            if o is None and not budget.expired:
+                # the features fix the answer (checked above) but no small formula of them was found (values
+                # such as 0, -1, -4, -9 that need constants the search does not build): the table itself, a
+                # decision over the features with the inputs' affine maps at its leaves
+                o = decision(step_names, bits, names, x, target)
         if o is None:
             return Reading(None, ("no expression over the hidden features gives the network's answer",),
                            status="timeout" if budget.expired else "abstained", details=details)

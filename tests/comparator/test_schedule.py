@@ -38,5 +38,5 @@ def test_an_extractor_that_cannot_read_the_networks_architecture_abstains_before
     assert row["reasons"][0].startswith("no network trained: this method reads the states of a recurrent network")
     row = runner.run_route(toy_tasks.get("running_parity", length=8).problem(), "extraction", "fourier", 0, 10.0)
     assert row["claim"] == "abstained" and "train" not in row["phases"]
-    row = runner.run_route(toy_tasks.get("multiplexer", k=1).problem(), "extraction", "boolean", 0, 10.0)
+    row = runner.run_route(toy_tasks.get("multiplexer", k=1).problem(), "extraction", "linear", 0, 10.0)
     assert "train" in row["phases"] and row["claim"] == "solved"

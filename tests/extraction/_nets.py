@@ -21,6 +21,16 @@ def trained(name: str, seed: int = 0, **params) -> extraction.Trained:
     return net
 
 
+@functools.cache
+def trained_tokens(name: str, seed: int = 0, **params) -> extraction.Trained:
+    """``trained`` with token embeddings and a logit per class (``numeric=False, regress=False``): the MLP the
+    `boolean` reader reads (bit tasks train a numeric, regressing, quantised one by default, which `linear`
+    transcribes)."""
+    net = extraction.train(toy_tasks.get(name, **params), seconds=120, seed=seed, numeric=False, regress=False)
+    assert net.status == "trained", (name, net.reasons)
+    return net
+
+
 def task_of(net: extraction.Trained) -> toy_tasks.Task:
     """The built-in task a network's problem was drawn from: a network holds the problem, never the task,
     so the tests (which, unlike the extractors, may verify) look it up by the problem's name."""

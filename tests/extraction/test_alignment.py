@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _nets import trained
+from _nets import trained, trained_tokens
 
 import extraction
 from extraction.alignment import (MIN_PAIRS, Pairs, distributed_interchange, split_pairs, step_pairs,
@@ -21,7 +21,7 @@ GATE = 0.99
 
 @pytest.mark.parametrize("name, params", [("majority", {"n": 3}), ("majority", {"n": 5})])
 def test_the_boolean_reading_of_a_trained_mlp_aligns(name, params):
-    r = extraction.extract(trained(name, **params), "boolean", seconds=60, seed=0)
+    r = extraction.extract(trained_tokens(name, **params), "boolean", seconds=60, seed=0)
     assert r.status == "solved"
     per_step = r.details["interchange_distributed"]
     assert per_step and all(a["accuracy"] >= GATE and a["k"] == 1 for a in per_step.values()), per_step
@@ -29,7 +29,7 @@ def test_the_boolean_reading_of_a_trained_mlp_aligns(name, params):
 
 
 def test_shuffled_counterfactuals_do_not_align():
-    net = trained("majority", n=5)
+    net = trained_tokens("majority", n=5)
     r = extraction.extract(net, "boolean", seconds=60, seed=0)
     inputs, _ = enumerate_domain(net.problem.inputs)
     rng = np.random.default_rng(0)
@@ -57,7 +57,7 @@ def test_a_variable_met_on_one_input_only_cannot_be_scored_on_held_out_inputs():
     """conjunction's step is true on every input but one: every stratified pair holds that input, so no
     split by input leaves pairs on both sides; F2-D is None with the reason, which the gate does not count
     against the reading."""
-    r = extraction.extract(trained("conjunction"), "boolean", seconds=60, seed=0)
+    r = extraction.extract(trained_tokens("conjunction"), "boolean", seconds=60, seed=0)
     (step, a), = r.details["interchange_distributed"].items()
     assert a["accuracy"] is None and "split by input" in a["reasons"][0]
     assert r.faithfulness["interchange_distributed"] is None and r.faithfulness["splice"] == 1.0
@@ -106,7 +106,7 @@ def test_alignment_is_deterministic_per_seed():
 
 def test_every_extraction_result_carries_the_five_faithfulness_keys():
     keys = {"agreement", "interchange", "splice", "interchange_distributed", "controls"}
-    for net, method in [(trained("majority", n=3), "boolean"), (trained("majority", n=3), "fsm"),
+    for net, method in [(trained_tokens("majority", n=3), "boolean"), (trained("majority", n=3), "fsm"),
                         (trained("maximum", bits=3), "linear")]:
         r = extraction.extract(net, method, seconds=60)
         assert set(r.faithfulness) == keys and set(r.faithfulness["controls"]) == {"untrained", "rewritten"}

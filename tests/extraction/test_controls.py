@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _nets import trained
+from _nets import trained, trained_tokens
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -167,7 +167,7 @@ def test_the_mechanism_gate(change, passes):
 
 
 def test_a_real_reading_carries_both_controls_searched_like_the_reading():
-    r = extraction.extract(trained("majority", n=3), "boolean", seconds=60, seed=0)
+    r = extraction.extract(trained_tokens("majority", n=3), "boolean", seconds=60, seed=0)
     f = r.faithfulness
     assert r.status == "solved" and f["interchange_distributed"] >= 0.99
     assert all(isinstance(c, float) for c in f["controls"].values()), f["controls"]

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 import torch
-from _nets import computes_task, task_of, trained, untrained
+from _nets import computes_task, task_of, trained, trained_tokens, untrained
 
 import extraction
 import toy_tasks
@@ -50,7 +50,7 @@ def test_unknown_method_and_bad_budget_are_typed_errors():
     (lambda: trained("running_parity", length=8), "boolean", "ReLU hidden layer"),
     (lambda: trained("running_parity", length=8), "linear", "ReLU hidden layer"),
     (lambda: trained("running_parity", length=8), "fourier", "embeddings"),
-    (lambda: trained("majority", n=3), "fourier", "two residues"),
+    (lambda: trained_tokens("majority", n=3), "fourier", "two residues"),
     (lambda: trained("maximum", bits=3), "fourier", "has none"),  # an MLP on the values themselves
 ])
 def test_a_method_that_does_not_apply_abstains_with_the_reason(net_of, method, why):
@@ -122,7 +122,7 @@ def test_auto_reads_a_correct_program_from_a_trained_network(name, params):
 
 
 @pytest.mark.parametrize("name, params, method", [
-    ("majority", {"n": 3}, "boolean"),
+    ("majority", {"n": 3}, "linear"),
     ("maximum", {"bits": 3}, "linear"),
     ("modular_addition", {"p": 7}, "fourier"),
     ("running_sum_mod", {"k": 3, "length": 6}, "fsm"),

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from _nets import trained
+from _nets import trained, trained_tokens
 
 import extraction
 from extraction.compile import compile as compile_
@@ -144,7 +144,7 @@ def test_readings_of_exact_networks_pass_interchange_and_splice():
     # the gate rests on F2-D here: a subspace learned on ~230 pairs, scored on ~250 held out (1.0 measured)
     assert distributed >= 0.99
     assert controls["untrained"] is None and controls["rewritten"] <= 0.9
-    b = extraction.extract(trained("majority", n=3), "boolean", seconds=60)
+    b = extraction.extract(trained_tokens("majority", n=3), "boolean", seconds=60)
     assert b.status == "solved" and b.faithfulness["splice"] == 1.0
     assert b.faithfulness["interchange"] is not None and 0.0 <= b.faithfulness["interchange"] <= 1.0
     # p = 7 trained on its whole table has no pressure to grok: its splice is measured (it was 1.0 only while

@@ -130,9 +130,10 @@ def test_key_frequencies_are_the_planted_ones(freqs, seed):
 
 
 def test_a_numeric_mlp_that_stalls_falls_back_to_token_embeddings():
-    # answers 1..17 are not residues 0..16, so the signature picks the numeric MLP; it cannot write the
-    # wrap-around and its trend stops it early; the rest of the budget trains token embeddings
-    task = user("(a + b) % 17 + 1", 17)
+    # answers 1..17 are not residues 0..16, so the signature picks the numeric MLP; it does not write a
+    # product's wrap-arounds in time and its trend stops it early; the rest of the budget trains token
+    # embeddings (a sum's one wrap-around it does write: (a + b) % 17 + 1 trains exact as numbers)
+    task = user("(a * b) % 17 + 1", 17)
     assert extraction.untrained(task).settings["numeric"]
     net = extraction.train(task, seconds=10, give_up_after=0.1)
     first, second = net.settings["attempts"]

@@ -16,7 +16,7 @@ GROUND_TRUTH = {"reference", "function", "definition", "check_definition", "_tru
 # anything). compile.py: the answers of the task it builds itself from the program it is compiling.
 # modelfile.py: the examples of the problem a network was trained on, saved beside it (the route's own).
 # subnetwork.py: edge-popup trains a mask on the problem's examples, as train.py trains weights on them.
-MAY_READ_ANSWERS = {"train.py", "search.py", "compile.py", "modelfile.py", "subnetwork.py"}  # training and its loop
+MAY_READ_ANSWERS = {"quantise.py", "train.py", "search.py", "compile.py", "modelfile.py", "subnetwork.py"}  # training and its loop
 
 
 def modules():

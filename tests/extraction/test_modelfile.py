@@ -50,7 +50,7 @@ def assert_same_network(a: extraction.Trained, b: extraction.Trained) -> None:
     assert np.array_equal(a.predict(inputs, lengths), b.predict(inputs, lengths))
 
 
-@pytest.mark.parametrize("name, params, method", [("majority", {"n": 3}, "boolean"),
+@pytest.mark.parametrize("name, params, method", [("majority", {"n": 3}, "linear"),
                                                   ("running_parity", {"length": 8}, "fsm"),
                                                   ("modular_addition", {"p": 7}, "fourier")])
 def test_a_saved_network_loads_with_the_same_predictions_and_extraction(tmp_path, name, params, method):

@@ -108,7 +108,8 @@ def test_a_large_rate_ends_in_an_error_with_the_step_where_the_loss_broke(name, 
     assert int(why.rsplit("step ", 1)[1]) == net.steps
 
 
-def test_weights_broken_between_losses_are_an_error_naming_the_step(monkeypatch):
+@pytest.mark.parametrize("numeric", [True, False])
+def test_weights_broken_between_losses_are_an_error_naming_the_step(monkeypatch, numeric):
     # an optimiser whose fourth step leaves an infinity in the weights: the next check (eval_every=1)
     # finds it before any loss is computed from them
     class Breaking(torch.optim.AdamW):
@@ -123,7 +124,8 @@ def test_weights_broken_between_losses_are_an_error_naming_the_step(monkeypatch)
             return out
 
     monkeypatch.setattr(torch.optim, "AdamW", Breaking)
-    net = extraction.train(toy_tasks.get("parity", n=4), seconds=30, eval_every=1)
+    # numbers asked for: no fallback to token embeddings after the numeric net diverges
+    net = extraction.train(toy_tasks.get("parity", n=4), seconds=30, eval_every=1, numeric=numeric)
     assert net.status == "error" and net.steps == 4
     assert net.reasons == ("training diverged: the weights (out.bias) became NaN or inf by step 4",)
 

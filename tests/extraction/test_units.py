@@ -6,7 +6,7 @@ import copy
 
 import numpy as np
 import torch
-from _nets import task_of, trained
+from _nets import task_of, trained, trained_tokens
 
 import extraction
 from extraction.compile import compile as compile_
@@ -95,7 +95,7 @@ def test_sum_of_products_minimisation_is_kept_to_tables_it_finishes_in_time(monk
         return real(names, cols, values)
 
     monkeypatch.setattr(units, "_sop", counting)
-    net = trained("parity", n=5)
+    net = trained_tokens("parity", n=5)
     r = extraction.extract(net, "boolean", seconds=20)
     assert widths and max(widths) <= units.MAX_SOP_VARIABLES
     assert r.status in ("solved", "abstained", "timeout"), r.reasons

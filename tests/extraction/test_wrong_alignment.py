@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _nets import trained
+from _nets import trained, trained_tokens
 
 import extraction
 from comparator.analysis import MECHANISM_THRESHOLD
@@ -37,7 +37,7 @@ def f2(net, tr, bits, groups, step_names, head, names):
 
 
 @pytest.mark.parametrize("make", [
-    lambda: trained("majority", n=3),
+    lambda: trained_tokens("majority", n=3),
     lambda: extraction.compile("def f(a, b, c):\n    h = a and b\n    return h or c\n",
                                {"a": Int(0, 2), "b": Int(0, 2), "c": Int(0, 2)}),
 ], ids=["trained-majority", "compiled-and-or"])
