@@ -11,10 +11,21 @@ by ``--families`` (60 s a run, seed 0, as bench/standard_extractors.py runs it),
 the gate):
 
     python bench/integer_reader.py --standard /tmp/counters.sqlite --families scan,search --before /tmp/old.sqlite
+
+With ``--diagnose TASKS``: each standard task named trained as the comparator trains it (``train`` at its defaults,
+30 s, seed 0; ``--options`` a JSON object of training options, e.g. the defaults before a change), then read by
+`integer` and `fsm` (30 s each): the network's status and accuracy on its examples and on the domain, and each
+reading's status, checks and rightness. With ``--per-task BEFORE AFTER``: one row per task of two stores of
+bench/standard_extractors.py, the best outcome over their extractors (mechanism > right > the rest) and who
+reached it:
+
+    python bench/integer_reader.py --diagnose count,first_index,last_index,constant_acceleration
+    python bench/integer_reader.py --per-task /tmp/s9-final.sqlite /tmp/s10-counters.sqlite --families scan,search
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -40,7 +51,16 @@ def main() -> None:
     parser.add_argument("--standard", metavar="STORE", help="run integer on the standard suite into this store")
     parser.add_argument("--families", default="scan,search")
     parser.add_argument("--before", metavar="STORE", help="an older store to table beside --standard's")
+    parser.add_argument("--diagnose", metavar="TASKS", help="standard tasks to train at the defaults and read")
+    parser.add_argument("--options", default="{}", help="training options for --diagnose (a JSON object)")
+    parser.add_argument("--per-task", nargs=2, metavar=("BEFORE", "AFTER"), help="table two stores per task")
     args = parser.parse_args()
+    if args.diagnose:
+        diagnose(args.diagnose.split(","), json.loads(args.options))
+        return
+    if args.per_task:
+        per_task(*args.per_task, args.families.split(","))
+        return
     if args.standard:
         standard(args.standard, args.families.split(","), args.before, args.seconds if args.seconds != 30.0 else 60.0)
         return
@@ -99,6 +119,56 @@ def standard(store: str, families: list[str], before: str | None, seconds: float
             chosen = [rows[t.name] for t in tasks if t.name in rows]
             print(f"{label}: right {sum(r.correct == True for r in chosen)}, "  # noqa: E712
                   f"mechanism {sum(bool(r.mechanism) for r in chosen)} of {len(chosen)}")
+
+
+def diagnose(names: list[str], options: dict) -> None:
+    """Train each task as the comparator does and read it with `integer` and `fsm` (see the module's docstring)."""
+    for name in names:
+        task = toy_tasks.get(name)
+        net = extraction.train(task, seconds=30, seed=0, **options)
+        print(f"{name}: {net.status} after {net.steps} steps, {net.seconds:.1f} s ({net.arch}, regress "
+              f"{net.settings.get('regress')}, lr {net.settings.get('lr')}); accuracy on its examples "
+              f"{net.train_accuracy:.4f}, on the domain {net.domain_accuracy:.4f}", flush=True)
+        for method in ("integer", "fsm"):
+            r = extraction.extract(net, method, seconds=30, seed=0)
+            f = r.faithfulness
+            right = None if r.program is None else task.verify(r.program).equal
+            print(f"    {method}: {r.status} in {r.seconds:.1f} s; agreement {f['agreement']}, F2-D "
+                  f"{f['interchange_distributed']}, F3 {f['splice']}, controls {f['controls']}; right {right}; "
+                  f"{'; '.join(x[:160] for x in r.reasons[:2])}", flush=True)
+
+
+def _best(runs) -> str:
+    """A task's best outcome over its extraction runs, and the extractors that reached it."""
+    for label, hit in (("**mechanism**", runs["mechanism"]), ("right", runs["correct"] == True)):  # noqa: E712
+        if hit.any():
+            return f"{label} ({', '.join(sorted(runs.loc[hit, 'method']))})"
+    return "none (" + ", ".join(f"{m} {s}" for m, s in zip(runs["method"], runs["status"])) + ")"
+
+
+def per_task(before: str, after: str, families: list[str]) -> None:
+    """Per task of ``families``: the best outcome in each store (``_best``), then the counts."""
+    from comparator.analysis import mechanism_checks
+    from comparator.store import Store
+
+    tables = []
+    for path in (after, before):  # the extractors run in AFTER are the ones compared
+        runs = Store(path).runs()
+        methods = set(runs["method"]) if not tables else set(tables[0]["method"])
+        runs = runs[(runs["route"] == "extraction") & runs["family"].isin(families) & runs["method"].isin(methods)
+                    & ~runs["method"].isin(["blackbox", "ramanujan"])].copy()
+        runs["mechanism"] = mechanism_checks(runs) & (runs["correct"] == True)  # noqa: E712
+        tables.append(runs)
+    tables.reverse()
+    tasks = sorted(set(tables[1]["task"]))
+    print("| task | before | after |\n|---|---|---|")
+    for t in tasks:
+        cells = [_best(r[r["task"] == t]) if (r["task"] == t).any() else "—" for r in tables]
+        print(f"| {t} | {cells[0]} | {cells[1]} |")
+    for label, r in zip(("before", "after"), tables):
+        r = r[r["task"].isin(tasks)]
+        print(f"{label}: right {int(r.groupby('task')['correct'].apply(lambda c: bool((c == True).any())).sum())}, "  # noqa: E712
+              f"mechanism {int(r.groupby('task')['mechanism'].any().sum())} of {len(tasks)} tasks")
 
 
 if __name__ == "__main__":

@@ -223,3 +223,64 @@ def test_the_per_coordinate_interchange_passes_where_the_network_carries_the_coo
     assert all(q is not None and q >= 0.99 for q in got.values()), got
     assert all(q is None or q <= 0.9 for q in control.values()), control
     assert r.faithfulness["interchange_distributed"] >= 0.99 and r.faithfulness["controls"]["untrained"] <= 0.9
+
+
+# ---- counters and positions trained to be read: a quantity is regressed, then read as integers ----
+
+
+@pytest.mark.parametrize("name,params,quantity", [
+    ("count", {}, True),  # 0..5 from an alphabet of 4: a count
+    ("first_index", {}, True),  # -1..4: a position
+    ("constant_acceleration", {}, True),  # -28..28 from accelerations -1..1
+    ("running_sum", {}, True),
+    ("max_value", {}, False),  # one of the symbols read: a label
+    ("is_sorted", {}, False),
+    ("running_parity", {}, False),
+])
+def test_a_recurrent_net_regresses_an_output_that_is_a_quantity_and_classifies_a_label(name, params, quantity):
+    """``quantity``: an output with more values than the largest input alphabet is a quantity the state accumulates,
+    regressed on the number line (``ValueReadout``); one within the alphabet keeps a class per value."""
+    from extraction.models import ValueReadout
+    from extraction.train import REGRESS_LR, family_defaults
+    from extraction.train import quantity as is_quantity
+
+    task = toy_tasks.get(name, **params)
+    problem = task.problem(task.examples(200, seed=0))
+    assert is_quantity(problem) is quantity
+    settings = family_defaults(problem, "gru")
+    assert bool(settings.get("regress")) is quantity
+    if quantity:
+        assert settings["lr"] == REGRESS_LR
+    net = extraction.untrained(problem, seed=0)
+    assert isinstance(net.model.readout, ValueReadout) is quantity
+
+
+def test_a_user_task_whose_answer_counts_is_regressed_like_a_built_in_one():
+    """The choice reads the signature and examples, not a family label: a user's count of the letters above a
+    threshold is a quantity too."""
+    from extraction.train import quantity as is_quantity
+
+    task = toy_tasks.from_function("count_above", lambda xs: sum(x > 1 for x in xs),
+                                   inputs={"xs": toy_tasks.Seq(toy_tasks.Int(0, 3), length=(1, 6))})
+    assert is_quantity(task.problem(task.examples(300, seed=0)))
+
+
+@pytest.mark.parametrize("name,params", [
+    ("first_index", {"values": 3, "length": 4}),  # a position frozen by the first match
+    ("last_index", {"values": 3, "length": 4}),  # a position reset by every match
+    ("count", {"values": 3, "length": 4}),  # a counter incremented by a comparison with the target
+    ("constant_acceleration", {"length": 5}),  # position and velocity: a second-order recurrence
+])
+def test_counters_and_positions_are_read_from_networks_trained_at_the_defaults(name, params):
+    """Trained as the comparator trains (``train`` at its defaults: the output regressed), each network is exact
+    on the domain and ``integer`` reads the task's program from it, in agreement with the network everywhere,
+    its states spliced in place of the cell's, the untrained network's alignment below the gate's ceiling."""
+    task = toy_tasks.get(name, **params)
+    net, r = _read(task)
+    assert net.settings["regress"] is True
+    assert net.domain_accuracy == 1.0
+    assert r.program is not None, (r.reasons, r.details)
+    assert task.verify(r.program).equal, str(r.program)
+    assert r.faithfulness["agreement"] == 1.0
+    assert r.faithfulness["splice"] >= 0.99
+    assert r.faithfulness["controls"]["untrained"] <= 0.9
