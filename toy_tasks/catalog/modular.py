@@ -62,6 +62,33 @@ def grokking_fraction(p: int, many_to_one: int = 1) -> float | None:
     return round(1.0 - (1.0 - share) / many_to_one, 3)
 
 
+# the largest modulus at which the grokking shares were measured (Nanda et al.'s): a user's table larger than
+# this keeps the rule by size (``Task.example_set``)
+GROK_MEASURED_UP_TO = 113
+
+
+def signature_fraction(inputs, kind: str, arity: int) -> float | None:
+    """The share of its table a user's task (``from_program``, ``from_function``) states when it states none:
+    ``grokking_fraction(m)`` for a function with one answer of two scalar inputs over the same residues
+    0..m-1, ``GROK_FROM <= m <= GROK_MEASURED_UP_TO``; None (the rule by size) otherwise.
+
+    Chosen from the signature alone, never from the answers: the default example set is what both routes
+    get, so it must not depend on the function (which neither route may see). A function of that signature
+    need not be modular arithmetic (max(a, b) is not); it then gets part of its table too, which a
+    synthesizer that needs a handful of examples does not miss, and the verdict is taken on the whole table
+    all the same. A modular one gets the share at which a network groks into the mechanism ``fourier``
+    reads; trained on the whole table it stops as soon as it is exact, before weight decay has cleaned its
+    embeddings (BENCHMARKS.md, "Grokked modular arithmetic"). Pass ``example_fraction=1.0`` for the whole
+    table."""
+    scalars = [d for d in inputs.values() if isinstance(d, Int)]
+    if kind != "function" or arity != 1 or len(scalars) != 2 or len(inputs) != 2:
+        return None
+    m = scalars[0].size
+    if any(d.lo != 0 or d.size != m for d in scalars) or not GROK_FROM <= m <= GROK_MEASURED_UP_TO:
+        return None
+    return grokking_fraction(m)
+
+
 def _modular(name: str, p: int, expr: str, definition: Callable[[int, int], int], many_to_one: int = 1) -> Spec:
     at_least(name, "p", p, 2, 1 << 15)
     return Spec(program(name, ["a", "b"], [f"return ({expr}) % {p}"]), {"a": Int(0, p), "b": Int(0, p)}, difficulty=p,
