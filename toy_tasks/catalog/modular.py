@@ -21,7 +21,8 @@ cells has two to four chances to be drawn. At p = 37 the squares' networks then 
 than grow a clock over a^2 (``fourier`` names them "lookup"); fewer examples (30-50% at p = 37) were not
 exact within 40 s. At p = 79 from 40%, 2 of 6 networks (squares and difference of squares, seeds 0-2) were
 exact on the whole table within 60 s, both clocks over a^2 with the splice >= 0.99, the others 1-19 inputs
-short: the squares keep p = 37.
+short; from 50% (sum of squares, seeds 0-2) 2 clocks with the splice 1.000, the third exact but one input on
+a near-tie. The squares keep p = 37 (synthesis already times out there; a 79 x 79 table costs both routes more).
 """
 from __future__ import annotations
 
