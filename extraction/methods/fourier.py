@@ -23,7 +23,8 @@ variance that the difference does not explain (adjusted for what any grouping in
 explain by chance; 1 when L does not vary). Near 1 is a clock, near 0 a
 pizza (``CLOCK_FROM``, ``PIZZA_UP_TO``); between them "unclear". Zhong et al. found pizzas in networks
 whose attention is constant (their model B: the two embeddings summed, then one ReLU layer, the sum also
-reaching the logits); the embedding MLP trained here (``extraction.train``) grows clocks.
+reaching the logits); the embedding MLP trained here (``extraction.train``) grows clocks, and that transformer
+with its attention held constant, trained here, reads 0.47-0.68: between the two (BENCHMARKS.md).
 
 A many-to-one map. For ``(a^2 + b^2) % p`` the read form's u(a) = a^2 takes (p + 1) / 2 values, and a cube
 at p = 1 mod 3 takes (p - 1) / 3 + 1: the waves over u are then fitted on few points, and with enough of
@@ -35,8 +36,9 @@ does the network use the residue only through u(a)?). When the wave splice fails
 the network computes u(a) and v(b) and then looks their answer up without a few waves over them: the
 algorithm is named "lookup". Measured (BENCHMARKS.md, "Grokked modular arithmetic"): at p = 37 the squares'
 networks are such lookups (their 19 x 19 table of (a^2, b^2) is nearly all covered by 80% of the pairs:
-each of its cells has four chances), while at p = 79 from 40% of the pairs the squares grow a clock over
-a^2, and a cube where it is a bijection (p = 2 mod 3, say 41) grows a clock over a^3.
+each of its cells has four chances), while at p = 79 from 40-50% of the pairs the squares' networks that
+were exact on the whole table (4 of 9) grew clocks over a^2, and a cube where it is a bijection (p = 2 mod 3,
+say 41) grows a clock over a^3.
 """
 from __future__ import annotations
 
@@ -49,7 +51,6 @@ from programs.simplify import simplify_expr
 from ..faithfulness import MECHANISM
 from ..machine import SUB_SEARCH_CANDIDATES
 from ..registry import Reading, extractor
-
 
 # The largest modulus read: products of three residues (u * v * c) must stay within int64.
 MAX_MODULUS = 1 << 20

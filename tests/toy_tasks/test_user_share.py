@@ -9,7 +9,12 @@ from hypothesis import strategies as st
 
 import toy_tasks
 from toy_tasks import Int, Seq
-from toy_tasks.catalog.modular import GROK_FROM, GROK_MEASURED_UP_TO, grokking_fraction, signature_fraction
+from toy_tasks.catalog.modular import (
+    GROK_FROM,
+    GROK_MEASURED_UP_TO,
+    grokking_fraction,
+    signature_fraction,
+)
 
 BODIES = ("(a + b) % {m}", "max(a, b)", "(a * a + b) % {m}", "a", "abs(a - b)")
 
