@@ -2,14 +2,22 @@
 each task's stated share of its table as examples), trained by ``extraction.train`` with its defaults and
 read by ``fourier``. Per task: training seconds and steps, held-out and whole-domain accuracy, whether the
 reading is right (``task.verify``), the splice (F3), the distance irrelevance and the algorithm named (clock
-or pizza, Zhong et al. 2023). One process, one thread, tasks one after another:
+or pizza, Zhong et al. 2023; "lookup" when the wave splice fails and the merge splice holds). One process,
+one thread, tasks one after another:
 
     python bench/grokking.py --seconds 60 --out bench/results/grokking.md
-    python bench/grokking.py --suite standard --seconds 60 --out bench/results/grokking-standard.md
+    python bench/grokking.py --suite standard --seconds 60 --seeds 0,1,2 --out bench/results/grokking-standard.md
+    python bench/grokking.py --pizza --seeds 0,1,2 --out bench/results/grokking-pizza.md
+
+``--pizza``: the clock/pizza measure on networks whose algorithm the literature knows (Zhong et al. 2023): a
+one-layer transformer with learned attention (their model A: clocks) and with constant attention (model B:
+pizzas), both trained full batch on the whole (a + b) % 13 table for 1500 steps (AdamW lr 3e-3, weight decay
+1.0), and the embedding MLP ``extraction.train`` grows, each read by ``fourier``.
 """
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import os
 import sys
 import time
@@ -18,11 +26,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != str(HERE)]  # bench/extraction.py would shadow
 
+import dataclasses  # noqa: E402
+
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 import extraction  # noqa: E402
 import toy_tasks  # noqa: E402
-from extraction.train import warm_up  # noqa: E402
+from extraction.train import one_thread, warm_up  # noqa: E402
 from toy_tasks.suites import GROKKED_MODULI  # noqa: E402
 
 
@@ -45,7 +56,8 @@ def run(task, seconds: float, seed: int) -> dict:
             "status": net.status, "seconds": round(net.seconds, 2), "steps": net.steps,
             "heldout": net.heldout_accuracy, "domain": net.domain_accuracy, "reading": reading.status,
             "program": None if reading.program is None else str(reading.program).split("return", 1)[-1].strip(),
-            "right": right, "splice": reading.faithfulness.get("splice"),
+            "right": right, "splice": reading.faithfulness.get("splice"), "merge": details.get("merge_splice"),
+            "seed": seed,
             "q": details.get("distance_irrelevance"), "algorithm": details.get("algorithm"),
             "keys": details.get("key_frequencies") if details.get("family") == "add"
             else details.get("multiplicative_key_frequencies"), "read_seconds": round(time.perf_counter() - began, 2)}
@@ -57,22 +69,76 @@ def _num(x, digits: int) -> str:
 
 def table(rows: list[dict]) -> str:
     """The results as a Markdown table, one row per task."""
-    cols = ["task", "share", "examples", "train s", "steps", "held-out", "domain", "fourier right", "splice",
-            "distance irrelevance", "algorithm", "key frequencies (a)"]
+    cols = ["task", "seed", "share", "examples", "train s", "steps", "held-out", "domain", "fourier right", "splice",
+            "merge splice", "distance irrelevance", "algorithm", "key frequencies (a)"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         keys = next(iter((r["keys"] or {}).values()), [])
         right = "yes" if r["right"] else f"no ({r['reading']})"
-        cells = [r["task"], r["fraction"], r["examples"], r["seconds"], r["steps"], _num(r["heldout"], 3),
-                 _num(r["domain"], 4), right, _num(r["splice"], 3), _num(r["q"], 3), r["algorithm"] or "-", keys]
+        cells = [r["task"], r["seed"], r["fraction"], r["examples"], r["seconds"], r["steps"], _num(r["heldout"], 3),
+                 _num(r["domain"], 4), right, _num(r["splice"], 3), _num(r.get("merge"), 3), _num(r["q"], 3),
+                 r["algorithm"] or "-", keys]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def attention_net(p: int, constant: bool, seed: int, steps: int = 1500) -> extraction.Trained:
+    """The default one-layer transformer trained on the whole (a + b) % p table; ``constant``: its query and
+    key projections held at zero (every token the same attention: Zhong et al.'s model B). As
+    ``tests/extraction/test_fourier.py`` trains it."""
+    task = toy_tasks.get("modular_addition", p=p)
+    net = extraction.untrained(task, arch="transformer", seed=seed)
+    model, enc, ex = net.model, net.encoding, net.problem.examples
+    d = model.query.numel()
+    keep = torch.ones_like(model.attn.in_proj_weight)
+    if constant:
+        keep[: 2 * d] = 0
+        with torch.no_grad():
+            model.attn.in_proj_weight.mul_(keep)
+    hook = model.attn.in_proj_weight.register_hook(lambda g: g * keep)
+    batch, target = enc.batch(ex.inputs), enc.targets(ex.outputs)[:, 0]
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1.0, betas=(0.9, 0.98))
+    began = time.perf_counter()
+    with one_thread():
+        model.train()
+        for _ in range(steps):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(batch), target).backward()
+            opt.step()
+        model.eval()
+    hook.remove()
+    return dataclasses.replace(net, status="trained", steps=steps, seconds=time.perf_counter() - began)
+
+
+def pizza(seeds: list[int], p: int = 13) -> str:
+    """The clock/pizza table: per network kind and seed, the distance irrelevance and the algorithm named."""
+    task = toy_tasks.get("modular_addition", p=p)
+    lines = ["| network | seed | train s | domain | fourier right | splice | distance irrelevance | algorithm |",
+             "|---|---|---|---|---|---|---|---|"]
+    kinds = {"transformer, learned attention (model A)": lambda s: attention_net(p, False, s),
+             "transformer, constant attention (model B)": lambda s: attention_net(p, True, s),
+             "embedding MLP (extraction.train)": lambda s: extraction.train(task, seconds=60, seed=s)}
+    for kind, make in kinds.items():
+        for seed in seeds:
+            net = make(seed)
+            reading = extraction.extract(net, "fourier", seconds=20, seed=seed)
+            d = reading.details
+            dom = task.examples(None)
+            acc = float((net.predict(dom.inputs) == dom.outputs).mean())
+            right = reading.program is not None and task.verify(reading.program).equal
+            line = (f"| {kind} | {seed} | {net.seconds:.1f} | {acc:.4f} | {'yes' if right else 'no'} | "
+                    f"{_num(reading.faithfulness.get('splice'), 3)} | {_num(d.get('distance_irrelevance'), 3)} | "
+                    f"{d.get('algorithm', '-')} |")
+            print(line, flush=True)
+            lines.append(line)
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="training budget per task (and reading budget)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds, each task trained once per seed")
+    parser.add_argument("--pizza", action="store_true", help="the clock/pizza check on known networks instead")
     parser.add_argument("--suite", default="scaling",
                         help="scaling (the grokked moduli below) or standard (its modular tasks)")
     parser.add_argument("--moduli", default=",".join(str(p) for p in GROKKED_MODULI))
@@ -80,21 +146,31 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the Markdown table here")
     args = parser.parse_args()
     warm_up()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.pizza:
+        text = pizza(seeds)
+        if args.out:
+            Path(args.out).write_text(f"Command: `python bench/grokking.py --pizza --seeds {args.seeds} --out {args.out}` "
+                                      f"({time.strftime('%Y-%m-%d')}, one thread, a shared 2-core machine under load)"
+                                      f"\n\n{text}\n")
+        return
     moduli = {int(p) for p in args.moduli.split(",")}
     rows = []
     for task in tasks(args.suite, moduli, set(args.tasks.split(","))):
-        rows.append(run(task, args.seconds, args.seed))
-        print(rows[-1], flush=True)
+        for seed in seeds:
+            rows.append(run(task, args.seconds, seed))
+            print(rows[-1], flush=True)
     text = table(rows)
     grokked = [r for r in rows if r["status"] == "trained" and r["domain"] == 1.0]
     summary = (f"\n\n{len(grokked)} of {len(rows)} networks exact on the whole domain; fourier right on "
                f"{sum(r['right'] for r in rows)}; splice >= 0.99 on {sum((r['splice'] or 0) >= 0.99 for r in grokked)} "
                f"of the {len(grokked)} exact ones; median training {np.median([r['seconds'] for r in rows]):.1f} s "
-               f"(budget {args.seconds:g} s, seed {args.seed}).")
+               f"(budget {args.seconds:g} s, seeds {args.seeds}); algorithms named: "
+               + ", ".join(f"{a} {n}" for a, n in sorted(Counter(r["algorithm"] or "-" for r in rows).items())) + ".")
     print(text + summary)
     if args.out:
         Path(args.out).write_text(f"Command: `python bench/grokking.py --suite {args.suite} --seconds {args.seconds:g} "
-                                  f"--seed {args.seed} --out {args.out}` ({time.strftime('%Y-%m-%d')}, one thread, a "
+                                  f"--seeds {args.seeds} --out {args.out}` ({time.strftime('%Y-%m-%d')}, one thread, a "
                                   f"shared 2-core machine under load)\n\n{text}{summary}\n")
 
 

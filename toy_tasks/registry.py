@@ -173,9 +173,20 @@ def _default_difficulty(inputs) -> float:
     return round(math.log2(max(2, domain_size(inputs))), 3)
 
 
+def _signature_fraction(inputs, kind: str, arity: int) -> float | None:
+    """The share a user's task states when it states none: modular arithmetic's grokking share for two
+    inputs over the same residues 0..m-1 from m = 31 (``catalog.modular.signature_fraction``), else None."""
+    _load_builtins()
+    from .catalog.modular import signature_fraction
+
+    return signature_fraction(inputs, kind, arity)
+
+
 def _program_task(name, program: Program, inputs, *, family, params, difficulty, operators, description, definition=None,
                   example_fraction=None) -> Task:
     inputs = signature_errors(inputs)
+    if example_fraction is None:
+        example_fraction = _signature_fraction(inputs, program.kind, program.arity)
     task = Task(
         name=name, family=family, params=dict(params), inputs=dict(inputs), difficulty=float(difficulty),
         kind=program.kind, arity=program.arity, operators=tuple(operators), reference=program,
@@ -198,8 +209,10 @@ def from_program(
 ) -> Task:
     """A task whose ground truth is a program of the language, over the given input domains.
 
-    ``example_fraction``: the share of the domain both routes get as examples by default (say 0.5 for
-    ``(a + b) % 59``, to train in the grokking regime); None gives the rule by size (``Task.example_set``)."""
+    ``example_fraction``: the share of the domain both routes get as examples by default; None gives, for a
+    function of two inputs over the same residues 0..m-1 with 31 <= m <= 113, modular arithmetic's grokking
+    share (``catalog.modular.signature_fraction``: 0.6 at m = 37, 0.4 from 79; chosen from the signature,
+    never the answers), else the rule by size (``Task.example_set``). 1.0 asks for the whole domain."""
     if not isinstance(name, str) or not name:
         raise TaskError("a task needs a non-empty name")
     program = parse(source) if isinstance(source, str) else source
@@ -269,7 +282,8 @@ def from_function(
         name=name, family=family, params={}, inputs=dict(inputs),
         difficulty=_default_difficulty(inputs) if difficulty is None else float(difficulty),
         kind=kind, arity=arity, operators=tuple(operators), function=fn, description=description,
-        truth_seconds=seconds, example_fraction=example_fraction,
+        truth_seconds=seconds,
+        example_fraction=_signature_fraction(inputs, kind, arity) if example_fraction is None else example_fraction,
     )
     if task.enumerable:
         task.examples(progress=progress)  # computes (and caches) the whole truth table, naming any input that fails

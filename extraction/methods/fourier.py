@@ -21,8 +21,24 @@ of the answer the network gives, d = u(a) - v(b) the difference of the inputs as
 residues), and ``distance_irrelevance`` = 1 - Var_d(E[L | d]) / Var(L), the share of the answer logit's
 variance that the difference does not explain (adjusted for what any grouping into as many classes would
 explain by chance; 1 when L does not vary). Near 1 is a clock, near 0 a
-pizza (``CLOCK_FROM``, ``PIZZA_UP_TO``); between them "unclear". An embedding MLP (a sum of the two
-embeddings into one ReLU layer) is the architecture Zhong et al. found to make pizzas.
+pizza (``CLOCK_FROM``, ``PIZZA_UP_TO``); between them "unclear". Zhong et al. found pizzas in networks
+whose attention is constant (their model B: the two embeddings summed, then one ReLU layer, the sum also
+reaching the logits); the embedding MLP trained here (``extraction.train``) grows clocks, and that transformer
+with its attention held constant, trained here, reads 0.47-0.68: between the two (BENCHMARKS.md).
+
+A many-to-one map. For ``(a^2 + b^2) % p`` the read form's u(a) = a^2 takes (p + 1) / 2 values, and a cube
+at p = 1 mod 3 takes (p - 1) / 3 + 1: the waves over u are then fitted on few points, and with enough of
+them any table fits (at p = 37 the squares' 19 points hold 9 wave pairs). So the splice keeps at most
+(points - 1) // 4 key frequencies per input (``SPLICE_POINTS_PER_FREQUENCY``: 1 + 2k fitted columns stay at
+most half the points), which leaves it a test. A second splice keeps only the merge: each embedding row
+replaced by the mean of the rows whose residues the map sends to one value (``details["merge_splice"]``:
+does the network use the residue only through u(a)?). When the wave splice fails and the merge splice holds,
+the network computes u(a) and v(b) and then looks their answer up without a few waves over them: the
+algorithm is named "lookup". Measured (BENCHMARKS.md, "Grokked modular arithmetic"): at p = 37 the squares'
+networks are such lookups (their 19 x 19 table of (a^2, b^2) is nearly all covered by 80% of the pairs:
+each of its cells has four chances), while at p = 79 from 40-50% of the pairs the squares' networks that
+were exact on the whole table (4 of 9) grew clocks over a^2, and a cube where it is a bijection (p = 2 mod 3,
+say 41) grows a clock over a^3.
 """
 from __future__ import annotations
 
@@ -32,15 +48,18 @@ import torch
 from programs import Binary, Const, Program, Return, Var
 from programs.simplify import simplify_expr
 
+from ..faithfulness import MECHANISM
 from ..machine import SUB_SEARCH_CANDIDATES
 from ..registry import Reading, extractor
-
 
 # The largest modulus read: products of three residues (u * v * c) must stay within int64.
 MAX_MODULUS = 1 << 20
 # distance_irrelevance at or above this reads as a clock, at or below PIZZA_UP_TO as a pizza
 CLOCK_FROM = 0.8
 PIZZA_UP_TO = 0.2
+# the splice keeps at most (points - 1) // this key frequencies per input, points the distinct values of u(a):
+# its 1 + 2k fitted columns stay at most half the points, or any table would fit
+SPLICE_POINTS_PER_FREQUENCY = 4
 
 
 def embedding_two_inputs(trained) -> list[str]:
@@ -115,6 +134,17 @@ def algorithm_of(q: float) -> str:
     return "clock" if q >= CLOCK_FROM else "pizza" if q <= PIZZA_UP_TO else "unclear"
 
 
+def algorithm_named(splice: float | None, merge: float | None, q: float | None) -> str:
+    """The algorithm a reading names: with the wave splice holding, clock or pizza by the distance irrelevance
+    ``q`` (``algorithm_of``); with it failing and the merge splice holding, "lookup" (u(a) and v(b) computed,
+    their answer looked up without a few waves over them); else "unclear"."""
+    if splice is not None and splice >= MECHANISM:
+        return "unclear" if q is None else algorithm_of(q)
+    if merge is not None and merge >= MECHANISM:
+        return "lookup"
+    return "unclear"
+
+
 @extractor("fourier", applies=embedding_two_inputs)
 def fourier(top: int | None = None):
     """Key frequencies of the embeddings (the ``top`` strongest, or by default the strongest down to the
@@ -168,12 +198,14 @@ def fourier(top: int | None = None):
 
             program = Program(signature(task).name, tuple(task.inputs), (Return(expr),))
             details["family"] = family
-            splice, details["splice_key_frequencies"] = spliced(trained, tables, family, {a_name: u, b_name: v}, m, top,
-                                                                inputs, net)
+            maps = {a_name: u, b_name: v}
+            splice, details["splice_key_frequencies"] = spliced(trained, tables, family, maps, m, top, inputs, net)
+            merge = merge_spliced(trained, tables, family, maps, m, inputs, net)
+            details["merge_splice"] = None if merge is None else round(merge, 4)
             q = answer_distance_irrelevance(trained, inputs, net, family, u, v, m, a_name, b_name)
             if q is not None:
                 details["distance_irrelevance"] = round(q, 4)
-                details["algorithm"] = algorithm_of(q)
+            details["algorithm"] = algorithm_named(splice, merge, q)
             return Reading(program, (), None, splice, details=details)
         return Reading(None, (f"neither an additive nor a multiplicative form of the residues matches the network "
                               f"(embedding power in the key frequencies: additive {add:.2f}"
@@ -277,41 +309,75 @@ def _read_form(family: str, grid: np.ndarray, m: int):
     return None
 
 
-def spliced(trained, tables, family: str, maps, m: int, top, inputs, net) -> tuple[float | None, dict]:
-    """F3: each embedding cut down to the constant and its key frequencies over the values the read form
-    maps its residues to (``maps[name]``: u(a) for an adding form; the discrete logarithm of u(a) for a
-    multiplying one, residues with u(a) = 0 kept as is); the share of answers that do not change, and the
-    key frequencies kept per input. Where the map is the identity this is the band-limited embedding of the
-    Fourier basis; where it is many-to-one (a square, a cube) it also asks that the residues it merges share
-    one embedding: the mechanism "the embedding is a few waves over u(a)"."""
-    model = trained.model
-    period = m if family == "add" else m - 1
-    g = primitive_root(m) if family == "mul" else None
-    if family == "mul" and g is None:
-        return None, {}
+def wave_points(family: str, u: np.ndarray, m: int) -> tuple[np.ndarray, int] | None:
+    """The point each residue's embedding sits at on the read form's circle (u(a) mod m for an adding form;
+    the discrete logarithm of u(a), -1 where u(a) = 0, for a multiplying one) and the circle's period; None
+    for a multiplying form without a primitive root."""
+    u = np.asarray(u) % m
+    if family == "add":
+        return u, m
+    g = primitive_root(m)
+    if g is None:
+        return None
     log = np.full(m, -1, dtype=np.int64)
-    if g is not None:
-        for i in range(m - 1):
-            log[pow(g, i, m)] = i
-    saved = {n: model.embed[n].weight.detach().clone() for n in tables}
-    kept = {}
+    for i in range(m - 1):
+        log[pow(g, i, m)] = i
+    return log[u], m - 1
+
+
+def _with_embeddings(trained, new_tables: dict, inputs) -> np.ndarray:
+    """The network's answers on ``inputs`` with the embedding tables of ``new_tables`` put in, then restored."""
+    model = trained.model
+    saved = {n: model.embed[n].weight.detach().clone() for n in new_tables}
     try:
-        for n, t in tables.items():
-            u = np.asarray(maps[n]) % m
-            x = u if family == "add" else log[u]
-            rows = x >= 0
-            new = t.copy()
-            keys = wave_keys(t[rows], x[rows], period, top)
-            new[rows] = project_waves(t[rows], x[rows], period, keys)
-            kept[n] = keys
-            with torch.no_grad():
+        with torch.no_grad():
+            for n, new in new_tables.items():
                 model.embed[n].weight.copy_(torch.as_tensor(new, dtype=torch.float32))
-        after = trained.predict(inputs)
+        return trained.predict(inputs)
     finally:
         with torch.no_grad():
             for n, w in saved.items():
                 model.embed[n].weight.copy_(w)
-    return float((after == net).mean()), kept
+
+
+def spliced(trained, tables, family: str, maps, m: int, top, inputs, net) -> tuple[float | None, dict]:
+    """F3: each embedding cut down to the constant and its key frequencies over the values the read form
+    maps its residues to (``wave_points``; residues a multiplying form maps to 0 kept as they are); the share
+    of answers that do not change, and the key frequencies kept per input. Where the map is the identity this
+    is the band-limited embedding of the Fourier basis; where it is many-to-one (a square, a cube) it also
+    asks that the residues it merges share one embedding: the mechanism "the embedding is a few waves over
+    u(a)". At most (points - 1) // ``SPLICE_POINTS_PER_FREQUENCY`` frequencies are kept (points: the distinct
+    values), so that the fit stays a test where u takes few values."""
+    new_tables, kept = {}, {}
+    for n, t in tables.items():
+        placed = wave_points(family, maps[n], m)
+        if placed is None:
+            return None, {}
+        x, period = placed
+        rows = x >= 0
+        cap = max(1, (len(np.unique(x[rows])) - 1) // SPLICE_POINTS_PER_FREQUENCY)
+        keys = wave_keys(t[rows], x[rows], period, top)[:cap]
+        new = t.copy()
+        new[rows] = project_waves(t[rows], x[rows], period, keys)
+        new_tables[n], kept[n] = new, keys
+    return float((_with_embeddings(trained, new_tables, inputs) == net).mean()), kept
+
+
+def merge_spliced(trained, tables, family: str, maps, m: int, inputs, net) -> float | None:
+    """The merge alone: each embedding row replaced by the mean of the rows at the same point
+    (``wave_points``: the residues the read map sends to one value); the share of answers that do not change.
+    1 by construction where the map is one-to-one; None where ``wave_points`` is."""
+    new_tables = {}
+    for n, t in tables.items():
+        placed = wave_points(family, maps[n], m)
+        if placed is None:
+            return None
+        x, _ = placed
+        _, group = np.unique(x, return_inverse=True)
+        sums = np.zeros((int(group.max()) + 1, t.shape[1]))
+        np.add.at(sums, group, t)
+        new_tables[n] = (sums / np.bincount(group)[:, None])[group]
+    return float((_with_embeddings(trained, new_tables, inputs) == net).mean())
 
 
 def _waves(x: np.ndarray, period: int, freqs) -> np.ndarray:

@@ -12,7 +12,17 @@ embedding MLP from 60% of the table was exact on the whole domain at p = 31 for 
 settled a few inputs short) and at p = 37 and 43 for 3 of 3 in 3-7 s; from 70% at p = 31, 2 of 3 (the third
 one input short); at p = 59, 40% left (a+b) one input short at seed 0 after 43 s, 50% was exact at seeds 0
 and 1 in 4-5 s; from p = 79 on, 40% was exact for (a+b) and (a*b) up to p = 113 (30% did not within 15 s).
-So the standard suite's modulus is 37, the smallest at which three seeds grokked.
+So the standard suite's modulus is 37, the smallest at which three seeds grokked; the cube's is 41
+(``CUBIC_P``), where a^3 is a bijection.
+
+A map that merges residues (a square: two to one; a cube at p = 1 mod 3: three to one) needs a larger share
+to be exact (``many_to_one``), and with it the table over the merged values is nearly all given: each of its
+cells has two to four chances to be drawn. At p = 37 the squares' networks then look (a^2, b^2) up rather
+than grow a clock over a^2 (``fourier`` names them "lookup"); fewer examples (30-50% at p = 37) were not
+exact within 40 s. At p = 79 from 40%, 2 of 6 networks (squares and difference of squares, seeds 0-2) were
+exact on the whole table within 60 s, both clocks over a^2 with the splice >= 0.99, the others 1-19 inputs
+short; from 50% (sum of squares, seeds 0-2) 2 clocks with the splice 1.000, the third exact but one input on
+a near-tie. The squares keep p = 37 (synthesis already times out there; a 79 x 79 table costs both routes more).
 """
 from __future__ import annotations
 
@@ -31,6 +41,11 @@ GROK_FROM = 31  # the smallest modulus whose table is given in part (the grokkin
 # (smallest modulus, share of the table given as examples) for moduli from GROK_FROM on; measured, see above
 GROK_FRACTIONS = ((31, 0.7), (37, 0.6), (59, 0.5), (79, 0.4))
 DEFAULT_P = 37  # the standard suite's modulus: the smallest prime at which every seed tried grokked
+# The cube's: at p = 1 mod 3 (37 among them) a^3 takes (p - 1) / 3 + 1 values, 13 at p = 37, and its grokked
+# networks look (a^3, b) up in a table the examples nearly cover, with no few waves over a^3 to read (splice
+# 0.41-0.42, seeds 0-2); at p = 2 mod 3 the cube is a bijection, and at 41 every seed tried (0-2, 60% of the
+# table) grew a clock over a^3 with the splice 1.000 in 5.5-6.8 s. BENCHMARKS.md, "Grokked modular arithmetic".
+CUBIC_P = 41
 
 
 def grokking_fraction(p: int, many_to_one: int = 1) -> float | None:
@@ -46,6 +61,33 @@ def grokking_fraction(p: int, many_to_one: int = 1) -> float | None:
         return None
     share = [share for start, share in GROK_FRACTIONS if start <= p][-1]
     return round(1.0 - (1.0 - share) / many_to_one, 3)
+
+
+# the largest modulus at which the grokking shares were measured (Nanda et al.'s): a user's table larger than
+# this keeps the rule by size (``Task.example_set``)
+GROK_MEASURED_UP_TO = 113
+
+
+def signature_fraction(inputs, kind: str, arity: int) -> float | None:
+    """The share of its table a user's task (``from_program``, ``from_function``) states when it states none:
+    ``grokking_fraction(m)`` for a function with one answer of two scalar inputs over the same residues
+    0..m-1, ``GROK_FROM <= m <= GROK_MEASURED_UP_TO``; None (the rule by size) otherwise.
+
+    Chosen from the signature alone, never from the answers: the default example set is what both routes
+    get, so it must not depend on the function (which neither route may see). A function of that signature
+    need not be modular arithmetic (max(a, b) is not); it then gets part of its table too, which a
+    synthesizer that needs a handful of examples does not miss, and the verdict is taken on the whole table
+    all the same. A modular one gets the share at which a network groks into the mechanism ``fourier``
+    reads; trained on the whole table it stops as soon as it is exact, before weight decay has cleaned its
+    embeddings (BENCHMARKS.md, "Grokked modular arithmetic"). Pass ``example_fraction=1.0`` for the whole
+    table."""
+    scalars = [d for d in inputs.values() if isinstance(d, Int)]
+    if kind != "function" or arity != 1 or len(scalars) != 2 or len(inputs) != 2:
+        return None
+    m = scalars[0].size
+    if any(d.lo != 0 or d.size != m for d in scalars) or not GROK_FROM <= m <= GROK_MEASURED_UP_TO:
+        return None
+    return grokking_fraction(m)
 
 
 def _modular(name: str, p: int, expr: str, definition: Callable[[int, int], int], many_to_one: int = 1) -> Spec:
@@ -90,7 +132,7 @@ def modular_linear_combination(p: int) -> Spec:
     return _modular("modular_linear_combination", p, "2 * a + 3 * b", lambda a, b: (2 * a + 3 * b) % p)
 
 
-@task_family("modular", p=DEFAULT_P)
+@task_family("modular", p=CUBIC_P)
 def modular_cubic(p: int) -> Spec:
     """(a^3 + b) mod p."""
     return _modular("modular_cubic", p, "a * a * a + b", lambda a, b: (a**3 + b) % p, many_to_one=math.gcd(3, p - 1))
