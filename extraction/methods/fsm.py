@@ -570,10 +570,11 @@ def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300, 
         details.update({"interchange_pairs": pairs, "interchange_whole_state": whole})
         clock = time.perf_counter()
         seed = int(rng.integers(2**31))
-        found = state_alignment(trained, tr, mach, state_var, np.random.default_rng(seed), budget)
+        table = program_states(tr, mach, state_var)  # the program on the trace: the reading's and its untrained control's
+        found = state_alignment(trained, tr, mach, state_var, np.random.default_rng(seed), budget, table=table)
         details["interchange_distributed"] = {state_var: dataclasses.asdict(found)}
         details["alignment_seconds"] = time.perf_counter() - clock
-        scores, details["controls"] = state_controls(trained, mach, state_var, seed, budget)
+        scores, details["controls"] = state_controls(trained, mach, state_var, seed, budget, trace=tr, table=table)
         details["controls_seconds"] = time.perf_counter() - clock - details["alignment_seconds"]
         return Reading(program, tuple(reasons), None, splice, details=details,
                        interchange_distributed=found.accuracy, controls=scores)
@@ -912,11 +913,14 @@ def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1,
     return Alignment(accuracy(parts["test"]), k, len(parts["train"]), len(parts["test"]), accuracy(parts["train"]), reasons)
 
 
-def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | None) -> tuple[dict, dict]:
+def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | None, *, trace: StateTrace | None = None,
+                   table=None) -> tuple[dict, dict]:
     """The controls of a state's F2-D, each the same search (same seed, so the same draw of pairs, split
     and starting rotation): ``untrained``, on the network training started from; ``rewritten``, on this
     network for the state of the program equal to the reading whose state's code flips every other step
-    (``alignment.rewritten_state``)."""
+    (``alignment.rewritten_state``). ``trace``: ``trained``'s ``StateTrace`` if already taken; ``table``: the
+    reading's ``program_states`` on it, if already run (the untrained network is traced over the same inputs,
+    so the program's run there is the same)."""
     from ..alignment import initial_network, rewritten_state
 
     scores: dict = {"untrained": None, "rewritten": None}
@@ -925,7 +929,8 @@ def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | No
     if start is None:
         details["untrained"] = "the network's record does not say how it was initialised"
     else:
-        found = state_alignment(start, StateTrace(start), mach, state_var, np.random.default_rng(seed), budget)
+        found = state_alignment(start, StateTrace(start), mach, state_var, np.random.default_rng(seed), budget,
+                                table=table)
         scores["untrained"] = found.accuracy
         details["untrained"] = {state_var: dataclasses.asdict(found)}
     other = rewritten_state(mach.program, state_var, trained.problem.inputs)
@@ -933,7 +938,7 @@ def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | No
         details["rewritten"] = "the reading is not a loop with one state assigned once before it and once in it"
     else:
         program, state = other
-        found = state_alignment(trained, StateTrace(trained), Machine(program, SCALAR), state,
+        found = state_alignment(trained, trace if trace is not None else StateTrace(trained), Machine(program, SCALAR), state,
                                 np.random.default_rng(seed), budget)
         scores["rewritten"] = found.accuracy
         details["rewritten"] = {"program": to_source(program), state: dataclasses.asdict(found)}
