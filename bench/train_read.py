@@ -8,7 +8,9 @@ training plus reading, medians per family; right and mechanism counts. One proce
 
     python bench/train_read.py --out bench/results/train-read.json
 
-``--sets`` picks among standard, finite_state, integer; ``--search off`` trains one network per task.
+``--sets`` picks among standard, finite_state, integer; ``--search`` is ``default`` (``search=None``: the
+architecture's default, the width search for recurrent nets and one network for MLPs), ``on`` (every network
+searched) or ``off`` (one network per task).
 """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def groups(names: list[str]) -> list[tuple[str, object, float]]:
     return out
 
 
-def run(family: str, task, seconds: float, search: bool, read_seconds: float) -> dict:
+def run(family: str, task, seconds: float, search: bool | None, read_seconds: float) -> dict:
     net = extraction.train(task, seconds=seconds, seed=0, search=search)
     record = net.settings.get("search") or {}
     res = extraction.extract(net, "auto", seconds=read_seconds, seed=0)
@@ -84,7 +86,7 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="standard,finite_state,integer")
-    parser.add_argument("--search", default="on", choices=("on", "off"))
+    parser.add_argument("--search", default="default", choices=("default", "on", "off"))
     parser.add_argument("--read-seconds", type=float, default=30.0)
     parser.add_argument("--only", default=None, help="comma-separated task names to keep")
     parser.add_argument("--fsm-kmeans-after", action="store_true",
@@ -103,7 +105,8 @@ def main() -> None:
     for family, task, seconds in groups(args.sets.split(",")):
         if keep and task.name not in keep:
             continue
-        rows.append(run(family, task, seconds, args.search == "on", args.read_seconds))
+        search = {"default": None, "on": True, "off": False}[args.search]
+        rows.append(run(family, task, seconds, search, args.read_seconds))
         print(json.dumps(rows[-1]), flush=True)
     Path(args.out).write_text(json.dumps({"date": began, "search": args.search, "rows": rows}, indent=1))
     print()
