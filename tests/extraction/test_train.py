@@ -80,6 +80,9 @@ def test_unknown_options_and_bad_budgets_are_refused():
     for seconds in (0, -1, "10"):
         with pytest.raises(TrainingError, match="seconds"):
             extraction.train(task, seconds=seconds)
+    for search in ("yes", 1, 0.0):
+        with pytest.raises(TrainingError, match="search must be True, False or None"):
+            extraction.train(task, search=search)
 
 
 @pytest.mark.filterwarnings("error")  # reporting the loss must not warn (float() of a tensor that needs grad did)
