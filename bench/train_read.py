@@ -8,7 +8,12 @@ training plus reading, medians per family; right and mechanism counts. One proce
 
     python bench/train_read.py --out bench/results/train-read.json
 
-``--sets`` picks among standard, finite_state, integer; ``--search off`` trains one network per task.
+``--sets`` picks among standard, finite_state, integer; ``--search`` is ``default`` (``search=None``: the
+architecture's default, the width search for recurrent nets and one network for MLPs), ``on`` (every network
+searched) or ``off`` (one network per task). ``--nets DIR`` keeps each trained network in ``DIR`` and reads the
+kept one on a later run (its training seconds are the first run's), so one set of networks is read by two
+versions of the readers (``git checkout`` between runs); ``--profile N`` prints each reading's top ``N`` functions
+of the project's code by cumulative seconds (cProfile).
 """
 from __future__ import annotations
 
@@ -54,10 +59,31 @@ def groups(names: list[str]) -> list[tuple[str, object, float]]:
     return out
 
 
-def run(family: str, task, seconds: float, search: bool, read_seconds: float) -> dict:
-    net = extraction.train(task, seconds=seconds, seed=0, search=search)
+def run(family: str, task, seconds: float, search: bool | None, read_seconds: float, nets: Path | None = None,
+        profile: int = 0) -> dict:
+    kept = nets / (task.name.replace("/", "_") + ".pt") if nets else None
+    if kept is not None and kept.exists():
+        net = extraction.load(kept, task=task)
+    else:
+        net = extraction.train(task, seconds=seconds, seed=0, search=search)
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            extraction.save(net, kept)
     record = net.settings.get("search") or {}
-    res = extraction.extract(net, "auto", seconds=read_seconds, seed=0)
+    if profile:
+        import cProfile
+        import io
+        import pstats
+
+        prof = cProfile.Profile()
+        res = prof.runcall(extraction.extract, net, "auto", seconds=read_seconds, seed=0)
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(4 * profile)
+        here = str(HERE.parent)
+        lines = [line for line in out.getvalue().splitlines() if here in line][:profile]
+        print(f"# {task.name}: reading {res.seconds:.2f} s\n" + "\n".join(lines), flush=True)
+    else:
+        res = extraction.extract(net, "auto", seconds=read_seconds, seed=0)
     right = bool(res.program is not None and res.status == "solved" and task.verify(res.program).equal)
     return {"family": family, "task": task.name, "train_s": round(net.seconds, 3), "status": net.status,
             "networks": record.get("networks", 1), "width": getattr(net.model, "width", None),
@@ -84,12 +110,14 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="standard,finite_state,integer")
-    parser.add_argument("--search", default="on", choices=("on", "off"))
+    parser.add_argument("--search", default="default", choices=("default", "on", "off"))
     parser.add_argument("--read-seconds", type=float, default=30.0)
     parser.add_argument("--only", default=None, help="comma-separated task names to keep")
     parser.add_argument("--fsm-kmeans-after", action="store_true",
                         help="fsm runs k-means also after its refinement by behaviour left conflicts (the measurement "
                              "behind fsm.KMEANS_AFTER): its seconds and whether it won go into the rows")
+    parser.add_argument("--nets", default=None, help="folder where trained networks are kept and reused")
+    parser.add_argument("--profile", type=int, default=0, help="print each reading's top N functions (cProfile)")
     parser.add_argument("--out", default="/tmp/train-read.json")
     args = parser.parse_args()
     if args.fsm_kmeans_after:
@@ -103,7 +131,9 @@ def main() -> None:
     for family, task, seconds in groups(args.sets.split(",")):
         if keep and task.name not in keep:
             continue
-        rows.append(run(family, task, seconds, args.search == "on", args.read_seconds))
+        search = {"default": None, "on": True, "off": False}[args.search]
+        rows.append(run(family, task, seconds, search, args.read_seconds, Path(args.nets) if args.nets else None,
+                        args.profile))
         print(json.dumps(rows[-1]), flush=True)
     Path(args.out).write_text(json.dumps({"date": began, "search": args.search, "rows": rows}, indent=1))
     print()

@@ -54,8 +54,11 @@ RESIDUE_MLP: dict[str, Any] = {"numeric": False, "embed": 16, "hidden": 64, "lr"
 # once it is exact: depth-two maps (a clamp, a median of three) have no small integer one-layer net, and the
 # search for one would otherwise take what reading needs.
 QUANTISE_SHARE = 0.25
-# Whether ``train`` runs the width search unless told (see BENCHMARKS.md, "The width search").
-SEARCH_BY_DEFAULT = False
+# Whether ``train`` runs the width search unless told (``search=None``), per architecture (BENCHMARKS.md, "The width
+# search as the default"): on for recurrent nets, where it costs about one training and finds the narrow machines
+# ``fsm`` reads; off for MLPs (2-8x one network's seconds there, and narrow MLPs whose features do not fix the
+# answer read worse; a numeric MLP is pruned by its quantisation instead) and transformers (not covered by the search).
+SEARCH_BY_DEFAULT: dict[str, bool] = {"mlp": False, "gru": True, "rnn": True, "transformer": False}
 
 
 class TrainingError(ValueError):
@@ -312,7 +315,14 @@ def _initial(problem: Problem, arch: str, settings: dict[str, Any], seed: int):
 def untrained(task, arch: str = "auto", *, examples=None, seed: int = 0, **options) -> Trained:
     """The network ``train`` would start from (same architecture, settings, encoding and initial weights),
     with status "untrained": what an extractor's ``applies`` needs to say, before any training is spent,
-    whether it can read the network at all. ``task`` is a task or a problem, as for ``train``."""
+    whether it can read the network at all. ``task`` is a task or a problem, as for ``train``.
+
+    With the width search (the default for recurrent nets) training starts from several networks at once; this
+    is the one ``train(..., search=False)`` trains alone: the default width (or ``hidden`` among the options)
+    from ``seed``. The search always trains it among its candidates and no rung drops it, so it is where
+    training starts whatever the search keeps. The network a searched run kept started from
+    ``untrained(problem, arch, seed=trained.settings["seed"], hidden=trained.settings["hidden"])`` (its own
+    width and seed, both in its record; ``extraction.alignment.initial_network`` builds it so)."""
     problem = problem_of(task, examples, seed)
     arch, settings = _settings(problem, arch, options)
     encoding, model = _initial(problem, arch, settings, seed)
@@ -349,7 +359,12 @@ def search_widths(arch: str, settings: dict[str, Any]) -> list[int]:
     return [w for w in SEARCH_WIDTHS if floor <= w <= settings["hidden"]] or [settings["hidden"]]
 
 
-def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, search: bool = SEARCH_BY_DEFAULT,
+def search_default(arch: str) -> bool:
+    """Whether ``train`` runs the width search on ``arch`` (a concrete architecture) when not told."""
+    return SEARCH_BY_DEFAULT[arch]
+
+
+def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, seed: int = 0, search: bool | None = None,
           widths=None, seeds=None, **options) -> Trained:
     """Fit ``arch`` to the examples until it is exact on them and on a held-out tenth, or ``seconds`` pass.
 
@@ -365,7 +380,9 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     at that width, the lowest seed among those exact at the same check); ``settings["search"]`` records what
     was tried (widths, seeds, which were exact and at which step, the step each was first exact by argmax,
     which counted as exact without the margin, steps and rows each trained, who left when and why, networks,
-    the chosen width). The default is ``SEARCH_BY_DEFAULT``. A run whose
+    the chosen width). ``search=None`` (the default) means the architecture's default, ``SEARCH_BY_DEFAULT``: on
+    for recurrent nets (gru, rnn), off for MLPs and transformers; pass ``search=False`` for the one network of the
+    default width (the network ``untrained`` returns). A run whose
     accuracy trend says it cannot become exact within ``seconds`` stops early and says so in ``reasons``.
     After training, an exact numeric network is normalised (``extraction.search.normalise``: unit rescaling where
     it is a change of basis, weights snapped to round values) only as far as it stays exact on its
@@ -387,6 +404,10 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     problem = problem_of(task, examples, seed)
     requested = arch
     arch, settings = _settings(problem, arch, options)
+    if search is None:
+        search = search_default(arch)
+    elif not isinstance(search, bool):
+        raise TrainingError(f"search must be True, False or None (the architecture's default), got {search!r}")
     if search and arch == "transformer":
         raise TrainingError("the width search covers mlp, gru and rnn; train a transformer with search=False")
     given = widths is not None

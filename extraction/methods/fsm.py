@@ -570,10 +570,11 @@ def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300, 
         details.update({"interchange_pairs": pairs, "interchange_whole_state": whole})
         clock = time.perf_counter()
         seed = int(rng.integers(2**31))
-        found = state_alignment(trained, tr, mach, state_var, np.random.default_rng(seed), budget)
+        table = program_states(tr, mach, state_var)  # the program on the trace: the reading's and its untrained control's
+        found = state_alignment(trained, tr, mach, state_var, np.random.default_rng(seed), budget, table=table)
         details["interchange_distributed"] = {state_var: dataclasses.asdict(found)}
         details["alignment_seconds"] = time.perf_counter() - clock
-        scores, details["controls"] = state_controls(trained, mach, state_var, seed, budget)
+        scores, details["controls"] = state_controls(trained, mach, state_var, seed, budget, trace=tr, table=table)
         details["controls_seconds"] = time.perf_counter() - clock - details["alignment_seconds"]
         return Reading(program, tuple(reasons), None, splice, details=details,
                        interchange_distributed=found.accuracy, controls=scores)
@@ -585,10 +586,11 @@ def _numbering(m, program, tr, grid, to_min, mach, state_var) -> dict[int, int]:
     """Minimised machine state -> the program's state value, read by running both on the domain."""
     number: dict[int, int] = {}
     n = grid.shape[0]
+    cols = [tr.inputs[s][:2000].tolist() for s in mach.iters]
     for r in range(min(n, 2000)):
         env = mach.start(_scalars(tr, r, mach))
         for i in range(int(tr.lengths[r])):
-            env, _ = mach.step(env, tuple(int(tr.inputs[s][r, i]) for s in mach.iters))
+            env, _ = mach.step(env, tuple(c[r][i] for c in cols))
             number.setdefault(to_min.get(int(grid[r, i]), -1), int(env[state_var]))
     return number
 
@@ -617,13 +619,13 @@ def interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs: 
     rows = np.nonzero(tr.lengths >= 1)[0]
     if rows.size < 2:
         return None
-    hits, total = 0, 0
     base = rng.choice(rows, size=min(pairs, rows.size * 4))
     # the source shares the base's scalar inputs (a fold's target): the intervention is on the state alone
     scal = [n for n in tr.inputs if tr.inputs[n].ndim == 1]
     key = np.stack([tr.inputs[n] for n in scal], axis=1) if scal else np.zeros((tr.lengths.size, 0), dtype=np.int64)
     src = np.array([rng.choice(rows[(key[rows] == key[b]).all(axis=1)]) for b in base])
     longest = int(tr.lengths.max())
+    asked = []
     for b, s in zip(base, src):
         i = int(rng.integers(tr.lengths[b]))
         # a source step from which the base's rest stays within the domain's lengths (``continues``)
@@ -631,10 +633,42 @@ def interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs: 
         q = number.get(to_min.get(int(grid[s, j]), -1))
         if q is None:
             continue
-        ok = interchange_holds(trained, tr, mach, int(b), i, tr.states[s, j], {state_var: q})
-        hits += ok
-        total += 1
+        asked.append((int(b), i, tr.states[s, j], {state_var: q}))
+    held = interchanges_hold(trained, tr, mach, asked)
+    hits, total = int(sum(held)), len(held)
     return hits / total if total else None
+
+
+def interchanges_hold(trained, tr, mach, asked: list[tuple[int, int, np.ndarray, dict]]) -> list[bool]:
+    """``interchange_holds`` for each ``(b, i, vec, values)`` of ``asked``, the network run once on all of them
+    (a batch of the base rows, each row's cell output set at its own step)."""
+    if not asked:
+        return []
+    model, enc = trained.model, trained.encoding
+    rows = np.array([a[0] for a in asked], dtype=np.int64)
+    when = torch.as_tensor(np.array([a[1] for a in asked], dtype=np.int64))
+    vecs = torch.as_tensor(np.stack([a[2] for a in asked]), dtype=torch.float32)
+    lengths = tr.lengths[rows]
+    batch = enc.batch({k: v[rows] for k, v in tr.inputs.items()}, lengths)
+
+    def patch(call, out):
+        hit = when == call
+        if not bool(hit.any()):
+            return None
+        return torch.where(hit[:, None], vecs, out)
+
+    with torch.no_grad(), patching(model, "cell", patch):
+        got = enc.decode(model(batch), lengths)
+    scan = trained.problem.kind == "scan"
+    out = []
+    for k, (b, i, _, values) in enumerate(asked):
+        want = program_rest(tr, mach, b, i, values)
+        if scan:
+            length = int(tr.lengths[b])
+            out.append(bool(np.array_equal(np.asarray(got[k])[:length].reshape(length, -1)[i:], want)))
+        else:
+            out.append(bool(np.array_equal(np.atleast_1d(got[k]), want)))
+    return out
 
 
 def interchange_holds(trained, tr, mach, b: int, i: int, vec: np.ndarray, values: dict) -> bool:
@@ -691,10 +725,11 @@ def spliced(trained, tr, mach, state_var, centroids) -> float | None:
     inputs whose outputs do not change."""
     n = tr.lengths.size
     vectors = np.zeros_like(tr.states)
+    cols = [tr.inputs[s].tolist() for s in mach.iters]
     for r in range(n):
         env = mach.start(_scalars(tr, r, mach))
         for i in range(int(tr.lengths[r])):
-            env, _ = mach.step(env, tuple(int(tr.inputs[s][r, i]) for s in mach.iters))
+            env, _ = mach.step(env, tuple(c[r][i] for c in cols))
             c = centroids.get(int(env[state_var]))
             if c is None:
                 return 0.0
@@ -738,11 +773,12 @@ def program_states(tr: StateTrace, mach, state_var: str):
     ``[n, T, arity]``; a fold's ``[n, arity]``)."""
     n, t = tr.lengths.size, tr.states.shape[1]
     envs, values, outs, finals = [], np.full((n, t), -1, dtype=np.int64), [], []
+    cols = [tr.inputs[s].tolist() for s in mach.iters]  # plain ints, read once
     for r in range(n):
         env = mach.start(_scalars(tr, r, mach))
         row, ys = [], []
         for i in range(int(tr.lengths[r])):
-            env, y = mach.step(env, tuple(int(tr.inputs[s][r, i]) for s in mach.iters))
+            env, y = mach.step(env, tuple(c[r][i] for c in cols))
             row.append(env)
             values[r, i] = int(env[state_var])
             ys.append(np.atleast_1d(np.asarray(y, dtype=np.int64)) if y is not None else None)
@@ -912,11 +948,14 @@ def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1,
     return Alignment(accuracy(parts["test"]), k, len(parts["train"]), len(parts["test"]), accuracy(parts["train"]), reasons)
 
 
-def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | None) -> tuple[dict, dict]:
+def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | None, *, trace: StateTrace | None = None,
+                   table=None) -> tuple[dict, dict]:
     """The controls of a state's F2-D, each the same search (same seed, so the same draw of pairs, split
     and starting rotation): ``untrained``, on the network training started from; ``rewritten``, on this
     network for the state of the program equal to the reading whose state's code flips every other step
-    (``alignment.rewritten_state``)."""
+    (``alignment.rewritten_state``). ``trace``: ``trained``'s ``StateTrace`` if already taken; ``table``: the
+    reading's ``program_states`` on it, if already run (the untrained network is traced over the same inputs,
+    so the program's run there is the same)."""
     from ..alignment import initial_network, rewritten_state
 
     scores: dict = {"untrained": None, "rewritten": None}
@@ -925,7 +964,8 @@ def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | No
     if start is None:
         details["untrained"] = "the network's record does not say how it was initialised"
     else:
-        found = state_alignment(start, StateTrace(start), mach, state_var, np.random.default_rng(seed), budget)
+        found = state_alignment(start, StateTrace(start), mach, state_var, np.random.default_rng(seed), budget,
+                                table=table)
         scores["untrained"] = found.accuracy
         details["untrained"] = {state_var: dataclasses.asdict(found)}
     other = rewritten_state(mach.program, state_var, trained.problem.inputs)
@@ -933,7 +973,7 @@ def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | No
         details["rewritten"] = "the reading is not a loop with one state assigned once before it and once in it"
     else:
         program, state = other
-        found = state_alignment(trained, StateTrace(trained), Machine(program, SCALAR), state,
+        found = state_alignment(trained, trace if trace is not None else StateTrace(trained), Machine(program, SCALAR), state,
                                 np.random.default_rng(seed), budget)
         scores["rewritten"] = found.accuracy
         details["rewritten"] = {"program": to_source(program), state: dataclasses.asdict(found)}

@@ -9,6 +9,7 @@ import torch
 import extraction
 import toy_tasks
 from extraction import TrainingError
+from extraction.train import WIDTH_KEY
 
 
 def weights(trained) -> dict[str, torch.Tensor]:
@@ -79,19 +80,27 @@ def test_unknown_options_and_bad_budgets_are_refused():
     for seconds in (0, -1, "10"):
         with pytest.raises(TrainingError, match="seconds"):
             extraction.train(task, seconds=seconds)
+    for search in ("yes", 1, 0.0):
+        with pytest.raises(TrainingError, match="search must be True, False or None"):
+            extraction.train(task, search=search)
 
 
 @pytest.mark.filterwarnings("error")  # reporting the loss must not warn (float() of a tensor that needs grad did)
-@pytest.mark.parametrize("name, params, arch", [("modular_addition", {"p": 7}, "mlp"),
-                                                ("modular_addition", {"p": 7}, "transformer"),
-                                                ("running_parity", {"length": 8}, "gru")])
-def test_divergence_is_an_error_naming_the_step(name, params, arch):
-    # lr=1e30 overflows the weights within two steps (AdamW steps are about lr in size)
-    net = extraction.train(toy_tasks.get(name, **params), arch, lr=1e30, seconds=30)
+@pytest.mark.parametrize("name, params, arch, search", [("modular_addition", {"p": 7}, "mlp", None),
+                                                        ("modular_addition", {"p": 7}, "transformer", None),
+                                                        ("running_parity", {"length": 8}, "gru", False),
+                                                        ("running_parity", {"length": 8}, "gru", None)])
+def test_divergence_is_an_error_naming_the_step(name, params, arch, search):
+    # lr=1e30 overflows the weights within two steps (AdamW steps are about lr in size). One network checks its
+    # loss at every step; the width search (the gru's default) stops a broken candidate's steps at once and
+    # finds it broken at its first check (every ``eval_every`` steps)
+    net = extraction.train(toy_tasks.get(name, **params), arch, lr=1e30, seconds=30, search=search)
     assert net.status == "error"
     assert len(net.reasons) == 1 and "diverged" in net.reasons[0]
     step = int(net.reasons[0].rsplit("step ", 1)[1])
-    assert step == net.steps <= 2
+    searched = "search" in net.settings
+    assert searched == (search is None and arch == "gru")
+    assert step == net.steps <= (net.settings["eval_every"] if searched else 2)
     assert net.domain_accuracy < 1
 
 
@@ -191,12 +200,22 @@ def test_examples_can_be_a_count_a_fraction_or_an_example_set():
     ("running_parity", {"length": 8}, "gru"),
     ("running_parity", {"length": 8}, "rnn"),
 ])
-def test_the_untrained_network_is_where_training_starts_and_every_extractor_judges_it_alike(name, params, arch):
+@pytest.mark.parametrize("search", [False, None], ids=["one network", "default"])
+def test_the_untrained_network_is_where_training_starts_and_every_extractor_judges_it_alike(name, params, arch, search):
     task = toy_tasks.get(name, **params)
     start = extraction.untrained(task, arch, seed=2)
-    net = extraction.train(task, arch, seed=2, seconds=1e-9)  # out of time at its first evaluation: no step
+    net = extraction.train(task, arch, seed=2, seconds=1e-9, search=search)  # out of time at its first check: no step
     assert start.status == "untrained" and start.steps == 0 and net.steps == 0
-    assert (start.arch, start.settings, start.params) == (net.arch, net.settings, net.params)
+    record = net.settings.get("search")
+    assert (record is not None) == (search is None and arch in ("gru", "rnn"))  # the recurrent nets' default
+    if record is not None:
+        # the search trains untrained's network (its default width, from the seed) among its candidates, and the
+        # network it kept started from untrained at the kept width and seed
+        assert start.settings[WIDTH_KEY[arch]] in record["widths"] and record["seeds"][0] == 2
+        start = extraction.untrained(task, arch, seed=net.settings["seed"],
+                                     **{WIDTH_KEY[arch]: net.settings[WIDTH_KEY[arch]]})
+    assert (start.arch, start.settings, start.params) == (net.arch, {k: v for k, v in net.settings.items()
+                                                                     if k != "search"}, net.params)
     assert start.encoding.scalars == net.encoding.scalars
     assert weights(start).keys() == weights(net).keys()
     assert all(torch.equal(a, b) for a, b in zip(weights(start).values(), weights(net).values()))
