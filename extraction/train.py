@@ -123,9 +123,9 @@ def one_thread():
 def family_defaults(task, arch: str) -> dict[str, Any]:
     """Settings measured here, chosen from the problem's signature and examples, never its family label:
     arithmetic on residues (``residues``) trains token embeddings in the grokking regime (``RESIDUE_MLP``:
-    what ``fourier`` reads); other integer functions train an MLP on the input values themselves (each
-    hidden pre-activation affine in them, which the ``linear`` reading needs, and 5-20x faster than
-    embeddings); bits keep token embeddings. A recurrent net takes its inputs as numbers when some alphabet
+    what ``fourier`` reads); other functions of integers, bits included, train an MLP on the input values
+    themselves (each hidden pre-activation affine in them, 5-20x faster than embeddings) that regresses its
+    answer, to be quantised onto integer weights (``extraction.quantise``) and transcribed by ``linear``. A recurrent net takes its inputs as numbers when some alphabet
     is larger than ``NUMERIC_ALPHABET``, regresses an output that is a quantity (``quantity``: more distinct
     values than the inputs' alphabet, or than ``NUMERIC_ALPHABET``; a token net then at ``REGRESS_LR``), and a
     numeric Elman net is a ReLU one (it can hold a sum, a maximum or a delayed value exactly)."""
