@@ -386,7 +386,9 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     accuracy trend says it cannot become exact within ``seconds`` stops early and says so in ``reasons``.
     After training, an exact numeric network is normalised (``extraction.search.normalise``: unit rescaling where
     it is a change of basis, weights snapped to round values) only as far as it stays exact on its
-    examples; ``settings["normalised"]`` names what applied.
+    examples, and a regressing numeric MLP is then quantised (``extraction.quantise``: pruned to the units it
+    needs, onto integer weights and a rational readout, within ``QUANTISE_SHARE`` of the budget), the network
+    returned being the narrower integer one; ``settings["normalised"]`` names what applied.
 
     Fallback. When ``arch`` is "auto" and the problem made the net numeric (a recurrent net's alphabet larger
     than ``NUMERIC_ALPHABET``, or an MLP over integers that are not residues; ``numeric`` not among the

@@ -243,7 +243,8 @@ def observable_axes(trained, tr: StateTrace, max_dim: int = MAX_DIM,
     return np.vstack(rows).T, None
 
 
-def lattice_of(tr: StateTrace, max_dim: int = MAX_DIM, trained=None) -> tuple[Lattice | None, str | None]:
+def lattice_of(tr: StateTrace, max_dim: int = MAX_DIM, trained=None,
+               budget: Budget | None = None) -> tuple[Lattice | None, str | None]:
     """The traced states' integer coordinates (``Lattice``), by the first way that finds them: the whitened
     states on a lattice (``_whitened``); the observable directions of a recurrence linear on its steps
     (``observable_axes``); what the network says from each state (``behaviour``). (None, why) when none
@@ -258,7 +259,7 @@ def lattice_of(tr: StateTrace, max_dim: int = MAX_DIM, trained=None) -> tuple[La
         if found is not None:
             return found, None
     reasons.append(other)
-    found, third = behaviour(trained, tr, max_dim)
+    found, third = behaviour(trained, tr, max_dim, budget)
     if found is not None:
         return found, None
     return None, "; ".join(reasons + [third])
@@ -335,7 +336,8 @@ def _observed(tr: StateTrace, obs: np.ndarray, max_dim: int) -> tuple[Lattice | 
                    how="observable"), None
 
 
-def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM) -> tuple[Lattice | None, str | None]:
+def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM,
+              budget: Budget | None = None) -> tuple[Lattice | None, str | None]:
     """Integer coordinates read from what the network says from each state (``probe``): its output there, after
     reading each of the commonest letters once, twice, ... (up to a horizon), and how many of a letter it takes
     before the output changes (a depth, a count to a threshold); beside them two coordinates of the input's
@@ -358,7 +360,7 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM) -> tuple[Lattice 
     prev[:, 1:] = idx[:, :-1]
     step_rows = tr.valid & (prev > 0)  # steps between traced states (the start kept apart, as ``tables`` does)
     steps = (prev[step_rows], idx[step_rows], tr.symbols[step_rows])
-    chosen, why = sufficient(v, ahead, probed, depth, scal, steps, int(tr.lengths.max()), max_dim)
+    chosen, why = sufficient(v, ahead, probed, depth, scal, steps, int(tr.lengths.max()), max_dim, budget)
     if chosen is None:
         return None, why
     reach = max(ahead[j] for j in chosen)
@@ -451,12 +453,12 @@ def _groups(x: np.ndarray) -> np.ndarray:
 
 
 def sufficient(v: np.ndarray, ahead: list[int], probed: list[bool], depth: np.ndarray, scal: np.ndarray, steps,
-               longest: int, max_dim: int = MAX_DIM) -> tuple[list[int] | None, str | None]:
+               longest: int, max_dim: int = MAX_DIM, budget: Budget | None = None) -> tuple[list[int] | None, str | None]:
     """The first set of at most ``max_dim`` columns of ``v`` (fewest columns, then fewest of the input's history,
     then least reach) that is a state: on the states whose reads stay inside the domain's lengths, every probed
     column is a function of it and the scalar inputs (the outputs now of it alone), and its value after each
     traced step a function of its value before and the letters read; all but ``OUTLIERS`` of the rows (a
-    network's rare wrong answers). (None, why) when no set is."""
+    network's rare wrong answers). (None, why) when no set is, or when ``budget`` runs out first."""
 
     outputs = [j for j in range(v.shape[1]) if ahead[j] == 0 and probed[j]]
     # columns equal to an earlier one on every state say nothing new
@@ -472,7 +474,9 @@ def sufficient(v: np.ndarray, ahead: list[int], probed: list[bool], depth: np.nd
     subsets = [c for r in range(1, max_dim + 1) for c in itertools.combinations(keep, r)]
     subsets.sort(key=lambda c: (len(c), sum(not probed[j] for j in c), max(ahead[j] for j in c), c))
     closest = None
-    for c in subsets:
+    for n, c in enumerate(subsets):
+        if budget is not None and n % 16 == 0 and budget.expired:
+            return None, f"the budget ran out after {n} of {len(subsets)} candidate states"
         cols = list(c)
         reach = max(ahead[j] for j in cols)
         inside = (depth >= 1) & (depth + reach <= longest)
@@ -1103,9 +1107,9 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
     def run(trained, budget: Budget, rng: np.random.Generator) -> Reading:
         task = trained.problem
         tr = StateTrace(trained, cap=MAX_STATES_TRACED)
-        lat, why = lattice_of(tr, max_dim, trained)
+        lat, why = lattice_of(tr, max_dim, trained, budget)
         if lat is None:
-            return Reading(None, (why,), status="abstained")
+            return Reading(None, (why,), status="timeout" if budget.expired else "abstained")
         details = {"dimensions": lat.dim, "coordinates": lat.how, "residual": lat.residual, "outliers": lat.outliers,
                    "range": [[int(lat.coords[..., i][tr.valid].min()), int(lat.coords[..., i][tr.valid].max())]
                              for i in range(lat.dim)]}
