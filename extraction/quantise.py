@@ -14,11 +14,15 @@ and only while it stays exact on every example, to the network a reader can writ
    exact, else one at a time, nearest first (incremental quantisation, Zhou et al. 2017: when no unit can
    move, the free ones train on a few hundred steps with the snapped ones fixed); units that then write
    nothing go too;
-3. **snap the readout**: coefficients on the grid ``1/D`` for the smallest ``D`` in ``DENOMINATORS`` (and the
-   intercept on ``1/(4D)``, so that no value sits on a rounding edge) that stays exact.
+3. **snap the readout**: the least-squares readout, or the least-L1 one that keeps every example a quarter
+   inside its rounding interval (a linear programme: sparse, its vertices small-denominator rationals), on
+   the grid ``1/D`` for the smallest ``D`` in ``DENOMINATORS`` (the intercept on ``1/(4D)``) that keeps every
+   value ``1/(8D)`` clear of a rounding edge, so that float32 weights name the same values; a unit's other
+   integer form is taken where it allows a coarser grid.
 
 Every step keeps the answers on the examples; none looks at anything else. If a step cannot be taken the
-network is left as it was (``quantise`` returns None): a partly quantised net helps no reader.
+network is left as it was (``quantise`` returns None): a partly quantised net helps no reader. The
+integer network ``quantise_mlp`` returns is a new MLP of the kept units only.
 """
 from __future__ import annotations
 
@@ -47,7 +51,7 @@ class Quantised:
     weight: np.ndarray  # [k, inputs] integers
     bias: np.ndarray  # [k] integers
     readout: np.ndarray  # [k, heads] floats on the grid 1/denom
-    intercept: np.ndarray  # [heads] floats on the grid 1/(2 denom)
+    intercept: np.ndarray  # [heads] floats on the grid 1/(4 denom)
     denom: int
 
 
