@@ -372,7 +372,7 @@ def _context(preload: Sequence[str]) -> Any:
     if not preload:
         return _SpawnContext()
     context = _ForkServerContext()
-    context.set_forkserver_preload(list(preload))
+    context.set_forkserver_preload(["comparator._quiet_start", *preload])
     return context
 
 

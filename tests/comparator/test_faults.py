@@ -220,3 +220,24 @@ def test_a_worker_killed_from_outside_is_recorded_and_the_grid_goes_on(tmp_path)
     assert outcomes["victim"].status == "memout"  # the rule: a SIGKILL not ours, under a cap, is the OOM killer's
     assert "SIGKILL" in outcomes["victim"].detail and "not from our timeout" in outcomes["victim"].detail
     assert all(outcomes[f"ok{i}"].status == "ok" and outcomes[f"ok{i}"].value == {"doubled": 2 * i} for i in range(4))
+
+
+def test_a_worker_that_finds_its_pools_locks_gone_exits_without_a_traceback():
+    # what a worker forked just before Ctrl-C meets: the parent has unlinked the pool's semaphores, and
+    # rebuilding one raises FileNotFoundError; any other error still prints its traceback
+    code = (
+        "import sys, comparator._quiet_start, multiprocessing.synchronize as s\n"
+        "class Lock: pass\n"
+        "try:\n"
+        "    s.SemLock.__setstate__(Lock(), (0, 1, 1, '/tractbench-no-such-lock'))\n"
+        "except FileNotFoundError:\n"
+        "    sys.excepthook(*sys.exc_info())\n"
+        "try:\n"
+        "    open('/tractbench-no-such-file')\n"
+        "except FileNotFoundError:\n"
+        "    sys.excepthook(*sys.exc_info())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("Traceback") == 1 and "tractbench-no-such-file" in run.stderr
+    assert "synchronize.py" not in run.stderr
