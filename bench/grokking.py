@@ -84,8 +84,8 @@ def table(rows: list[dict]) -> str:
 
 def attention_net(p: int, constant: bool, seed: int, steps: int = 1500) -> extraction.Trained:
     """The default one-layer transformer trained on the whole (a + b) % p table; ``constant``: its query and
-    key projections held at zero (every token the same attention: Zhong et al.'s model B). As
-    ``tests/extraction/test_fourier.py`` trains it."""
+    key projections held at zero (every token the same attention: Zhong et al.'s model B).
+    ``tests/extraction/test_fourier.py`` loads it from here."""
     task = toy_tasks.get("modular_addition", p=p)
     net = extraction.untrained(task, arch="transformer", seed=seed)
     model, enc, ex = net.model, net.encoding, net.problem.examples

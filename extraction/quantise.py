@@ -186,25 +186,36 @@ def _readout(x, w, b, y, targets, known, below: int | None = None):
     """The refitted readout snapped to the grid ``1/D`` (intercept ``1/(4D)``) for the smallest ``D`` (under
     ``below``, if given) that keeps every example clear of a rounding edge: ``(readout, intercept, D)`` or None."""
     h, c, c0 = _refit(x, w, b, y)
-    sparse = _sparse_readout(h, targets, known)
+    sparse = None  # the linear programme, solved only once least squares fails to snap
     for d in DENOMINATORS:
         if below is not None and d >= below:
             return None
-        for cc, cc0 in ((c, c0),) + (() if sparse is None else (sparse,)):
-            cq = np.rint(cc * d) / d
-            rest = (y - h @ cq).mean(axis=0)
-            for guess in {tuple(np.rint(cc0 * 4 * d)), tuple(np.rint(rest * 4 * d))}:
-                for shift in (0, -1, 1, -2, 2, -3, 3):
-                    c0q = (np.asarray(guess) + shift) / (4 * d)
-                    # clear of every rounding edge: float32 weights name the same values
-                    if _exact(h, cq, c0q, targets, known, margin=1 / (8 * d)):
-                        return cq, c0q, d
+        found = _snapped(h, c, c0, y, targets, known, d)
+        if found is None:
+            sparse = _sparse_readout(h, targets, known) if sparse is None else sparse
+            found = None if sparse is False else _snapped(h, *sparse, y, targets, known, d)
+        if found is not None:
+            return found
+    return None
+
+
+def _snapped(h, c, c0, y, targets, known, d: int):
+    """``(readout, intercept, d)``: ``c`` on the grid ``1/d`` and an intercept on ``1/(4d)`` near ``c0`` (or
+    the mean rest) that keep every value ``1/(8d)`` clear of a rounding edge (float32 weights then name the
+    same values); None if none does."""
+    cq = np.rint(c * d) / d
+    rest = (y - h @ cq).mean(axis=0)
+    for guess in {tuple(np.rint(c0 * 4 * d)), tuple(np.rint(rest * 4 * d))}:
+        for shift in (0, -1, 1, -2, 2, -3, 3):
+            c0q = (np.asarray(guess) + shift) / (4 * d)
+            if _exact(h, cq, c0q, targets, known, margin=1 / (8 * d)):
+                return cq, c0q, d
     return None
 
 
 def _sparse_readout(h: np.ndarray, targets: np.ndarray, known: list[np.ndarray], margin: float = 0.25):
     """The readout of least L1 norm that names every example's target at least ``margin`` inside its
-    rounding interval (a linear programme, HiGHS): ``(readout, intercept)`` or None when there is none. Its
+    rounding interval (a linear programme, HiGHS): ``(readout, intercept)`` or False when there is none. Its
     vertices are rationals of small denominators where least squares gives any real."""
     from scipy.optimize import linprog
 
@@ -233,7 +244,7 @@ def _sparse_readout(h: np.ndarray, targets: np.ndarray, known: list[np.ndarray],
         res = linprog(cost, A_ub=np.vstack(rows), b_ub=np.concatenate(bound),
                       bounds=[(0, None)] * (2 * k) + [(None, None)], method="highs")
         if res.status != 0:
-            return None
+            return False
         cs.append(res.x[:k] - res.x[k:2 * k])
         c0s.append(res.x[-1])
     return np.stack(cs, axis=1), np.asarray(c0s)

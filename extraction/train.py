@@ -462,7 +462,6 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
             quantised = quantise_mlp(model, encoding, problem.examples, max(0.0, min(left, QUANTISE_SHARE * seconds)))
             if quantised is not None:  # the integer network, as wide as the units it kept
                 model, applied["quantised"] = quantised
-                settings = {**settings, "hidden": model.width}
                 record["hidden"] = model.width
             record["normalised"] = applied
         model.eval()

@@ -366,9 +366,10 @@ def integer_units(trained, tr: UnitTrace):
     ``h = max(0, w . x + b)`` with integer ``w``, ``b`` (the unit rescaled by a factor up to ``MAX_UNIT_FACTOR``),
     and a regressing readout with rational coefficients, so that each answer is the nearest integer to an
     affine map of the units (ties to the lower, as the readout's nearest value does), clamped to the values
-    the head knows. Returns ``(units, factors, weights, biases, answers)`` (``answers`` one expression per
-    head over step names ``h0..``), or None when the network is not such a one or the expression disagrees
-    with it anywhere on the traced domain."""
+    the head knows. Returns ``(units, factors, weights, biases, names, values, answers)``: the step names
+    ``h0..``, each step's integer values on the traced domain ``[n, steps]``, and one expression per head over
+    the steps; None when the network is not such a one or the expression disagrees with it anywhere on the
+    traced domain."""
     model = trained.model
     if getattr(model, "arch", "") != "mlp" or not (model.numeric and getattr(model, "regress", False)):
         return None
@@ -422,7 +423,7 @@ def integer_units(trained, tr: UnitTrace):
         if reach[0] < lo or reach[1] > hi:
             expr = Call("max", (Const(lo), Call("min", (Const(hi), expr))))
         answers.append(simplify_expr(expr))
-    return units, factors, ws, bs, answers
+    return units, factors, ws, bs, names, h, answers
 
 
 def _transcribed(trained, tr: UnitTrace, budget: Budget, rng, pairs: int) -> Reading | None:
@@ -432,10 +433,9 @@ def _transcribed(trained, tr: UnitTrace, budget: Budget, rng, pairs: int) -> Rea
     found = integer_units(trained, tr)
     if found is None:
         return None
-    units, factors, ws, bs, answers = found
+    units, factors, ws, bs, step_names, h, answers = found
     task = trained.problem
     names = list(task.inputs)
-    step_names = _step_names(len(units), set(names))
     steps = [Assign((n,), Call("max", (Const(0), affine_expr(names, w, int(b))))) for n, w, b in zip(step_names, ws, bs)]
     answer = answers[0] if len(answers) == 1 else Tuple(tuple(answers))
     from .fsm import signature
@@ -444,16 +444,14 @@ def _transcribed(trained, tr: UnitTrace, budget: Budget, rng, pairs: int) -> Rea
     details = {"units": int(tr.pre.shape[1]), "steps": len(steps), "integer_units": [int(u) for u in units],
                "factors": [int(k) for k in factors]}
     if not steps:
-        details["note"] = "the answer is affine in the inputs: no hidden unit was needed"
+        details["note"] = "the answer is a constant: no hidden unit writes it"
         return Reading(program, ("the network's answer is a constant; no hidden unit was read",), details=details)
-    x = np.stack([np.asarray(tr.inputs[n]) for n in names], axis=1).astype(np.int64)
-    values = [np.maximum(0, x @ w + int(b)) for w, b in zip(ws, bs)]
+    values = list(h.T)
     head = Program("g", tuple(step_names) + tuple(names), (Return(answer),))
     groups = [np.array([u], dtype=np.int64) for u in units]
     inter = interchange(trained, tr, values, groups, step_names, head, names, rng, pairs)
     written = np.zeros_like(tr.act)
-    for u, k, v in zip(units, factors, values):
-        written[:, u] = v / k
+    written[:, units] = h / np.asarray(factors)  # each unit as its step says (a unit scaled by k holds h / k)
     repl = torch.as_tensor(written, dtype=torch.float32)
     model, enc = trained.model, trained.encoding
     with torch.no_grad(), patching(model, tr.act_path, lambda call, out: repl):
@@ -469,7 +467,6 @@ def _transcribed(trained, tr: UnitTrace, budget: Budget, rng, pairs: int) -> Rea
     scores, details["controls"] = controls(trained, tr, values, step_names, head, names, program, seed, budget, dims)
     return Reading(program, (), inter, splice, details=details, interchange_distributed=mean_accuracy(aligned),
                    controls=scores)
-
 
 
 def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:

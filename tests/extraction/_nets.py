@@ -13,12 +13,16 @@ from extraction.models import build
 from extraction.train import SIZE_KEYS, one_thread
 
 
+def _exact(name: str, seed: int, params: dict, **options) -> extraction.Trained:
+    net = extraction.train(toy_tasks.get(name, **params), seconds=120, seed=seed, **options)
+    assert net.status == "trained", (name, net.reasons)
+    return net
+
+
 @functools.cache
 def trained(name: str, seed: int = 0, **params) -> extraction.Trained:
     """``train(get(name, **params))`` with the defaults; exact (the tests that use it assume so)."""
-    net = extraction.train(toy_tasks.get(name, **params), seconds=120, seed=seed)
-    assert net.status == "trained", (name, net.reasons)
-    return net
+    return _exact(name, seed, params)
 
 
 @functools.cache
@@ -26,9 +30,7 @@ def trained_tokens(name: str, seed: int = 0, **params) -> extraction.Trained:
     """``trained`` with token embeddings and a logit per class (``numeric=False, regress=False``): the MLP the
     `boolean` reader reads (bit tasks train a numeric, regressing, quantised one by default, which `linear`
     transcribes)."""
-    net = extraction.train(toy_tasks.get(name, **params), seconds=120, seed=seed, numeric=False, regress=False)
-    assert net.status == "trained", (name, net.reasons)
-    return net
+    return _exact(name, seed, params, numeric=False, regress=False)
 
 
 def task_of(net: extraction.Trained) -> toy_tasks.Task:

@@ -11,11 +11,11 @@
 """
 from __future__ import annotations
 
-import dataclasses
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,34 +28,17 @@ from extraction.methods.fourier import (
     algorithm_named,
     project_waves,
 )
-from extraction.train import one_thread
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def attention_net(p: int, constant: bool, steps: int = 1500, seed: int = 0) -> extraction.Trained:
-    """The default one-layer transformer on the whole (a + b) % p table, full batch, AdamW (lr 3e-3, weight
-    decay 1.0); ``constant``: its query and key projections held at zero, so every token gets the same
-    attention (Zhong et al.'s model B)."""
-    task = toy_tasks.get("modular_addition", p=p)
-    net = extraction.untrained(task, arch="transformer", seed=seed)
-    model, enc, ex = net.model, net.encoding, net.problem.examples
-    d = model.query.numel()
-    keep = torch.ones_like(model.attn.in_proj_weight)
-    if constant:
-        keep[: 2 * d] = 0  # rows of the query and key projections
-        with torch.no_grad():
-            model.attn.in_proj_weight.mul_(keep)
-    hook = model.attn.in_proj_weight.register_hook(lambda g: g * keep)
-    batch, target = enc.batch(ex.inputs), enc.targets(ex.outputs)[:, 0]
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1.0, betas=(0.9, 0.98))
-    with one_thread():
-        model.train()
-        for _ in range(steps):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(batch), target).backward()
-            opt.step()
-        model.eval()
-    hook.remove()
-    return dataclasses.replace(net, status="trained", steps=steps)
+def attention_net(p: int, constant: bool, seed: int = 0):
+    """The one-layer transformer trained on the whole (a + b) % p table, with learned or constant attention
+    (Zhong et al.'s models A and B), as ``bench/grokking.py --pizza`` trains it (loaded from there)."""
+    spec = importlib.util.spec_from_file_location("grokking_bench", ROOT / "bench" / "grokking.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.attention_net(p, constant, seed)
 
 
 @pytest.fixture(scope="module")

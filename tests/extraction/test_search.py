@@ -96,12 +96,16 @@ def _data(net):
     return net.encoding.batch(ex.inputs, ex.lengths), net.encoding.targets(ex.outputs, ex.lengths)
 
 
-def test_training_on_noise_gives_up_well_before_the_budget():
-    task = toy_tasks.get("running_max", values=100, length=6)
-    problem = problem_of(task, 2000, 0)
+def noisy_running_max(values: int, seed: int):
+    """running_max's problem (2000 examples, length 6) with random answers: no network becomes exact on it."""
+    problem = problem_of(toy_tasks.get("running_max", values=values, length=6), 2000, 0)
     ex = problem.examples
-    noise = np.random.default_rng(0).integers(0, 100, size=np.asarray(ex.outputs).shape)
-    problem = replace(problem, examples=replace(ex, outputs=noise))
+    noise = np.random.default_rng(seed).integers(0, values, size=np.asarray(ex.outputs).shape)
+    return replace(problem, examples=replace(ex, outputs=noise))
+
+
+def test_training_on_noise_gives_up_well_before_the_budget():
+    problem = noisy_running_max(100, seed=0)
     net = extraction.train(problem, seconds=40)
     assert net.status == "budget" and "stopped early" in net.reasons[0]
     # every attempt (the numeric net, then the token fallback) ended by its own give-up rule, none by running out
@@ -240,11 +244,7 @@ def test_flops_count_the_rows_each_candidate_trained_at_its_own_width():
 
 def test_no_rung_drops_the_network_training_alone_would_keep():
     # random labels: no candidate becomes exact, so the rungs halve the field until the trend stops the pass
-    task = toy_tasks.get("running_max", values=5, length=6)
-    problem = problem_of(task, 2000, 0)
-    ex = problem.examples
-    noise = np.random.default_rng(1).integers(0, 5, size=np.asarray(ex.outputs).shape)
-    problem = replace(problem, examples=replace(ex, outputs=noise))
+    problem = noisy_running_max(5, seed=1)
     net = extraction.train(problem, search=True, seconds=8, seed=3)
     record = net.settings["search"]
     default = extraction.train.__globals__["DEFAULTS"]["gru"]["hidden"]
