@@ -1,4 +1,4 @@
-"""Quantising a regressing ReLU MLP onto integer weights (MIPS's last normalisation, Michaud et al. 2024).
+"""Quantising a regressing ReLU MLP (and a ReLU Elman net) onto integer weights (MIPS's last normalisation, Michaud et al. 2024).
 
 A numeric MLP that regresses its answer (``MLP(numeric=True, regress=True)``) computes
 ``value = sum_u c_u relu(w_u . x + b_u) + c_0`` and answers the known value nearest to it. Trained, its weights
@@ -19,6 +19,11 @@ and only while it stays exact on every example, to the network a reader can writ
    the grid ``1/D`` for the smallest ``D`` in ``DENOMINATORS`` (the intercept on ``1/(4D)``) that keeps every
    value ``1/(8D)`` clear of a rounding edge, so that float32 weights name the same values; a unit's other
    integer form is taken where it allows a coarser grid.
+
+A recurrent net (``quantise_rnn``, a numeric regressing ReLU Elman net) is handled likewise in its own
+basis, ``h' = relu(W h + U x + b)`` on raw inputs: units pruned one at a time, each unit rescaled to read in
+the answer's units, every entry then rounded to an integer (all at once, else the nearest half of the free
+entries at a time, the rest trained in between).
 
 Every step keeps the answers on the examples; none looks at anything else. If a step cannot be taken the
 network is left as it was (``quantise`` returns None): a partly quantised net helps no reader. The
@@ -332,3 +337,223 @@ def quantise_mlp(model, encoding, examples, seconds: float | None = None):
             return None  # float32 moved a value across a rounding edge
     small.eval()
     return small, {"units": int(n), "denominator": int(q.denom), "from": int(model.width)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Recurrent networks: a ReLU Elman net that regresses its answers, onto integer weights
+
+RNN_TUNE_ROUNDS = 6  # rounds of snapping the nearest half of the free weights, then training the rest
+RNN_TUNE_STEPS = 150
+RNN_MAX_WIDTH = 64  # wider nets are not pruned one unit at a time
+
+
+@dataclass
+class _Cell:
+    """A ReLU Elman net in its integer basis: ``h' = relu(W h + U x + b)`` on raw inputs ``x`` (not divided by
+    their magnitude), ``value = A h + c`` (the readout's values, not scaled), ``h`` starting at ``h0``."""
+
+    W: np.ndarray
+    U: np.ndarray
+    b: np.ndarray
+    A: np.ndarray
+    c: np.ndarray
+    h0: np.ndarray
+
+    def take(self, keep: np.ndarray) -> "_Cell":
+        return _Cell(self.W[np.ix_(keep, keep)], self.U[keep], self.b[keep], self.A[:, keep], self.c, self.h0[keep])
+
+    def rescaled(self) -> "_Cell":
+        """Each unit rescaled by a positive factor (the same function) so its largest readout weight, or for a
+        unit the readout ignores its largest outgoing recurrent weight, has magnitude 1 (repeated until no factor
+        moves: rescaling a unit changes the weights into it, which the units feeding it are scaled by)."""
+        c = self
+        for _ in range(max(1, 2 * self.W.shape[0])):
+            out = np.abs(c.A).max(0) if c.A.size else np.zeros(c.W.shape[0])
+            rec = np.abs(c.W).max(0) if c.W.size else np.zeros(0)
+            f = np.where(out > TOL, out, np.where(rec > TOL, rec, 1.0))  # h_new = f * h
+            c = _Cell(f[:, None] * c.W / f[None, :], f[:, None] * c.U, f * c.b, c.A / f[None, :], c.c, f * c.h0)
+            if np.allclose(f, 1.0, rtol=1e-9, atol=0):
+                break
+        return c
+
+
+def _magnitudes(model) -> np.ndarray:
+    from .models import magnitude
+
+    enc = model.encoding
+    names = {**enc.sequences, **enc.scalars}
+    order = list(enc.sequences) + list(enc.scalars)
+    return np.array([magnitude(*names[n]) for n in order], dtype=np.float64)
+
+
+def _cell_of(model) -> _Cell:
+    cell, out = model.cell, model.readout
+    with torch.no_grad():
+        return _Cell(cell.weight_hh.double().numpy().copy(),
+                     cell.weight_ih.double().numpy() / _magnitudes(model)[None, :],
+                     (cell.bias_ih + cell.bias_hh).double().numpy().copy(),
+                     (out.scale * out.weight.double()).numpy().copy(), (out.scale * out.bias.double()).numpy().copy(),
+                     model.h0.double().numpy().copy())
+
+
+def _net_of(model, c: _Cell):
+    """A new net like ``model`` (a numeric regressing ReLU Elman net) with the weights of ``c``."""
+    from .models import Recurrent
+
+    k = max(1, c.W.shape[0])
+    net = Recurrent(model.encoding, cell="rnn", hidden=k, numeric=True, regress=True, act="relu")
+    n = c.W.shape[0]
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        net.h0.zero_()
+        cell, out = net.cell, net.readout
+        cell.weight_hh[:n, :n] = torch.as_tensor(c.W)
+        cell.weight_ih[:n] = torch.as_tensor(c.U * _magnitudes(model)[None, :])
+        cell.bias_ih[:n] = torch.as_tensor(c.b)
+        out.weight[:, :n] = torch.as_tensor(c.A / out.scale)
+        out.bias.copy_(torch.as_tensor(c.c / out.scale))
+        net.h0[:n] = torch.as_tensor(c.h0)
+    net.eval()
+    return net
+
+
+def _importance(model, c: _Cell, batch) -> np.ndarray:
+    """How much each unit writes: its mean activation on the examples times its largest outgoing weight."""
+    net = _net_of(model, c)
+    with torch.no_grad():
+        h = net.states(batch).double().numpy().reshape(-1, max(1, c.W.shape[0]))[:, :c.W.shape[0]]
+    outgoing = np.abs(np.concatenate([c.A, c.W], axis=0)).max(0) if c.W.size else np.zeros(0)
+    return np.abs(h).mean(0) * outgoing
+
+
+def _tune_rnn(model, c: _Cell, free: dict[str, np.ndarray], batch, targets, steps: int) -> _Cell:
+    """``steps`` full-batch Adam steps on the squared error over the free entries of W, U, b, A, c (the others
+    fixed), from ``c``."""
+    from .search import loss_of
+
+    net = _net_of(model, c)
+    net.train()
+    n = c.W.shape[0]
+    mags = torch.as_tensor(_magnitudes(model), dtype=torch.float32)
+    masks = {"cell.weight_hh": free["W"], "cell.weight_ih": free["U"], "cell.bias_ih": free["b"],
+             "readout.weight": free["A"], "readout.bias": free["c"]}
+    params = dict(net.named_parameters())
+    live = []
+    for name, mask in masks.items():
+        full = torch.zeros_like(params[name], dtype=torch.bool)
+        if name == "cell.weight_hh":
+            full[:n, :n] = torch.as_tensor(mask)
+        elif name in ("cell.weight_ih", "cell.bias_ih"):
+            full[:n] = torch.as_tensor(mask)
+        elif name == "readout.weight":
+            full[:, :n] = torch.as_tensor(mask)
+        else:
+            full[:] = torch.as_tensor(mask)
+        params[name].register_hook(lambda g, m=full: g * m)
+        live.append(params[name])
+    net.cell.bias_hh.requires_grad_(False)
+    opt = torch.optim.Adam(live, lr=1e-3)
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        loss_of(net, batch, targets).backward()
+        opt.step()
+    with torch.no_grad():
+        out = net.readout
+        return _Cell(net.cell.weight_hh[:n, :n].double().numpy().copy(),
+                     (net.cell.weight_ih[:n].double() / mags.double()[None, :]).numpy().copy(),
+                     (net.cell.bias_ih[:n] + net.cell.bias_hh[:n]).double().numpy().copy(),
+                     (out.scale * out.weight[:, :n].double()).numpy().copy(),
+                     (out.scale * out.bias.double()).numpy().copy(), c.h0.copy())
+
+
+def quantise_rnn(model, encoding, batch, targets, seconds: float | None = None):
+    """A numeric regressing ReLU Elman net (``Recurrent(cell="rnn", act="relu", numeric=True, regress=True)``)
+    exact on ``batch`` quantised onto integers: a new, narrower net whose units are the ones it needs (pruned one
+    at a time, least important first), rescaled so each reads in the answer's units, every weight, bias and
+    readout entry an integer on raw inputs (all at once, else the nearest half of the free entries at a time with
+    the rest trained ``RNN_TUNE_STEPS`` Adam steps in between: incremental quantisation), and the net exact on
+    ``batch`` after each step. Returns ``(net, {"units": k, "from": width})`` or None (``model`` is never changed)
+    when it is no such net or could not be quantised within ``seconds``."""
+    from .train import accuracy
+
+    if not (getattr(model, "arch", "") == "rnn" and getattr(model, "act", "") == "relu" and model.numeric
+            and getattr(model, "regress", False)) or model.width > RNN_MAX_WIDTH:
+        return None
+    deadline = None if seconds is None else time.perf_counter() + seconds
+
+    def late() -> bool:
+        return deadline is not None and time.perf_counter() > deadline
+
+    def exact(c: _Cell) -> bool:
+        return accuracy(_net_of(model, c), encoding, batch, targets) == 1.0
+
+    c = _cell_of(model)
+    if not exact(c):
+        return None
+    # prune: the least important unit first, each removal kept only while the net stays exact
+    keep = np.arange(c.W.shape[0])
+    for u in np.argsort(_importance(model, c, batch), kind="stable"):
+        if late():
+            return None
+        if keep.size <= 1:
+            break
+        trial = keep[keep != u]
+        if exact(c.take(trial)):
+            keep = trial
+    c = c.take(keep).rescaled()
+    names = ("W", "U", "b", "A", "c")
+    snapped = {k: np.zeros_like(getattr(c, k), dtype=bool) for k in names}
+
+    def rounded(c: _Cell, which: dict[str, np.ndarray]) -> _Cell:
+        return _Cell(*(np.where(which[k], np.round(getattr(c, k)), getattr(c, k)) for k in names), c.h0)
+
+    everything = {k: np.ones_like(v) for k, v in snapped.items()}
+    for _ in range(RNN_TUNE_ROUNDS + 1):
+        if late():
+            return None
+        whole = rounded(c, everything)
+        if exact(whole):
+            c = whole
+            break
+        # snap the nearest half of the free entries that keeps the net exact (halving on failure), train the rest
+        free = [(abs(getattr(c, k).flat[i] - np.round(getattr(c, k).flat[i])), k, i)
+                for k in names for i in range(getattr(c, k).size) if not snapped[k].flat[i]]
+        free.sort()
+        take = max(1, len(free) // 2)
+        moved = False
+        while take >= 1 and not late():
+            which = {k: v.copy() for k, v in snapped.items()}
+            for _, k, i in free[:take]:
+                which[k].flat[i] = True
+            trial = rounded(c, which)
+            if exact(trial):
+                c, snapped, moved = trial, which, True
+                break
+            take //= 2
+        if late():
+            return None
+        left = {k: ~v for k, v in snapped.items()}
+        if not any(v.any() for v in left.values()):
+            break
+        tuned = _tune_rnn(model, c, left, batch, targets, RNN_TUNE_STEPS)
+        if exact(tuned):
+            c = tuned
+        elif not moved:
+            return None
+    else:
+        return None
+    if not all(np.allclose(getattr(c, k), np.round(getattr(c, k))) for k in names):
+        return None
+    c = rounded(c, everything)
+    # units the integer net no longer needs (a unit stuck at zero, one nothing reads)
+    keep = np.arange(c.W.shape[0])
+    for u in range(c.W.shape[0]):
+        trial = keep[keep != u]
+        if trial.size and exact(c.take(trial)):
+            keep = trial
+    c = c.take(keep)
+    net = _net_of(model, c)
+    if accuracy(net, encoding, batch, targets) < 1.0:
+        return None
+    return net, {"units": int(c.W.shape[0]), "from": int(model.width)}

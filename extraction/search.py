@@ -21,7 +21,9 @@ exact on the probe is checked on every example, and only that makes it exact. A 
 exact (its weights kept), when a narrower width is exact or one of its own width is (it cannot be the
 narrowest), when the narrower widths have had ``GRACE`` times the steps the first exact candidate needed, or,
 while none is exact, at a rung (steps ``SEARCH_RUNG``, then 2x, 4x, ...) when it is in the less accurate half
-(successive halving) — except the network ``search=False`` would train (the default width, the first seed),
+(successive halving; among equally accurate regressing nets — whose accuracy stays 0 until their values come
+within rounding of the answers — the larger squared error on the probe is the worse, and the polish that follows
+a regressing race takes the candidate nearest to exact by the same order) — except the network ``search=False`` would train (the default width, the first seed),
 which no rung drops: a rung that cannot tell learners from a plateau (divisibility's majority class) never
 removes the network training alone would keep. So the pass costs about the steps of one training at one training's rows per step, and ``settings["search"]``
 records who left when and why, and the steps and rows each candidate trained.
@@ -61,6 +63,8 @@ of basis a ReLU layer commutes with), so that each unit's readout weights have l
 each weight tensor snapped to the coarsest of ``GRIDS`` that keeps the network exact on its examples.
 """
 from __future__ import annotations
+
+import math
 
 import time
 from dataclasses import dataclass, field
@@ -444,6 +448,7 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     per_example = [float(m.flops()) for m in models]
     work = 0.0
     accs = [0.0] * n
+    probe_loss = [math.inf] * n  # a regressing candidate's squared error on the probe at the last check
     dropped: list[dict[str, Any]] = []
     history: list[tuple[float, float, float]] = []
     last_loss = float("inf")
@@ -494,12 +499,17 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                 finite = [all(bool(torch.isfinite(v[r]).all()) for v in params.values()) for r in range(len(alive))]
                 fit_acc = _share_each(argmax_of(named(probe_fb)), probe_ft)
                 val_acc = _share_each(argmax_of(named(probe_vb)), probe_vt) if len(val_p) else [1.0] * len(alive)
+                # a regressing net's accuracy stays 0 until its values are within rounding of the answers: its
+                # squared error on the probe (fitting and held-out rows) ranks it among equals
+                err = ((losses(probe_fb, probe_ft) + (losses(probe_vb, probe_vt) if len(val_p) else 0.0)).tolist()
+                       if regress else [0.0] * len(alive))
                 gone: dict[int, str] = {}
                 for r, i in enumerate(alive):
                     if not finite[r]:
                         gone[i], accs[i] = "diverged", 0.0
                         continue
                     accs[i] = min(fit_acc[r], val_acc[r])
+                    probe_loss[i] = err[r] if math.isfinite(err[r]) else math.inf
                     if accs[i] == 1.0:  # exact on the probe: now on every example, and with the margin?
                         whole = [(named(b, [r])[0], t) for b, t in ((fit_b, fit_t), (val_b, val_t)) if b.size]
                         accs[i] = min(share_exact(argmax_of(x), t) for x, t in whole)
@@ -530,8 +540,11 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                         gone[i] = f"no exact width below {narrowest} after {GRACE:g}x the steps width {narrowest} needed"
             elif steps >= rung and len(alive) - len(gone) > 1:
                 # ties go to the wider candidate: equal accuracy (a majority-class plateau) says nothing of who
-                # learns, and a narrow net on a plateau is the likelier to stay there
-                left = sorted((i for i in alive if i not in gone), key=lambda i: (-accs[i], -cands[i][0], cands[i][1]))
+                # learns, and a narrow net on a plateau is the likelier to stay there; a regressing net's accuracy
+                # stays 0 until its values are within rounding of the answers, so there its squared error on the
+                # probe (fitting and held-out rows) ranks first among equals
+                left = sorted((i for i in alive if i not in gone),
+                              key=lambda i: (-accs[i], probe_loss[i], -cands[i][0], cands[i][1]))
                 for i in left[(len(left) + 1) // 2:]:
                     if i == incumbent:
                         continue
@@ -604,6 +617,8 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
         best = min(done, key=lambda i: (cands[i][0], i in settled, exact_at[i], seeds.index(cands[i][1])))
         if best in settled:
             reasons.append(f"exact on its examples, but some output named with probability under {SURE} {settled[best]}")
+    elif regress:  # the polish takes the candidate nearest to exact: the most accurate, then the least error
+        best = min(range(n), key=lambda i: (-accs[i], probe_loss[i], cands[i][0], seeds.index(cands[i][1])))
     else:
         best = max(range(n), key=lambda i: (accs[i], -cands[i][0], -seeds.index(cands[i][1])))
     w, s = cands[best]

@@ -398,7 +398,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     the better of the two is kept (exact first, then accuracy); ``settings["attempts"]`` records each attempt
     (path, arch, status, seconds, steps, accuracy, reasons, which was kept) and ``reasons`` are the kept one's.
     """
-    from .quantise import quantise_mlp
+    from .quantise import quantise_mlp, quantise_rnn
     from .search import fit, normalise
 
     if not (isinstance(seconds, (int, float)) and seconds > 0):
@@ -459,7 +459,9 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
         if fitted.status == "trained" and settings.get("numeric"):  # MIPS's integer networks, what integer readings take
             model, applied = normalise(model, encoding, fitted.batch, fitted.targets)
             left = seconds - (time.perf_counter() - start)
-            quantised = quantise_mlp(model, encoding, problem.examples, max(0.0, min(left, QUANTISE_SHARE * seconds)))
+            share = max(0.0, min(left, QUANTISE_SHARE * seconds))
+            quantised = (quantise_mlp(model, encoding, problem.examples, share) if arch == "mlp" else
+                         quantise_rnn(model, encoding, fitted.batch, fitted.targets, share))
             if quantised is not None:  # the integer network, as wide as the units it kept
                 model, applied["quantised"] = quantised
                 record["hidden"] = model.width
@@ -480,11 +482,27 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
 
 
 def domain_accuracy(trained: Trained, task: Task) -> float:
-    """The share of ``task``'s whole domain (or its stated sample) on which the network is right."""
+    """The share of ``task``'s whole domain (or its stated sample) on which the network is right. An input whose
+    answer (at some step) is no value the network's heads know is one it gets wrong: a head names only the values
+    of its examples."""
+    from .search import predicted
+
     dom = task.examples(None)
     enc = trained.encoding
-    with one_thread():
-        return accuracy(trained.model, enc, enc.batch(dom.inputs, dom.lengths), enc.targets(dom.outputs, dom.lengths))
+    targets = enc.targets(dom.outputs, dom.lengths)
+    out = np.asarray(dom.outputs)
+    steps = np.ones(out.shape[:1], dtype=bool) if enc.kind != "scan" else None
+    if enc.kind == "scan":
+        steps = np.arange(out.shape[1])[None, :] < np.asarray(dom.lengths)[:, None]  # [n, T]
+    unknown = (targets == -100).numpy()
+    unknown = unknown.reshape(unknown.shape[0], -1, enc.arity)
+    unknown = (unknown & np.asarray(steps).reshape(unknown.shape[0], -1)[..., None]).any(axis=(1, 2))
+    if targets.shape[0] == 0:
+        return 1.0
+    with one_thread(), torch.no_grad():
+        named = predicted(trained.model, enc.batch(dom.inputs, dom.lengths))
+    right = ((named == targets) | (targets == -100)).reshape(targets.shape[0], -1).all(dim=1).numpy() & ~unknown
+    return float(right.mean())
 
 
 def with_model(trained: Trained, model: nn.Module) -> Trained:

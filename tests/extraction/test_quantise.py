@@ -105,3 +105,77 @@ def test_a_user_task_over_integers_is_quantised_and_read_right():
     out = extraction.extract(net, "linear", seconds=60, seed=0)
     assert out.status == "solved", out.reasons
     assert task.verify(out.program).equal
+
+
+# --- recurrent nets: quantise_rnn ----------------------------------------------------------------------------------
+
+from extraction.encoding import Encoding  # noqa: E402
+from extraction.models import Recurrent  # noqa: E402
+from extraction.quantise import _Cell, _cell_of, _net_of, quantise_rnn  # noqa: E402
+from extraction.train import accuracy, problem_of  # noqa: E402
+
+# integer ReLU Elman nets (W, U, b, A, c) and the programs they compute over 0..19 (numeric inputs)
+INTEGER_RNNS = {
+    "sum": ([[1]], [[1]], [0], [[1]], [0], "    s = 0\n    for x in xs:\n        s = s + x\n        yield s\n"),
+    "previous": ([[0, 0], [1, 0]], [[1], [0]], [0, 0], [[0, 1]], [0],
+                 "    p = 0\n    for x in xs:\n        yield p\n        p = x\n"),
+    "maximum": ([[1, 1], [-1, -1]], [[0], [1]], [0, 0], [[1, 1]], [0],
+                "    m = 0\n    for x in xs:\n        m = max(m, x)\n        yield m\n"),
+}
+
+
+def _scan_problem(name: str, body: str):
+    task = toy_tasks.from_program(f"q_{name}", f"def q_{name}(xs):\n{body}", {"xs": toy_tasks.Seq(Int(0, 20), length=(1, 3))})
+    problem = problem_of(task, 1.0, 0)
+    ex = problem.examples
+    enc = Encoding.of(problem, ex.outputs, ex.lengths)
+    return enc, enc.batch(ex.inputs, ex.lengths), enc.targets(ex.outputs, ex.lengths)
+
+
+@pytest.mark.parametrize("name", sorted(INTEGER_RNNS))
+def test_the_integer_rnns_compute_their_programs(name):
+    W, U, b, A, c, body = INTEGER_RNNS[name]
+    enc, batch, targets = _scan_problem(name, body)
+    k = len(b)
+    template = Recurrent(enc, cell="rnn", hidden=k, numeric=True, regress=True, act="relu")
+    cell = _Cell(*(np.array(v, dtype=np.float64) for v in (W, U, b, A, c)), np.zeros(k))
+    assert accuracy(_net_of(template, cell), enc, batch, targets) == 1.0
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(INTEGER_RNNS)), extra=st.integers(0, 2), seed=st.integers(0, 2**16))
+def test_a_noisy_integer_rnn_is_quantised_to_an_integer_rnn_exact_on_every_example(name, extra, seed):
+    """The law: a rescaled, slightly perturbed copy of an integer ReLU RNN (with units that write nothing the
+    answer needs), exact on its examples, is quantised to a net with integer weights exact on every example."""
+    W, U, b, A, c, body = INTEGER_RNNS[name]
+    enc, batch, targets = _scan_problem(name, body)
+    rng = np.random.default_rng(seed)
+    k = len(b)
+    W, U, b, A, c = (np.array(v, dtype=np.float64) for v in (W, U, b, A, c))
+    f = rng.uniform(0.3, 3.0, size=k)  # each unit rescaled: the same function
+    Wn = np.zeros((k + extra, k + extra))
+    Wn[:k, :k] = f[:, None] * W / f[None, :] + rng.normal(0, 1e-4, (k, k))
+    Wn[k:, :] = rng.normal(0, 0.3, (extra, k + extra))  # junk units read the state, nothing reads them
+    Un = np.vstack([f[:, None] * U + rng.normal(0, 1e-4, U.shape), rng.normal(0, 0.3, (extra, 1))])
+    bn = np.r_[f * b + rng.normal(0, 1e-4, k), rng.normal(0, 0.3, extra)]
+    An = np.hstack([A / f[None, :], np.zeros((1, extra))])
+    template = Recurrent(enc, cell="rnn", hidden=k + extra, numeric=True, regress=True, act="relu")
+    noisy = _net_of(template, _Cell(Wn, Un, bn, An, c + rng.normal(0, 1e-3, 1), np.zeros(k + extra)))
+    if accuracy(noisy, enc, batch, targets) < 1.0:
+        return  # the noise moved an answer: no exact net to start from
+    out = quantise_rnn(noisy, enc, batch, targets)
+    assert out is not None
+    net, what = out
+    q = _cell_of(net)
+    assert what["units"] <= k and net.width <= k
+    for part in (q.W, q.U, q.b, q.A, q.c):
+        assert np.allclose(part, np.rint(part), atol=1e-5)
+    assert accuracy(net, enc, batch, targets) == 1.0
+
+
+def test_quantise_rnn_leaves_other_networks_alone():
+    enc, batch, targets = _scan_problem("sum", INTEGER_RNNS["sum"][-1])
+    tanh = Recurrent(enc, cell="rnn", hidden=2, numeric=True, regress=True, act="tanh")
+    tokens = Recurrent(enc, cell="rnn", hidden=2, numeric=False, regress=True, act="relu")
+    assert quantise_rnn(tanh, enc, batch, targets) is None
+    assert quantise_rnn(tokens, enc, batch, targets) is None
