@@ -62,7 +62,8 @@ def run(task, seconds: float, read_seconds: float) -> dict:
     right = res.program is not None and res.status == "solved" and task.verify(res.program).equal
     method = (res.details or {}).get("method") or (res.details or {}).get("chosen")
     return {"task": task.name, "arch": net.arch, "numeric": bool(net.settings.get("numeric")),
-            "status": net.status, "train_s": round(train_s, 2), "domain_accuracy": round(net.domain_accuracy, 5),
+            "status": net.status, "width": net.settings.get("hidden"),
+            "quantised": (net.settings.get("normalised") or {}).get("quantised"), "train_s": round(train_s, 2), "domain_accuracy": round(net.domain_accuracy, 5),
             "read": res.status, "method": method, "right": bool(right),
             "mechanism": bool(right and is_mechanism(res.faithfulness)), "read_s": round(read_s, 2),
             "program": str(res.program) if res.program is not None else None}
@@ -83,11 +84,12 @@ def main() -> None:
         row = run(task_of(name, args.length), args.seconds, args.read_seconds)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    lines = ["| task | net | training | domain accuracy | reading | right | mechanism | train s | read s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | net | training | width | quantised | domain accuracy | reading | right | mechanism | train s | read s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         net = f"{r['arch']}{' numeric' if r['numeric'] else ''}"
-        lines.append(f"| {r['task']} | {net} | {r['status']} | {r['domain_accuracy']:.5f} | {r['read']} ({r['method']}) | "
+        q = f"{r['quantised']['units']} units" if r.get("quantised") else "—"
+        lines.append(f"| {r['task']} | {net} | {r['status']} | {r.get('width')} | {q} | {r['domain_accuracy']:.5f} | {r['read']} ({r['method']}) | "
                      f"{'yes' if r['right'] else 'no'} | {'yes' if r['mechanism'] else 'no'} | {r['train_s']} | {r['read_s']} |")
     lines.append(f"\nright {sum(r['right'] for r in rows)} / {len(rows)}, mechanism {sum(r['mechanism'] for r in rows)}")
     print("\n".join(lines))
