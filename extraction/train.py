@@ -452,6 +452,8 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
             record["attempts"] = attempts
         if fitted.extra.get("polish"):
             record["polish"] = fitted.extra["polish"]
+        if fitted.extra.get("margin_polish"):
+            record["margin_polish"] = fitted.extra["margin_polish"]
         if search:
             record["search"] = {"widths": widths, "seeds": seeds, "exact": fitted.exact, "steps": fitted.candidate_steps,
                                 **fitted.extra.get("search", {"trained_steps": [[fitted.steps]], "dropped": [], "networks": 1}),
