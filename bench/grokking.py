@@ -33,6 +33,7 @@ import torch  # noqa: E402
 
 import extraction  # noqa: E402
 import toy_tasks  # noqa: E402
+from extraction.methods.fourier import FORM_EXPLAINS, algorithm_of  # noqa: E402
 from extraction.train import one_thread, warm_up  # noqa: E402
 from toy_tasks.suites import GROKKED_MODULI  # noqa: E402
 
@@ -83,9 +84,9 @@ def table(rows: list[dict]) -> str:
 
 
 def attention_net(p: int, constant: bool, seed: int, steps: int = 1500) -> extraction.Trained:
-    """The default one-layer transformer trained on the whole (a + b) % p table; ``constant``: its query and
-    key projections held at zero (every token the same attention: Zhong et al.'s model B).
-    ``tests/extraction/test_fourier.py`` loads it from here."""
+    """``extraction``'s one-layer transformer trained on the whole (a + b) % p table; ``constant``: its query and
+    key projections held at zero (every token the same attention). Its two inputs have separate embedding
+    tables and it reads out at a third token."""
     task = toy_tasks.get("modular_addition", p=p)
     net = extraction.untrained(task, arch="transformer", seed=seed)
     model, enc, ex = net.model, net.encoding, net.problem.examples
@@ -110,25 +111,103 @@ def attention_net(p: int, constant: bool, seed: int, steps: int = 1500) -> extra
     return dataclasses.replace(net, status="trained", steps=steps, seconds=time.perf_counter() - began)
 
 
-def pizza(seeds: list[int], p: int = 13) -> str:
-    """The clock/pizza table: per network kind and seed, the distance irrelevance and the algorithm named."""
+class ZhongTransformer(torch.nn.Module):
+    """Zhong et al. 2023's one-layer transformer (their ``code/train-main.py``): one token embedding shared by
+    both inputs plus a learned position, attention whose pattern is ``attn_coeff * softmax + (1 - attn_coeff)``
+    (1: learned attention, their model B; 0: every entry 1, their model A), a ReLU MLP of width 4 d_model, no
+    LayerNorm, no unembedding bias, read out at the second token; their initialisation. ``embed`` holds one
+    table per input (the same weights), so ``fourier`` reads it like ``extraction``'s networks."""
+
+    arch = "transformer"
+
+    def __init__(self, encoding, p: int, d_model: int = 128, heads: int = 4, attn_coeff: float = 0.0):
+        super().__init__()
+        import math
+
+        self.encoding, self.attn_coeff, self.d_head = encoding, attn_coeff, d_model // heads
+        a_name, b_name = list(encoding.scalars)
+        table = torch.nn.Embedding(p, d_model)
+        torch.nn.init.normal_(table.weight, std=1 / math.sqrt(d_model))
+        other = torch.nn.Embedding(p, d_model)
+        other.weight = table.weight
+        self.embed = torch.nn.ModuleDict({a_name: table, b_name: other})
+        shape = (heads, self.d_head, d_model)
+        self.pos = torch.nn.Parameter(torch.randn(2, d_model) / math.sqrt(d_model))
+        self.W_K, self.W_Q, self.W_V = (torch.nn.Parameter(torch.randn(shape) / math.sqrt(d_model)) for _ in range(3))
+        self.W_O = torch.nn.Parameter(torch.randn(d_model, d_model) / math.sqrt(d_model))
+        self.W_in = torch.nn.Parameter(torch.randn(4 * d_model, d_model) / math.sqrt(4 * d_model))
+        self.b_in = torch.nn.Parameter(torch.zeros(4 * d_model))
+        self.W_out = torch.nn.Parameter(torch.randn(d_model, 4 * d_model) / math.sqrt(d_model))
+        self.b_out = torch.nn.Parameter(torch.zeros(d_model))
+        self.W_U = torch.nn.Parameter(torch.randn(d_model, encoding.classes) / math.sqrt(encoding.classes))
+
+    def forward(self, batch) -> torch.Tensor:
+        x = torch.stack([self.embed[n](batch.scalars[n]) for n in self.embed], 1) + self.pos
+        k, q, v = (torch.einsum("ihd,bpd->biph", w, x) for w in (self.W_K, self.W_Q, self.W_V))
+        pattern = torch.softmax(torch.einsum("biph,biqh->biqp", k, q) / self.d_head**0.5, -1)
+        pattern = pattern * self.attn_coeff + (1 - self.attn_coeff)
+        z = torch.einsum("biph,biqp->bqih", v, pattern).reshape(x.shape[0], 2, -1)
+        x = x + z @ self.W_O.T
+        x = x + torch.relu(x @ self.W_in.T + self.b_in) @ self.W_out.T + self.b_out
+        return x[:, -1] @ self.W_U
+
+
+def zhong_net(p: int, constant: bool, seed: int, steps: int = 1500, fraction: float = 0.8) -> extraction.Trained:
+    """Zhong et al.'s transformer (``ZhongTransformer``; ``constant``: their model A, else model B) trained as
+    they train it (full batch on ``fraction`` of the (a + b) % p table, AdamW lr 1e-3, weight decay 2.0, betas
+    (0.9, 0.98), a 10-step warm-up) for ``steps`` steps (they run 20,000 at p = 59). ``tests/extraction/
+    test_fourier.py`` loads it from here."""
     task = toy_tasks.get("modular_addition", p=p)
-    lines = ["| network | seed | train s | domain | fourier right | splice | distance irrelevance | algorithm |",
-             "|---|---|---|---|---|---|---|---|"]
-    kinds = {"transformer, learned attention (model A)": lambda s: attention_net(p, False, s),
-             "transformer, constant attention (model B)": lambda s: attention_net(p, True, s),
-             "embedding MLP (extraction.train)": lambda s: extraction.train(task, seconds=60, seed=s)}
-    for kind, make in kinds.items():
+    net = extraction.untrained(task, arch="transformer", seed=seed, examples=round(fraction * p * p))
+    torch.manual_seed(seed)
+    model = ZhongTransformer(net.encoding, p, attn_coeff=0.0 if constant else 1.0)
+    ex = net.problem.examples
+    batch, target = net.encoding.batch(ex.inputs), net.encoding.targets(ex.outputs)[:, 0]
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=2.0, betas=(0.9, 0.98))
+    warm = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(step / 10, 1))
+    began = time.perf_counter()
+    with one_thread():
+        for _ in range(steps):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(batch).double(), target).backward()
+            opt.step()
+            warm.step()
+    model.eval()
+    return dataclasses.replace(net, model=model, status="trained", steps=steps, seconds=time.perf_counter() - began)
+
+
+KINDS = {
+    "Zhong et al.'s transformer, constant attention (their model A), p = 31": lambda s: zhong_net(31, True, s),
+    "Zhong et al.'s transformer, learned attention (their model B), p = 31": lambda s: zhong_net(31, False, s),
+    "extraction's transformer, constant attention, p = 13": lambda s: attention_net(13, True, s),
+    "extraction's transformer, learned attention, p = 13": lambda s: attention_net(13, False, s),
+    "embedding MLP (extraction.train), p = 13": lambda s: extraction.train(toy_tasks.get("modular_addition", p=13),
+                                                                           seconds=60, seed=s),
+}
+
+
+def pizza(seeds: list[int]) -> str:
+    """The clock/pizza table: per network kind and seed, Zhong et al.'s two measures, the circles and the
+    algorithm named."""
+    lines = ["| network | seed | train s | domain | fourier right | splice | distance irrelevance | gradient "
+             "symmetricity | circles: pizza / clock / mixed / neither | pizza weight | algorithm |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for kind, make in KINDS.items():
         for seed in seeds:
             net = make(seed)
-            reading = extraction.extract(net, "fourier", seconds=20, seed=seed)
+            task = toy_tasks.get("modular_addition", p=net.encoding.scalars["a"][1])
+            reading = extraction.extract(net, "fourier", seconds=30, seed=seed)
             d = reading.details
             dom = task.examples(None)
             acc = float((net.predict(dom.inputs) == dom.outputs).mean())
             right = reading.program is not None and task.verify(reading.program).equal
+            circles = list((d.get("circles") or {}).values())
+            kinds = ["neither" if f is None or f["joint_fit"] < FORM_EXPLAINS else algorithm_of(f["pizza_weight"])
+                     for f in circles]
             line = (f"| {kind} | {seed} | {net.seconds:.1f} | {acc:.4f} | {'yes' if right else 'no'} | "
                     f"{_num(reading.faithfulness.get('splice'), 3)} | {_num(d.get('distance_irrelevance'), 3)} | "
-                    f"{d.get('algorithm', '-')} |")
+                    f"{_num(d.get('gradient_symmetricity'), 3)} | {kinds.count('pizza')} / {kinds.count('clock')} / "
+                    f"{kinds.count('mixed')} / {kinds.count('neither')} | {_num(d.get('pizza_weight'), 2)} | {d.get('algorithm', '-')} |")
             print(line, flush=True)
             lines.append(line)
     return "\n".join(lines)
