@@ -8,11 +8,15 @@ one thread, tasks one after another:
     python bench/grokking.py --seconds 60 --out bench/results/grokking.md
     python bench/grokking.py --suite standard --seconds 60 --seeds 0,1,2 --out bench/results/grokking-standard.md
     python bench/grokking.py --pizza --seeds 0,1,2 --out bench/results/grokking-pizza.md
+    python bench/grokking.py --released <Zhong et al.'s code/save> --out bench/results/grokking-released.md
 
-``--pizza``: the clock/pizza measure on networks whose algorithm the literature knows (Zhong et al. 2023): a
-one-layer transformer with learned attention (their model A: clocks) and with constant attention (model B:
-pizzas), both trained full batch on the whole (a + b) % 13 table for 1500 steps (AdamW lr 3e-3, weight decay
-1.0), and the embedding MLP ``extraction.train`` grows, each read by ``fourier``.
+``--pizza``: the clock/pizza naming on networks whose algorithm the literature knows (Zhong et al. 2023): their
+one-layer transformer (``ZhongTransformer``: one embedding shared by both inputs, learned positions, no LayerNorm)
+with constant attention (their model A: pizzas) for 1,500 steps and with learned attention (their model B:
+clocks) for 3,000, trained as they train it (full batch on 80% of the (a + b) % 31 table, AdamW lr 1e-3, weight
+decay 2.0; they run 20,000 steps at p = 59); ``extraction``'s transformer with its attention held constant and
+learned (whole p = 13 table, 1,500 steps, lr 3e-3, weight decay 1.0); and the embedding MLP ``extraction.train``
+grows, each read by ``fourier``.
 """
 from __future__ import annotations
 
@@ -178,7 +182,7 @@ def zhong_net(p: int, constant: bool, seed: int, steps: int = 1500, fraction: fl
 
 KINDS = {
     "Zhong et al.'s transformer, constant attention (their model A), p = 31": lambda s: zhong_net(31, True, s),
-    "Zhong et al.'s transformer, learned attention (their model B), p = 31": lambda s: zhong_net(31, False, s),
+    "Zhong et al.'s transformer, learned attention (their model B), p = 31": lambda s: zhong_net(31, False, s, 3000),
     "extraction's transformer, constant attention, p = 13": lambda s: attention_net(13, True, s),
     "extraction's transformer, learned attention, p = 13": lambda s: attention_net(13, False, s),
     "embedding MLP (extraction.train), p = 13": lambda s: extraction.train(toy_tasks.get("modular_addition", p=13),
@@ -213,11 +217,57 @@ def pizza(seeds: list[int]) -> str:
     return "\n".join(lines)
 
 
+# Zhong et al.'s released networks (github.com/fjzzq2002/pizza, code/save; their eval-main.ipynb names these two)
+RELEASED = {"model A (constant attention), p99zdpze5l": ("p99zdpze5l", 0.0),
+            "model B (learned attention), l8k1hzciux": ("l8k1hzciux", 1.0)}
+
+
+def released_net(directory: Path, run: str, attn_coeff: float, p: int = 59) -> extraction.Trained:
+    """One of Zhong et al.'s released state dicts (``model_<run>.pt`` in ``directory``) put into
+    ``ZhongTransformer``."""
+    task = toy_tasks.get("modular_addition", p=p)
+    net = extraction.untrained(task, arch="transformer", examples=round(0.8 * p * p))
+    model = ZhongTransformer(net.encoding, p, attn_coeff=attn_coeff)
+    state = torch.load(directory / f"model_{run}.pt", map_location="cpu")
+    with torch.no_grad():
+        model.embed[next(iter(model.embed))].weight.copy_(state["embed.W_E"].T)
+        model.pos.copy_(state["pos_embed.W_pos"])
+        for name in ("W_K", "W_Q", "W_V", "W_O"):
+            getattr(model, name).copy_(state[f"blocks.0.attn.{name}"])
+        for name in ("W_in", "b_in", "W_out", "b_out"):
+            getattr(model, name).copy_(state[f"blocks.0.mlp.{name}"])
+        model.W_U.copy_(state["unembed.W_U"])
+    return dataclasses.replace(net, model=model.eval(), status="trained")
+
+
+def released(directory: Path) -> str:
+    """The clock/pizza table on Zhong et al.'s released models A and B."""
+    lines = ["| network | domain | splice | distance irrelevance | gradient symmetricity | circles (pizza weight, "
+             "share explained) | pizza weight | algorithm |", "|---|---|---|---|---|---|---|---|"]
+    task = toy_tasks.get("modular_addition", p=59)
+    dom = task.examples(None)
+    for kind, (run, coeff) in RELEASED.items():
+        net = released_net(directory, run, coeff)
+        reading = extraction.extract(net, "fourier", seconds=30)
+        d = reading.details
+        circles = ", ".join(f"{k}: {f['pizza_weight']:.2f} / {f['joint_fit']:.2f}"
+                            for k, f in sorted((d.get("circles") or {}).items()) if f is not None)
+        line = (f"| {kind} | {float((net.predict(dom.inputs) == dom.outputs).mean()):.4f} | "
+                f"{_num(reading.faithfulness.get('splice'), 3)} | {_num(d.get('distance_irrelevance'), 3)} | "
+                f"{_num(d.get('gradient_symmetricity'), 3)} | {circles} | {_num(d.get('pizza_weight'), 2)} | "
+                f"{d.get('algorithm', '-')} |")
+        print(line, flush=True)
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="training budget per task (and reading budget)")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds, each task trained once per seed")
     parser.add_argument("--pizza", action="store_true", help="the clock/pizza check on known networks instead")
+    parser.add_argument("--released", default=None, metavar="DIR",
+                        help="the clock/pizza check on Zhong et al.'s released models in DIR (their code/save)")
     parser.add_argument("--suite", default="scaling",
                         help="scaling (the grokked moduli below) or standard (its modular tasks)")
     parser.add_argument("--moduli", default=",".join(str(p) for p in GROKKED_MODULI))
@@ -226,6 +276,12 @@ def main() -> None:
     args = parser.parse_args()
     warm_up()
     seeds = [int(s) for s in args.seeds.split(",")]
+    if args.released:
+        text = released(Path(args.released))
+        if args.out:
+            Path(args.out).write_text(f"Command: `python bench/grokking.py --released {args.released} --out {args.out}` "
+                                      f"({time.strftime('%Y-%m-%d')}, one thread)\n\n{text}\n")
+        return
     if args.pizza:
         text = pizza(seeds)
         if args.out:
