@@ -193,8 +193,8 @@ KINDS = {
 def pizza(seeds: list[int]) -> str:
     """The clock/pizza table: per network kind and seed, Zhong et al.'s two measures, the circles and the
     algorithm named."""
-    lines = ["| network | seed | train s | domain | fourier right | splice | distance irrelevance | gradient "
-             "symmetricity | circles: pizza / clock / mixed / neither | pizza weight | algorithm |",
+    lines = [("| network | seed | train s | domain | fourier right | splice | distance irrelevance | gradient "
+              "symmetricity | circles: pizza / clock / mixed / neither | pizza weight | algorithm |"),
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for kind, make in KINDS.items():
         for seed in seeds:
@@ -242,8 +242,8 @@ def released_net(directory: Path, run: str, attn_coeff: float, p: int = 59) -> e
 
 def released(directory: Path) -> str:
     """The clock/pizza table on Zhong et al.'s released models A and B."""
-    lines = ["| network | domain | splice | distance irrelevance | gradient symmetricity | circles (pizza weight, "
-             "share explained) | pizza weight | algorithm |", "|---|---|---|---|---|---|---|---|"]
+    lines = [("| network | domain | splice | distance irrelevance | gradient symmetricity | circles (pizza weight, "
+              "share explained) | pizza weight | algorithm |"), "|---|---|---|---|---|---|---|---|"]
     task = toy_tasks.get("modular_addition", p=59)
     dom = task.examples(None)
     for kind, (run, coeff) in RELEASED.items():

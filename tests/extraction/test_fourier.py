@@ -75,8 +75,12 @@ class HandBuilt(torch.nn.Module):
         x, y = h[:, None, :k], h[:, None, k:]  # [n, 1, k]
         along = x * torch.cos(self.angle) + y * torch.sin(self.angle)  # [n, c, k]
         across = -x * torch.sin(self.angle) + y * torch.cos(self.angle)
-        absolute = lambda t: torch.relu(t) + torch.relu(-t)  # noqa: E731
-        return (absolute(along) - absolute(across)).sum(-1)
+        return (magnitude(along) - magnitude(across)).sum(-1)
+
+
+def magnitude(t: torch.Tensor) -> torch.Tensor:
+    """|t| as two ReLUs, as a ReLU layer computes it."""
+    return torch.relu(t) + torch.relu(-t)
 
 
 def hand_built(p: int, freqs, kind: str):
