@@ -9,22 +9,39 @@ family's form, its per-input maps read off the network's answers along the axes 
 expressions) → confirmed against the network on every input → splice (each embedding cut down to the
 constant and its key waves over the values the read form maps the residues to — u(a), or its discrete
 logarithm for a multiplying form — must not change any answer) → algorithm (clock or pizza, Zhong et al.
-2023, measured below).
+2023, named below from the form of each circle's logits).
 
-Clock or pizza. Both algorithms embed residues on circles at the key frequencies w. The clock multiplies
-the two embeddings (a rotation by w(a+b)), so the logit of the answer is the same whatever the inputs'
-difference a - b; the pizza adds them (cos wa + cos wb = 2 cos(w(a+b)/2) cos(w(a-b)/2)) and the answer's
-logit carries the factor |cos(w(a-b)/2)|: it depends on a - b. Zhong et al. call the first property
-distance irrelevance. Measured here on the network's own logits over the whole domain: L[a, b] the logit
-of the answer the network gives, d = u(a) - v(b) the difference of the inputs as the read form maps them
-(mod m; for a multiplying network the difference of discrete logarithms, mod m - 1, over nonzero
-residues), and ``distance_irrelevance`` = 1 - Var_d(E[L | d]) / Var(L), the share of the answer logit's
-variance that the difference does not explain (adjusted for what any grouping into as many classes would
-explain by chance; 1 when L does not vary). Near 1 is a clock, near 0 a
-pizza (``CLOCK_FROM``, ``PIZZA_UP_TO``); between them "unclear". Zhong et al. found pizzas in networks
-whose attention is constant (their model B: the two embeddings summed, then one ReLU layer, the sum also
-reaching the logits); the embedding MLP trained here (``extraction.train``) grows clocks, and that transformer
-with its attention held constant, trained here, reads 0.47-0.68: between the two (BENCHMARKS.md).
+Clock or pizza (Zhong et al. 2023). Both algorithms embed residues on circles at the key frequencies w. The
+clock multiplies the two embeddings (a rotation by w(a+b)) and its logit for c is cos(w(a+b-c)) at every
+difference a - b; the pizza adds them (E(a) + E(b) = 2 cos(w(a-b)/2) e(w(a+b)/2): a point inside the circle)
+and its logit carries the length of that sum, |cos(w(a-b)/2)| cos(w(a+b-c)) (Zhong et al. write it
+|cos(w(a-b)/2)| (|cos(w(a+b-c)/2)| - |sin(w(a+b-c)/2)|); its first harmonic is this). The algorithm is named
+from that form, circle by circle, as Zhong et al. read their networks: each key frequency's circle alone
+(both embeddings cut down to the constant and that one wave; ``circle_forms``), the network run on the whole
+domain, and its logits fitted on the clock's and the pizza's form at that frequency (``logit_forms``, in the
+read form's coordinates; the pizza's phase between the two inputs' circles searched). The fit's pizza weight
+is the mixture weight t of L = (1 - t) clock + t pizza (same mean amplitude): 1 for a pizza's circle, 0 for
+a clock's. Circles that neither form explains (``FORM_EXPLAINS``) drop out: a pizza grows, beside each pizza
+circle, an accompanying one at twice the frequency whose logits (-cos(2wa - wc) - cos(2wb - wc)) cancel
+most of the pizza's dependence on a - b in the whole network, so the whole network's logits look like a
+clock's (on Zhong et al.'s released model A the whole-logit fit gives a pizza weight 0.07; its three pizza
+circles alone 1.11-1.12). The network's pizza weight is the explained circles' mean, weighted by the logit
+variance each explains; "clock" at most ``CLOCK_UP_TO``, "pizza" at least ``PIZZA_FROM``, "mixed" between
+(thirds of the mixture weight), "unclear" when no circle is explained.
+
+Zhong et al.'s two measures are reported beside it (details): ``distance_irrelevance``, their code's
+mean over d of std(L | d) over std(L), L the answer's logit (here less each pair's and each class's mean:
+softmax ignores the first and neither algorithm has the second), d = u(a) - v(b) (mod m; for a multiplying
+form the difference of discrete logarithms); and ``gradient_symmetricity``, the mean cosine between the
+gradients of a logit with respect to the two embeddings over 100 random (a, b, c). They name nothing here:
+the distance irrelevance reads the answer logit's residual, where any admixture of a pizza dominates (a
+network 75% clock reads 0.35), and a network made to add its embeddings (attention held constant over one
+shared table) has symmetric gradients whatever it computes. Measured (BENCHMARKS.md, "Grokked modular
+arithmetic"): Zhong et al.'s released models, read here, give their figures (distance irrelevance on their
+raw answer logit 0.172 for model A, 0.848 for model B; gradient symmetricity 0.994 and 0.454), and their
+circles name model A a pizza and model B a clock; their transformer with constant attention
+trained here at p = 31 is a pizza by its circles (seeds 0-2) while its distance irrelevance is 0.58-0.72,
+values that had read "unclear" before.
 
 A many-to-one map. For ``(a^2 + b^2) % p`` the read form's u(a) = a^2 takes (p + 1) / 2 values, and a cube
 at p = 1 mod 3 takes (p - 1) / 3 + 1: the waves over u are then fitted on few points, and with enough of
@@ -42,6 +59,8 @@ say 41) grows a clock over a^3.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 
@@ -49,14 +68,27 @@ from programs import Binary, Const, Program, Return, Var
 from programs.simplify import simplify_expr
 
 from ..faithfulness import MECHANISM
+from ..hooks import patching
 from ..machine import SUB_SEARCH_CANDIDATES
 from ..registry import Reading, extractor
 
 # The largest modulus read: products of three residues (u * v * c) must stay within int64.
 MAX_MODULUS = 1 << 20
-# distance_irrelevance at or above this reads as a clock, at or below PIZZA_UP_TO as a pizza
-CLOCK_FROM = 0.8
-PIZZA_UP_TO = 0.2
+# The algorithm is named from the logits' form (``logit_forms``): a pizza weight at or below CLOCK_UP_TO reads as a
+# clock, at or above PIZZA_FROM as a pizza, between as "mixed" (the thirds of the mixture weight); the form is only
+# named where the key frequencies' waves explain at least FORM_EXPLAINS of the logits' variance, else "unclear".
+CLOCK_UP_TO = 1 / 3
+PIZZA_FROM = 2 / 3
+FORM_EXPLAINS = 0.5
+# Zhong et al. 2023's gradient symmetricity: the mean over this many (a, b, c) triples drawn with GRADIENT_SEED
+GRADIENT_TRIPLES = 100
+GRADIENT_SEED = 42
+# a logit whose spread is below this share of its size does not vary (the networks compute in float32)
+CONSTANT_LOGIT = 1e-6
+# the pizza's phase between the two inputs' circles is searched on this many points of [0, pi)
+PHASES = 24
+# the logit fit uses at most this many input pairs (drawn with a fixed seed): p = 113 has 12,769
+FORM_PAIRS = 3000
 # the splice keeps at most (points - 1) // this key frequencies per input, points the distinct values of u(a):
 # its 1 + 2k fitted columns stay at most half the points, or any table would fit
 SPLICE_POINTS_PER_FREQUENCY = 4
@@ -112,34 +144,164 @@ def concentration(table: np.ndarray, top: int | None = None) -> tuple[float, lis
 
 
 def distance_irrelevance(logit: np.ndarray, difference: np.ndarray) -> float:
-    """1 - R2: the share of the variance of ``logit`` (one value per input pair) that the inputs'
-    ``difference`` (an integer per pair) does not explain, R2 = Var_d(E[L | d]) / Var(L) adjusted for what a
-    grouping into as many classes explains by chance (as adjusted R2: 1 - (1 - R2)(n - 1)/(n - k), floored
-    at 0); 1 when ``logit`` does not vary."""
+    """Zhong et al. 2023's distance irrelevance: the mean over the inputs' differences d of the standard
+    deviation of ``logit`` (one value per input pair: the answer's logit) among the pairs at d, over its standard
+    deviation among all pairs (their code: ``mean(std(L[s, d], axis=s)) / std(L)``). Near 1 the answer's logit
+    does not depend on d (a clock); near 0 it is a function of d (a pizza's |cos(w d / 2)|). 1 when ``logit``
+    does not vary (by more than float32 rounding, ``CONSTANT_LOGIT`` of its size: a clock's answer logit is one
+    number); classes of one pair count as spread 0."""
     logit = np.asarray(logit, dtype=np.float64)
-    total = logit.var()
-    if total <= 1e-12 * max(1.0, float(np.abs(logit).max()) ** 2):
+    total = logit.std()
+    if total <= CONSTANT_LOGIT * max(1.0, float(np.abs(logit).max())):
         return 1.0
+    logit = logit - logit.mean()
     _, group = np.unique(difference, return_inverse=True)
-    n, k = len(logit), int(group.max()) + 1
-    means = np.bincount(group, weights=logit) / np.bincount(group)
-    r2 = means[group].var() / total
-    if n > k:
-        r2 = 1.0 - (1.0 - r2) * (n - 1) / (n - k)
-    return float(min(1.0, 1.0 - max(0.0, r2)))
+    counts = np.bincount(group)
+    means = np.bincount(group, weights=logit) / counts
+    spread = np.sqrt(np.bincount(group, weights=(logit - means[group]) ** 2) / counts)
+    return float(min(1.0, spread.mean() / total))
 
 
-def algorithm_of(q: float) -> str:
-    """"clock", "pizza" or "unclear" for a distance irrelevance ``q``."""
-    return "clock" if q >= CLOCK_FROM else "pizza" if q <= PIZZA_UP_TO else "unclear"
+def gradient_symmetricity(trained, a_name: str, b_name: str, triples: int = GRADIENT_TRIPLES,
+                          seed: int = GRADIENT_SEED) -> float:
+    """Zhong et al. 2023's gradient symmetricity: over ``triples`` random (a, b, c) (c any class, not only the
+    answer), the cosine between the gradients of the logit of c with respect to the embedding of a and to the
+    embedding of b (the embedding layers' outputs), averaged. A pizza reads the sum of the two embeddings, so
+    the two gradients are equal (near 1); a clock multiplies them, so they differ. A network that can only sum
+    them (attention held constant over one shared table) reads near 1 whatever it computes: high symmetricity
+    is necessary for a pizza, not sufficient."""
+    model, enc = trained.model, trained.encoding
+    rng = np.random.default_rng(seed)
+    (lo_a, size_a), (lo_b, size_b) = enc.scalars[a_name], enc.scalars[b_name]
+    a = lo_a + rng.integers(0, size_a, triples)
+    b = lo_b + rng.integers(0, size_b, triples)
+    c = rng.integers(0, enc.classes, triples)
+    seen: dict[str, torch.Tensor] = {}
+
+    def hold(name):
+        def patch(_call, out):
+            seen[name] = out.detach().clone().requires_grad_(True)
+            return seen[name]
+        return patch
+
+    with torch.enable_grad(), patching(model, f"embed.{a_name}", hold(a_name)), \
+            patching(model, f"embed.{b_name}", hold(b_name)):
+        logits = model(enc.batch({a_name: a, b_name: b}))
+        ga, gb = torch.autograd.grad(logits[torch.arange(triples), torch.as_tensor(c)].sum(),
+                                     [seen[a_name], seen[b_name]])
+    return float(torch.nn.functional.cosine_similarity(ga.double(), gb.double(), dim=-1).mean())
 
 
-def algorithm_named(splice: float | None, merge: float | None, q: float | None) -> str:
-    """The algorithm a reading names: with the wave splice holding, clock or pizza by the distance irrelevance
-    ``q`` (``algorithm_of``); with it failing and the merge splice holding, "lookup" (u(a) and v(b) computed,
-    their answer looked up without a few waves over them); else "unclear"."""
+def _fit(columns: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least squares of ``y`` on ``columns`` (arrays of y's shape): the coefficients and the share of the sum
+    of squares of ``y`` (centred) they explain."""
+    x = np.stack([c.ravel() for c in columns], 1)
+    coef, *_ = np.linalg.lstsq(x, y.ravel(), rcond=None)
+    total = float((y**2).sum())
+    return coef, (1.0 - float(((y.ravel() - x @ coef) ** 2).sum()) / total) if total > 0 else 0.0
+
+
+def _modulated_fit(pair: tuple[np.ndarray, np.ndarray], m: np.ndarray, y: np.ndarray) -> float:
+    """The sum of squares of ``y`` ([rows, cols]) that the wave ``pair`` and the pair modulated row by row by
+    ``m`` - mean(m) explain together (normal equations from per-row sums: one search step costs O(rows))."""
+    mod = m - m.mean()
+    p0, p1 = pair
+    rows = {"00": (p0 * p0).sum(1), "01": (p0 * p1).sum(1), "11": (p1 * p1).sum(1)}
+    py = ((p0 * y).sum(1), (p1 * y).sum(1))
+    gram = np.zeros((4, 4))
+    for (i, j), key in {(0, 0): "00", (0, 1): "01", (1, 1): "11"}.items():
+        r = rows[key]
+        gram[i, j] = gram[j, i] = r.sum()
+        gram[i, j + 2] = gram[j + 2, i] = gram[j, i + 2] = gram[i + 2, j] = (mod * r).sum()
+        gram[i + 2, j + 2] = gram[j + 2, i + 2] = (mod * mod * r).sum()
+    xy = np.array([py[0].sum(), py[1].sum(), (mod * py[0]).sum(), (mod * py[1]).sum()])
+    coef = np.linalg.lstsq(gram, xy, rcond=None)[0]
+    return float(coef @ xy)
+
+
+def logit_forms(logits: np.ndarray, xa: np.ndarray, xb: np.ndarray, xc: np.ndarray, period: int,
+                freqs) -> dict | None:
+    """How the clock's and the pizza's logits explain a network's logits at its key frequencies ``freqs``.
+
+    ``logits`` is [pairs, classes]; ``xa``, ``xb`` the inputs' points on the circle of ``period`` (-1: no point),
+    ``xc`` each class's point such that the answer sits at xa + xb - xc = 0 (mod period). With s = xa + xb - xc
+    and d = xa - xb, at each frequency w = 2 pi k / period the clock's logit is A cos(w s + phi) (the same
+    amplitude at every d: Nanda et al.'s cos(w(a + b - c))) and the pizza's is A |cos(w d / 2 + delta)|
+    cos(w s + phi) (the answer read from the sum of two points on one circle, whose length is
+    2 |cos(w d / 2)|, Zhong et al. 2023; delta the phase between the two inputs' circles, searched). The logits
+    (less each pair's and each class's mean: softmax ignores the first, neither algorithm has the second) are
+    fitted on both at once: at each frequency the wave pair (cos, sin)(w s) with coefficients alpha and the
+    pizza's modulation (|cos(w d / 2 + delta)| - its mean) times the pair with coefficients beta. A pizza has
+    beta = alpha / mean|cos|, a clock beta = 0, and a network that adds the two in proportions (1 - t, t) has
+    t = mean|cos| (beta . alpha) / |alpha|^2: ``pizza_weight`` is t averaged over the frequencies, weighted by
+    |alpha|^2. ``clock_fit``, ``pizza_fit`` and ``joint_fit`` are the shares of the logits' variance each form
+    alone, and both, explain. None without a frequency or points."""
+    rows = (xa >= 0) & (xb >= 0)
+    cols = xc >= 0
+    freqs = [int(k) for k in freqs]
+    if not freqs or rows.sum() < 2 or cols.sum() < 2:
+        return None
+    rows = np.flatnonzero(rows)
+    if len(rows) > FORM_PAIRS:
+        rows = np.sort(np.random.default_rng(0).choice(rows, FORM_PAIRS, replace=False))
+    y = np.asarray(logits, dtype=np.float64)[rows][:, cols]
+    y = y - y.mean(1, keepdims=True)
+    y = y - y.mean(0, keepdims=True)
+    xa, xb, xc = xa[rows], xb[rows], xc[cols]
+    s = (xa[:, None] + xb[:, None] - xc[None, :]) % period
+    d = (xa - xb) % period
+    clock, pizza, joint, waves, mods = [], [], [], {}, {}
+    for k in freqs:
+        w = 2 * np.pi * k / period
+        pair = (np.cos(w * s), np.sin(w * s))
+        m = max((np.abs(np.cos(w * d / 2 + delta)) for delta in np.pi * np.arange(PHASES) / PHASES),
+                key=lambda m: _modulated_fit(pair, m, y))
+        waves[k], mods[k] = pair, (m.mean(), (m - m.mean())[:, None])
+        clock += list(pair)
+        pizza += [m[:, None] * pair[0], m[:, None] * pair[1]]
+        joint += [*pair, mods[k][1] * pair[0], mods[k][1] * pair[1]]
+    _, clock_fit = _fit(clock, y)
+    _, pizza_fit = _fit(pizza, y)
+    coef, joint_fit = _fit(joint, y)
+    weights, shares = [], []
+    for i, k in enumerate(freqs):
+        alpha, beta = coef[4 * i: 4 * i + 2], coef[4 * i + 2: 4 * i + 4]
+        power = float(alpha @ alpha)
+        weights.append(power)
+        shares.append(mods[k][0] * float(beta @ alpha) / power if power > 0 else 0.0)
+    weight = float(np.average(shares, weights=weights)) if sum(weights) > 0 else 0.0
+    return {"clock_fit": round(clock_fit, 4), "pizza_fit": round(pizza_fit, 4), "joint_fit": round(joint_fit, 4),
+            "pizza_weight": round(weight, 4), "frequencies": freqs, "variance": float((y**2).mean())}
+
+
+def circles_named(circles: dict) -> dict:
+    """The network's pizza weight from its isolated circles (``circle_forms``): the mean of the circles' pizza
+    weights over those that either form explains (joint fit at least ``FORM_EXPLAINS``: an accompanying circle,
+    whose logits sit at another frequency than its embedding's, is neither), weighted by the logit variance each
+    explains; and the circles counted. None when no circle is explained."""
+    explained = {k: f for k, f in circles.items() if f is not None and f["joint_fit"] >= FORM_EXPLAINS}
+    if not explained:
+        return {"pizza_weight": None, "circles_explained": 0}
+    weights = [f["joint_fit"] * f["variance"] for f in explained.values()]
+    t = float(np.average([f["pizza_weight"] for f in explained.values()], weights=weights))
+    return {"pizza_weight": round(t, 4), "circles_explained": len(explained)}
+
+
+def algorithm_of(pizza_weight: float | None) -> str:
+    """"clock", "pizza", "mixed" or "unclear" from the network's pizza weight (``circles_named``): unclear where
+    no circle's logits have either form, else at most ``CLOCK_UP_TO`` a clock, at least ``PIZZA_FROM`` a pizza,
+    mixed between."""
+    if pizza_weight is None:
+        return "unclear"
+    return "clock" if pizza_weight <= CLOCK_UP_TO else "pizza" if pizza_weight >= PIZZA_FROM else "mixed"
+
+
+def algorithm_named(splice: float | None, merge: float | None, pizza_weight: float | None) -> str:
+    """The algorithm a reading names: with the wave splice holding, the logits' form (``algorithm_of``); with it
+    failing and the merge splice holding, "lookup" (u(a) and v(b) computed, their answer looked up without a few
+    waves over them); else "unclear"."""
     if splice is not None and splice >= MECHANISM:
-        return "unclear" if q is None else algorithm_of(q)
+        return algorithm_of(pizza_weight)
     if merge is not None and merge >= MECHANISM:
         return "lookup"
     return "unclear"
@@ -202,10 +364,10 @@ def fourier(top: int | None = None):
             splice, details["splice_key_frequencies"] = spliced(trained, tables, family, maps, m, top, inputs, net)
             merge = merge_spliced(trained, tables, family, maps, m, inputs, net)
             details["merge_splice"] = None if merge is None else round(merge, 4)
-            q = answer_distance_irrelevance(trained, inputs, net, family, u, v, m, a_name, b_name)
-            if q is not None:
-                details["distance_irrelevance"] = round(q, 4)
-            details["algorithm"] = algorithm_named(splice, merge, q)
+            measured = clock_or_pizza(trained, tables, inputs, family, u, v, c, m, a_name, b_name,
+                                      details["splice_key_frequencies"])
+            details.update(measured)
+            details["algorithm"] = algorithm_named(splice, merge, measured.get("pizza_weight"))
             return Reading(program, (), None, splice, details=details)
         return Reading(None, (f"neither an additive nor a multiplicative form of the residues matches the network "
                               f"(embedding power in the key frequencies: additive {add:.2f}"
@@ -215,26 +377,66 @@ def fourier(top: int | None = None):
     return run
 
 
-def answer_distance_irrelevance(trained, inputs, net, family: str, u, v, m: int, a_name: str,
-                                 b_name: str) -> float | None:
-    """``distance_irrelevance`` of the logit of the network's own answer over the domain, against the inputs'
-    difference as the read form maps them (u(a) - v(b) mod m; for a multiplying form the difference of
-    discrete logarithms mod m - 1 over the pairs whose images are nonzero). None without a primitive root."""
-    with torch.no_grad():
-        logits = trained.model(trained.encoding.batch(inputs)).detach().numpy().astype(np.float64)
-    # the logit of the class the network names (its answer), less the mean logit (softmax ignores a shift)
-    chosen = logits[np.arange(len(logits)), logits.argmax(-1)] - logits.mean(-1)
-    ua, vb = u[inputs[a_name]] % m, v[inputs[b_name]] % m
+def clock_or_pizza(trained, tables: dict, inputs, family: str, u, v, c: int, m: int, a_name: str, b_name: str,
+                   splice_keys: dict) -> dict:
+    """Zhong et al. 2023's two measures and the form of each isolated circle's logits over the whole domain, in
+    the read form's coordinates: ``distance_irrelevance`` of the answer's logit (less each pair's and each
+    class's mean) against d = u(a) - v(b) (mod m; for a multiplying form the difference of discrete logarithms,
+    mod m - 1, over the pairs whose images are nonzero), ``gradient_symmetricity``, ``circles`` (``circle_forms``
+    at the splice's key frequencies, both inputs') and the ``pizza_weight`` they give (``circles_named``). Only
+    the two measures where the circle has no points (a multiplying form without a primitive root)."""
+    pa, pb = wave_points(family, u, m), wave_points(family, v, m)
+    out = {"gradient_symmetricity": round(gradient_symmetricity(trained, a_name, b_name), 4)}
+    if pa is None or pb is None:
+        return out
+    (ua, period), (vb, _) = pa, pb
+    xa, xb = ua[inputs[a_name]], vb[inputs[b_name]]
+    values = np.asarray(trained.encoding.heads[0])
+    inside = (values >= 0) & (values < m)
     if family == "add":
-        return distance_irrelevance(chosen, (ua - vb) % m)
-    g = primitive_root(m)
-    if g is None:
-        return None
-    log = np.zeros(m, dtype=np.int64)
-    for i in range(m - 1):
-        log[pow(g, i, m)] = i
-    keep = (ua != 0) & (vb != 0)
-    return distance_irrelevance(chosen[keep], (log[ua[keep]] - log[vb[keep]]) % (m - 1))
+        xc = np.where(inside, (values - c) % m, -1)
+    else:  # the answer u v c sits at log u + log v + log c
+        log = wave_points("mul", np.arange(m), m)[0]
+        r = np.where(inside, values % m, 0)
+        xc = np.where(inside & (r != 0), (log[r] - log[c % m]) % period, -1)
+    with torch.no_grad():
+        logits = trained.model(trained.encoding.batch(inputs)).numpy().astype(np.float64)
+    centred = logits - logits.mean(1, keepdims=True)
+    centred = centred - centred.mean(0, keepdims=True)
+    column = np.full(period, -1)
+    column[xc[xc >= 0]] = np.flatnonzero(xc >= 0)
+    answer = np.where((xa >= 0) & (xb >= 0), column[(xa + xb) % period], -1)
+    keep = answer >= 0
+    out["distance_irrelevance"] = round(distance_irrelevance(centred[keep, answer[keep]],
+                                                             (xa[keep] - xb[keep]) % period), 4)
+    freqs = sorted({k for keys in splice_keys.values() for k in keys})
+    circles = circle_forms(trained, tables, {a_name: ua, b_name: vb}, period, inputs, a_name, b_name, xc, freqs)
+    out["circles"] = {k: None if f is None else {key: f[key] for key in ("clock_fit", "pizza_fit", "joint_fit", "pizza_weight")}
+                      for k, f in circles.items()}
+    out.update(circles_named(circles))
+    return out
+
+
+def circle_forms(trained, tables: dict, points: dict, period: int, inputs, a_name: str, b_name: str,
+                 xc: np.ndarray, freqs) -> dict:
+    """Each key frequency's circle alone (Zhong et al.'s circle isolation): both embeddings cut down to the
+    constant and that one wave over their points (rows without a point kept), the network run on the domain,
+    and its logits' form at that frequency (``logit_forms``). A pizza's circle gives the pizza's logits and its
+    accompanying circle (the embedding at twice the frequency, whose logits cancel the pizza's dependence on
+    a - b in the whole network) neither form; a clock's circle gives the clock's."""
+    xa, xb = points[a_name][inputs[a_name]], points[b_name][inputs[b_name]]
+    out = {}
+    for k in freqs:
+        new = {}
+        for n, t in tables.items():
+            x = points[n]
+            rows = x >= 0
+            new[n] = t.copy()
+            new[n][rows] = project_waves(t[rows], x[rows], period, [k])
+        with embeddings_set(trained, new) as model, torch.no_grad():
+            logits = model(trained.encoding.batch(inputs)).numpy().astype(np.float64)
+        out[k] = logit_forms(logits, xa, xb, xc, period, [k])
+    return out
 
 
 def polynomial_mod(values: np.ndarray, m: int) -> list[int] | None:
@@ -325,19 +527,26 @@ def wave_points(family: str, u: np.ndarray, m: int) -> tuple[np.ndarray, int] | 
     return log[u], m - 1
 
 
-def _with_embeddings(trained, new_tables: dict, inputs) -> np.ndarray:
-    """The network's answers on ``inputs`` with the embedding tables of ``new_tables`` put in, then restored."""
+@contextlib.contextmanager
+def embeddings_set(trained, new_tables: dict):
+    """The network with the embedding tables of ``new_tables`` put in, restored on leaving."""
     model = trained.model
     saved = {n: model.embed[n].weight.detach().clone() for n in new_tables}
     try:
         with torch.no_grad():
             for n, new in new_tables.items():
                 model.embed[n].weight.copy_(torch.as_tensor(new, dtype=torch.float32))
-        return trained.predict(inputs)
+        yield model
     finally:
         with torch.no_grad():
             for n, w in saved.items():
                 model.embed[n].weight.copy_(w)
+
+
+def _with_embeddings(trained, new_tables: dict, inputs) -> np.ndarray:
+    """The network's answers on ``inputs`` with the embedding tables of ``new_tables`` put in, then restored."""
+    with embeddings_set(trained, new_tables):
+        return trained.predict(inputs)
 
 
 def spliced(trained, tables, family: str, maps, m: int, top, inputs, net) -> tuple[float | None, dict]:
