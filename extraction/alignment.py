@@ -207,7 +207,9 @@ def too_few(parts: dict[str, np.ndarray]) -> str | None:
 def learn(rot: nn.Module, model: nn.Module, objective: Callable[[], torch.Tensor], *, steps: int, lr: float,
           budget: Budget | None) -> bool:
     """``steps`` full-batch Adam steps on the rotation's rows toward ``objective`` (the network frozen, one
-    thread); False if ``budget`` ran out first."""
+    thread); False if ``budget`` ran out first. ``rot`` may hold several searches' rotations (an
+    ``nn.ModuleList``) with ``objective`` the sum of their losses: Adam updates each parameter from its own
+    gradient, and each rotation's gradient comes from its own loss alone, so they are learned as if one by one."""
     opt = torch.optim.Adam(rot.parameters(), lr=lr)
     with frozen(model), one_thread():
         for _ in range(steps):
@@ -219,59 +221,127 @@ def learn(rot: nn.Module, model: nn.Module, objective: Callable[[], torch.Tensor
     return True
 
 
+@dataclass
+class _Search:
+    """One search of ``Interchanges``: its pairs and ``k``, and once drawn its split and starting rotation (or
+    its result, when it cannot run)."""
+
+    pairs: Pairs
+    k: int
+    parts: dict[str, np.ndarray] | None = None
+    rot: nn.Module | None = None
+    result: Alignment | None = None
+
+
+class Interchanges:
+    """Several F2-D searches (``distributed_interchange``) on one network's layer ``path`` over one table of
+    ``inputs``, learned together: each search's pairs are rows of one batch, each row patched with its own
+    search's subspace, and one Adam loop of ``steps`` steps minimises the sum of the searches' losses. Each
+    search draws its split and starting rotation from the generator passed to ``add``, when added (the
+    draws of ``distributed_interchange`` in turn), and its rotation learns from its own loss alone: the
+    scores are those of the searches run one by one, at the cost of one (the network's forward and backward
+    passes over more rows, not one per search). Only the budget is shared: if it runs out, every search
+    still learning is None."""
+
+    def __init__(self, trained, path: str, inputs: dict[str, np.ndarray], *, steps: int = STEPS, lr: float = LR,
+                 train_share: float = TRAIN_SHARE):
+        self.trained, self.path, self.steps, self.lr, self.train_share = trained, path, steps, lr, train_share
+        self.batch = trained.encoding.batch(inputs, None)
+        self.hidden: torch.Tensor | None = None
+        self.searches: list[_Search] = []
+
+    def add(self, pairs: Pairs, k: int, rng: np.random.Generator) -> None:
+        """A search for one variable: ``pairs`` (indices into the inputs) and its subspace's dimension ``k``."""
+        found = _Search(pairs, k)
+        self.searches.append(found)
+        if len(pairs) < MIN_PAIRS:
+            found.result = Alignment(None, k, reasons=(f"only {len(pairs)} (base, source) pairs change both the variable "
+                                                       f"and the answer; F2-D needs {MIN_PAIRS}",))
+            return
+        parts = split_pairs(pairs.base, pairs.source, self.train_share, rng)
+        if (why := too_few(parts)) is not None:
+            found.result = Alignment(None, k, len(parts["train"]), len(parts["test"]), reasons=(why,))
+            return
+        if self.hidden is None:
+            with torch.no_grad(), recording(self.trained.model, self.path) as seen:
+                self.trained.model(self.batch)
+            self.hidden = seen[0]
+        width = self.hidden.shape[-1]
+        found.k = min(k, width)
+        found.parts, found.rot = parts, rotation(width, found.k, rng)
+
+    def run(self, budget: Budget | None = None) -> list[Alignment]:
+        """Learn the searches' rotations together; each search's ``Alignment``, in the order added."""
+        live = [s for s in self.searches if s.result is None]
+        if live:
+            self._learn(live, budget)
+        return [s.result for s in self.searches]
+
+    def _learn(self, live: list[_Search], budget: Budget | None) -> None:
+        model, enc, hidden = self.trained.model, self.trained.encoding, self.hidden
+        targets = [enc.targets(s.pairs.counterfactual).reshape(len(s.pairs), -1) for s in live]
+
+        def run(side: str) -> list[torch.Tensor]:
+            """Each search's logits on its pairs of ``side`` (all searches in one forward pass)."""
+            base = np.concatenate([s.pairs.base[s.parts[side]] for s in live])
+            source = np.concatenate([s.pairs.source[s.parts[side]] for s in live])
+            cuts = np.cumsum([0] + [len(s.parts[side]) for s in live])
+            h_base, h_source = hidden[base], hidden[source]
+
+            def patch(_call, _out):
+                delta, moved = h_source - h_base, []
+                for s, a, b in zip(live, cuts[:-1], cuts[1:]):
+                    q = s.rot.weight  # the subspace: the first k rows of R (the parametrisation recomputes it per access)
+                    moved.append(delta[a:b] @ q.T @ q)
+                return h_base + torch.cat(moved)
+
+            with patching(model, self.path, patch):
+                logits = model(self.batch.take(base))
+            return [logits[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+
+        def loss() -> torch.Tensor:
+            total = 0
+            for s, want, logits in zip(live, targets, run("train")):
+                want = want[torch.as_tensor(s.parts["train"])]
+                total = total + sum(nn.functional.cross_entropy(part, want[:, j], ignore_index=-100)
+                                    for j, part in enumerate(enc.split_logits(logits)))
+            return total
+
+        def accuracy(side: str) -> list[float]:
+            with torch.no_grad():
+                got = run(side)
+            out = []
+            for s, logits in zip(live, got):
+                rows = s.parts[side]
+                decoded = enc.decode(logits).reshape(rows.shape[0], -1)
+                want = np.asarray(s.pairs.counterfactual)[rows].reshape(rows.shape[0], -1)
+                out.append(float((decoded == want).all(axis=1).mean()))
+            return out
+
+        rots = nn.ModuleList([s.rot for s in live])
+        if not learn(rots, model, loss, steps=self.steps, lr=self.lr, budget=budget):
+            for s in live:
+                s.result = Alignment(None, s.k, len(s.parts["train"]), len(s.parts["test"]),
+                                     reasons=("the budget ran out while learning the alignment",))
+            return
+        for s, want, test, train in zip(live, targets, accuracy("test"), accuracy("train")):
+            reasons = ()
+            unsayable = int((want < 0).any(dim=1).sum())
+            if unsayable:  # the program's counterfactual is no answer the network's heads can give: a miss, and why
+                reasons = (f"on {unsayable} of {len(s.pairs)} pairs the counterfactual answer is no value the network "
+                           f"can output",)
+            s.result = Alignment(test, s.k, len(s.parts["train"]), len(s.parts["test"]), train, reasons)
+
+
 def distributed_interchange(trained, path: str, inputs: dict[str, np.ndarray], pairs: Pairs, *, k: int = 1,
                             rng: np.random.Generator, steps: int = STEPS, lr: float = LR,
                             train_share: float = TRAIN_SHARE, budget: Budget | None = None) -> Alignment:
     """F2-D of one variable on ``trained``'s layer ``path``: learn a rotation whose first ``k`` coordinates
     carry the variable on a ``train_share`` of ``pairs`` (indices into ``inputs``, a table of the
-    network's inputs), and return the interchange accuracy on the rest."""
-    if len(pairs) < MIN_PAIRS:
-        return Alignment(None, k, reasons=(f"only {len(pairs)} (base, source) pairs change both the variable and the "
-                                           f"answer; F2-D needs {MIN_PAIRS}",))
-    model, enc = trained.model, trained.encoding
-    parts = split_pairs(pairs.base, pairs.source, train_share, rng)
-    if (why := too_few(parts)) is not None:
-        return Alignment(None, k, len(parts["train"]), len(parts["test"]), reasons=(why,))
-    batch = enc.batch(inputs, None)
-    with torch.no_grad(), recording(model, path) as seen:
-        model(batch)
-    hidden = seen[0]
-    width = hidden.shape[-1]
-    k = min(k, width)
-    rot = rotation(width, k, rng)
-    targets = enc.targets(pairs.counterfactual)
-    targets = targets.reshape(len(pairs), -1)
-
-    def run(rows: np.ndarray) -> torch.Tensor:
-        base, source = pairs.base[rows], pairs.source[rows]
-        h_base, h_source = hidden[base], hidden[source]
-
-        def patch(_call, _out):
-            q = rot.weight  # the subspace: the first k rows of R
-            return h_base + (h_source - h_base) @ q.T @ q
-
-        with patching(model, path, patch):
-            return model(batch.take(base))
-
-    def loss(logits: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
-        want = targets[torch.as_tensor(rows)]
-        parts_ = enc.split_logits(logits)
-        return sum(nn.functional.cross_entropy(part, want[:, j], ignore_index=-100) for j, part in enumerate(parts_))
-
-    def accuracy(rows: np.ndarray) -> float:
-        with torch.no_grad():
-            got = enc.decode(run(rows)).reshape(rows.shape[0], -1)
-        want = np.asarray(pairs.counterfactual)[rows].reshape(rows.shape[0], -1)
-        return float((got == want).all(axis=1).mean())
-
-    if not learn(rot, model, lambda: loss(run(parts["train"]), parts["train"]), steps=steps, lr=lr, budget=budget):
-        return Alignment(None, k, len(parts["train"]), len(parts["test"]),
-                         reasons=("the budget ran out while learning the alignment",))
-    reasons = ()
-    unsayable = int((targets < 0).any(dim=1).sum())
-    if unsayable:  # the program's counterfactual is no answer the network's heads can give: a miss, and why
-        reasons = (f"on {unsayable} of {len(pairs)} pairs the counterfactual answer is no value the network can output",)
-    return Alignment(accuracy(parts["test"]), k, len(parts["train"]), len(parts["test"]), accuracy(parts["train"]), reasons)
+    network's inputs), and return the interchange accuracy on the rest. (``Interchanges`` with one search.)"""
+    joint = Interchanges(trained, path, inputs, steps=steps, lr=lr, train_share=train_share)
+    joint.add(pairs, k, rng)
+    return joint.run(budget)[0]
 
 
 def mean_accuracy(found: list[Alignment]) -> float | None:
@@ -283,15 +353,15 @@ def mean_accuracy(found: list[Alignment]) -> float | None:
 def program_interchange(trained, path: str, program: Program, inputs: dict[str, np.ndarray], rng: np.random.Generator,
                         *, budget: Budget | None = None) -> dict[str, Alignment]:
     """F2-D of every named step of a straight-line ``program`` on ``trained``'s layer ``path``, over a table of
-    ``inputs``, each with its stratified pairs and ``k`` from its values."""
-    found = {}
+    ``inputs``, each with its stratified pairs and ``k`` from its values, learned together (``Interchanges``)."""
+    joint, steps = Interchanges(trained, path, inputs), []
     for stmt in program.body:
         if isinstance(stmt, Assign):
             (step,) = stmt.targets
             values, pairs = step_pairs(program, step, inputs, rng)
-            found[step] = distributed_interchange(trained, path, inputs, pairs, k=dimension(values), rng=rng,
-                                                  budget=budget)
-    return found
+            joint.add(pairs, dimension(values), rng)
+            steps.append(step)
+    return dict(zip(steps, joint.run(budget)))
 
 
 def initial_network(trained):

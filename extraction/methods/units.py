@@ -24,7 +24,7 @@ from programs.printer import to_source
 from programs.semantics import INT64_MIN, wrap
 from programs.simplify import simplify_expr
 
-from ..alignment import (Alignment, dimension, distributed_interchange, initial_network, mean_accuracy,
+from ..alignment import (Alignment, Interchanges, dimension, initial_network, mean_accuracy,
                          program_interchange, rewritten, stratified_pairs)
 from ..hooks import patching, recording
 from ..machine import SUB_SEARCH_CANDIDATES
@@ -671,7 +671,7 @@ def distributed(trained, tr, bits, step_names, head, names, rng, budget: Budget,
     env = {sn: b for sn, b in zip(step_names, bits)}
     env.update({k: np.asarray(tr.inputs[k]) for k in names})
     answer = evaluate(head, env)
-    found = []
+    joint = Interchanges(trained, tr.act_path, tr.inputs)  # the steps' searches learned together
     for j, name in enumerate(step_names):
 
         def counterfactual(base, source, j=j):
@@ -681,9 +681,8 @@ def distributed(trained, tr, bits, step_names, head, names, rng, budget: Budget,
             return evaluate(head, cf)
 
         pairs = stratified_pairs(bits[j], answer, counterfactual, rng)
-        found.append(distributed_interchange(trained, tr.act_path, tr.inputs, pairs,
-                                             k=dimension(bits[j]) if dims is None else dims[j], rng=rng, budget=budget))
-    return found
+        joint.add(pairs, dimension(bits[j]) if dims is None else dims[j], rng)
+    return joint.run(budget)
 
 
 def controls(trained, tr, bits, step_names, head, names, program: Program, seed: int,
