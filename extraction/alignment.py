@@ -221,6 +221,56 @@ def learn(rot: nn.Module, model: nn.Module, objective: Callable[[], torch.Tensor
     return True
 
 
+class Subspaces(nn.Module):
+    """The rows of several searches' rotations (``rotation``), learned as one parameter per dimension ``k``
+    through the same orthogonal parametrisation: ``forward()`` gives every search's rows at once,
+    ``[S, K, width]`` with ``K`` the largest ``k``, a search of a smaller ``k`` padded with zero rows (they
+    project nothing). Adam updates each entry from its own gradient, so a stack learns as its rotations would
+    one by one."""
+
+    def __init__(self, rots: list[nn.Module]):
+        super().__init__()
+        originals = [r.parametrizations.weight.original.detach() for r in rots]
+        self.orthogonal = rots[0].parametrizations.weight[0]  # stateless: the map from a parameter to its rows
+        self.ks = sorted({int(x.shape[0]) for x in originals})
+        self.width = int(originals[0].shape[1])
+        groups = [[i for i, x in enumerate(originals) if x.shape[0] == k] for k in self.ks]
+        self.stacks = nn.ParameterList([nn.Parameter(torch.stack([originals[i] for i in g])) for g in groups])
+        self.order = torch.as_tensor(np.argsort(np.concatenate(groups), kind="stable"))
+
+    def forward(self) -> torch.Tensor:
+        top = self.ks[-1]
+        rows = [nn.functional.pad(self.orthogonal(x), (0, 0, 0, top - k)) for k, x in zip(self.ks, self.stacks)]
+        return torch.cat(rows)[self.order] if len(rows) > 1 else rows[0]
+
+
+def moved(delta: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """``[n, width]``: each row of ``delta`` projected onto its own subspace, ``delta_i Q_iᵀ Q_i`` with ``q`` the
+    rows ``[n, K, width]``."""
+    return (delta.unsqueeze(1) @ q.mT @ q).squeeze(1)
+
+
+def segment_losses(enc, logits: torch.Tensor, targets: torch.Tensor, search: torch.Tensor, count: int) -> torch.Tensor:
+    """The sum over ``count`` searches of each one's loss on its rows (``search``: the search of each row of
+    ``logits`` and ``targets``): per head, the mean cross-entropy over its targets that are not -100 (a search
+    with none adds nothing), summed over heads, as ``nn.functional.cross_entropy`` on the search's rows alone."""
+    total = logits.new_zeros(())
+    for j, part in enumerate(enc.split_logits(logits)):
+        want = targets[..., j].reshape(-1)
+        per = want.numel() // max(1, search.numel())
+        which = search.repeat_interleave(per)
+        ce = nn.functional.cross_entropy(part.reshape(want.numel(), -1), want, ignore_index=-100, reduction="none")
+        sums = logits.new_zeros(count).index_add(0, which, ce)
+        said = torch.bincount(which[want != -100], minlength=count).clamp(min=1)
+        total = total + (sums / said).sum()
+    return total
+
+
+def segment_means(ok: np.ndarray, search: np.ndarray, count: int) -> list[float]:
+    """The share of true ``ok`` per search (``search``: each row's)."""
+    return (np.bincount(search, weights=ok, minlength=count) / np.maximum(1, np.bincount(search, minlength=count))).tolist()
+
+
 @dataclass
 class _Search:
     """One search of ``Interchanges``: its pairs and ``k``, and once drawn its split and starting rotation (or
@@ -236,12 +286,11 @@ class _Search:
 class Interchanges:
     """Several F2-D searches (``distributed_interchange``) on one network's layer ``path`` over one table of
     ``inputs``, learned together: each search's pairs are rows of one batch, each row patched with its own
-    search's subspace, and one Adam loop of ``steps`` steps minimises the sum of the searches' losses. Each
-    search draws its split and starting rotation from the generator passed to ``add``, when added (the
-    draws of ``distributed_interchange`` in turn), and its rotation learns from its own loss alone: the
-    scores are those of the searches run one by one, at the cost of one (the network's forward and backward
-    passes over more rows, not one per search). Only the budget is shared: if it runs out, every search
-    still learning is None."""
+    search's subspace (``Subspaces``), and one Adam loop of ``steps`` steps minimises the sum of the searches'
+    losses. Each search draws its split and starting rotation from the generator passed to ``add``, when
+    added (the draws of ``distributed_interchange`` in turn), and its rows learn from its own loss alone: the
+    scores are those of the searches run one by one (up to float rounding), at the cost of about one. Only
+    the budget is shared: if it runs out, every search still learning is None."""
 
     def __init__(self, trained, path: str, inputs: dict[str, np.ndarray], *, steps: int = STEPS, lr: float = LR,
                  train_share: float = TRAIN_SHARE):
@@ -279,47 +328,36 @@ class Interchanges:
 
     def _learn(self, live: list[_Search], budget: Budget | None) -> None:
         model, enc, hidden = self.trained.model, self.trained.encoding, self.hidden
+        spaces = Subspaces([s.rot for s in live])
         targets = [enc.targets(s.pairs.counterfactual).reshape(len(s.pairs), -1) for s in live]
+        sides = {}
+        for side in ("train", "test"):
+            rows = [s.parts[side] for s in live]
+            base = np.concatenate([s.pairs.base[r] for s, r in zip(live, rows)])
+            source = np.concatenate([s.pairs.source[r] for s, r in zip(live, rows)])
+            search = np.repeat(np.arange(len(live)), [len(r) for r in rows])
+            sides[side] = (self.batch.take(base), hidden[base], hidden[source], search, torch.as_tensor(search),
+                           torch.cat([t[torch.as_tensor(r)] for t, r in zip(targets, rows)]),
+                           np.concatenate([np.asarray(s.pairs.counterfactual)[r].reshape(len(r), -1)
+                                           for s, r in zip(live, rows)]))
 
-        def run(side: str) -> list[torch.Tensor]:
-            """Each search's logits on its pairs of ``side`` (all searches in one forward pass)."""
-            base = np.concatenate([s.pairs.base[s.parts[side]] for s in live])
-            source = np.concatenate([s.pairs.source[s.parts[side]] for s in live])
-            cuts = np.cumsum([0] + [len(s.parts[side]) for s in live])
-            h_base, h_source = hidden[base], hidden[source]
-
-            def patch(_call, _out):
-                delta, moved = h_source - h_base, []
-                for s, a, b in zip(live, cuts[:-1], cuts[1:]):
-                    q = s.rot.weight  # the subspace: the first k rows of R (the parametrisation recomputes it per access)
-                    moved.append(delta[a:b] @ q.T @ q)
-                return h_base + torch.cat(moved)
-
-            with patching(model, self.path, patch):
-                logits = model(self.batch.take(base))
-            return [logits[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+        def run(side: str) -> torch.Tensor:
+            """The logits on every search's pairs of ``side`` (one forward pass)."""
+            batch, h_base, h_source, _, search, _, _ = sides[side]
+            q = spaces()[search]  # the subspaces: once per forward pass (the parametrisation recomputes them)
+            with patching(model, self.path, lambda _call, _out: h_base + moved(h_source - h_base, q)):
+                return model(batch)
 
         def loss() -> torch.Tensor:
-            total = 0
-            for s, want, logits in zip(live, targets, run("train")):
-                want = want[torch.as_tensor(s.parts["train"])]
-                total = total + sum(nn.functional.cross_entropy(part, want[:, j], ignore_index=-100)
-                                    for j, part in enumerate(enc.split_logits(logits)))
-            return total
+            return segment_losses(enc, run("train"), sides["train"][5], sides["train"][4], len(live))
 
         def accuracy(side: str) -> list[float]:
             with torch.no_grad():
-                got = run(side)
-            out = []
-            for s, logits in zip(live, got):
-                rows = s.parts[side]
-                decoded = enc.decode(logits).reshape(rows.shape[0], -1)
-                want = np.asarray(s.pairs.counterfactual)[rows].reshape(rows.shape[0], -1)
-                out.append(float((decoded == want).all(axis=1).mean()))
-            return out
+                got = enc.decode(run(side))
+            want, search = sides[side][6], sides[side][3]
+            return segment_means((got.reshape(want.shape) == want).all(axis=1), search, len(live))
 
-        rots = nn.ModuleList([s.rot for s in live])
-        if not learn(rots, model, loss, steps=self.steps, lr=self.lr, budget=budget):
+        if not learn(spaces, model, loss, steps=self.steps, lr=self.lr, budget=budget):
             for s in live:
                 s.result = Alignment(None, s.k, len(s.parts["train"]), len(s.parts["test"]),
                                      reasons=("the budget ran out while learning the alignment",))
