@@ -244,10 +244,19 @@ class Subspaces(nn.Module):
         return torch.cat(rows)[self.order] if len(rows) > 1 else rows[0]
 
 
-def moved(delta: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """``[n, width]``: each row of ``delta`` projected onto its own subspace, ``delta_i Q_iᵀ Q_i`` with ``q`` the
-    rows ``[n, K, width]``."""
-    return (delta.unsqueeze(1) @ q.mT @ q).squeeze(1)
+def moved(delta: torch.Tensor, q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``[n, width]``: each row of ``delta`` projected onto its own search's subspace, ``delta_i Q_sᵀ Q_s``, with
+    ``q`` every search's rows ``[S, K, width]`` (``Subspaces``) and ``mask`` ``[n, S * K]`` one on the row's own
+    search's ``K`` columns (``own``): two products over all the rows at once."""
+    flat = q.reshape(-1, q.shape[-1])
+    return ((delta @ flat.T) * mask) @ flat
+
+
+def own(search: np.ndarray, count: int, k: int) -> torch.Tensor:
+    """The ``mask`` of ``moved`` for rows of searches ``search`` among ``count`` of ``k`` rows each."""
+    mask = np.zeros((search.shape[0], count, k), dtype=np.float32)
+    mask[np.arange(search.shape[0]), search] = 1.0
+    return torch.as_tensor(mask.reshape(search.shape[0], count * k))
 
 
 def segment_losses(enc, logits: torch.Tensor, targets: torch.Tensor, search: torch.Tensor, count: int) -> torch.Tensor:
@@ -336,20 +345,21 @@ class Interchanges:
             base = np.concatenate([s.pairs.base[r] for s, r in zip(live, rows)])
             source = np.concatenate([s.pairs.source[r] for s, r in zip(live, rows)])
             search = np.repeat(np.arange(len(live)), [len(r) for r in rows])
-            sides[side] = (self.batch.take(base), hidden[base], hidden[source], search, torch.as_tensor(search),
+            sides[side] = (self.batch.take(base), hidden[base], hidden[source], search,
+                           own(search, len(live), spaces.ks[-1]),
                            torch.cat([t[torch.as_tensor(r)] for t, r in zip(targets, rows)]),
                            np.concatenate([np.asarray(s.pairs.counterfactual)[r].reshape(len(r), -1)
                                            for s, r in zip(live, rows)]))
 
         def run(side: str) -> torch.Tensor:
             """The logits on every search's pairs of ``side`` (one forward pass)."""
-            batch, h_base, h_source, _, search, _, _ = sides[side]
-            q = spaces()[search]  # the subspaces: once per forward pass (the parametrisation recomputes them)
-            with patching(model, self.path, lambda _call, _out: h_base + moved(h_source - h_base, q)):
+            batch, h_base, h_source, _, mask, _, _ = sides[side]
+            q = spaces()  # the subspaces: once per forward pass (the parametrisation recomputes them)
+            with patching(model, self.path, lambda _call, _out: h_base + moved(h_source - h_base, q, mask)):
                 return model(batch)
 
         def loss() -> torch.Tensor:
-            return segment_losses(enc, run("train"), sides["train"][5], sides["train"][4], len(live))
+            return segment_losses(enc, run("train"), sides["train"][5], torch.as_tensor(sides["train"][3]), len(live))
 
         def accuracy(side: str) -> list[float]:
             with torch.no_grad():

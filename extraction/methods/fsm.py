@@ -23,8 +23,8 @@ from programs.interpreter import Machine
 from programs.printer import to_source
 from programs.semantics import SCALAR
 
-from ..alignment import (LR, MIN_PAIRS, TRAIN_SHARE, Alignment, dimension, learn, rotation, split_pairs,
-                         too_few)
+from ..alignment import (LR, MIN_PAIRS, TRAIN_SHARE, Alignment, Subspaces, dimension, learn, moved, own,
+                         rotation, segment_losses, segment_means, split_pairs, too_few)
 from ..faithfulness import same_rows
 from ..hooks import patching, recording
 from ..machine import CASE_SPLIT_STATES, Moore, Signature, merge_compatible, minimise, to_program
@@ -873,6 +873,133 @@ def _counterfactual(mach, tr, envs, outs, finals, state_var, kind, b, i, q):
     return False if np.array_equal(got, finals[b]) else got
 
 
+@dataclass
+class _StateSearch:
+    """One search of ``StateInterchanges``: its pairs and ``k``, and once drawn its split and starting rotation
+    (or its result, when it cannot run)."""
+
+    pairs: StatePairs
+    k: int
+    parts: dict[str, np.ndarray] | None = None
+    rot: nn.Module | None = None
+    result: Alignment | None = None
+
+
+class StateInterchanges:
+    """Several F2-D searches on the recurrent state (``distributed_state``) of one network over one trace,
+    learned together as ``alignment.Interchanges`` learns a layer's: every search's pairs rows of one batch
+    (one unrolled forward and backward pass per step), each row's state at its step patched through its own
+    search's subspace, the sum of the searches' losses minimised by one Adam loop; each search draws its split
+    and starting rotation from its generator when added, and learns from its own loss alone. If the budget runs
+    out, every search still learning is None."""
+
+    def __init__(self, trained, tr: StateTrace, *, steps: int = STATE_STEPS, lr: float = LR,
+                 train_share: float = TRAIN_SHARE):
+        self.trained, self.tr, self.steps, self.lr, self.train_share = trained, tr, steps, lr, train_share
+        self.searches: list[_StateSearch] = []
+
+    def add(self, pairs: StatePairs, k: int, rng: np.random.Generator) -> None:
+        """A search for one state variable: its stratified interchanges and its subspace's dimension ``k``."""
+        found = _StateSearch(pairs, k)
+        self.searches.append(found)
+        if len(pairs) < MIN_PAIRS:
+            found.result = Alignment(None, k, reasons=(f"only {len(pairs)} interchanges change both the state and the "
+                                                       f"answer; F2-D needs {MIN_PAIRS}",))
+            return
+        parts = split_pairs(pairs.base, pairs.source, self.train_share, rng)  # by row: held-out sequences
+        if (why := too_few(parts)) is not None:
+            found.result = Alignment(None, k, len(parts["train"]), len(parts["test"]), reasons=(why,))
+            return
+        width = self.tr.states.shape[-1]
+        found.k = min(k, width)
+        found.parts, found.rot = parts, rotation(width, found.k, rng)
+
+    def run(self, budget: Budget | None = None) -> list[Alignment]:
+        """Learn the searches' rotations together; each search's ``Alignment``, in the order added."""
+        live = [s for s in self.searches if s.result is None]
+        if live:
+            self._learn(live, budget)
+        return [s.result for s in self.searches]
+
+    def _learn(self, live: list[_StateSearch], budget: Budget | None) -> None:
+        trained, tr = self.trained, self.tr
+        model, enc = trained.model, trained.encoding
+        scan = trained.problem.kind == "scan"
+        spaces = Subspaces([s.rot for s in live])
+        targets, scored = [], []
+        for s in live:
+            pairs, cf = s.pairs, s.pairs.counterfactual
+            lengths = tr.lengths[pairs.base]
+            if scan:
+                t = enc.targets(cf if enc.arity > 1 else cf[..., 0], lengths)  # [n, T, arity]
+                before = np.arange(cf.shape[1])[None, :] < pairs.step[:, None]
+                t[torch.as_tensor(before)] = -100
+                scored.append(~before & (np.arange(cf.shape[1])[None, :] < lengths[:, None]))
+            else:
+                t = enc.targets(cf if enc.arity > 1 else cf[..., 0]).reshape(len(pairs), -1)
+            targets.append(t)
+        sides = {}
+        for side in ("train", "test"):
+            rows = [s.parts[side] for s in live]
+            base = np.concatenate([s.pairs.base[r] for s, r in zip(live, rows)])
+            lengths = tr.lengths[base]
+            search = np.repeat(np.arange(len(live)), [len(r) for r in rows])
+            source = [(s.pairs.source[r], s.pairs.source_step[r]) for s, r in zip(live, rows)]
+            sides[side] = {
+                "batch": enc.batch({name: v[base] for name, v in tr.inputs.items()}, lengths),
+                "source": torch.as_tensor(np.concatenate([tr.states[a, b] for a, b in source]), dtype=torch.float32),
+                "when": torch.as_tensor(np.concatenate([s.pairs.step[r] for s, r in zip(live, rows)])),
+                "search": search, "search_t": torch.as_tensor(search), "mask": own(search, len(live), spaces.ks[-1]),
+                "targets": torch.cat([t[torch.as_tensor(r)] for t, r in zip(targets, rows)]),
+                "want": np.concatenate([s.pairs.counterfactual[r] for s, r in zip(live, rows)]),
+                "scored": np.concatenate([m[r] for m, r in zip(scored, rows)]) if scan else None}
+
+        def run(side: str) -> torch.Tensor:
+            """The logits on every search's pairs of ``side`` (one unrolled forward pass)."""
+            got = sides[side]
+            src, when = got["source"], got["when"]
+            q, mask = spaces(), got["mask"]  # once per forward pass: the parametrisation recomputes it at each call
+
+            def patch(call, out):
+                hit = when == call
+                if not bool(hit.any()):
+                    return None
+                return torch.where(hit[:, None], out + moved(src - out, q, mask), out)
+
+            with patching(model, "cell", patch):
+                return model(got["batch"])
+
+        def loss() -> torch.Tensor:
+            got = sides["train"]
+            return segment_losses(enc, run("train"), got["targets"], got["search_t"], len(live))
+
+        def accuracy(side: str) -> list[float]:
+            with torch.no_grad():
+                got = enc.decode(run(side))
+            info = sides[side]
+            got = got.reshape(*got.shape[:2 if scan else 1], -1)
+            want = info["want"].reshape(got.shape)
+            if scan:
+                ok = ((got == want).all(axis=2) | ~info["scored"]).all(axis=1)
+            else:
+                ok = (got == want).all(axis=1)
+            return segment_means(ok, info["search"], len(live))
+
+        if not learn(spaces, model, loss, steps=self.steps, lr=self.lr, budget=budget):
+            for s in live:
+                s.result = Alignment(None, s.k, len(s.parts["train"]), len(s.parts["test"]),
+                                     reasons=("the budget ran out while learning the alignment",))
+            return
+        for s, t, test, train in zip(live, targets, accuracy("test"), accuracy("train")):
+            reasons = ()
+            if not scan:
+                unsayable = int((t < 0).any(dim=1).sum())
+                if unsayable:
+                    reasons = (f"on {unsayable} of {len(s.pairs)} pairs the counterfactual answer is no value the "
+                               f"network can output",)
+            s.result = Alignment(test, s.k, len(s.parts["train"]), len(s.parts["test"]), train, reasons)
+
+
 def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1, rng: np.random.Generator,
                       steps: int = STATE_STEPS, lr: float = LR, train_share: float = TRAIN_SHARE,
                       budget: Budget | None = None) -> Alignment:
@@ -881,71 +1008,10 @@ def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1,
     ``h + (h_source - h) Qᵀ Q``, ``h_source`` the recorded state at the source's step ``j``, and the
     network then gives the program's counterfactual answer. Trained on a ``train_share`` of ``pairs`` by
     cross-entropy (steps before ``i`` and padding not scored), the score is the share of the held-out
-    rest whose every counterfactual output is right."""
-    if len(pairs) < MIN_PAIRS:
-        return Alignment(None, k, reasons=(f"only {len(pairs)} interchanges change both the state and the answer; "
-                                           f"F2-D needs {MIN_PAIRS}",))
-    model, enc = trained.model, trained.encoding
-    parts = split_pairs(pairs.base, pairs.source, train_share, rng)  # by row: held-out sequences
-    if (why := too_few(parts)) is not None:
-        return Alignment(None, k, len(parts["train"]), len(parts["test"]), reasons=(why,))
-    width = tr.states.shape[-1]
-    k = min(k, width)
-    rot = rotation(width, k, rng)
-    scan = trained.problem.kind == "scan"
-    lengths = tr.lengths[pairs.base]
-    cf = pairs.counterfactual
-    if scan:
-        targets = enc.targets(cf if enc.arity > 1 else cf[..., 0], lengths)  # [n, T, arity]
-        before = np.arange(cf.shape[1])[None, :] < pairs.step[:, None]
-        targets[torch.as_tensor(before)] = -100
-        scored = ~before & (np.arange(cf.shape[1])[None, :] < lengths[:, None])
-    else:
-        targets = enc.targets(cf if enc.arity > 1 else cf[..., 0]).reshape(len(pairs), -1)
-    batch = enc.batch({name: v[pairs.base] for name, v in tr.inputs.items()}, lengths)
-    h_source = torch.as_tensor(tr.states[pairs.source, pairs.source_step], dtype=torch.float32)
-    at = torch.as_tensor(pairs.step)
-
-    def run(rows: np.ndarray) -> torch.Tensor:
-        idx = torch.as_tensor(rows)
-        src, when = h_source[idx], at[idx]
-        q = rot.weight  # once per forward pass: the parametrisation recomputes it at each access
-        project = q.T @ q
-
-        def patch(call, out):
-            hit = when == call
-            if not bool(hit.any()):
-                return None
-            return torch.where(hit[:, None], out + (src - out) @ project, out)
-
-        with patching(model, "cell", patch):
-            return model(batch.take(rows))
-
-    def loss(logits: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
-        want = targets[torch.as_tensor(rows)]
-        return sum(nn.functional.cross_entropy(part.reshape(-1, part.shape[-1]), want[..., j].reshape(-1),
-                                               ignore_index=-100)
-                   for j, part in enumerate(enc.split_logits(logits)))
-
-    def accuracy(rows: np.ndarray) -> float:
-        with torch.no_grad():
-            got = enc.decode(run(rows))
-        got = got.reshape(*got.shape[:2 if scan else 1], -1)
-        want = cf[rows].reshape(got.shape)
-        if scan:
-            ok = (got == want).all(axis=2) | ~scored[rows]
-            return float(ok.all(axis=1).mean())
-        return float((got == want).all(axis=1).mean())
-
-    if not learn(rot, model, lambda: loss(run(parts["train"]), parts["train"]), steps=steps, lr=lr, budget=budget):
-        return Alignment(None, k, len(parts["train"]), len(parts["test"]),
-                         reasons=("the budget ran out while learning the alignment",))
-    reasons = ()
-    unsayable = int((targets.reshape(len(pairs), -1) < 0).all(dim=1).sum()) if scan else \
-        int((targets < 0).any(dim=1).sum())
-    if not scan and unsayable:
-        reasons = (f"on {unsayable} of {len(pairs)} pairs the counterfactual answer is no value the network can output",)
-    return Alignment(accuracy(parts["test"]), k, len(parts["train"]), len(parts["test"]), accuracy(parts["train"]), reasons)
+    rest whose every counterfactual output is right. (``StateInterchanges`` with one search.)"""
+    joint = StateInterchanges(trained, tr, steps=steps, lr=lr, train_share=train_share)
+    joint.add(pairs, k, rng)
+    return joint.run(budget)[0]
 
 
 def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | None, *, trace: StateTrace | None = None,
