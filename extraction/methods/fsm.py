@@ -21,7 +21,7 @@ from torch import nn
 from programs.budget import Budget
 from programs.interpreter import Machine
 from programs.printer import to_source
-from programs.semantics import SCALAR
+from programs.semantics import SCALAR, VECTOR
 
 from ..alignment import (LR, MIN_PAIRS, TRAIN_SHARE, Alignment, Subspaces, dimension, learn, moved, own,
                          rotation, segment_losses, segment_means, split_pairs, too_few)
@@ -560,17 +560,17 @@ def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300, 
         # hidden vector standing for each program state: the mean of the network states it covers
         state_var = program.body[0].targets[0]
         mach = Machine(program, SCALAR)
-        number = _numbering(m, program, tr, grid, to_min, mach, state_var)
+        table = program_states(tr, mach, state_var)  # the program on the trace: for the numbering, the splice, F2-D
+        number = _numbering(tr, grid, to_min, table)
         centroids = _centroids(tr, grid, to_min, number, m.n)
         # F2 on units would set the whole state: once the program agrees with the network on the domain, the
         # source's prefix and the base's rest are a domain input on which they agree, so it cannot fail. It is
         # kept for inspection, not reported as evidence; F2-D (a learned subspace for the state) is.
         whole = interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs)
-        splice = spliced(trained, tr, mach, state_var, centroids)
+        splice = spliced(trained, tr, mach, state_var, centroids, table)
         details.update({"interchange_pairs": pairs, "interchange_whole_state": whole})
         clock = time.perf_counter()
         seed = int(rng.integers(2**31))
-        table = program_states(tr, mach, state_var)  # the program on the trace: the reading's and its untrained control's
         found = state_alignment(trained, tr, mach, state_var, np.random.default_rng(seed), budget, table=table)
         details["interchange_distributed"] = {state_var: dataclasses.asdict(found)}
         details["alignment_seconds"] = time.perf_counter() - clock
@@ -582,17 +582,14 @@ def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300, 
     return run
 
 
-def _numbering(m, program, tr, grid, to_min, mach, state_var) -> dict[int, int]:
-    """Minimised machine state -> the program's state value, read by running both on the domain."""
-    number: dict[int, int] = {}
-    n = grid.shape[0]
-    cols = [tr.inputs[s][:2000].tolist() for s in mach.iters]
-    for r in range(min(n, 2000)):
-        env = mach.start(_scalars(tr, r, mach))
-        for i in range(int(tr.lengths[r])):
-            env, _ = mach.step(env, tuple(c[r][i] for c in cols))
-            number.setdefault(to_min.get(int(grid[r, i]), -1), int(env[state_var]))
-    return number
+def _numbering(tr, grid, to_min, run: ProgramRun, rows: int = 2000) -> dict[int, int]:
+    """Minimised machine state -> the program's state value, read off the program's run on the domain: where
+    each state is first met (row by row, step by step) among the first ``rows`` rows."""
+    valid = tr.valid[:rows]
+    keys = np.array([to_min.get(int(g), -1) for g in grid[:rows][valid]], dtype=np.int64)
+    firsts = np.unique(keys, return_index=True)
+    values = run.state[:rows][valid]
+    return {int(k): int(values[i]) for k, i in zip(*firsts)}
 
 
 def _scalars(tr, r, mach) -> dict[str, int]:
@@ -719,21 +716,18 @@ def _yield_again(mach, env):
     return None
 
 
-def spliced(trained, tr, mach, state_var, centroids) -> float | None:
+def spliced(trained, tr, mach, state_var, centroids, run: ProgramRun | None = None) -> float | None:
     """F3: replace the recurrent cell by the program's state machine, each state standing as the mean
     hidden vector of the network states it covers, read out by the network's own readout; the share of
-    inputs whose outputs do not change."""
-    n = tr.lengths.size
+    inputs whose outputs do not change. ``run``: the program's ``program_states`` on ``tr``, if already run."""
+    run = run if run is not None else program_states(tr, mach, state_var)
+    values = run.state[tr.valid]
+    if any(int(v) not in centroids for v in np.unique(values)):
+        return 0.0
     vectors = np.zeros_like(tr.states)
-    cols = [tr.inputs[s].tolist() for s in mach.iters]
-    for r in range(n):
-        env = mach.start(_scalars(tr, r, mach))
-        for i in range(int(tr.lengths[r])):
-            env, _ = mach.step(env, tuple(c[r][i] for c in cols))
-            c = centroids.get(int(env[state_var]))
-            if c is None:
-                return 0.0
-            vectors[r, i] = c
+    keys = sorted(centroids)
+    table = np.stack([centroids[k] for k in keys])
+    vectors[tr.valid] = table[np.searchsorted(keys, values)]
     return unchanged(trained, tr, vectors)
 
 
@@ -767,25 +761,53 @@ class StatePairs:
         return int(self.base.shape[0])
 
 
-def program_states(tr: StateTrace, mach, state_var: str):
-    """The program run on every row of the trace: its environment after each step (``envs[r][t]``), its
-    state variable's value there (``[n, T]``, -1 past the end) and its answer (a scan's outputs per step,
-    ``[n, T, arity]``; a fold's ``[n, arity]``)."""
+@dataclass(frozen=True)
+class ProgramRun:
+    """A program run on every row of a trace at once (``program_states``): ``env``, each variable's value
+    after each step (``[n, T]``, held past a row's end); ``state``, the state variable's (-1 past the end);
+    ``outputs``, a scan's output per step (``[n, T, arity]``, 0 past the end; None for a fold); ``finals``, a
+    fold's result (``[n, arity]``; None for a scan)."""
+
+    env: dict[str, np.ndarray]
+    state: np.ndarray
+    outputs: np.ndarray | None
+    finals: np.ndarray | None
+
+
+def _rows(value, n: int) -> np.ndarray:
+    """A vectorised value (a number, an array or a tuple of them) as ``[n, arity]`` int64."""
+    parts = value if isinstance(value, tuple) else (value,)
+    return np.stack([np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)) for v in parts], axis=1)
+
+
+def program_states(tr: StateTrace, mach, state_var: str) -> ProgramRun:
+    """The program (``mach``'s) run on every row of the trace, all rows at once by the vectorised interpreter
+    (``programs.semantics``' ``VECTOR`` table, the same meaning as the scalar one), one loop step at a time
+    with the rows past their end held."""
+    vm = Machine(mach.program, VECTOR)
     n, t = tr.lengths.size, tr.states.shape[1]
-    envs, values, outs, finals = [], np.full((n, t), -1, dtype=np.int64), [], []
-    cols = [tr.inputs[s].tolist() for s in mach.iters]  # plain ints, read once
-    for r in range(n):
-        env = mach.start(_scalars(tr, r, mach))
-        row, ys = [], []
-        for i in range(int(tr.lengths[r])):
-            env, y = mach.step(env, tuple(c[r][i] for c in cols))
-            row.append(env)
-            values[r, i] = int(env[state_var])
-            ys.append(np.atleast_1d(np.asarray(y, dtype=np.int64)) if y is not None else None)
-        envs.append(row)
-        outs.append(ys)
-        finals.append(np.atleast_1d(np.asarray(mach.finish(env), dtype=np.int64)) if mach._result is not None else None)
-    return envs, values, outs, finals
+    scan = mach.program.kind == "scan"
+    with np.errstate(all="ignore"):
+        env = {k: np.broadcast_to(np.asarray(v, dtype=np.int64), (n,))
+               for k, v in vm.start({s: tr.inputs[s] for s in _scalar_names(mach)}).items()}
+        steps, outs = [], np.zeros((n, t, mach.program.arity), dtype=np.int64) if scan else None
+        for i in range(t):
+            active = i < tr.lengths
+            new, y = vm.step(env, tuple(tr.inputs[s][:, i] for s in vm.iters))
+            env = {k: np.where(active, np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)), env[k]) if k in env
+                   else np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)) for k, v in new.items()}
+            steps.append(env)
+            if scan and y is not None:
+                outs[active, i] = _rows(y, n)[active]
+        finals = _rows(vm.finish(env), n) if vm._result is not None else None
+    names = steps[-1].keys() if steps else env.keys()
+    table = {k: np.stack([e[k] for e in steps], axis=1) if steps else np.zeros((n, 0), dtype=np.int64) for k in names}
+    state = np.where(tr.valid, table[state_var], -1) if steps else np.full((n, t), -1, dtype=np.int64)
+    return ProgramRun(table, state, outs, finals)
+
+
+def _scalar_names(mach) -> list[str]:
+    return [s for s in mach.program.scalars if s not in mach.program.shape.unused]
 
 
 def continues(source_step, base_length, base_step, longest: int):
@@ -808,7 +830,8 @@ def state_pairs(tr: StateTrace, mach, state_var: str, kind: str, rng: np.random.
     that step on, a fold's result). Candidates are drawn at random (``candidates`` of them, duplicates
     dropped) and kept in their drawn order until ``count`` pass: a uniform sample of the stratified
     interchanges, deterministic per ``rng``."""
-    envs, values, outs, finals = table if table is not None else program_states(tr, mach, state_var)
+    run = table if table is not None else program_states(tr, mach, state_var)
+    values = run.state
     n, t = values.shape
     rows = np.nonzero(tr.lengths >= 1)[0]
     empty = StatePairs(*(np.zeros(0, dtype=np.int64) for _ in range(5)))
@@ -825,52 +848,55 @@ def state_pairs(tr: StateTrace, mach, state_var: str, kind: str, rng: np.random.
     source = np.array([members[group[b]][int(p * members[group[b]].size)] for b, p in zip(base, pick)], dtype=np.int64)
     source_step = (rng.random(candidates) * tr.lengths[source]).astype(np.int64)
     q = values[source, source_step]
-    keep = (values[base, step] != q) & continues(source_step, tr.lengths[base], step, int(tr.lengths.max()))
-    seen, chosen, cfs = set(), [], []
-    cache: dict = {}
-    for c in np.nonzero(keep)[0]:
+    keep = np.nonzero((values[base, step] != q) & continues(source_step, tr.lengths[base], step, int(tr.lengths.max())))[0]
+    # the program's counterfactual for each distinct (base, step, state) among them, all at once
+    asked, slot = np.unique(np.stack([base[keep], step[keep], q[keep]], axis=1), axis=0, return_inverse=True)
+    changed, cfs = _counterfactuals(mach, tr, run, state_var, kind, asked[:, 0], asked[:, 1], asked[:, 2])
+    slot = slot.reshape(-1)
+    seen, chosen, picked = set(), [], []
+    for c, a in zip(keep.tolist(), slot.tolist()):
         b, i, s, j = int(base[c]), int(step[c]), int(source[c]), int(source_step[c])
         if (b, i, s, j) in seen:
             continue
         seen.add((b, i, s, j))
-        cf = cache.get((b, i, int(q[c])))
-        if cf is None:
-            cf = cache[(b, i, int(q[c]))] = _counterfactual(mach, tr, envs, outs, finals, state_var, kind, b, i, int(q[c]))
-        if cf is False:
+        if not changed[a]:
             continue
         chosen.append((b, i, s, j))
-        cfs.append(cf)
+        picked.append(a)
         if len(chosen) >= count:
             break
     if not chosen:
         return values, empty
     cols = np.array(chosen, dtype=np.int64).T
-    return values, StatePairs(cols[0], cols[1], cols[2], cols[3], np.stack(cfs))
+    return values, StatePairs(cols[0], cols[1], cols[2], cols[3], cfs[np.array(picked)])
 
 
-def _counterfactual(mach, tr, envs, outs, finals, state_var, kind, b, i, q):
-    """The program's answer on row ``b`` with its state set to ``q`` after step ``i`` (a scan's outputs
-    as ``[T, arity]``, the base's own before ``i``), or False when it is the base's answer."""
-    env = dict(envs[b][i])
-    env[state_var] = q
-    length = int(tr.lengths[b])
-    if kind == "scan":
-        y = _yield_again(mach, env)
-        new = [np.atleast_1d(np.asarray(y, dtype=np.int64))]
-        for t in range(i + 1, length):
-            env, y = mach.step(env, tuple(int(tr.inputs[s][b, t]) for s in mach.iters))
-            new.append(np.atleast_1d(np.asarray(y, dtype=np.int64)))
-        if all(np.array_equal(a, o) for a, o in zip(new, outs[b][i:])):
-            return False
-        arity = new[0].shape[0]
-        full = np.zeros((tr.states.shape[1], arity), dtype=np.int64)
-        full[:i] = np.stack(outs[b][:i]) if i else full[:0]
-        full[i:length] = np.stack(new)
-        return full
-    for t in range(i + 1, length):
-        env, _ = mach.step(env, tuple(int(tr.inputs[s][b, t]) for s in mach.iters))
-    got = np.atleast_1d(np.asarray(mach.finish(env), dtype=np.int64))
-    return False if np.array_equal(got, finals[b]) else got
+def _counterfactuals(mach, tr, run: ProgramRun, state_var, kind, b, i, q) -> tuple[np.ndarray, np.ndarray]:
+    """The program's answer on rows ``b`` with its state set to ``q`` after steps ``i`` (a scan's outputs as
+    ``[m, T, arity]``, the base's own before ``i`` and 0 past the row's end; a fold's result ``[m, arity]``),
+    all ``m`` at once by the vectorised interpreter, and whether each differs from the base's answer."""
+    vm = Machine(mach.program, VECTOR)
+    m, t = b.shape[0], tr.states.shape[1]
+    lengths = tr.lengths[b]
+    env = {k: v[b, i] for k, v in run.env.items()}
+    env[state_var] = q.astype(np.int64)
+    with np.errstate(all="ignore"):
+        if kind == "scan":
+            full = run.outputs[b].copy()
+            full[np.arange(m), i] = _rows(_yield_again(vm, env), m)
+        for step in range(1, t):
+            active = (step > i) & (step < lengths)
+            if not active.any():
+                continue
+            new, y = vm.step(env, tuple(tr.inputs[s][b, step] for s in vm.iters))
+            env = {k: np.where(active, np.broadcast_to(np.asarray(v, dtype=np.int64), (m,)), env[k]) if k in env
+                   else np.broadcast_to(np.asarray(v, dtype=np.int64), (m,)) for k, v in new.items()}
+            if kind == "scan":
+                full[active, step] = _rows(y, m)[active]
+        if kind == "scan":
+            return (full != run.outputs[b]).reshape(m, -1).any(axis=1), full
+        got = _rows(vm.finish(env), m)
+    return (got != run.finals[b]).any(axis=1), got
 
 
 @dataclass

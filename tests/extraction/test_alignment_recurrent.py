@@ -56,14 +56,13 @@ def test_state_pairs_change_the_state_and_the_answer_from_the_step_on():
     tr, mach, state = setup(net, r.program)
     table = program_states(tr, mach, state)
     values, pairs = state_pairs(tr, mach, state, net.problem.kind, np.random.default_rng(0), table=table)
-    _, _, outs, _ = table
     assert len(pairs) == STATE_PAIRS
     assert (values[pairs.base, pairs.step] != values[pairs.source, pairs.source_step]).all()
     assert (pairs.step < tr.lengths[pairs.base]).all() and (pairs.source_step < tr.lengths[pairs.source]).all()
     # the source's prefix then the base's rest is no longer than the domain's sequences (``continues``)
     assert (pairs.source_step + tr.lengths[pairs.base] - pairs.step <= tr.lengths.max()).all()
     for b, i, cf in zip(pairs.base, pairs.step, pairs.counterfactual):
-        base = np.stack(outs[b])
+        base = table.outputs[b, :tr.lengths[b]]
         assert np.array_equal(cf[:i], base[:i]) and not np.array_equal(cf[i:tr.lengths[b]], base[i:])
     assert len(set(zip(pairs.base.tolist(), pairs.step.tolist(), pairs.source.tolist(),
                        pairs.source_step.tolist()))) == len(pairs)
