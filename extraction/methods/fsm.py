@@ -569,13 +569,10 @@ def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300, 
         whole = interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs)
         splice = spliced(trained, tr, mach, state_var, centroids, table)
         details.update({"interchange_pairs": pairs, "interchange_whole_state": whole})
-        clock = time.perf_counter()
         seed = int(rng.integers(2**31))
-        found = state_alignment(trained, tr, mach, state_var, np.random.default_rng(seed), budget, table=table)
+        found, scores, details["controls"], seconds = state_checks(trained, tr, mach, state_var, seed, budget, table=table)
         details["interchange_distributed"] = {state_var: dataclasses.asdict(found)}
-        details["alignment_seconds"] = time.perf_counter() - clock
-        scores, details["controls"] = state_controls(trained, mach, state_var, seed, budget, trace=tr, table=table)
-        details["controls_seconds"] = time.perf_counter() - clock - details["alignment_seconds"]
+        details["alignment_seconds"], details["controls_seconds"] = seconds["alignment"], seconds["controls"]
         return Reading(program, tuple(reasons), None, splice, details=details,
                        interchange_distributed=found.accuracy, controls=scores)
 
@@ -1040,36 +1037,54 @@ def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1,
     return joint.run(budget)[0]
 
 
-def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | None, *, trace: StateTrace | None = None,
-                   table=None) -> tuple[dict, dict]:
-    """The controls of a state's F2-D, each the same search (same seed, so the same draw of pairs, split
-    and starting rotation): ``untrained``, on the network training started from; ``rewritten``, on this
-    network for the state of the program equal to the reading whose state's code flips every other step
-    (``alignment.rewritten_state``). ``trace``: ``trained``'s ``StateTrace`` if already taken; ``table``: the
-    reading's ``program_states`` on it, if already run (the untrained network is traced over the same inputs,
-    so the program's run there is the same)."""
+def state_checks(trained, tr: StateTrace, mach, state_var: str, seed: int, budget: Budget | None, *,
+                 table: ProgramRun | None = None) -> tuple[Alignment, dict, dict, dict]:
+    """The reading's F2-D on its state (``state_alignment``) and its controls, each the same search (each with its
+    own generator seeded by ``seed``: the same draw of pairs, split and starting rotation): ``untrained``, on
+    the network training started from; ``rewritten``, on this network for the state of the program equal to
+    the reading whose state's code flips every other step (``alignment.rewritten_state``). The reading's
+    search and the rewritten control's (both on this network's trace) are learned together
+    (``StateInterchanges``); the untrained network is traced over the same inputs, so ``table`` serves it too.
+    ``table``: the reading's ``program_states`` on ``tr``, if already run. Returns the reading's alignment,
+    the controls' scores and details, and the seconds spent: ``alignment`` (the reading's pairs and the joint
+    search), ``controls`` (the rewrite's pairs and the untrained network's search)."""
     from ..alignment import initial_network, rewritten_state
 
+    clock = time.perf_counter()
+    kind = trained.problem.kind
+    joint = StateInterchanges(trained, tr)
+    rng = np.random.default_rng(seed)
+    values, pairs = state_pairs(tr, mach, state_var, kind, rng, table=table)
+    joint.add(pairs, dimension(values[tr.valid]) if tr.valid.any() else 1, rng)
+    aside = time.perf_counter()
     scores: dict = {"untrained": None, "rewritten": None}
     details: dict = {}
-    start = initial_network(trained)
-    if start is None:
-        details["untrained"] = "the network's record does not say how it was initialised"
-    else:
-        found = state_alignment(start, StateTrace(start), mach, state_var, np.random.default_rng(seed), budget,
-                                table=table)
-        scores["untrained"] = found.accuracy
-        details["untrained"] = {state_var: dataclasses.asdict(found)}
     other = rewritten_state(mach.program, state_var, trained.problem.inputs)
     if other is None:
         details["rewritten"] = "the reading is not a loop with one state assigned once before it and once in it"
     else:
         program, state = other
-        found = state_alignment(trained, trace if trace is not None else StateTrace(trained), Machine(program, SCALAR), state,
-                                np.random.default_rng(seed), budget)
-        scores["rewritten"] = found.accuracy
-        details["rewritten"] = {"program": to_source(program), state: dataclasses.asdict(found)}
-    return scores, details
+        rng = np.random.default_rng(seed)
+        values, pairs = state_pairs(tr, Machine(program, SCALAR), state, kind, rng)
+        joint.add(pairs, dimension(values[tr.valid]) if tr.valid.any() else 1, rng)
+    aside = time.perf_counter() - aside
+    learned = joint.run(budget)
+    found = learned[0]
+    if other is not None:
+        scores["rewritten"] = learned[1].accuracy
+        details["rewritten"] = {"program": to_source(other[0]), other[1]: dataclasses.asdict(learned[1])}
+    seconds = {"alignment": time.perf_counter() - clock - aside}
+    clock = time.perf_counter()
+    start = initial_network(trained)
+    if start is None:
+        details["untrained"] = "the network's record does not say how it was initialised"
+    else:
+        alone = state_alignment(start, StateTrace(start), mach, state_var, np.random.default_rng(seed), budget,
+                                table=table)
+        scores["untrained"] = alone.accuracy
+        details["untrained"] = {state_var: dataclasses.asdict(alone)}
+    seconds["controls"] = time.perf_counter() - clock + aside
+    return found, scores, {k: details[k] for k in ("untrained", "rewritten")}, seconds
 
 
 def state_alignment(trained, tr: StateTrace, mach, state_var: str, rng: np.random.Generator,
