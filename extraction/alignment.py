@@ -223,40 +223,41 @@ def learn(rot: nn.Module, model: nn.Module, objective: Callable[[], torch.Tensor
 
 class Subspaces(nn.Module):
     """The rows of several searches' rotations (``rotation``), learned as one parameter per dimension ``k``
-    through the same orthogonal parametrisation: ``forward()`` gives every search's rows at once,
-    ``[S, K, width]`` with ``K`` the largest ``k``, a search of a smaller ``k`` padded with zero rows (they
-    project nothing). Adam updates each entry from its own gradient, so a stack learns as its rotations would
-    one by one."""
+    through the same orthogonal parametrisation: ``forward()`` gives every search's rows at once, ``[R,
+    width]`` (``R`` the sum of the ``k``, the searches of one ``k`` together), ``columns[s]`` the rows of search
+    ``s``. Adam updates each entry from its own gradient, so a stack learns as its rotations would one by one."""
 
     def __init__(self, rots: list[nn.Module]):
         super().__init__()
         originals = [r.parametrizations.weight.original.detach() for r in rots]
         self.orthogonal = rots[0].parametrizations.weight[0]  # stateless: the map from a parameter to its rows
-        self.ks = sorted({int(x.shape[0]) for x in originals})
-        self.width = int(originals[0].shape[1])
-        groups = [[i for i, x in enumerate(originals) if x.shape[0] == k] for k in self.ks]
+        ks = sorted({int(x.shape[0]) for x in originals})
+        groups = [[i for i, x in enumerate(originals) if x.shape[0] == k] for k in ks]
         self.stacks = nn.ParameterList([nn.Parameter(torch.stack([originals[i] for i in g])) for g in groups])
-        self.order = torch.as_tensor(np.argsort(np.concatenate(groups), kind="stable"))
+        self.columns: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(rots)
+        at = 0
+        for k, g in zip(ks, groups):
+            for i in g:
+                self.columns[i] = np.arange(at, at + k)
+                at += k
+        self.count = at
 
     def forward(self) -> torch.Tensor:
-        top = self.ks[-1]
-        rows = [nn.functional.pad(self.orthogonal(x), (0, 0, 0, top - k)) for k, x in zip(self.ks, self.stacks)]
-        return torch.cat(rows)[self.order] if len(rows) > 1 else rows[0]
+        return torch.cat([self.orthogonal(x).reshape(-1, x.shape[-1]) for x in self.stacks])
+
+    def own(self, search: np.ndarray) -> torch.Tensor:
+        """The ``mask`` of ``moved`` for rows of searches ``search``: one on each row's own search's rows."""
+        mask = np.zeros((search.shape[0], self.count), dtype=np.float32)
+        for s in np.unique(search):
+            mask[np.ix_(search == s, self.columns[s])] = 1.0
+        return torch.as_tensor(mask)
 
 
 def moved(delta: torch.Tensor, q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """``[n, width]``: each row of ``delta`` projected onto its own search's subspace, ``delta_i Q_sᵀ Q_s``, with
-    ``q`` every search's rows ``[S, K, width]`` (``Subspaces``) and ``mask`` ``[n, S * K]`` one on the row's own
-    search's ``K`` columns (``own``): two products over all the rows at once."""
-    flat = q.reshape(-1, q.shape[-1])
-    return ((delta @ flat.T) * mask) @ flat
-
-
-def own(search: np.ndarray, count: int, k: int) -> torch.Tensor:
-    """The ``mask`` of ``moved`` for rows of searches ``search`` among ``count`` of ``k`` rows each."""
-    mask = np.zeros((search.shape[0], count, k), dtype=np.float32)
-    mask[np.arange(search.shape[0]), search] = 1.0
-    return torch.as_tensor(mask.reshape(search.shape[0], count * k))
+    ``q`` every search's rows ``[R, width]`` (``Subspaces``) and ``mask`` ``[n, R]`` one on the row's own
+    search's rows (``Subspaces.own``): two products over all the rows at once."""
+    return ((delta @ q.T) * mask) @ q
 
 
 def segment_losses(enc, logits: torch.Tensor, targets: torch.Tensor, search: torch.Tensor, count: int) -> torch.Tensor:
@@ -282,35 +283,62 @@ def segment_means(ok: np.ndarray, search: np.ndarray, count: int) -> list[float]
 
 @dataclass
 class _Search:
-    """One search of ``Interchanges``: its pairs and ``k``, and once drawn its split and starting rotation (or
-    its result, when it cannot run)."""
+    """One search of ``Interchanges``: its pairs and ``k``, the network it runs on (an index into the joint's
+    networks), and once drawn its split and starting rotation (or its result, when it cannot run)."""
 
     pairs: Pairs
     k: int
+    net: int = 0
     parts: dict[str, np.ndarray] | None = None
     rot: nn.Module | None = None
     result: Alignment | None = None
 
 
+def _after_layer(model, path: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """What the network computes from layer ``path``'s output on, when that is one module: an MLP's readout
+    after its hidden activation (``MLP.forward`` is ``out(read(batch))``, ``read`` ending in ``act``). A patch
+    that sets the whole layer then needs no pass through the layers before it. None for other layers."""
+    if getattr(model, "arch", "") == "mlp" and path == "act":
+        return model.readout
+    return None
+
+
 class Interchanges:
-    """Several F2-D searches (``distributed_interchange``) on one network's layer ``path`` over one table of
-    ``inputs``, learned together: each search's pairs are rows of one batch, each row patched with its own
-    search's subspace (``Subspaces``), and one Adam loop of ``steps`` steps minimises the sum of the searches'
-    losses. Each search draws its split and starting rotation from the generator passed to ``add``, when
-    added (the draws of ``distributed_interchange`` in turn), and its rows learn from its own loss alone: the
-    scores are those of the searches run one by one (up to float rounding), at the cost of about one. Only
-    the budget is shared: if it runs out, every search still learning is None."""
+    """Several F2-D searches (``distributed_interchange``) on layer ``path`` over one table of ``inputs``, on
+    one network or on several of the same layer width (a reading's and its untrained control's), learned
+    together: each search's pairs are rows of one batch per network, each row patched with its own search's
+    subspace (``Subspaces``), and one Adam loop of ``steps`` steps minimises the sum of the searches' losses.
+    Each search draws its split and starting rotation from the generator passed to ``add``, when added (the
+    draws of ``distributed_interchange`` in turn), and its rows learn from its own loss alone: the scores are
+    those of the searches run one by one (up to float rounding), at the cost of about one. Only the budget
+    is shared: if it runs out, every search still learning is None."""
 
     def __init__(self, trained, path: str, inputs: dict[str, np.ndarray], *, steps: int = STEPS, lr: float = LR,
                  train_share: float = TRAIN_SHARE):
-        self.trained, self.path, self.steps, self.lr, self.train_share = trained, path, steps, lr, train_share
-        self.batch = trained.encoding.batch(inputs, None)
-        self.hidden: torch.Tensor | None = None
+        self.path, self.inputs, self.steps, self.lr, self.train_share = path, inputs, steps, lr, train_share
+        self.nets: list[dict] = []
         self.searches: list[_Search] = []
+        self._net(trained)
 
-    def add(self, pairs: Pairs, k: int, rng: np.random.Generator) -> None:
-        """A search for one variable: ``pairs`` (indices into the inputs) and its subspace's dimension ``k``."""
-        found = _Search(pairs, k)
+    def _net(self, trained) -> int:
+        for i, net in enumerate(self.nets):
+            if net["trained"] is trained:
+                return i
+        self.nets.append({"trained": trained, "batch": trained.encoding.batch(self.inputs, None), "hidden": None})
+        return len(self.nets) - 1
+
+    def _hidden(self, i: int) -> torch.Tensor:
+        net = self.nets[i]
+        if net["hidden"] is None:
+            with torch.no_grad(), recording(net["trained"].model, self.path) as seen:
+                net["trained"].model(net["batch"])
+            net["hidden"] = seen[0]
+        return net["hidden"]
+
+    def add(self, pairs: Pairs, k: int, rng: np.random.Generator, *, trained=None) -> None:
+        """A search for one variable: ``pairs`` (indices into the inputs) and its subspace's dimension ``k``, on
+        ``trained`` (by default the network the joint was made with)."""
+        found = _Search(pairs, k, self._net(trained) if trained is not None else 0)
         self.searches.append(found)
         if len(pairs) < MIN_PAIRS:
             found.result = Alignment(None, k, reasons=(f"only {len(pairs)} (base, source) pairs change both the variable "
@@ -320,11 +348,7 @@ class Interchanges:
         if (why := too_few(parts)) is not None:
             found.result = Alignment(None, k, len(parts["train"]), len(parts["test"]), reasons=(why,))
             return
-        if self.hidden is None:
-            with torch.no_grad(), recording(self.trained.model, self.path) as seen:
-                self.trained.model(self.batch)
-            self.hidden = seen[0]
-        width = self.hidden.shape[-1]
+        width = self._hidden(found.net).shape[-1]
         found.k = min(k, width)
         found.parts, found.rot = parts, rotation(width, found.k, rng)
 
@@ -332,42 +356,66 @@ class Interchanges:
         """Learn the searches' rotations together; each search's ``Alignment``, in the order added."""
         live = [s for s in self.searches if s.result is None]
         if live:
+            if len({self._hidden(s.net).shape[-1] for s in live}) > 1:
+                raise ValueError("the networks of one joint F2-D search must have layers of one width")
             self._learn(live, budget)
         return [s.result for s in self.searches]
 
     def _learn(self, live: list[_Search], budget: Budget | None) -> None:
-        model, enc, hidden = self.trained.model, self.trained.encoding, self.hidden
+        enc = self.nets[0]["trained"].encoding
         spaces = Subspaces([s.rot for s in live])
         targets = [enc.targets(s.pairs.counterfactual).reshape(len(s.pairs), -1) for s in live]
         sides = {}
         for side in ("train", "test"):
-            rows = [s.parts[side] for s in live]
-            base = np.concatenate([s.pairs.base[r] for s, r in zip(live, rows)])
-            source = np.concatenate([s.pairs.source[r] for s, r in zip(live, rows)])
-            search = np.repeat(np.arange(len(live)), [len(r) for r in rows])
-            sides[side] = (self.batch.take(base), hidden[base], hidden[source], search,
-                           own(search, len(live), spaces.ks[-1]),
-                           torch.cat([t[torch.as_tensor(r)] for t, r in zip(targets, rows)]),
-                           np.concatenate([np.asarray(s.pairs.counterfactual)[r].reshape(len(r), -1)
-                                           for s, r in zip(live, rows)]))
+            parts, order = [], []
+            for n, net in enumerate(self.nets):
+                mine = [j for j, s in enumerate(live) if s.net == n]
+                if not mine:
+                    continue
+                rows = [live[j].parts[side] for j in mine]
+                base = np.concatenate([live[j].pairs.base[r] for j, r in zip(mine, rows)])
+                source = np.concatenate([live[j].pairs.source[r] for j, r in zip(mine, rows)])
+                search = np.repeat(mine, [len(r) for r in rows])
+                hidden = self._hidden(n)
+                parts.append((net["trained"].model, net["batch"].take(base), hidden[base], hidden[source],
+                              spaces.own(search)))
+                order += [(j, r) for j, r in zip(mine, rows)]
+            search = np.repeat([j for j, _ in order], [len(r) for _, r in order])
+            sides[side] = {"nets": parts, "search": search, "search_t": torch.as_tensor(search),
+                           "targets": torch.cat([targets[j][torch.as_tensor(r)] for j, r in order]),
+                           "want": np.concatenate([np.asarray(live[j].pairs.counterfactual)[r].reshape(len(r), -1)
+                                                   for j, r in order])}
 
         def run(side: str) -> torch.Tensor:
-            """The logits on every search's pairs of ``side`` (one forward pass)."""
-            batch, h_base, h_source, _, mask, _, _ = sides[side]
+            """The logits on every search's pairs of ``side`` (one forward pass per network)."""
             q = spaces()  # the subspaces: once per forward pass (the parametrisation recomputes them)
-            with patching(model, self.path, lambda _call, _out: h_base + moved(h_source - h_base, q, mask)):
-                return model(batch)
+            logits = []
+            for model, batch, h_base, h_source, mask in sides[side]["nets"]:
+                patched = h_base + moved(h_source - h_base, q, mask)
+                after = _after_layer(model, self.path)
+                if after is not None:
+                    logits.append(after(patched))
+                    continue
+                with patching(model, self.path, lambda _call, _out, patched=patched: patched):
+                    logits.append(model(batch))
+            return torch.cat(logits)
 
         def loss() -> torch.Tensor:
-            return segment_losses(enc, run("train"), sides["train"][5], torch.as_tensor(sides["train"][3]), len(live))
+            got = sides["train"]
+            return segment_losses(enc, run("train"), got["targets"], got["search_t"], len(live))
 
         def accuracy(side: str) -> list[float]:
             with torch.no_grad():
                 got = enc.decode(run(side))
-            want, search = sides[side][6], sides[side][3]
+            want, search = sides[side]["want"], sides[side]["search"]
             return segment_means((got.reshape(want.shape) == want).all(axis=1), search, len(live))
 
-        if not learn(spaces, model, loss, steps=self.steps, lr=self.lr, budget=budget):
+        models = {id(net["trained"].model): net["trained"].model for net in self.nets}.values()
+        with contextlib.ExitStack() as stack:
+            for model in list(models)[1:]:
+                stack.enter_context(frozen(model))
+            learned = learn(spaces, self.nets[0]["trained"].model, loss, steps=self.steps, lr=self.lr, budget=budget)
+        if not learned:
             for s in live:
                 s.result = Alignment(None, s.k, len(s.parts["train"]), len(s.parts["test"]),
                                      reasons=("the budget ran out while learning the alignment",))

@@ -23,7 +23,7 @@ from programs.interpreter import Machine
 from programs.printer import to_source
 from programs.semantics import SCALAR, VECTOR
 
-from ..alignment import (LR, MIN_PAIRS, TRAIN_SHARE, Alignment, Subspaces, dimension, learn, moved, own,
+from ..alignment import (LR, MIN_PAIRS, TRAIN_SHARE, Alignment, Subspaces, dimension, learn, moved,
                          rotation, segment_losses, segment_means, split_pairs, too_few)
 from ..faithfulness import same_rows
 from ..hooks import patching, recording
@@ -972,7 +972,7 @@ class StateInterchanges:
                 "batch": enc.batch({name: v[base] for name, v in tr.inputs.items()}, lengths),
                 "source": torch.as_tensor(np.concatenate([tr.states[a, b] for a, b in source]), dtype=torch.float32),
                 "when": torch.as_tensor(np.concatenate([s.pairs.step[r] for s, r in zip(live, rows)])),
-                "search": search, "search_t": torch.as_tensor(search), "mask": own(search, len(live), spaces.ks[-1]),
+                "search": search, "search_t": torch.as_tensor(search), "mask": spaces.own(search),
                 "targets": torch.cat([t[torch.as_tensor(r)] for t, r in zip(targets, rows)]),
                 "want": np.concatenate([s.pairs.counterfactual[r] for s, r in zip(live, rows)]),
                 "scored": np.concatenate([m[r] for m, r in zip(scored, rows)]) if scan else None}
