@@ -828,7 +828,7 @@ def state_pairs(tr: StateTrace, mach, state_var: str, kind: str, rng: np.random.
     dropped) and kept in their drawn order until ``count`` pass: a uniform sample of the stratified
     interchanges, deterministic per ``rng``."""
     run = table if table is not None else program_states(tr, mach, state_var)
-    values = run.state
+    values = np.where(tr.valid, run.env[state_var], -1) if state_var in run.env else run.state
     n, t = values.shape
     rows = np.nonzero(tr.lengths >= 1)[0]
     empty = StatePairs(*(np.zeros(0, dtype=np.int64) for _ in range(5)))
