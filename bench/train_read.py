@@ -71,6 +71,7 @@ def run(family: str, task, seconds: float, search: bool | None, read_seconds: fl
             kept.parent.mkdir(parents=True, exist_ok=True)
             extraction.save(net, kept)
     record = net.settings.get("search") or {}
+    cpu = time.process_time()
     if profile:
         import cProfile
         import io
@@ -85,10 +86,11 @@ def run(family: str, task, seconds: float, search: bool | None, read_seconds: fl
         print(f"# {task.name}: reading {res.seconds:.2f} s\n" + "\n".join(lines), flush=True)
     else:
         res = extraction.extract(net, "auto", seconds=read_seconds, seed=0)
+    cpu = time.process_time() - cpu  # this process's CPU seconds: less sensitive than the wall clock to a loaded machine
     right = bool(res.program is not None and res.status == "solved" and task.verify(res.program).equal)
     return {"family": family, "task": task.name, "train_s": round(net.seconds, 3), "status": net.status,
             "networks": record.get("networks", 1), "width": getattr(net.model, "width", None),
-            "domain_accuracy": net.domain_accuracy, "read_s": round(res.seconds, 3), "read_status": res.status,
+            "domain_accuracy": net.domain_accuracy, "read_s": round(res.seconds, 3), "read_cpu_s": round(cpu, 3), "read_status": res.status,
             "method": res.details.get("method"), "right": right,
             **{k: res.details[k] for k in ("abstraction", "violations", "kmeans_seconds", "kmeans_won") if k in res.details},
             "mechanism": bool(right and is_mechanism(res.faithfulness))}
@@ -126,6 +128,13 @@ def compare(before: dict, after: dict) -> str:
                      f"{med([b['train_s'] + b['read_s'] for b, _ in g]):.2f} | {med([b['train_s'] + a['read_s'] for b, a in g]):.2f} | "
                      f"{sum(b['right'] for b, _ in g)} / {sum(a['right'] for _, a in g)} | "
                      f"{sum(b['mechanism'] for b, _ in g)} / {sum(a['mechanism'] for _, a in g)} |")
+    if all("read_cpu_s" in b and "read_cpu_s" in a for b, a in rows):
+        lines += ["", "| family | read CPU s before | read CPU s after | ratio (median) |", "|---|---|---|---|"]
+        for fam in fams + ["all"]:
+            g = rows if fam == "all" else [(b, a) for b, a in rows if a["family"] == fam]
+            lines.append(f"| {fam} | {np.median([b['read_cpu_s'] for b, _ in g]):.2f} | "
+                         f"{np.median([a['read_cpu_s'] for _, a in g]):.2f} | "
+                         f"{np.median([a['read_cpu_s'] / max(b['read_cpu_s'], 1e-3) for b, a in g]):.2f} |")
     changed = [f"{a['task']}: right {b['right']} -> {a['right']}, mechanism {b['mechanism']} -> {a['mechanism']}"
                for b, a in rows if (b["right"], b["mechanism"]) != (a["right"], a["mechanism"])]
     within = sum(b["train_s"] + a["read_s"] <= 5.0 for b, a in rows)
