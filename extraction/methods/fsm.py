@@ -762,12 +762,12 @@ class StatePairs:
 class ProgramRun:
     """A program run on every row of a trace at once (``program_states``): ``env``, each variable's value
     after each step (``[n, T]``, held past a row's end); ``state``, the state variable's (-1 past the end);
-    ``outputs``, a scan's output per step (``[n, T, arity]``, 0 past the end; None for a fold); ``finals``, a
+    ``yields``, a scan's output per step (``[n, T, arity]``, 0 past the end; None for a fold); ``finals``, a
     fold's result (``[n, arity]``; None for a scan)."""
 
     env: dict[str, np.ndarray]
     state: np.ndarray
-    outputs: np.ndarray | None
+    yields: np.ndarray | None
     finals: np.ndarray | None
 
 
@@ -879,7 +879,7 @@ def _counterfactuals(mach, tr, run: ProgramRun, state_var, kind, b, i, q) -> tup
     env[state_var] = q.astype(np.int64)
     with np.errstate(all="ignore"):
         if kind == "scan":
-            full = run.outputs[b].copy()
+            full = run.yields[b].copy()
             full[np.arange(m), i] = _rows(_yield_again(vm, env), m)
         for step in range(1, t):
             active = (step > i) & (step < lengths)
@@ -891,7 +891,7 @@ def _counterfactuals(mach, tr, run: ProgramRun, state_var, kind, b, i, q) -> tup
             if kind == "scan":
                 full[active, step] = _rows(y, m)[active]
         if kind == "scan":
-            return (full != run.outputs[b]).reshape(m, -1).any(axis=1), full
+            return (full != run.yields[b]).reshape(m, -1).any(axis=1), full
         got = _rows(vm.finish(env), m)
     return (got != run.finals[b]).any(axis=1), got
 

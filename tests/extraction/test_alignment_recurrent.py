@@ -64,7 +64,7 @@ def test_state_pairs_change_the_state_and_the_answer_from_the_step_on():
     # the source's prefix then the base's rest is no longer than the domain's sequences (``continues``)
     assert (pairs.source_step + tr.lengths[pairs.base] - pairs.step <= tr.lengths.max()).all()
     for b, i, cf in zip(pairs.base, pairs.step, pairs.counterfactual):
-        base = table.outputs[b, :tr.lengths[b]]
+        base = table.yields[b, :tr.lengths[b]]
         assert np.array_equal(cf[:i], base[:i]) and not np.array_equal(cf[i:tr.lengths[b]], base[i:])
     assert len(set(zip(pairs.base.tolist(), pairs.step.tolist(), pairs.source.tolist(),
                        pairs.source_step.tolist()))) == len(pairs)
@@ -171,7 +171,7 @@ def test_the_vectorised_run_and_counterfactuals_are_the_scalar_machines(a, m, st
             outs.append(y)
         assert (run.state[r, int(tr.lengths[r]):] == -1).all()
         if kind == "scan":
-            assert run.outputs[r, :len(outs), 0].tolist() == outs and not run.outputs[r, len(outs):].any()
+            assert run.yields[r, :len(outs), 0].tolist() == outs and not run.yields[r, len(outs):].any()
         else:
             assert run.finals[r, 0] == mach.finish(env)
     rows = np.nonzero(tr.lengths > 0)[0]
@@ -194,6 +194,6 @@ def test_the_vectorised_run_and_counterfactuals_are_the_scalar_machines(a, m, st
             want = np.zeros(t, dtype=np.int64)
             want[:len(ys)] = ys
             assert got[c, :, 0].tolist() == want.tolist()
-            assert changed[c] == (want.tolist() != run.outputs[b[c], :, 0].tolist())
+            assert changed[c] == (want.tolist() != run.yields[b[c], :, 0].tolist())
         else:
             assert got[c, 0] == mach.finish(env) and changed[c] == (got[c, 0] != run.finals[b[c], 0])
