@@ -13,7 +13,8 @@ architecture's default, the width search for recurrent nets and one network for 
 searched) or ``off`` (one network per task). ``--nets DIR`` keeps each trained network in ``DIR`` and reads the
 kept one on a later run (its training seconds are the first run's), so one set of networks is read by two
 versions of the readers (``git checkout`` between runs); ``--profile N`` prints each reading's top ``N`` functions
-of the project's code by cumulative seconds (cProfile).
+of the project's code by cumulative seconds (cProfile); ``--compare BEFORE AFTER`` prints two such runs' json side
+by side per family (reading seconds, training plus reading with the first run's training, right, mechanism).
 """
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ def run(family: str, task, seconds: float, search: bool | None, read_seconds: fl
             kept.parent.mkdir(parents=True, exist_ok=True)
             extraction.save(net, kept)
     record = net.settings.get("search") or {}
+    cpu = time.process_time()
     if profile:
         import cProfile
         import io
@@ -84,10 +86,11 @@ def run(family: str, task, seconds: float, search: bool | None, read_seconds: fl
         print(f"# {task.name}: reading {res.seconds:.2f} s\n" + "\n".join(lines), flush=True)
     else:
         res = extraction.extract(net, "auto", seconds=read_seconds, seed=0)
+    cpu = time.process_time() - cpu  # this process's CPU seconds: less sensitive than the wall clock to a loaded machine
     right = bool(res.program is not None and res.status == "solved" and task.verify(res.program).equal)
     return {"family": family, "task": task.name, "train_s": round(net.seconds, 3), "status": net.status,
             "networks": record.get("networks", 1), "width": getattr(net.model, "width", None),
-            "domain_accuracy": net.domain_accuracy, "read_s": round(res.seconds, 3), "read_status": res.status,
+            "domain_accuracy": net.domain_accuracy, "read_s": round(res.seconds, 3), "read_cpu_s": round(cpu, 3), "read_status": res.status,
             "method": res.details.get("method"), "right": right,
             **{k: res.details[k] for k in ("abstraction", "violations", "kmeans_seconds", "kmeans_won") if k in res.details},
             "mechanism": bool(right and is_mechanism(res.faithfulness))}
@@ -107,6 +110,38 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compare(before: dict, after: dict) -> str:
+    """Two runs over one set of networks (``--nets``) side by side: per family the median reading seconds
+    before and after, the median per-task ratio, the median training plus reading with the first run's
+    training seconds (the networks', when the second run read kept ones), and right / mechanism before and
+    after; then every task whose right or mechanism changed."""
+    old = {r["task"]: r for r in before["rows"]}
+    rows = [(old[r["task"]], r) for r in after["rows"] if r["task"] in old]
+    lines = ["| family | tasks | read s before | read s after | ratio (median) | train + read s before | train + read s after "
+             "| right before / after | mechanism before / after |", "|---|---|---|---|---|---|---|---|---|"]
+    fams = list(dict.fromkeys(a["family"] for _, a in rows))
+    for fam in fams + ["all"]:
+        g = rows if fam == "all" else [(b, a) for b, a in rows if a["family"] == fam]
+        med = lambda xs: float(np.median(xs))  # noqa: E731
+        lines.append(f"| {fam} | {len(g)} | {med([b['read_s'] for b, _ in g]):.2f} | {med([a['read_s'] for _, a in g]):.2f} | "
+                     f"{med([a['read_s'] / max(b['read_s'], 1e-3) for b, a in g]):.2f} | "
+                     f"{med([b['train_s'] + b['read_s'] for b, _ in g]):.2f} | {med([b['train_s'] + a['read_s'] for b, a in g]):.2f} | "
+                     f"{sum(b['right'] for b, _ in g)} / {sum(a['right'] for _, a in g)} | "
+                     f"{sum(b['mechanism'] for b, _ in g)} / {sum(a['mechanism'] for _, a in g)} |")
+    if all("read_cpu_s" in b and "read_cpu_s" in a for b, a in rows):
+        lines += ["", "| family | read CPU s before | read CPU s after | ratio (median) |", "|---|---|---|---|"]
+        for fam in fams + ["all"]:
+            g = rows if fam == "all" else [(b, a) for b, a in rows if a["family"] == fam]
+            lines.append(f"| {fam} | {np.median([b['read_cpu_s'] for b, _ in g]):.2f} | "
+                         f"{np.median([a['read_cpu_s'] for _, a in g]):.2f} | "
+                         f"{np.median([a['read_cpu_s'] / max(b['read_cpu_s'], 1e-3) for b, a in g]):.2f} |")
+    changed = [f"{a['task']}: right {b['right']} -> {a['right']}, mechanism {b['mechanism']} -> {a['mechanism']}"
+               for b, a in rows if (b["right"], b["mechanism"]) != (a["right"], a["mechanism"])]
+    within = sum(b["train_s"] + a["read_s"] <= 5.0 for b, a in rows)
+    return "\n".join(lines + [f"\n{within} of {len(rows)} tasks within 5 s (first run's training + this reading)"]
+                     + (["changed:"] + changed if changed else ["no task's right or mechanism changed"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="standard,finite_state,integer")
@@ -119,7 +154,13 @@ def main() -> None:
     parser.add_argument("--nets", default=None, help="folder where trained networks are kept and reused")
     parser.add_argument("--profile", type=int, default=0, help="print each reading's top N functions (cProfile)")
     parser.add_argument("--out", default="/tmp/train-read.json")
+    parser.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), default=None,
+                        help="print two runs' json side by side per family (read seconds, right, mechanism) and stop")
     args = parser.parse_args()
+    if args.compare:
+        before, after = (json.loads(Path(f).read_text()) for f in args.compare)
+        print(compare(before, after))
+        return
     if args.fsm_kmeans_after:
         from extraction.methods import fsm
 

@@ -207,7 +207,9 @@ def too_few(parts: dict[str, np.ndarray]) -> str | None:
 def learn(rot: nn.Module, model: nn.Module, objective: Callable[[], torch.Tensor], *, steps: int, lr: float,
           budget: Budget | None) -> bool:
     """``steps`` full-batch Adam steps on the rotation's rows toward ``objective`` (the network frozen, one
-    thread); False if ``budget`` ran out first."""
+    thread); False if ``budget`` ran out first. ``rot`` may hold several searches' rotations (an
+    ``nn.ModuleList``) with ``objective`` the sum of their losses: Adam updates each parameter from its own
+    gradient, and each rotation's gradient comes from its own loss alone, so they are learned as if one by one."""
     opt = torch.optim.Adam(rot.parameters(), lr=lr)
     with frozen(model), one_thread():
         for _ in range(steps):
@@ -219,59 +221,223 @@ def learn(rot: nn.Module, model: nn.Module, objective: Callable[[], torch.Tensor
     return True
 
 
+class Subspaces(nn.Module):
+    """The rows of several searches' rotations (``rotation``), learned as one parameter per dimension ``k``
+    through the same orthogonal parametrisation: ``forward()`` gives every search's rows at once, ``[R,
+    width]`` (``R`` the sum of the ``k``, the searches of one ``k`` together), ``columns[s]`` the rows of search
+    ``s``. Adam updates each entry from its own gradient, so a stack learns as its rotations would one by one."""
+
+    def __init__(self, rots: list[nn.Module]):
+        super().__init__()
+        originals = [r.parametrizations.weight.original.detach() for r in rots]
+        self.orthogonal = rots[0].parametrizations.weight[0]  # stateless: the map from a parameter to its rows
+        ks = sorted({int(x.shape[0]) for x in originals})
+        groups = [[i for i, x in enumerate(originals) if x.shape[0] == k] for k in ks]
+        self.stacks = nn.ParameterList([nn.Parameter(torch.stack([originals[i] for i in g])) for g in groups])
+        self.columns: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(rots)
+        at = 0
+        for k, g in zip(ks, groups):
+            for i in g:
+                self.columns[i] = np.arange(at, at + k)
+                at += k
+        self.count = at
+
+    def forward(self) -> torch.Tensor:
+        return torch.cat([self.orthogonal(x).reshape(-1, x.shape[-1]) for x in self.stacks])
+
+    def own(self, search: np.ndarray) -> torch.Tensor:
+        """The ``mask`` of ``moved`` for rows of searches ``search``: one on each row's own search's rows."""
+        mask = np.zeros((search.shape[0], self.count), dtype=np.float32)
+        for s in np.unique(search):
+            mask[np.ix_(search == s, self.columns[s])] = 1.0
+        return torch.as_tensor(mask)
+
+
+def moved(delta: torch.Tensor, q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``[n, width]``: each row of ``delta`` projected onto its own search's subspace, ``delta_i Q_sᵀ Q_s``, with
+    ``q`` every search's rows ``[R, width]`` (``Subspaces``) and ``mask`` ``[n, R]`` one on the row's own
+    search's rows (``Subspaces.own``): two products over all the rows at once."""
+    return ((delta @ q.T) * mask) @ q
+
+
+def segment_losses(enc, logits: torch.Tensor, targets: torch.Tensor, search: torch.Tensor, count: int) -> torch.Tensor:
+    """The sum over ``count`` searches of each one's loss on its rows (``search``: the search of each row of
+    ``logits`` and ``targets``): per head, the mean cross-entropy over its targets that are not -100 (a search
+    with none adds nothing), summed over heads, as ``nn.functional.cross_entropy`` on the search's rows alone."""
+    total = logits.new_zeros(())
+    for j, part in enumerate(enc.split_logits(logits)):
+        want = targets[..., j].reshape(-1)
+        per = want.numel() // max(1, search.numel())
+        which = search.repeat_interleave(per)
+        ce = nn.functional.cross_entropy(part.reshape(want.numel(), -1), want, ignore_index=-100, reduction="none")
+        sums = logits.new_zeros(count).index_add(0, which, ce)
+        said = torch.bincount(which[want != -100], minlength=count).clamp(min=1)
+        total = total + (sums / said).sum()
+    return total
+
+
+def segment_means(ok: np.ndarray, search: np.ndarray, count: int) -> list[float]:
+    """The share of true ``ok`` per search (``search``: each row's)."""
+    return (np.bincount(search, weights=ok, minlength=count) / np.maximum(1, np.bincount(search, minlength=count))).tolist()
+
+
+@dataclass
+class _Search:
+    """One search of ``Interchanges``: its pairs and ``k``, the network it runs on (an index into the joint's
+    networks), and once drawn its split and starting rotation (or its result, when it cannot run)."""
+
+    pairs: Pairs
+    k: int
+    net: int = 0
+    parts: dict[str, np.ndarray] | None = None
+    rot: nn.Module | None = None
+    result: Alignment | None = None
+
+
+def _after_layer(model, path: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """What the network computes from layer ``path``'s output on, when that is one module: an MLP's readout
+    after its hidden activation (``MLP.forward`` is ``out(read(batch))``, ``read`` ending in ``act``). A patch
+    that sets the whole layer then needs no pass through the layers before it. None for other layers."""
+    if getattr(model, "arch", "") == "mlp" and path == "act":
+        return model.readout
+    return None
+
+
+class Interchanges:
+    """Several F2-D searches (``distributed_interchange``) on layer ``path`` over one table of ``inputs``, on
+    one network or on several of the same layer width (a reading's and its untrained control's), learned
+    together: each search's pairs are rows of one batch per network, each row patched with its own search's
+    subspace (``Subspaces``), and one Adam loop of ``steps`` steps minimises the sum of the searches' losses.
+    Each search draws its split and starting rotation from the generator passed to ``add``, when added (the
+    draws of ``distributed_interchange`` in turn), and its rows learn from its own loss alone: the scores are
+    those of the searches run one by one (up to float rounding), at the cost of about one. Only the budget
+    is shared: if it runs out, every search still learning is None."""
+
+    def __init__(self, trained, path: str, inputs: dict[str, np.ndarray], *, steps: int = STEPS, lr: float = LR,
+                 train_share: float = TRAIN_SHARE):
+        self.path, self.inputs, self.steps, self.lr, self.train_share = path, inputs, steps, lr, train_share
+        self.nets: list[dict] = []
+        self.searches: list[_Search] = []
+        self._net(trained)
+
+    def _net(self, trained) -> int:
+        for i, net in enumerate(self.nets):
+            if net["trained"] is trained:
+                return i
+        self.nets.append({"trained": trained, "batch": trained.encoding.batch(self.inputs, None), "hidden": None})
+        return len(self.nets) - 1
+
+    def _hidden(self, i: int) -> torch.Tensor:
+        net = self.nets[i]
+        if net["hidden"] is None:
+            with torch.no_grad(), recording(net["trained"].model, self.path) as seen:
+                net["trained"].model(net["batch"])
+            net["hidden"] = seen[0]
+        return net["hidden"]
+
+    def add(self, pairs: Pairs, k: int, rng: np.random.Generator, *, trained=None) -> None:
+        """A search for one variable: ``pairs`` (indices into the inputs) and its subspace's dimension ``k``, on
+        ``trained`` (by default the network the joint was made with)."""
+        found = _Search(pairs, k, self._net(trained) if trained is not None else 0)
+        self.searches.append(found)
+        if len(pairs) < MIN_PAIRS:
+            found.result = Alignment(None, k, reasons=(f"only {len(pairs)} (base, source) pairs change both the variable "
+                                                       f"and the answer; F2-D needs {MIN_PAIRS}",))
+            return
+        parts = split_pairs(pairs.base, pairs.source, self.train_share, rng)
+        if (why := too_few(parts)) is not None:
+            found.result = Alignment(None, k, len(parts["train"]), len(parts["test"]), reasons=(why,))
+            return
+        width = self._hidden(found.net).shape[-1]
+        found.k = min(k, width)
+        found.parts, found.rot = parts, rotation(width, found.k, rng)
+
+    def run(self, budget: Budget | None = None) -> list[Alignment]:
+        """Learn the searches' rotations together; each search's ``Alignment``, in the order added."""
+        live = [s for s in self.searches if s.result is None]
+        if live:
+            if len({self._hidden(s.net).shape[-1] for s in live}) > 1:
+                raise ValueError("the networks of one joint F2-D search must have layers of one width")
+            self._learn(live, budget)
+        return [s.result for s in self.searches]
+
+    def _learn(self, live: list[_Search], budget: Budget | None) -> None:
+        enc = self.nets[0]["trained"].encoding
+        spaces = Subspaces([s.rot for s in live])
+        targets = [enc.targets(s.pairs.counterfactual).reshape(len(s.pairs), -1) for s in live]
+        sides = {}
+        for side in ("train", "test"):
+            parts, order = [], []
+            for n, net in enumerate(self.nets):
+                mine = [j for j, s in enumerate(live) if s.net == n]
+                if not mine:
+                    continue
+                rows = [live[j].parts[side] for j in mine]
+                base = np.concatenate([live[j].pairs.base[r] for j, r in zip(mine, rows)])
+                source = np.concatenate([live[j].pairs.source[r] for j, r in zip(mine, rows)])
+                search = np.repeat(mine, [len(r) for r in rows])
+                hidden = self._hidden(n)
+                parts.append((net["trained"].model, net["batch"].take(base), hidden[base], hidden[source],
+                              spaces.own(search)))
+                order += [(j, r) for j, r in zip(mine, rows)]
+            search = np.repeat([j for j, _ in order], [len(r) for _, r in order])
+            sides[side] = {"nets": parts, "search": search, "search_t": torch.as_tensor(search),
+                           "targets": torch.cat([targets[j][torch.as_tensor(r)] for j, r in order]),
+                           "want": np.concatenate([np.asarray(live[j].pairs.counterfactual)[r].reshape(len(r), -1)
+                                                   for j, r in order])}
+
+        def run(side: str) -> torch.Tensor:
+            """The logits on every search's pairs of ``side`` (one forward pass per network)."""
+            q = spaces()  # the subspaces: once per forward pass (the parametrisation recomputes them)
+            logits = []
+            for model, batch, h_base, h_source, mask in sides[side]["nets"]:
+                patched = h_base + moved(h_source - h_base, q, mask)
+                after = _after_layer(model, self.path)
+                if after is not None:
+                    logits.append(after(patched))
+                    continue
+                with patching(model, self.path, lambda _call, _out, patched=patched: patched):
+                    logits.append(model(batch))
+            return torch.cat(logits)
+
+        def loss() -> torch.Tensor:
+            got = sides["train"]
+            return segment_losses(enc, run("train"), got["targets"], got["search_t"], len(live))
+
+        def accuracy(side: str) -> list[float]:
+            with torch.no_grad():
+                got = enc.decode(run(side))
+            want, search = sides[side]["want"], sides[side]["search"]
+            return segment_means((got.reshape(want.shape) == want).all(axis=1), search, len(live))
+
+        models = {id(net["trained"].model): net["trained"].model for net in self.nets}.values()
+        with contextlib.ExitStack() as stack:
+            for model in list(models)[1:]:
+                stack.enter_context(frozen(model))
+            learned = learn(spaces, self.nets[0]["trained"].model, loss, steps=self.steps, lr=self.lr, budget=budget)
+        if not learned:
+            for s in live:
+                s.result = Alignment(None, s.k, len(s.parts["train"]), len(s.parts["test"]),
+                                     reasons=("the budget ran out while learning the alignment",))
+            return
+        for s, want, test, train in zip(live, targets, accuracy("test"), accuracy("train")):
+            reasons = ()
+            unsayable = int((want < 0).any(dim=1).sum())
+            if unsayable:  # the program's counterfactual is no answer the network's heads can give: a miss, and why
+                reasons = (f"on {unsayable} of {len(s.pairs)} pairs the counterfactual answer is no value the network "
+                           f"can output",)
+            s.result = Alignment(test, s.k, len(s.parts["train"]), len(s.parts["test"]), train, reasons)
+
+
 def distributed_interchange(trained, path: str, inputs: dict[str, np.ndarray], pairs: Pairs, *, k: int = 1,
                             rng: np.random.Generator, steps: int = STEPS, lr: float = LR,
                             train_share: float = TRAIN_SHARE, budget: Budget | None = None) -> Alignment:
     """F2-D of one variable on ``trained``'s layer ``path``: learn a rotation whose first ``k`` coordinates
     carry the variable on a ``train_share`` of ``pairs`` (indices into ``inputs``, a table of the
-    network's inputs), and return the interchange accuracy on the rest."""
-    if len(pairs) < MIN_PAIRS:
-        return Alignment(None, k, reasons=(f"only {len(pairs)} (base, source) pairs change both the variable and the "
-                                           f"answer; F2-D needs {MIN_PAIRS}",))
-    model, enc = trained.model, trained.encoding
-    parts = split_pairs(pairs.base, pairs.source, train_share, rng)
-    if (why := too_few(parts)) is not None:
-        return Alignment(None, k, len(parts["train"]), len(parts["test"]), reasons=(why,))
-    batch = enc.batch(inputs, None)
-    with torch.no_grad(), recording(model, path) as seen:
-        model(batch)
-    hidden = seen[0]
-    width = hidden.shape[-1]
-    k = min(k, width)
-    rot = rotation(width, k, rng)
-    targets = enc.targets(pairs.counterfactual)
-    targets = targets.reshape(len(pairs), -1)
-
-    def run(rows: np.ndarray) -> torch.Tensor:
-        base, source = pairs.base[rows], pairs.source[rows]
-        h_base, h_source = hidden[base], hidden[source]
-
-        def patch(_call, _out):
-            q = rot.weight  # the subspace: the first k rows of R
-            return h_base + (h_source - h_base) @ q.T @ q
-
-        with patching(model, path, patch):
-            return model(batch.take(base))
-
-    def loss(logits: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
-        want = targets[torch.as_tensor(rows)]
-        parts_ = enc.split_logits(logits)
-        return sum(nn.functional.cross_entropy(part, want[:, j], ignore_index=-100) for j, part in enumerate(parts_))
-
-    def accuracy(rows: np.ndarray) -> float:
-        with torch.no_grad():
-            got = enc.decode(run(rows)).reshape(rows.shape[0], -1)
-        want = np.asarray(pairs.counterfactual)[rows].reshape(rows.shape[0], -1)
-        return float((got == want).all(axis=1).mean())
-
-    if not learn(rot, model, lambda: loss(run(parts["train"]), parts["train"]), steps=steps, lr=lr, budget=budget):
-        return Alignment(None, k, len(parts["train"]), len(parts["test"]),
-                         reasons=("the budget ran out while learning the alignment",))
-    reasons = ()
-    unsayable = int((targets < 0).any(dim=1).sum())
-    if unsayable:  # the program's counterfactual is no answer the network's heads can give: a miss, and why
-        reasons = (f"on {unsayable} of {len(pairs)} pairs the counterfactual answer is no value the network can output",)
-    return Alignment(accuracy(parts["test"]), k, len(parts["train"]), len(parts["test"]), accuracy(parts["train"]), reasons)
+    network's inputs), and return the interchange accuracy on the rest. (``Interchanges`` with one search.)"""
+    joint = Interchanges(trained, path, inputs, steps=steps, lr=lr, train_share=train_share)
+    joint.add(pairs, k, rng)
+    return joint.run(budget)[0]
 
 
 def mean_accuracy(found: list[Alignment]) -> float | None:
@@ -283,15 +449,15 @@ def mean_accuracy(found: list[Alignment]) -> float | None:
 def program_interchange(trained, path: str, program: Program, inputs: dict[str, np.ndarray], rng: np.random.Generator,
                         *, budget: Budget | None = None) -> dict[str, Alignment]:
     """F2-D of every named step of a straight-line ``program`` on ``trained``'s layer ``path``, over a table of
-    ``inputs``, each with its stratified pairs and ``k`` from its values."""
-    found = {}
+    ``inputs``, each with its stratified pairs and ``k`` from its values, learned together (``Interchanges``)."""
+    joint, steps = Interchanges(trained, path, inputs), []
     for stmt in program.body:
         if isinstance(stmt, Assign):
             (step,) = stmt.targets
             values, pairs = step_pairs(program, step, inputs, rng)
-            found[step] = distributed_interchange(trained, path, inputs, pairs, k=dimension(values), rng=rng,
-                                                  budget=budget)
-    return found
+            joint.add(pairs, dimension(values), rng)
+            steps.append(step)
+    return dict(zip(steps, joint.run(budget)))
 
 
 def initial_network(trained):

@@ -21,10 +21,10 @@ from torch import nn
 from programs.budget import Budget
 from programs.interpreter import Machine
 from programs.printer import to_source
-from programs.semantics import SCALAR
+from programs.semantics import SCALAR, VECTOR
 
-from ..alignment import (LR, MIN_PAIRS, TRAIN_SHARE, Alignment, dimension, learn, rotation, split_pairs,
-                         too_few)
+from ..alignment import (LR, MIN_PAIRS, TRAIN_SHARE, Alignment, Subspaces, dimension, learn, moved,
+                         rotation, segment_losses, segment_means, split_pairs, too_few)
 from ..faithfulness import same_rows
 from ..hooks import patching, recording
 from ..machine import CASE_SPLIT_STATES, Moore, Signature, merge_compatible, minimise, to_program
@@ -560,39 +560,33 @@ def fsm(k_max: int = K_MAX, max_suffixes: int = MAX_SUFFIXES, pairs: int = 300, 
         # hidden vector standing for each program state: the mean of the network states it covers
         state_var = program.body[0].targets[0]
         mach = Machine(program, SCALAR)
-        number = _numbering(m, program, tr, grid, to_min, mach, state_var)
+        table = program_states(tr, mach, state_var)  # the program on the trace: for the numbering, the splice, F2-D
+        number = _numbering(tr, grid, to_min, table)
         centroids = _centroids(tr, grid, to_min, number, m.n)
         # F2 on units would set the whole state: once the program agrees with the network on the domain, the
         # source's prefix and the base's rest are a domain input on which they agree, so it cannot fail. It is
         # kept for inspection, not reported as evidence; F2-D (a learned subspace for the state) is.
         whole = interchange(trained, tr, mach, state_var, number, grid, to_min, rng, pairs)
-        splice = spliced(trained, tr, mach, state_var, centroids)
+        splice = spliced(trained, tr, mach, state_var, centroids, table)
         details.update({"interchange_pairs": pairs, "interchange_whole_state": whole})
-        clock = time.perf_counter()
         seed = int(rng.integers(2**31))
-        table = program_states(tr, mach, state_var)  # the program on the trace: the reading's and its untrained control's
-        found = state_alignment(trained, tr, mach, state_var, np.random.default_rng(seed), budget, table=table)
+        found, scores, details["controls"], seconds = state_checks(trained, tr, mach, state_var, seed, budget, table=table)
         details["interchange_distributed"] = {state_var: dataclasses.asdict(found)}
-        details["alignment_seconds"] = time.perf_counter() - clock
-        scores, details["controls"] = state_controls(trained, mach, state_var, seed, budget, trace=tr, table=table)
-        details["controls_seconds"] = time.perf_counter() - clock - details["alignment_seconds"]
+        details["alignment_seconds"], details["controls_seconds"] = seconds["alignment"], seconds["controls"]
         return Reading(program, tuple(reasons), None, splice, details=details,
                        interchange_distributed=found.accuracy, controls=scores)
 
     return run
 
 
-def _numbering(m, program, tr, grid, to_min, mach, state_var) -> dict[int, int]:
-    """Minimised machine state -> the program's state value, read by running both on the domain."""
-    number: dict[int, int] = {}
-    n = grid.shape[0]
-    cols = [tr.inputs[s][:2000].tolist() for s in mach.iters]
-    for r in range(min(n, 2000)):
-        env = mach.start(_scalars(tr, r, mach))
-        for i in range(int(tr.lengths[r])):
-            env, _ = mach.step(env, tuple(c[r][i] for c in cols))
-            number.setdefault(to_min.get(int(grid[r, i]), -1), int(env[state_var]))
-    return number
+def _numbering(tr, grid, to_min, run: ProgramRun, rows: int = 2000) -> dict[int, int]:
+    """Minimised machine state -> the program's state value, read off the program's run on the domain: where
+    each state is first met (row by row, step by step) among the first ``rows`` rows."""
+    valid = tr.valid[:rows]
+    keys = np.array([to_min.get(int(g), -1) for g in grid[:rows][valid]], dtype=np.int64)
+    firsts = np.unique(keys, return_index=True)
+    values = run.state[:rows][valid]
+    return {int(k): int(values[i]) for k, i in zip(*firsts)}
 
 
 def _scalars(tr, r, mach) -> dict[str, int]:
@@ -719,21 +713,18 @@ def _yield_again(mach, env):
     return None
 
 
-def spliced(trained, tr, mach, state_var, centroids) -> float | None:
+def spliced(trained, tr, mach, state_var, centroids, run: ProgramRun | None = None) -> float | None:
     """F3: replace the recurrent cell by the program's state machine, each state standing as the mean
     hidden vector of the network states it covers, read out by the network's own readout; the share of
-    inputs whose outputs do not change."""
-    n = tr.lengths.size
+    inputs whose outputs do not change. ``run``: the program's ``program_states`` on ``tr``, if already run."""
+    run = run if run is not None else program_states(tr, mach, state_var)
+    values = run.state[tr.valid]
+    if any(int(v) not in centroids for v in np.unique(values)):
+        return 0.0
     vectors = np.zeros_like(tr.states)
-    cols = [tr.inputs[s].tolist() for s in mach.iters]
-    for r in range(n):
-        env = mach.start(_scalars(tr, r, mach))
-        for i in range(int(tr.lengths[r])):
-            env, _ = mach.step(env, tuple(c[r][i] for c in cols))
-            c = centroids.get(int(env[state_var]))
-            if c is None:
-                return 0.0
-            vectors[r, i] = c
+    keys = sorted(centroids)
+    table = np.stack([centroids[k] for k in keys])
+    vectors[tr.valid] = table[np.searchsorted(keys, values)]
     return unchanged(trained, tr, vectors)
 
 
@@ -767,25 +758,53 @@ class StatePairs:
         return int(self.base.shape[0])
 
 
-def program_states(tr: StateTrace, mach, state_var: str):
-    """The program run on every row of the trace: its environment after each step (``envs[r][t]``), its
-    state variable's value there (``[n, T]``, -1 past the end) and its answer (a scan's outputs per step,
-    ``[n, T, arity]``; a fold's ``[n, arity]``)."""
+@dataclass(frozen=True)
+class ProgramRun:
+    """A program run on every row of a trace at once (``program_states``): ``env``, each variable's value
+    after each step (``[n, T]``, held past a row's end); ``state``, the state variable's (-1 past the end);
+    ``yields``, a scan's output per step (``[n, T, arity]``, 0 past the end; None for a fold); ``finals``, a
+    fold's result (``[n, arity]``; None for a scan)."""
+
+    env: dict[str, np.ndarray]
+    state: np.ndarray
+    yields: np.ndarray | None
+    finals: np.ndarray | None
+
+
+def _rows(value, n: int) -> np.ndarray:
+    """A vectorised value (a number, an array or a tuple of them) as ``[n, arity]`` int64."""
+    parts = value if isinstance(value, tuple) else (value,)
+    return np.stack([np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)) for v in parts], axis=1)
+
+
+def program_states(tr: StateTrace, mach, state_var: str) -> ProgramRun:
+    """The program (``mach``'s) run on every row of the trace, all rows at once by the vectorised interpreter
+    (``programs.semantics``' ``VECTOR`` table, the same meaning as the scalar one), one loop step at a time
+    with the rows past their end held."""
+    vm = Machine(mach.program, VECTOR)
     n, t = tr.lengths.size, tr.states.shape[1]
-    envs, values, outs, finals = [], np.full((n, t), -1, dtype=np.int64), [], []
-    cols = [tr.inputs[s].tolist() for s in mach.iters]  # plain ints, read once
-    for r in range(n):
-        env = mach.start(_scalars(tr, r, mach))
-        row, ys = [], []
-        for i in range(int(tr.lengths[r])):
-            env, y = mach.step(env, tuple(c[r][i] for c in cols))
-            row.append(env)
-            values[r, i] = int(env[state_var])
-            ys.append(np.atleast_1d(np.asarray(y, dtype=np.int64)) if y is not None else None)
-        envs.append(row)
-        outs.append(ys)
-        finals.append(np.atleast_1d(np.asarray(mach.finish(env), dtype=np.int64)) if mach._result is not None else None)
-    return envs, values, outs, finals
+    scan = mach.program.kind == "scan"
+    with np.errstate(all="ignore"):
+        env = {k: np.broadcast_to(np.asarray(v, dtype=np.int64), (n,))
+               for k, v in vm.start({s: tr.inputs[s] for s in _scalar_names(mach)}).items()}
+        steps, outs = [], np.zeros((n, t, mach.program.arity), dtype=np.int64) if scan else None
+        for i in range(t):
+            active = i < tr.lengths
+            new, y = vm.step(env, tuple(tr.inputs[s][:, i] for s in vm.iters))
+            env = {k: np.where(active, np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)), env[k]) if k in env
+                   else np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)) for k, v in new.items()}
+            steps.append(env)
+            if scan and y is not None:
+                outs[active, i] = _rows(y, n)[active]
+        finals = _rows(vm.finish(env), n) if vm._result is not None else None
+    names = steps[-1].keys() if steps else env.keys()
+    table = {k: np.stack([e[k] for e in steps], axis=1) if steps else np.zeros((n, 0), dtype=np.int64) for k in names}
+    state = np.where(tr.valid, table[state_var], -1) if steps else np.full((n, t), -1, dtype=np.int64)
+    return ProgramRun(table, state, outs, finals)
+
+
+def _scalar_names(mach) -> list[str]:
+    return [s for s in mach.program.scalars if s not in mach.program.shape.unused]
 
 
 def continues(source_step, base_length, base_step, longest: int):
@@ -808,7 +827,8 @@ def state_pairs(tr: StateTrace, mach, state_var: str, kind: str, rng: np.random.
     that step on, a fold's result). Candidates are drawn at random (``candidates`` of them, duplicates
     dropped) and kept in their drawn order until ``count`` pass: a uniform sample of the stratified
     interchanges, deterministic per ``rng``."""
-    envs, values, outs, finals = table if table is not None else program_states(tr, mach, state_var)
+    run = table if table is not None else program_states(tr, mach, state_var)
+    values = np.where(tr.valid, run.env[state_var], -1) if state_var in run.env else run.state
     n, t = values.shape
     rows = np.nonzero(tr.lengths >= 1)[0]
     empty = StatePairs(*(np.zeros(0, dtype=np.int64) for _ in range(5)))
@@ -825,52 +845,182 @@ def state_pairs(tr: StateTrace, mach, state_var: str, kind: str, rng: np.random.
     source = np.array([members[group[b]][int(p * members[group[b]].size)] for b, p in zip(base, pick)], dtype=np.int64)
     source_step = (rng.random(candidates) * tr.lengths[source]).astype(np.int64)
     q = values[source, source_step]
-    keep = (values[base, step] != q) & continues(source_step, tr.lengths[base], step, int(tr.lengths.max()))
-    seen, chosen, cfs = set(), [], []
-    cache: dict = {}
-    for c in np.nonzero(keep)[0]:
+    keep = np.nonzero((values[base, step] != q) & continues(source_step, tr.lengths[base], step, int(tr.lengths.max())))[0]
+    # the program's counterfactual for each distinct (base, step, state) among them, all at once
+    asked, slot = np.unique(np.stack([base[keep], step[keep], q[keep]], axis=1), axis=0, return_inverse=True)
+    changed, cfs = _counterfactuals(mach, tr, run, state_var, kind, asked[:, 0], asked[:, 1], asked[:, 2])
+    slot = slot.reshape(-1)
+    seen, chosen, picked = set(), [], []
+    for c, a in zip(keep.tolist(), slot.tolist()):
         b, i, s, j = int(base[c]), int(step[c]), int(source[c]), int(source_step[c])
         if (b, i, s, j) in seen:
             continue
         seen.add((b, i, s, j))
-        cf = cache.get((b, i, int(q[c])))
-        if cf is None:
-            cf = cache[(b, i, int(q[c]))] = _counterfactual(mach, tr, envs, outs, finals, state_var, kind, b, i, int(q[c]))
-        if cf is False:
+        if not changed[a]:
             continue
         chosen.append((b, i, s, j))
-        cfs.append(cf)
+        picked.append(a)
         if len(chosen) >= count:
             break
     if not chosen:
         return values, empty
     cols = np.array(chosen, dtype=np.int64).T
-    return values, StatePairs(cols[0], cols[1], cols[2], cols[3], np.stack(cfs))
+    return values, StatePairs(cols[0], cols[1], cols[2], cols[3], cfs[np.array(picked)])
 
 
-def _counterfactual(mach, tr, envs, outs, finals, state_var, kind, b, i, q):
-    """The program's answer on row ``b`` with its state set to ``q`` after step ``i`` (a scan's outputs
-    as ``[T, arity]``, the base's own before ``i``), or False when it is the base's answer."""
-    env = dict(envs[b][i])
-    env[state_var] = q
-    length = int(tr.lengths[b])
-    if kind == "scan":
-        y = _yield_again(mach, env)
-        new = [np.atleast_1d(np.asarray(y, dtype=np.int64))]
-        for t in range(i + 1, length):
-            env, y = mach.step(env, tuple(int(tr.inputs[s][b, t]) for s in mach.iters))
-            new.append(np.atleast_1d(np.asarray(y, dtype=np.int64)))
-        if all(np.array_equal(a, o) for a, o in zip(new, outs[b][i:])):
-            return False
-        arity = new[0].shape[0]
-        full = np.zeros((tr.states.shape[1], arity), dtype=np.int64)
-        full[:i] = np.stack(outs[b][:i]) if i else full[:0]
-        full[i:length] = np.stack(new)
-        return full
-    for t in range(i + 1, length):
-        env, _ = mach.step(env, tuple(int(tr.inputs[s][b, t]) for s in mach.iters))
-    got = np.atleast_1d(np.asarray(mach.finish(env), dtype=np.int64))
-    return False if np.array_equal(got, finals[b]) else got
+def _counterfactuals(mach, tr, run: ProgramRun, state_var, kind, b, i, q) -> tuple[np.ndarray, np.ndarray]:
+    """The program's answer on rows ``b`` with its state set to ``q`` after steps ``i`` (a scan's outputs as
+    ``[m, T, arity]``, the base's own before ``i`` and 0 past the row's end; a fold's result ``[m, arity]``),
+    all ``m`` at once by the vectorised interpreter, and whether each differs from the base's answer."""
+    vm = Machine(mach.program, VECTOR)
+    m, t = b.shape[0], tr.states.shape[1]
+    lengths = tr.lengths[b]
+    env = {k: v[b, i] for k, v in run.env.items()}
+    env[state_var] = q.astype(np.int64)
+    with np.errstate(all="ignore"):
+        if kind == "scan":
+            full = run.yields[b].copy()
+            full[np.arange(m), i] = _rows(_yield_again(vm, env), m)
+        for step in range(1, t):
+            active = (step > i) & (step < lengths)
+            if not active.any():
+                continue
+            new, y = vm.step(env, tuple(tr.inputs[s][b, step] for s in vm.iters))
+            env = {k: np.where(active, np.broadcast_to(np.asarray(v, dtype=np.int64), (m,)), env[k]) if k in env
+                   else np.broadcast_to(np.asarray(v, dtype=np.int64), (m,)) for k, v in new.items()}
+            if kind == "scan":
+                full[active, step] = _rows(y, m)[active]
+        if kind == "scan":
+            return (full != run.yields[b]).reshape(m, -1).any(axis=1), full
+        got = _rows(vm.finish(env), m)
+    return (got != run.finals[b]).any(axis=1), got
+
+
+@dataclass
+class _StateSearch:
+    """One search of ``StateInterchanges``: its pairs and ``k``, and once drawn its split and starting rotation
+    (or its result, when it cannot run)."""
+
+    pairs: StatePairs
+    k: int
+    parts: dict[str, np.ndarray] | None = None
+    rot: nn.Module | None = None
+    result: Alignment | None = None
+
+
+class StateInterchanges:
+    """Several F2-D searches on the recurrent state (``distributed_state``) of one network over one trace,
+    learned together as ``alignment.Interchanges`` learns a layer's: every search's pairs rows of one batch
+    (one unrolled forward and backward pass per step), each row's state at its step patched through its own
+    search's subspace, the sum of the searches' losses minimised by one Adam loop; each search draws its split
+    and starting rotation from its generator when added, and learns from its own loss alone. If the budget runs
+    out, every search still learning is None."""
+
+    def __init__(self, trained, tr: StateTrace, *, steps: int = STATE_STEPS, lr: float = LR,
+                 train_share: float = TRAIN_SHARE):
+        self.trained, self.tr, self.steps, self.lr, self.train_share = trained, tr, steps, lr, train_share
+        self.searches: list[_StateSearch] = []
+
+    def add(self, pairs: StatePairs, k: int, rng: np.random.Generator) -> None:
+        """A search for one state variable: its stratified interchanges and its subspace's dimension ``k``."""
+        found = _StateSearch(pairs, k)
+        self.searches.append(found)
+        if len(pairs) < MIN_PAIRS:
+            found.result = Alignment(None, k, reasons=(f"only {len(pairs)} interchanges change both the state and the "
+                                                       f"answer; F2-D needs {MIN_PAIRS}",))
+            return
+        parts = split_pairs(pairs.base, pairs.source, self.train_share, rng)  # by row: held-out sequences
+        if (why := too_few(parts)) is not None:
+            found.result = Alignment(None, k, len(parts["train"]), len(parts["test"]), reasons=(why,))
+            return
+        width = self.tr.states.shape[-1]
+        found.k = min(k, width)
+        found.parts, found.rot = parts, rotation(width, found.k, rng)
+
+    def run(self, budget: Budget | None = None) -> list[Alignment]:
+        """Learn the searches' rotations together; each search's ``Alignment``, in the order added."""
+        live = [s for s in self.searches if s.result is None]
+        if live:
+            self._learn(live, budget)
+        return [s.result for s in self.searches]
+
+    def _learn(self, live: list[_StateSearch], budget: Budget | None) -> None:
+        trained, tr = self.trained, self.tr
+        model, enc = trained.model, trained.encoding
+        scan = trained.problem.kind == "scan"
+        spaces = Subspaces([s.rot for s in live])
+        targets, scored = [], []
+        for s in live:
+            pairs, cf = s.pairs, s.pairs.counterfactual
+            lengths = tr.lengths[pairs.base]
+            if scan:
+                t = enc.targets(cf if enc.arity > 1 else cf[..., 0], lengths)  # [n, T, arity]
+                before = np.arange(cf.shape[1])[None, :] < pairs.step[:, None]
+                t[torch.as_tensor(before)] = -100
+                scored.append(~before & (np.arange(cf.shape[1])[None, :] < lengths[:, None]))
+            else:
+                t = enc.targets(cf if enc.arity > 1 else cf[..., 0]).reshape(len(pairs), -1)
+            targets.append(t)
+        sides = {}
+        for side in ("train", "test"):
+            rows = [s.parts[side] for s in live]
+            base = np.concatenate([s.pairs.base[r] for s, r in zip(live, rows)])
+            lengths = tr.lengths[base]
+            search = np.repeat(np.arange(len(live)), [len(r) for r in rows])
+            source = [(s.pairs.source[r], s.pairs.source_step[r]) for s, r in zip(live, rows)]
+            sides[side] = {
+                "batch": enc.batch({name: v[base] for name, v in tr.inputs.items()}, lengths),
+                "source": torch.as_tensor(np.concatenate([tr.states[a, b] for a, b in source]), dtype=torch.float32),
+                "when": torch.as_tensor(np.concatenate([s.pairs.step[r] for s, r in zip(live, rows)])),
+                "search": search, "search_t": torch.as_tensor(search), "mask": spaces.own(search),
+                "targets": torch.cat([t[torch.as_tensor(r)] for t, r in zip(targets, rows)]),
+                "want": np.concatenate([s.pairs.counterfactual[r] for s, r in zip(live, rows)]),
+                "scored": np.concatenate([m[r] for m, r in zip(scored, rows)]) if scan else None}
+
+        def run(side: str) -> torch.Tensor:
+            """The logits on every search's pairs of ``side`` (one unrolled forward pass)."""
+            got = sides[side]
+            src, when = got["source"], got["when"]
+            q, mask = spaces(), got["mask"]  # once per forward pass: the parametrisation recomputes it at each call
+
+            def patch(call, out):
+                hit = when == call
+                if not bool(hit.any()):
+                    return None
+                return torch.where(hit[:, None], out + moved(src - out, q, mask), out)
+
+            with patching(model, "cell", patch):
+                return model(got["batch"])
+
+        def loss() -> torch.Tensor:
+            got = sides["train"]
+            return segment_losses(enc, run("train"), got["targets"], got["search_t"], len(live))
+
+        def accuracy(side: str) -> list[float]:
+            with torch.no_grad():
+                got = enc.decode(run(side))
+            info = sides[side]
+            got = got.reshape(*got.shape[:2 if scan else 1], -1)
+            want = info["want"].reshape(got.shape)
+            if scan:
+                ok = ((got == want).all(axis=2) | ~info["scored"]).all(axis=1)
+            else:
+                ok = (got == want).all(axis=1)
+            return segment_means(ok, info["search"], len(live))
+
+        if not learn(spaces, model, loss, steps=self.steps, lr=self.lr, budget=budget):
+            for s in live:
+                s.result = Alignment(None, s.k, len(s.parts["train"]), len(s.parts["test"]),
+                                     reasons=("the budget ran out while learning the alignment",))
+            return
+        for s, t, test, train in zip(live, targets, accuracy("test"), accuracy("train")):
+            reasons = ()
+            if not scan:
+                unsayable = int((t < 0).any(dim=1).sum())
+                if unsayable:
+                    reasons = (f"on {unsayable} of {len(s.pairs)} pairs the counterfactual answer is no value the "
+                               f"network can output",)
+            s.result = Alignment(test, s.k, len(s.parts["train"]), len(s.parts["test"]), train, reasons)
 
 
 def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1, rng: np.random.Generator,
@@ -881,103 +1031,60 @@ def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1,
     ``h + (h_source - h) Qᵀ Q``, ``h_source`` the recorded state at the source's step ``j``, and the
     network then gives the program's counterfactual answer. Trained on a ``train_share`` of ``pairs`` by
     cross-entropy (steps before ``i`` and padding not scored), the score is the share of the held-out
-    rest whose every counterfactual output is right."""
-    if len(pairs) < MIN_PAIRS:
-        return Alignment(None, k, reasons=(f"only {len(pairs)} interchanges change both the state and the answer; "
-                                           f"F2-D needs {MIN_PAIRS}",))
-    model, enc = trained.model, trained.encoding
-    parts = split_pairs(pairs.base, pairs.source, train_share, rng)  # by row: held-out sequences
-    if (why := too_few(parts)) is not None:
-        return Alignment(None, k, len(parts["train"]), len(parts["test"]), reasons=(why,))
-    width = tr.states.shape[-1]
-    k = min(k, width)
-    rot = rotation(width, k, rng)
-    scan = trained.problem.kind == "scan"
-    lengths = tr.lengths[pairs.base]
-    cf = pairs.counterfactual
-    if scan:
-        targets = enc.targets(cf if enc.arity > 1 else cf[..., 0], lengths)  # [n, T, arity]
-        before = np.arange(cf.shape[1])[None, :] < pairs.step[:, None]
-        targets[torch.as_tensor(before)] = -100
-        scored = ~before & (np.arange(cf.shape[1])[None, :] < lengths[:, None])
-    else:
-        targets = enc.targets(cf if enc.arity > 1 else cf[..., 0]).reshape(len(pairs), -1)
-    batch = enc.batch({name: v[pairs.base] for name, v in tr.inputs.items()}, lengths)
-    h_source = torch.as_tensor(tr.states[pairs.source, pairs.source_step], dtype=torch.float32)
-    at = torch.as_tensor(pairs.step)
-
-    def run(rows: np.ndarray) -> torch.Tensor:
-        idx = torch.as_tensor(rows)
-        src, when = h_source[idx], at[idx]
-        q = rot.weight  # once per forward pass: the parametrisation recomputes it at each access
-        project = q.T @ q
-
-        def patch(call, out):
-            hit = when == call
-            if not bool(hit.any()):
-                return None
-            return torch.where(hit[:, None], out + (src - out) @ project, out)
-
-        with patching(model, "cell", patch):
-            return model(batch.take(rows))
-
-    def loss(logits: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
-        want = targets[torch.as_tensor(rows)]
-        return sum(nn.functional.cross_entropy(part.reshape(-1, part.shape[-1]), want[..., j].reshape(-1),
-                                               ignore_index=-100)
-                   for j, part in enumerate(enc.split_logits(logits)))
-
-    def accuracy(rows: np.ndarray) -> float:
-        with torch.no_grad():
-            got = enc.decode(run(rows))
-        got = got.reshape(*got.shape[:2 if scan else 1], -1)
-        want = cf[rows].reshape(got.shape)
-        if scan:
-            ok = (got == want).all(axis=2) | ~scored[rows]
-            return float(ok.all(axis=1).mean())
-        return float((got == want).all(axis=1).mean())
-
-    if not learn(rot, model, lambda: loss(run(parts["train"]), parts["train"]), steps=steps, lr=lr, budget=budget):
-        return Alignment(None, k, len(parts["train"]), len(parts["test"]),
-                         reasons=("the budget ran out while learning the alignment",))
-    reasons = ()
-    unsayable = int((targets.reshape(len(pairs), -1) < 0).all(dim=1).sum()) if scan else \
-        int((targets < 0).any(dim=1).sum())
-    if not scan and unsayable:
-        reasons = (f"on {unsayable} of {len(pairs)} pairs the counterfactual answer is no value the network can output",)
-    return Alignment(accuracy(parts["test"]), k, len(parts["train"]), len(parts["test"]), accuracy(parts["train"]), reasons)
+    rest whose every counterfactual output is right. (``StateInterchanges`` with one search.)"""
+    joint = StateInterchanges(trained, tr, steps=steps, lr=lr, train_share=train_share)
+    joint.add(pairs, k, rng)
+    return joint.run(budget)[0]
 
 
-def state_controls(trained, mach, state_var: str, seed: int, budget: Budget | None, *, trace: StateTrace | None = None,
-                   table=None) -> tuple[dict, dict]:
-    """The controls of a state's F2-D, each the same search (same seed, so the same draw of pairs, split
-    and starting rotation): ``untrained``, on the network training started from; ``rewritten``, on this
-    network for the state of the program equal to the reading whose state's code flips every other step
-    (``alignment.rewritten_state``). ``trace``: ``trained``'s ``StateTrace`` if already taken; ``table``: the
-    reading's ``program_states`` on it, if already run (the untrained network is traced over the same inputs,
-    so the program's run there is the same)."""
+def state_checks(trained, tr: StateTrace, mach, state_var: str, seed: int, budget: Budget | None, *,
+                 table: ProgramRun | None = None) -> tuple[Alignment, dict, dict, dict]:
+    """The reading's F2-D on its state (``state_alignment``) and its controls, each the same search (each with its
+    own generator seeded by ``seed``: the same draw of pairs, split and starting rotation): ``untrained``, on
+    the network training started from; ``rewritten``, on this network for the state of the program equal to
+    the reading whose state's code flips every other step (``alignment.rewritten_state``). The reading's
+    search and the rewritten control's (both on this network's trace) are learned together
+    (``StateInterchanges``); the untrained network is traced over the same inputs, so ``table`` serves it too.
+    ``table``: the reading's ``program_states`` on ``tr``, if already run. Returns the reading's alignment,
+    the controls' scores and details, and the seconds spent: ``alignment`` (the reading's pairs and the joint
+    search), ``controls`` (the rewrite's pairs and the untrained network's search)."""
     from ..alignment import initial_network, rewritten_state
 
+    clock = time.perf_counter()
+    kind = trained.problem.kind
+    joint = StateInterchanges(trained, tr)
+    rng = np.random.default_rng(seed)
+    values, pairs = state_pairs(tr, mach, state_var, kind, rng, table=table)
+    joint.add(pairs, dimension(values[tr.valid]) if tr.valid.any() else 1, rng)
+    aside = time.perf_counter()
     scores: dict = {"untrained": None, "rewritten": None}
     details: dict = {}
-    start = initial_network(trained)
-    if start is None:
-        details["untrained"] = "the network's record does not say how it was initialised"
-    else:
-        found = state_alignment(start, StateTrace(start), mach, state_var, np.random.default_rng(seed), budget,
-                                table=table)
-        scores["untrained"] = found.accuracy
-        details["untrained"] = {state_var: dataclasses.asdict(found)}
     other = rewritten_state(mach.program, state_var, trained.problem.inputs)
     if other is None:
         details["rewritten"] = "the reading is not a loop with one state assigned once before it and once in it"
     else:
         program, state = other
-        found = state_alignment(trained, trace if trace is not None else StateTrace(trained), Machine(program, SCALAR), state,
-                                np.random.default_rng(seed), budget)
-        scores["rewritten"] = found.accuracy
-        details["rewritten"] = {"program": to_source(program), state: dataclasses.asdict(found)}
-    return scores, details
+        rng = np.random.default_rng(seed)
+        values, pairs = state_pairs(tr, Machine(program, SCALAR), state, kind, rng)
+        joint.add(pairs, dimension(values[tr.valid]) if tr.valid.any() else 1, rng)
+    aside = time.perf_counter() - aside
+    learned = joint.run(budget)
+    found = learned[0]
+    if other is not None:
+        scores["rewritten"] = learned[1].accuracy
+        details["rewritten"] = {"program": to_source(other[0]), other[1]: dataclasses.asdict(learned[1])}
+    seconds = {"alignment": time.perf_counter() - clock - aside}
+    clock = time.perf_counter()
+    start = initial_network(trained)
+    if start is None:
+        details["untrained"] = "the network's record does not say how it was initialised"
+    else:
+        alone = state_alignment(start, StateTrace(start), mach, state_var, np.random.default_rng(seed), budget,
+                                table=table)
+        scores["untrained"] = alone.accuracy
+        details["untrained"] = {state_var: dataclasses.asdict(alone)}
+    seconds["controls"] = time.perf_counter() - clock + aside
+    return found, scores, {k: details[k] for k in ("untrained", "rewritten")}, seconds
 
 
 def state_alignment(trained, tr: StateTrace, mach, state_var: str, rng: np.random.Generator,

@@ -45,8 +45,8 @@ from programs.semantics import SCALAR
 
 from ..machine import _singular, fresh
 from ..registry import Reading, extractor
-from .fsm import (StateTrace, distributed_state, interchange_holds, program_rest, recurrent_only, signature,
-                  state_pairs, unchanged)
+from .fsm import (StateInterchanges, StateTrace, interchanges_hold, program_rest, program_states, recurrent_only,
+                  signature, state_pairs, unchanged)
 from .units import affine_expr, affine_map
 
 MAX_DIM = 3  # integer coordinates read at most
@@ -904,15 +904,13 @@ def start_values(updates, state: list[str], names: list[str], starts, states: np
 
 
 def run_program(tr: StateTrace, mach: Machine, state: list[str]) -> np.ndarray:
-    """The program's state coordinates after every traced step (``[n, T, r]``)."""
+    """The program's state coordinates after every traced step (``[n, T, r]``; 0 past a row's end), all rows at
+    once by the vectorised interpreter (``fsm.program_states``)."""
+    run = program_states(tr, mach, state[0]) if state else None
     n, t = tr.lengths.size, tr.states.shape[1]
     z = np.zeros((n, t, len(state)), dtype=np.int64)
-    scal = [s for s in mach.program.scalars if s not in mach.program.shape.unused]
-    for r in range(n):
-        env = mach.start({s: int(tr.inputs[s][r]) for s in scal})
-        for i in range(int(tr.lengths[r])):
-            env, _ = mach.step(env, tuple(int(tr.inputs[s][r, i]) for s in mach.iters))
-            z[r, i] = [int(env[v]) for v in state]
+    for c, v in enumerate(state):
+        z[..., c] = np.where(tr.valid, run.env[v], 0)
     return z
 
 
@@ -946,9 +944,9 @@ def interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng, p
         return None
     scal = [n for n in tr.inputs if tr.inputs[n].ndim == 1]
     key = np.stack([tr.inputs[n] for n in scal], axis=1) if scal else np.zeros((tr.lengths.size, 0), dtype=np.int64)
-    hits = total = 0
+    asked = []
     for _ in range(pairs * 4):
-        if total >= pairs:
+        if len(asked) >= pairs:
             break
         b = int(rng.choice(rows))
         same = rows[(key[rows] == key[b]).all(axis=1)]
@@ -957,10 +955,9 @@ def interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng, p
         j = int(rng.integers(min(int(tr.lengths[s]), longest - int(tr.lengths[b]) + i + 1)))
         if np.array_equal(z[b, i], z[s, j]):
             continue
-        ok = interchange_holds(trained, tr, mach, b, i, tr.states[s, j], {v: int(q) for v, q in zip(state, z[s, j])})
-        hits += ok
-        total += 1
-    return hits / total if total else None
+        asked.append((b, i, tr.states[s, j], {v: int(q) for v, q in zip(state, z[s, j])}))
+    held = interchanges_hold(trained, tr, mach, asked)  # the network run once on all of them
+    return sum(held) / len(held) if held else None
 
 
 COORDINATE_PAIRS = 100  # interchanges per integer coordinate
@@ -1007,7 +1004,7 @@ def coordinate_subspace(tr: StateTrace, values: np.ndarray, others: np.ndarray |
 
 
 def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[str], rng: np.random.Generator,
-                           pairs: int = COORDINATE_PAIRS) -> dict[str, float | None]:
+                           pairs: int = COORDINATE_PAIRS, z: np.ndarray | None = None) -> dict[str, float | None]:
     """F2 per integer coordinate, through a subspace: at a base step, the coordinate set to a source's value
     and the others kept. The network's state there moves, inside the coordinate's subspace only
     (``coordinate_subspace``, ``U``), to a traced state (a donor) at which the program's state is that
@@ -1020,8 +1017,9 @@ def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[s
     program agrees with the network on the domain (the donor's prefix followed by the base's rest is a
     domain input, on which they agree). Moving only the coordinate's few directions fails where the network
     does not keep the coordinate apart from the rest of its state in them: where it carries another
-    intermediate, or none (an untrained network)."""
-    z = run_program(tr, mach, state)
+    intermediate, or none (an untrained network). ``z``: ``run_program`` on ``tr``, if already run. The
+    interchanges of a coordinate are drawn first, then run through the network in one batch."""
+    z = run_program(tr, mach, state) if z is None else z
     scal = [n for n in tr.inputs if tr.inputs[n].ndim == 1]
     srow = np.stack([tr.inputs[n] for n in scal], axis=1) if scal else np.zeros((tr.lengths.size, 0), dtype=np.int64)
     donors: dict[tuple, list[int]] = {}  # (scalar inputs, step, program state) -> rows
@@ -1032,9 +1030,9 @@ def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[s
     for c, v in enumerate(state):
         values = np.unique(z[tr.valid][:, c])
         u = coordinate_subspace(tr, z[tr.valid][:, c], np.delete(z[tr.valid], c, axis=1))
-        hits = total = 0
+        asked = []
         for _ in range(pairs * 20):
-            if total >= pairs or values.size < 2 or u.shape[1] == 0:
+            if len(asked) >= pairs or values.size < 2 or u.shape[1] == 0:
                 break
             b, i = (int(q) for q in where[rng.integers(len(where))])
             target = z[b, i].copy()
@@ -1052,35 +1050,49 @@ def coordinate_interchange(trained, tr: StateTrace, mach: Machine, state: list[s
                               program_rest(tr, mach, b, i, {n: int(q) for n, q in zip(state, z[b, i])})):
                 continue  # the program's answer does not change: the interchange says nothing
             h = tr.states[b, i]
-            hits += interchange_holds(trained, tr, mach, b, i, h + u @ (u.T @ (tr.states[r, k] - h)), composite)
-            total += 1
-        out[v] = hits / total if total >= 10 else None
+            asked.append((b, i, h + u @ (u.T @ (tr.states[r, k] - h)), composite))
+        held = interchanges_hold(trained, tr, mach, asked)
+        out[v] = sum(held) / len(held) if len(held) >= 10 else None
     return out
 
 
-def coordinate_control(trained, mach: Machine, state: list[str], seed: int) -> dict[str, float]:
+def coordinate_control(trained, mach: Machine, state: list[str], seed: int, z: np.ndarray | None = None,
+                       tr: StateTrace | None = None) -> dict[str, float]:
     """The per-coordinate interchange (``coordinate_interchange``) of the program read, on the network training
     started from (same draws): what the check gives where no coordinate was learned. Empty when the record
-    does not say how the network was initialised (a compiled network) or no coordinate was measured."""
+    does not say how the network was initialised (a compiled network) or no coordinate was measured. ``z``:
+    ``run_program`` on ``tr``, the trained network's trace, if already run (the untrained network is traced
+    over the same inputs)."""
     from ..alignment import initial_network
 
     start = initial_network(trained)
     if start is None:
         return {}
-    found = coordinate_interchange(start, StateTrace(start, cap=MAX_STATES_TRACED), mach, state,
-                                   np.random.default_rng(seed))
+    utr = StateTrace(start, cap=MAX_STATES_TRACED)
+    found = coordinate_interchange(start, utr, mach, state, np.random.default_rng(seed),
+                                   z=z if tr is not None and _same_inputs(tr, utr) else None)
     return {v: q for v, q in found.items() if q is not None}
+
+
+def _same_inputs(a: StateTrace, b: StateTrace) -> bool:
+    """Were two traces taken over the same inputs (so a program's run on one is its run on the other)?"""
+    return np.array_equal(a.lengths, b.lengths) and a.inputs.keys() == b.inputs.keys() and all(
+        np.array_equal(a.inputs[n], b.inputs[n]) for n in a.inputs)
 
 
 def alignments(trained, tr: StateTrace, mach: Machine, state: list[str], seed: int, budget: Budget):
     """F2-D per state coordinate (one learned direction each: an integer coordinate is one axis of the
-    lattice), with its controls on the untrained network (same search, same seed)."""
+    lattice), with its controls on the untrained network (same search, same seed). The coordinates' searches
+    on one network are learned together (``fsm.StateInterchanges``), each with its own generator from
+    ``seed`` (the draws it makes alone), over one run of the program on the trace."""
     from ..alignment import initial_network
 
-    found = {}
-    for v in state:
-        _, pairs = state_pairs(tr, mach, v, trained.problem.kind, np.random.default_rng(seed))
-        found[v] = distributed_state(trained, tr, pairs, k=1, rng=np.random.default_rng(seed), budget=budget)
+    run = program_states(tr, mach, state[0]) if state else None
+    joint = StateInterchanges(trained, tr)
+    for v in state:  # a generator for the pairs, another (from the same seed) for the split and rotation
+        _, pairs = state_pairs(tr, mach, v, trained.problem.kind, np.random.default_rng(seed), table=run)
+        joint.add(pairs, 1, np.random.default_rng(seed))
+    found = dict(zip(state, joint.run(budget)))
     scores = {"untrained": None, "rewritten": None}
     details: dict = {"rewritten": "an integer state is not rewritten (its code is the lattice, not a numbering)"}
     start = initial_network(trained)
@@ -1088,10 +1100,12 @@ def alignments(trained, tr: StateTrace, mach: Machine, state: list[str], seed: i
         details["untrained"] = "the network's record does not say how it was initialised"
     else:
         utr = StateTrace(start)
-        per = {}
+        shared = run if _same_inputs(tr, utr) else None
+        joint = StateInterchanges(start, utr)
         for v in state:
-            _, pairs = state_pairs(utr, mach, v, trained.problem.kind, np.random.default_rng(seed))
-            per[v] = distributed_state(start, utr, pairs, k=1, rng=np.random.default_rng(seed), budget=budget)
+            _, pairs = state_pairs(utr, mach, v, trained.problem.kind, np.random.default_rng(seed), table=shared)
+            joint.add(pairs, 1, np.random.default_rng(seed))
+        per = dict(zip(state, joint.run(budget)))
         accs = [a.accuracy for a in per.values()]
         scores["untrained"] = None if any(a is None for a in accs) else min(accs)
         details["untrained"] = {v: dataclasses.asdict(a) for v, a in per.items()}
@@ -1128,13 +1142,13 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
         splice = spliced(trained, tr, lat, z)
         clock = time.perf_counter()
         coord_seed = int(rng.integers(2**31))
-        per_coordinate = coordinate_interchange(trained, tr, mach, state, np.random.default_rng(coord_seed))
+        per_coordinate = coordinate_interchange(trained, tr, mach, state, np.random.default_rng(coord_seed), z=z)
         learned, per, scores, control_details = alignments(trained, tr, mach, state, int(rng.integers(2**31)), budget)
         measured = [q for q in per_coordinate.values() if q is not None]
         # F2-D: each coordinate through its own subspace (the weakest); the one learned direction per coordinate
         # only where no coordinate's subspace interchange changes the program's answer often enough to count
         distributed = min(measured) if measured else learned
-        untrained_coordinates = coordinate_control(trained, mach, state, coord_seed)
+        untrained_coordinates = coordinate_control(trained, mach, state, coord_seed, z=z, tr=tr)
         if untrained_coordinates:
             worst = max(untrained_coordinates.values())
             scores["untrained"] = worst if scores["untrained"] is None else max(scores["untrained"], worst)

@@ -13,7 +13,7 @@ from programs.semantics import SCALAR
 
 from ..machine import Moore, merge_compatible, minimise, to_program
 from ..registry import Reading, extractor
-from .fsm import StateTrace, program_states, recurrent_only, signature, state_alignment, state_controls
+from .fsm import StateTrace, program_states, recurrent_only, signature, state_checks
 
 
 # The largest domain the equivalence queries enumerate before random walks (``DomainEqOracle``)
@@ -171,11 +171,10 @@ def lstar(walks: int = 500, max_letters: int = 256):
         mach = Machine(program, SCALAR)
         tr = StateTrace(trained)
         table = program_states(tr, mach, state_var)  # shared with the untrained control (same inputs, same program)
-        found = state_alignment(trained, tr, mach, state_var, np.random.default_rng(seed), budget, table=table)
+        traced = time.perf_counter() - clock
+        found, scores, details["controls"], seconds = state_checks(trained, tr, mach, state_var, seed, budget, table=table)
         details["interchange_distributed"] = {state_var: dataclasses.asdict(found)}
-        details["alignment_seconds"] = time.perf_counter() - clock
-        scores, details["controls"] = state_controls(trained, mach, state_var, seed, budget, trace=tr, table=table)
-        details["controls_seconds"] = time.perf_counter() - clock - details["alignment_seconds"]
+        details["alignment_seconds"], details["controls_seconds"] = traced + seconds["alignment"], seconds["controls"]
         return Reading(program, (), None, None, details=details, interchange_distributed=found.accuracy,
                        controls=scores)
 

@@ -24,8 +24,8 @@ from programs.printer import to_source
 from programs.semantics import INT64_MIN, wrap
 from programs.simplify import simplify_expr
 
-from ..alignment import (Alignment, dimension, distributed_interchange, initial_network, mean_accuracy,
-                         program_interchange, rewritten, stratified_pairs)
+from ..alignment import (Alignment, Interchanges, dimension, initial_network, mean_accuracy, rewritten, step_pairs,
+                         stratified_pairs)
 from ..hooks import patching, recording
 from ..machine import SUB_SEARCH_CANDIDATES
 from ..registry import Reading, extractor
@@ -460,11 +460,10 @@ def _transcribed(trained, tr: UnitTrace, budget: Budget, rng, pairs: int) -> Rea
     details["named"] = {n: [int(u)] for n, u in zip(step_names, units)}
     seed = int(rng.integers(2**31))
     dims = [1] * len(steps)
-    clock = time.perf_counter()
-    aligned = distributed(trained, tr, values, step_names, head, names, np.random.default_rng(seed), budget, dims)
+    aligned, scores, details["controls"], seconds = checks(trained, tr, values, step_names, head, names, program, seed,
+                                                           budget, dims)
     details["interchange_distributed"] = {n: dataclasses.asdict(a) for n, a in zip(step_names, aligned)}
-    details["alignment_seconds"] = time.perf_counter() - clock
-    scores, details["controls"] = controls(trained, tr, values, step_names, head, names, program, seed, budget, dims)
+    details["alignment_seconds"], details["controls_seconds"] = seconds["alignment"], seconds["controls"]
     return Reading(program, (), inter, splice, details=details, interchange_distributed=mean_accuracy(aligned),
                    controls=scores)
 
@@ -554,12 +553,10 @@ def _read(trained, budget: Budget, rng, *, style: str, pairs: int) -> Reading:
     details["named"] = {n: [int(u) for u in g] for n, g in zip(step_names, groups)}
     # one seed for the reading's search and its controls: the same pairs, splits and starting rotations
     seed = int(rng.integers(2**31))
-    clock = time.perf_counter()
-    found = distributed(trained, tr, bits, step_names, head, names, np.random.default_rng(seed), budget)
+    found, scores, details["controls"], seconds = checks(trained, tr, bits, step_names, head, names, program, seed,
+                                                         budget)
     details["interchange_distributed"] = {n: dataclasses.asdict(a) for n, a in zip(step_names, found)}
-    details["alignment_seconds"] = time.perf_counter() - clock
-    scores, details["controls"] = controls(trained, tr, bits, step_names, head, names, program, seed, budget)
-    details["controls_seconds"] = time.perf_counter() - clock - details["alignment_seconds"]
+    details["alignment_seconds"], details["controls_seconds"] = seconds["alignment"], seconds["controls"]
     return Reading(program, (), inter, splice, details=details, interchange_distributed=mean_accuracy(found),
                    controls=scores)
 
@@ -664,14 +661,12 @@ def interchange(trained, tr, bits, groups, step_names, head, names, rng, pairs: 
     return float(np.mean(hits)) if hits else None
 
 
-def distributed(trained, tr, bits, step_names, head, names, rng, budget: Budget, dims=None) -> list[Alignment]:
-    """F2-D for each named step: the step aligned with a learned subspace of the hidden layer
-    (``extraction.alignment``; ``dims`` its dimension per step, by default one less than the step's values: a
-    one-hot code), scored on held-out pairs where the step and the program's answer both change."""
+def _add_steps(joint: Interchanges, tr, bits, step_names, head, names, rng, dims=None, *, on=None) -> None:
+    """Add to ``joint`` one search per named step (its stratified pairs, then its split and rotation, drawn from
+    ``rng`` in turn), on network ``on`` (by default the joint's own)."""
     env = {sn: b for sn, b in zip(step_names, bits)}
     env.update({k: np.asarray(tr.inputs[k]) for k in names})
     answer = evaluate(head, env)
-    found = []
     for j, name in enumerate(step_names):
 
         def counterfactual(base, source, j=j):
@@ -681,34 +676,64 @@ def distributed(trained, tr, bits, step_names, head, names, rng, budget: Budget,
             return evaluate(head, cf)
 
         pairs = stratified_pairs(bits[j], answer, counterfactual, rng)
-        found.append(distributed_interchange(trained, tr.act_path, tr.inputs, pairs,
-                                             k=dimension(bits[j]) if dims is None else dims[j], rng=rng, budget=budget))
-    return found
+        joint.add(pairs, dimension(bits[j]) if dims is None else dims[j], rng, trained=on)
 
 
-def controls(trained, tr, bits, step_names, head, names, program: Program, seed: int,
-             budget: Budget, dims=None) -> tuple[dict[str, float | None], dict]:
-    """The controls beside F2-D (``extraction.alignment``), each the mean over its steps, with the per-step
-    alignments (or why a control was not run) for the details: ``untrained``, the same search (pairs,
-    ``k``, steps, seed) on the network training started from; ``rewritten``, the search for the steps of a
-    program equal to the reading on the domain that names other intermediates, on this network."""
+def distributed(trained, tr, bits, step_names, head, names, rng, budget: Budget, dims=None) -> list[Alignment]:
+    """F2-D for each named step: the step aligned with a learned subspace of the hidden layer
+    (``extraction.alignment``; ``dims`` its dimension per step, by default one less than the step's values: a
+    one-hot code), scored on held-out pairs where the step and the program's answer both change; the steps'
+    searches learned together (``Interchanges``)."""
+    joint = Interchanges(trained, tr.act_path, tr.inputs)
+    _add_steps(joint, tr, bits, step_names, head, names, rng, dims)
+    return joint.run(budget)
+
+
+def checks(trained, tr, bits, step_names, head, names, program: Program, seed: int, budget: Budget,
+           dims=None) -> tuple[list[Alignment], dict[str, float | None], dict, dict[str, float]]:
+    """F2-D of the reading's steps (``distributed``) and its controls, each the mean over its steps, with the
+    per-step alignments (or why a control was not run) for the details: ``untrained``, the same search
+    (pairs, ``k``, steps, seed) on the network training started from; ``rewritten``, the search for the steps
+    of a program equal to the reading on the domain that names other intermediates, on this network. Every
+    search, the controls' included, is learned in one joint loop (``Interchanges``), each with the draws it
+    would make alone (a generator per search set, seeded by ``seed``). Returns the reading's alignments, the
+    controls' scores and details, and the seconds: ``alignment`` (the reading's pairs and the joint loop),
+    ``controls`` (the controls' pairs)."""
+    clock = time.perf_counter()
+    joint = Interchanges(trained, tr.act_path, tr.inputs)
+    _add_steps(joint, tr, bits, step_names, head, names, np.random.default_rng(seed), dims)
+    aside = time.perf_counter()
     scores: dict[str, float | None] = {"untrained": None, "rewritten": None}
     details: dict = {}
     start = initial_network(trained)
     if start is None:
         details["untrained"] = "the network's record does not say how it was initialised"
     else:
-        found = distributed(start, tr, bits, step_names, head, names, np.random.default_rng(seed), budget, dims)
-        scores["untrained"] = mean_accuracy(found)
-        details["untrained"] = {n: dataclasses.asdict(a) for n, a in zip(step_names, found)}
+        _add_steps(joint, tr, bits, step_names, head, names, np.random.default_rng(seed), dims, on=start)
     other = rewritten(program, trained.problem.inputs)
+    others = []
     if other is None:
         details["rewritten"] = "no rewrite of the reading names other intermediates"
     else:
-        found = program_interchange(trained, tr.act_path, other, tr.inputs, np.random.default_rng(seed), budget=budget)
-        scores["rewritten"] = mean_accuracy(list(found.values()))
-        details["rewritten"] = {"program": to_source(other), **{n: dataclasses.asdict(a) for n, a in found.items()}}
-    return scores, details
+        rng = np.random.default_rng(seed)
+        for stmt in other.body:
+            if isinstance(stmt, Assign):
+                (step,) = stmt.targets
+                values, pairs = step_pairs(other, step, tr.inputs, rng)
+                joint.add(pairs, dimension(values), rng)
+                others.append(step)
+    aside = time.perf_counter() - aside
+    found = joint.run(budget)
+    ours, found = found[:len(step_names)], found[len(step_names):]
+    if start is not None:
+        theirs, found = found[:len(step_names)], found[len(step_names):]
+        scores["untrained"] = mean_accuracy(theirs)
+        details["untrained"] = {n: dataclasses.asdict(a) for n, a in zip(step_names, theirs)}
+    if other is not None:
+        scores["rewritten"] = mean_accuracy(found)
+        details["rewritten"] = {"program": to_source(other), **{n: dataclasses.asdict(a) for n, a in zip(others, found)}}
+    seconds = {"alignment": time.perf_counter() - clock - aside, "controls": aside}
+    return ours, scores, {k: details[k] for k in ("untrained", "rewritten")}, seconds
 
 
 def spliced(trained, tr, bits, x: np.ndarray | None = None) -> float:

@@ -118,3 +118,27 @@ def test_a_variable_that_never_changes_gives_no_pairs_for_a_tuple_answer_too():
     pairs = stratified_pairs(np.zeros_like(a), np.stack([a, a], axis=1),
                              lambda base, source: np.stack([a[source], a[source]], axis=1), np.random.default_rng(0))
     assert len(pairs) == 0
+
+
+def test_searches_learned_together_score_as_one_by_one():
+    """``Interchanges`` learns several searches in one loop (here a variable the network holds and one it does
+    not, and the first again on the network training started from); each scores what it scores alone."""
+    from extraction.alignment import Interchanges, initial_network
+
+    net = trained_tokens("majority", n=3)
+    start = initial_network(net)
+    inputs, _ = enumerate_domain(net.problem.inputs)
+    r = extraction.extract(net, "boolean", seconds=60, seed=0)
+    step = r.program.body[0].targets[0]
+    _, held = step_pairs(r.program, step, inputs, np.random.default_rng(0))
+    _, other = step_pairs(parse("def f(x0, x1, x2):\n    h = x0 ^ x1\n    return h ^ x2\n"), "h", inputs,
+                          np.random.default_rng(0))
+    asked = [(held, net), (other, net), (held, start)]
+    joint = Interchanges(net, "act", inputs, steps=60)
+    for pairs, on in asked:
+        joint.add(pairs, 1, np.random.default_rng(5), trained=on)
+    together = joint.run()
+    for (pairs, on), got in zip(asked, together):
+        alone = distributed_interchange(on, "act", inputs, pairs, k=1, rng=np.random.default_rng(5), steps=60)
+        assert (got.train, got.test, got.k) == (alone.train, alone.test, alone.k)
+        assert abs(got.accuracy - alone.accuracy) <= 1 / got.test, (got, alone)  # float rounding: one near tie at most
