@@ -228,7 +228,7 @@ def released_net(directory: Path, run: str, attn_coeff: float, p: int = 59) -> e
     task = toy_tasks.get("modular_addition", p=p)
     net = extraction.untrained(task, arch="transformer", examples=round(0.8 * p * p))
     model = ZhongTransformer(net.encoding, p, attn_coeff=attn_coeff)
-    state = torch.load(directory / f"model_{run}.pt", map_location="cpu")
+    state = torch.load(directory / f"model_{run}.pt", map_location="cpu", weights_only=True)
     with torch.no_grad():
         model.embed[next(iter(model.embed))].weight.copy_(state["embed.W_E"].T)
         model.pos.copy_(state["pos_embed.W_pos"])

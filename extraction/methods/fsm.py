@@ -872,8 +872,11 @@ def _counterfactuals(mach, tr, run: ProgramRun, state_var, kind, b, i, q) -> tup
     """The program's answer on rows ``b`` with its state set to ``q`` after steps ``i`` (a scan's outputs as
     ``[m, T, arity]``, the base's own before ``i`` and 0 past the row's end; a fold's result ``[m, arity]``),
     all ``m`` at once by the vectorised interpreter, and whether each differs from the base's answer."""
-    vm = Machine(mach.program, VECTOR)
     m, t = b.shape[0], tr.states.shape[1]
+    if m == 0:  # no pairs to run: nothing differs
+        shape = (0,) + (run.yields.shape[1:] if kind == "scan" else run.finals.shape[1:])
+        return np.zeros(0, dtype=bool), np.zeros(shape, dtype=np.int64)
+    vm = Machine(mach.program, VECTOR)
     lengths = tr.lengths[b]
     env = {k: v[b, i] for k, v in run.env.items()}
     env[state_var] = q.astype(np.int64)

@@ -86,6 +86,12 @@ def test_round_trip_scan_over_bits(p):
     event(round_trip(p, SCAN))
 
 
+def test_round_trip_a_scan_whose_state_never_changes_the_answer():
+    """A constant scan state gives the F2-D no pair whose answer an interchange could change: the reading
+    runs no counterfactuals (it once failed reshaping the empty batch) and is solved (hypothesis found it)."""
+    round_trip(parse("def f(xs):\n    s0 = 16\n    for x0 in xs:\n        yield s0\n        s0 = s0\n"), SCAN)
+
+
 @PROPERTY
 @given(programs(FOLD, 7, "fold"))
 def test_round_trip_fold_with_a_scalar(p):
