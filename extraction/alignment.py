@@ -281,6 +281,32 @@ def segment_means(ok: np.ndarray, search: np.ndarray, count: int) -> list[float]
     return (np.bincount(search, weights=ok, minlength=count) / np.maximum(1, np.bincount(search, minlength=count))).tolist()
 
 
+def learn_jointly(spaces: Subspaces, model: nn.Module, live: list, enc, run: Callable[[str], torch.Tensor],
+                  train: dict, accuracy: Callable[[str], list[float]], targets: list[torch.Tensor], *, steps: int,
+                  lr: float, budget: Budget | None, sayable: bool = True) -> None:
+    """The loop a joint F2-D search shares (``Interchanges``, ``fsm.StateInterchanges``): the ``live`` searches'
+    subspaces learned by one Adam loop on the sum of their losses (``run("train")``'s logits against ``train``'s
+    targets, per search), then each search's ``result``: its held-out and training interchange accuracy, or None
+    for all when the budget runs out; with ``sayable``, a search whose counterfactual answers the heads cannot
+    name says on how many pairs (``targets``: each search's, -100 where no head knows the value)."""
+
+    def loss() -> torch.Tensor:
+        return segment_losses(enc, run("train"), train["targets"], train["search_t"], len(live))
+
+    if not learn(spaces, model, loss, steps=steps, lr=lr, budget=budget):
+        for s in live:
+            s.result = Alignment(None, s.k, len(s.parts["train"]), len(s.parts["test"]),
+                                 reasons=("the budget ran out while learning the alignment",))
+        return
+    for s, want, test, got in zip(live, targets, accuracy("test"), accuracy("train")):
+        reasons = ()
+        unsayable = int((want.reshape(len(want), -1) < 0).any(dim=1).sum()) if sayable else 0
+        if unsayable:  # the program's counterfactual is no answer the network's heads can give: a miss, and why
+            reasons = (f"on {unsayable} of {len(s.pairs)} pairs the counterfactual answer is no value the network "
+                       f"can output",)
+        s.result = Alignment(test, s.k, len(s.parts["train"]), len(s.parts["test"]), got, reasons)
+
+
 @dataclass
 class _Search:
     """One search of ``Interchanges``: its pairs and ``k``, the network it runs on (an index into the joint's
@@ -400,10 +426,6 @@ class Interchanges:
                     logits.append(model(batch))
             return torch.cat(logits)
 
-        def loss() -> torch.Tensor:
-            got = sides["train"]
-            return segment_losses(enc, run("train"), got["targets"], got["search_t"], len(live))
-
         def accuracy(side: str) -> list[float]:
             with torch.no_grad():
                 got = enc.decode(run(side))
@@ -414,19 +436,8 @@ class Interchanges:
         with contextlib.ExitStack() as stack:
             for model in list(models)[1:]:
                 stack.enter_context(frozen(model))
-            learned = learn(spaces, self.nets[0]["trained"].model, loss, steps=self.steps, lr=self.lr, budget=budget)
-        if not learned:
-            for s in live:
-                s.result = Alignment(None, s.k, len(s.parts["train"]), len(s.parts["test"]),
-                                     reasons=("the budget ran out while learning the alignment",))
-            return
-        for s, want, test, train in zip(live, targets, accuracy("test"), accuracy("train")):
-            reasons = ()
-            unsayable = int((want < 0).any(dim=1).sum())
-            if unsayable:  # the program's counterfactual is no answer the network's heads can give: a miss, and why
-                reasons = (f"on {unsayable} of {len(s.pairs)} pairs the counterfactual answer is no value the network "
-                           f"can output",)
-            s.result = Alignment(test, s.k, len(s.parts["train"]), len(s.parts["test"]), train, reasons)
+            learn_jointly(spaces, self.nets[0]["trained"].model, live, enc, run, sides["train"], accuracy, targets,
+                          steps=self.steps, lr=self.lr, budget=budget)
 
 
 def distributed_interchange(trained, path: str, inputs: dict[str, np.ndarray], pairs: Pairs, *, k: int = 1,

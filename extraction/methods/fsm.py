@@ -23,8 +23,8 @@ from programs.interpreter import Machine
 from programs.printer import to_source
 from programs.semantics import SCALAR, VECTOR
 
-from ..alignment import (LR, MIN_PAIRS, TRAIN_SHARE, Alignment, Subspaces, dimension, learn, moved,
-                         rotation, segment_losses, segment_means, split_pairs, too_few)
+from ..alignment import (LR, MIN_PAIRS, TRAIN_SHARE, Alignment, Subspaces, dimension, learn_jointly, moved,
+                         rotation, segment_means, split_pairs, too_few)
 from ..faithfulness import same_rows
 from ..hooks import patching, recording
 from ..machine import CASE_SPLIT_STATES, Moore, Signature, merge_compatible, minimise, to_program
@@ -995,10 +995,6 @@ class StateInterchanges:
             with patching(model, "cell", patch):
                 return model(got["batch"])
 
-        def loss() -> torch.Tensor:
-            got = sides["train"]
-            return segment_losses(enc, run("train"), got["targets"], got["search_t"], len(live))
-
         def accuracy(side: str) -> list[float]:
             with torch.no_grad():
                 got = enc.decode(run(side))
@@ -1011,19 +1007,9 @@ class StateInterchanges:
                 ok = (got == want).all(axis=1)
             return segment_means(ok, info["search"], len(live))
 
-        if not learn(spaces, model, loss, steps=self.steps, lr=self.lr, budget=budget):
-            for s in live:
-                s.result = Alignment(None, s.k, len(s.parts["train"]), len(s.parts["test"]),
-                                     reasons=("the budget ran out while learning the alignment",))
-            return
-        for s, t, test, train in zip(live, targets, accuracy("test"), accuracy("train")):
-            reasons = ()
-            if not scan:
-                unsayable = int((t < 0).any(dim=1).sum())
-                if unsayable:
-                    reasons = (f"on {unsayable} of {len(s.pairs)} pairs the counterfactual answer is no value the "
-                               f"network can output",)
-            s.result = Alignment(test, s.k, len(s.parts["train"]), len(s.parts["test"]), train, reasons)
+        # a scan's targets are -100 before the interchanged step too: only a fold's say what no head can name
+        learn_jointly(spaces, model, live, enc, run, sides["train"], accuracy, targets, steps=self.steps, lr=self.lr,
+                      budget=budget, sayable=not scan)
 
 
 def distributed_state(trained, tr: StateTrace, pairs: StatePairs, *, k: int = 1, rng: np.random.Generator,
