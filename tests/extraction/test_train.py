@@ -221,3 +221,21 @@ def test_the_untrained_network_is_where_training_starts_and_every_extractor_judg
     assert all(torch.equal(a, b) for a, b in zip(weights(start).values(), weights(net).values()))
     for name_, entry in extraction.registry().items():  # applicability is the architecture's, not the weights'
         assert bool(entry.applies(start)) == bool(entry.applies(net)), name_
+
+
+def test_domain_accuracy_counts_answers_no_head_knows_as_wrong():
+    """A network names only values its heads know: where a task's answer is another value it is wrong, and
+    ``domain_accuracy`` says so (it once skipped those steps as padding and read 1.0 here)."""
+    from programs import parse
+
+    from extraction.train import domain_accuracy
+
+    inputs = {"xs": toy_tasks.Seq(toy_tasks.Int(0, 4), length=(1, 3))}
+    net = extraction.compile(parse("def f(xs):\n    s = 0\n    for x in xs:\n        s = s + x\n        yield s\n"), inputs)
+    other = toy_tasks.from_program(
+        "g", "def g(xs):\n    s = 0\n    for x in xs:\n        s = s + x\n        yield s + 100 if s > 6 else s\n", inputs)
+    dom = other.examples(None)
+    outs, lengths = np.asarray(dom.outputs), np.asarray(dom.lengths)
+    said = np.mean([all(v < 100 for v in row[:n]) for row, n in zip(outs, lengths)])  # the inputs it can answer
+    assert 0.5 < said < 1.0
+    assert domain_accuracy(net, other) == pytest.approx(said)
