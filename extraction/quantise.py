@@ -31,6 +31,7 @@ integer network ``quantise_mlp`` returns is a new MLP of the kept units only.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -435,7 +436,6 @@ def _tune_rnn(model, c: _Cell, free: dict[str, np.ndarray], batch, targets, step
     net = _net_of(model, c)
     net.train()
     n = c.W.shape[0]
-    mags = torch.as_tensor(_magnitudes(model), dtype=torch.float32)
     masks = {"cell.weight_hh": free["W"], "cell.weight_ih": free["U"], "cell.bias_ih": free["b"],
              "readout.weight": free["A"], "readout.bias": free["c"]}
     params = dict(net.named_parameters())
@@ -458,13 +458,17 @@ def _tune_rnn(model, c: _Cell, free: dict[str, np.ndarray], batch, targets, step
         opt.zero_grad(set_to_none=True)
         loss_of(net, batch, targets).backward()
         opt.step()
-    with torch.no_grad():
-        out = net.readout
-        return _Cell(net.cell.weight_hh[:n, :n].double().numpy().copy(),
-                     (net.cell.weight_ih[:n].double() / mags.double()[None, :]).numpy().copy(),
-                     (net.cell.bias_ih[:n] + net.cell.bias_hh[:n]).double().numpy().copy(),
-                     (out.scale * out.weight[:, :n].double()).numpy().copy(),
-                     (out.scale * out.bias.double()).numpy().copy(), c.h0.copy())
+    return dataclasses.replace(_cell_of(net).take(np.arange(n)), h0=c.h0.copy())
+
+
+def _pruned(c: _Cell, order, exact) -> _Cell:
+    """``c`` without each unit of ``order`` in turn whose removal keeps it ``exact`` (at least one unit left)."""
+    keep = np.arange(c.W.shape[0])
+    for u in order:
+        trial = keep[keep != u]
+        if trial.size and exact(c.take(trial)):
+            keep = trial
+    return c.take(keep)
 
 
 def quantise_rnn(model, encoding, batch, targets, seconds: float | None = None):
@@ -492,16 +496,9 @@ def quantise_rnn(model, encoding, batch, targets, seconds: float | None = None):
     if not exact(c):
         return None
     # prune: the least important unit first, each removal kept only while the net stays exact
-    keep = np.arange(c.W.shape[0])
-    for u in np.argsort(_importance(model, c, batch), kind="stable"):
-        if late():
-            return None
-        if keep.size <= 1:
-            break
-        trial = keep[keep != u]
-        if exact(c.take(trial)):
-            keep = trial
-    c = c.take(keep).rescaled()
+    c = _pruned(c, np.argsort(_importance(model, c, batch), kind="stable"), exact).rescaled()
+    if late():
+        return None
     names = ("W", "U", "b", "A", "c")
     snapped = {k: np.zeros_like(getattr(c, k), dtype=bool) for k in names}
 
@@ -546,14 +543,7 @@ def quantise_rnn(model, encoding, batch, targets, seconds: float | None = None):
     if not all(np.allclose(getattr(c, k), np.round(getattr(c, k))) for k in names):
         return None
     c = rounded(c, everything)
-    # units the integer net no longer needs (a unit stuck at zero, one nothing reads)
-    keep = np.arange(c.W.shape[0])
-    for u in range(c.W.shape[0]):
-        trial = keep[keep != u]
-        if trial.size and exact(c.take(trial)):
-            keep = trial
-    c = c.take(keep)
-    net = _net_of(model, c)
-    if accuracy(net, encoding, batch, targets) < 1.0:
+    if not exact(c):  # float noise moved a value across a rounding edge
         return None
-    return net, {"units": int(c.W.shape[0]), "from": int(model.width)}
+    c = _pruned(c, range(c.W.shape[0]), exact)  # units the integer net no longer needs (stuck at zero, unread)
+    return _net_of(model, c), {"units": int(c.W.shape[0]), "from": int(model.width)}

@@ -491,20 +491,16 @@ def domain_accuracy(trained: Trained, task: Task) -> float:
 
     dom = task.examples(None)
     enc = trained.encoding
-    targets = enc.targets(dom.outputs, dom.lengths)
-    out = np.asarray(dom.outputs)
-    steps = np.ones(out.shape[:1], dtype=bool) if enc.kind != "scan" else None
-    if enc.kind == "scan":
-        steps = np.arange(out.shape[1])[None, :] < np.asarray(dom.lengths)[:, None]  # [n, T]
-    unknown = (targets == -100).numpy()
-    unknown = unknown.reshape(unknown.shape[0], -1, enc.arity)
-    unknown = (unknown & np.asarray(steps).reshape(unknown.shape[0], -1)[..., None]).any(axis=(1, 2))
+    targets = enc.targets(dom.outputs, dom.lengths)  # -100: no step there, or a value no head knows
     if targets.shape[0] == 0:
         return 1.0
+    unknown = (targets == -100).reshape(len(targets), -1, enc.arity).any(dim=2)  # [n, steps]
+    if enc.kind == "scan":  # past a sequence's end -100 is padding
+        unknown &= torch.as_tensor(np.arange(targets.shape[1])[None, :] < np.asarray(dom.lengths)[:, None])
     with one_thread(), torch.no_grad():
         named = predicted(trained.model, enc.batch(dom.inputs, dom.lengths))
-    right = ((named == targets) | (targets == -100)).reshape(targets.shape[0], -1).all(dim=1).numpy() & ~unknown
-    return float(right.mean())
+    right = ((named == targets) | (targets == -100)).reshape(len(targets), -1).all(dim=1) & ~unknown.any(dim=1)
+    return float(right.float().mean())
 
 
 def with_model(trained: Trained, model: nn.Module) -> Trained:
