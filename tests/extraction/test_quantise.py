@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from _nets import task_of, trained
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import extraction
@@ -52,8 +52,7 @@ def noisy_integer_nets(draw):
 def test_a_noisy_integer_net_is_quantised_to_an_integer_net_exact_on_every_example(net):
     grid, targets, known, w, b, c, c0 = net
     h = np.maximum(0, grid @ w.T + b)
-    if not _exact(h, c[:, None], np.array([c0]), targets, [known]):
-        return  # the noise moved an answer: no exact net to start from
+    assume(_exact(h, c[:, None], np.array([c0]), targets, [known]))  # else the noise moved an answer: no exact start
     q = quantise(grid, targets, [known], w, b, c[:, None], np.array([c0]))
     assert q is not None
     assert np.array_equal(q.weight, np.rint(q.weight)) and np.array_equal(q.bias, np.rint(q.bias))
@@ -161,8 +160,7 @@ def test_a_noisy_integer_rnn_is_quantised_to_an_integer_rnn_exact_on_every_examp
     An = np.hstack([A / f[None, :], np.zeros((1, extra))])
     template = Recurrent(enc, cell="rnn", hidden=k + extra, numeric=True, regress=True, act="relu")
     noisy = _net_of(template, _Cell(Wn, Un, bn, An, c + rng.normal(0, 1e-3, 1), np.zeros(k + extra)))
-    if accuracy(noisy, enc, batch, targets) < 1.0:
-        return  # the noise moved an answer: no exact net to start from
+    assume(accuracy(noisy, enc, batch, targets) == 1.0)  # else the noise moved an answer: no exact net to start from
     out = quantise_rnn(noisy, enc, batch, targets)
     assert out is not None
     net, what = out
