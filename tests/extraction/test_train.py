@@ -151,6 +151,24 @@ def test_settings_no_network_can_train_with_are_refused_naming_them(arch, option
         extraction.train(toy_tasks.get("majority", n=3), arch, seconds=5, **options)
 
 
+@pytest.mark.parametrize("options, name", [({"noise": -0.1}, "noise"), ({"noise": float("nan")}, "noise"),
+                                           ({"anneal": 0.0}, "anneal"), ({"anneal": 1.5}, "anneal"),
+                                           ({"late": "yes"}, "late")])
+def test_recurrent_training_options_out_of_range_are_refused_naming_them(options, name):
+    with pytest.raises(TrainingError, match=name):
+        extraction.train(toy_tasks.get("running_parity", length=4), "gru", seconds=5, **options)
+
+
+def test_token_classifiers_train_under_noise_and_regressing_or_numeric_nets_do_not():
+    from extraction.train import PLAIN_TRAINING
+
+    tokens = extraction.untrained(toy_tasks.get("running_parity", length=4)).settings
+    assert tokens["noise"] > 0 and tokens["late"] and tokens["anneal"] < 1
+    for task in (toy_tasks.get("first_index"), toy_tasks.get("running_max", values=100, length=4)):
+        got = extraction.untrained(task).settings
+        assert {k: got[k] for k in PLAIN_TRAINING} == PLAIN_TRAINING, task.name
+
+
 def test_a_tiny_budget_stops_before_exact():
     # (a+b)%31 from half its table does not generalise in a few dozen steps: exact only on what it saw
     task = toy_tasks.get("modular_addition", p=31)
