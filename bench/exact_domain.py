@@ -6,6 +6,9 @@ stream addition in bases 6 and 7 and running sums mod 7 and 8 (the finite-state 
 ``bench/finite_state.py``) and first_index from the standard suite.
 
     python bench/exact_domain.py --seeds 0,1,2 --out /tmp/exact-domain.json
+    python bench/exact_domain.py --seeds 0,1,2 --options '{"noise": 0.1, "late": true, "anneal": 0.1}'
+
+``--options`` passes training options (``noise``, ``late``, ``anneal``: training robust to drift, by request).
 """
 from __future__ import annotations
 
@@ -36,8 +39,8 @@ def tasks() -> dict[str, toy_tasks.Task]:
     return out
 
 
-def run(task, seed: int, seconds: float, read_seconds: float) -> dict:
-    net = extraction.train(task, seconds=seconds, seed=seed)
+def run(task, seed: int, seconds: float, read_seconds: float, options: dict) -> dict:
+    net = extraction.train(task, seconds=seconds, seed=seed, **options)
     t0 = time.perf_counter()
     reading = extraction.extract(net, "auto", seconds=read_seconds, seed=seed)
     read_s = time.perf_counter() - t0
@@ -54,6 +57,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="training budget (the comparator's half of 60 s)")
     parser.add_argument("--read-seconds", type=float, default=30.0)
     parser.add_argument("--no-read", action="store_true", help="train and measure the domain accuracy only")
+    parser.add_argument("--options", default="{}", help="training options as JSON, e.g. '{\"noise\": 0.1}'")
     parser.add_argument("--out", default="/tmp/exact-domain.json")
     args = parser.parse_args()
     warm_up()
@@ -62,11 +66,11 @@ def main() -> None:
     for name in args.tasks.split(","):
         for seed in [int(s) for s in args.seeds.split(",")]:
             if args.no_read:
-                net = extraction.train(known[name], seconds=args.seconds, seed=seed)
+                net = extraction.train(known[name], seconds=args.seconds, seed=seed, **json.loads(args.options))
                 row = {"task": name, "seed": seed, "domain": net.domain_accuracy, "train_s": round(net.seconds, 2),
                        "status": net.status, "width": net.settings.get("hidden")}
             else:
-                row = run(known[name], seed, args.seconds, args.read_seconds)
+                row = run(known[name], seed, args.seconds, args.read_seconds, json.loads(args.options))
             rows.append(row)
             print(json.dumps(row), flush=True)
     Path(args.out).write_text(json.dumps(rows, indent=1))

@@ -159,14 +159,16 @@ def test_recurrent_training_options_out_of_range_are_refused_naming_them(options
         extraction.train(toy_tasks.get("running_parity", length=4), "gru", seconds=5, **options)
 
 
-def test_token_classifiers_train_under_noise_and_regressing_or_numeric_nets_do_not():
-    from extraction.train import PLAIN_TRAINING
+def test_drift_training_is_off_unless_asked_and_never_noises_a_numeric_net():
+    from extraction.search import state_noise
 
-    tokens = extraction.untrained(toy_tasks.get("running_parity", length=4)).settings
-    assert tokens["noise"] > 0 and tokens["late"] and tokens["anneal"] < 1
-    for task in (toy_tasks.get("first_index"), toy_tasks.get("running_max", values=100, length=4)):
-        got = extraction.untrained(task).settings
-        assert {k: got[k] for k in PLAIN_TRAINING} == PLAIN_TRAINING, task.name
+    plain = extraction.untrained(toy_tasks.get("running_parity", length=4)).settings
+    assert (plain["noise"], plain["late"], plain["anneal"]) == (0.0, False, 1.0)
+    asked = extraction.untrained(toy_tasks.get("running_parity", length=4), noise=0.1, late=True, anneal=0.1)
+    assert (asked.settings["noise"], asked.settings["late"], asked.settings["anneal"]) == (0.1, True, 0.1)
+    assert state_noise(asked.model, asked.settings) == 0.1
+    numeric = extraction.untrained(toy_tasks.get("running_max", values=100, length=4), noise=0.1)
+    assert numeric.model.numeric and state_noise(numeric.model, numeric.settings) == 0.0
 
 
 def test_a_tiny_budget_stops_before_exact():
