@@ -8,7 +8,10 @@ has no weight in or out, so it stays at zero (tanh, ReLU and a GRU with zero gat
 every padded weight gets a zero gradient, and AdamW leaves a weight with zero gradient and zero value where
 it is; the stacked weights are one leaf tensor per parameter and AdamW is elementwise, so each candidate
 takes the same steps it would take alone on the same minibatches. ``torch.func.vmap`` over
-``functional_call`` runs the stack with the models' own code.
+``functional_call`` runs the stack with the models' own code. With state noise (the ``noise`` option,
+``noisy_states``) each candidate draws its own noise and only on its own units (a padded unit stays at zero), so
+it takes the steps it would take alone in law, not draw for draw; a candidate's annealed rate (``anneal``) is
+its AdamW step scaled back (``scale_steps``), the step its own optimiser would take at that rate.
 
 What a search costs. A stacked step costs what the candidates' steps cost one after another (the pass is
 compute-bound on one core), so the search keeps a step's rows, not its candidates, at one training's: the
