@@ -48,9 +48,9 @@ def sets() -> dict[str, tuple[list, float]]:
     }
 
 
-def run(task, seconds: float, search: bool, seed: int = 0) -> dict:
+def run(task, seconds: float, search: bool, seed: int = 0, options: dict | None = None) -> dict:
     t0 = time.perf_counter()
-    net = extraction.train(task, seconds=seconds, seed=seed, search=search)
+    net = extraction.train(task, seconds=seconds, seed=seed, search=search, **(options or {}))
     wall = time.perf_counter() - t0
     record = net.settings.get("search") or {}
     return {"seconds": round(net.seconds, 3), "wall": round(wall, 3), "status": net.status,
@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--modes", default="off,on", help="off (search=False), on (search=True), or both")
     parser.add_argument("--only", default=None, help="comma-separated task names to keep")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds, each task trained once per seed and mode")
+    parser.add_argument("--options", default="{}", help="training options as JSON, e.g. '{\"noise\": 0.1}'")
     parser.add_argument("--out", default="/tmp/width-search.json")
     args = parser.parse_args()
     warm_up()
@@ -80,7 +81,7 @@ def main() -> None:
             for seed in [int(s) for s in args.seeds.split(",")]:
                 row = {"set": name, "task": task.name, "seed": seed}
                 for mode in args.modes.split(","):
-                    row[mode] = run(task, seconds, mode == "on", seed)
+                    row[mode] = run(task, seconds, mode == "on", seed, json.loads(args.options))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     Path(args.out).write_text(json.dumps(rows, indent=1))

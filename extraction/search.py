@@ -8,7 +8,10 @@ has no weight in or out, so it stays at zero (tanh, ReLU and a GRU with zero gat
 every padded weight gets a zero gradient, and AdamW leaves a weight with zero gradient and zero value where
 it is; the stacked weights are one leaf tensor per parameter and AdamW is elementwise, so each candidate
 takes the same steps it would take alone on the same minibatches. ``torch.func.vmap`` over
-``functional_call`` runs the stack with the models' own code.
+``functional_call`` runs the stack with the models' own code. With state noise (the ``noise`` option,
+``noisy_states``) each candidate draws its own noise and only on its own units (a padded unit stays at zero), so
+it takes the steps it would take alone in law, not draw for draw; a candidate's annealed rate (``anneal``) is
+its AdamW step scaled back (``scale_steps``), the step its own optimiser would take at that rate.
 
 What a search costs. A stacked step costs what the candidates' steps cost one after another (the pass is
 compute-bound on one core), so the search keeps a step's rows, not its candidates, at one training's: the
@@ -74,8 +77,8 @@ each weight tensor snapped to the coarsest of ``GRIDS`` that keeps the network e
 """
 from __future__ import annotations
 
+import contextlib
 import math
-
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,14 +128,47 @@ class Fitted:
 
 
 class _Objective(nn.Module):
-    """The training loss of ``model`` as a module, so ``functional_call`` can run it on stacked weights."""
+    """The training loss of ``model`` as a module, so ``functional_call`` can run it on stacked weights; with
+    ``noise``, the training loss under state noise (``noisy_states``) on the units ``own`` marks (given ``own``:
+    a training step, not a check)."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, noise: float = 0.0, late: bool = False):
         super().__init__()
         self.model = model
+        self.noise = noise
+        self.late = late
 
-    def forward(self, batch: Batch, targets: torch.Tensor) -> torch.Tensor:
-        return loss_of(self.model, batch, targets)
+    def forward(self, batch: Batch, targets: torch.Tensor, own: torch.Tensor | None = None) -> torch.Tensor:
+        with noisy_states(self.model, self.noise if own is not None else 0.0, own):
+            return loss_of(self.model, batch, targets, self.late)
+
+
+def state_noise(model: nn.Module, settings: dict[str, Any]) -> float:
+    """The standard deviation of the noise ``noisy_states`` adds to ``model``'s state while it trains: the
+    setting ``noise`` for a recurrent net over tokens, 0 for anything else."""
+    if getattr(model, "numeric", True) or not hasattr(model, "cell"):
+        return 0.0
+    return float(settings.get("noise", 0.0))
+
+
+@contextlib.contextmanager
+def noisy_states(model: nn.Module, sigma: float, own: torch.Tensor | None = None):
+    """Gaussian noise of standard deviation ``sigma`` added to a recurrent net's state after every step, inside
+    the context (a forward hook on ``model.cell`` that always comes off); ``own`` (``[hidden]``, 0 or 1) keeps it
+    off the zero padding of a narrower candidate in the width search, so a padded unit stays at zero."""
+    if not sigma:
+        yield
+        return
+
+    def hook(_m, _i, out):
+        noise = sigma * torch.randn_like(out)
+        return out + (noise if own is None else noise * own)
+
+    handle = model.cell.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 class _Classes(nn.Module):
@@ -193,13 +229,16 @@ def share_exact(named: torch.Tensor, targets: torch.Tensor) -> float:
     return float(right.float().mean())
 
 
-def loss_of(model: nn.Module, batch: Batch, targets: torch.Tensor) -> torch.Tensor:
+def loss_of(model: nn.Module, batch: Batch, targets: torch.Tensor, late: bool = False) -> torch.Tensor:
     """Cross-entropy per head, or for a regressing readout the squared error of each head's value (in units
-    of the heads' largest magnitude), averaged over the steps that have a target."""
+    of the heads' largest magnitude), averaged over the steps that have a target; with ``late``, a scan's
+    cross-entropy at step t weighs t + 1 (``late_weighted``)."""
     from .train import loss_fn
 
     readout = getattr(model, "readout", None)
     if not getattr(model, "regress", False):
+        if late and model.encoding.kind == "scan":
+            return late_weighted(model.encoding, model(batch), targets)
         return loss_fn(model.encoding, model(batch), targets)
     values = readout.values(model.read(batch))
     total = 0.0
@@ -208,6 +247,21 @@ def loss_of(model: nn.Module, batch: Batch, targets: torch.Tensor) -> torch.Tens
         valid = t != -100
         err = torch.where(valid, (values[..., j] - known[t.clamp(min=0)]) / readout.scale, 0.0)
         total = total + (err ** 2).sum() / valid.sum().clamp(min=1)
+    return total
+
+
+def late_weighted(encoding: Encoding, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """A scan's cross-entropy per head with step t (from 0) weighing t + 1, normalised over the steps that have a
+    target: a state read late has been carried through more steps, and it is there that a net exact on its
+    examples drifts on unseen inputs."""
+    total = 0.0
+    weight = torch.arange(1, targets.shape[1] + 1, dtype=torch.float32)[None, :]
+    for j, part in enumerate(encoding.split_logits(logits)):
+        t = targets[..., j]
+        each = nn.functional.cross_entropy(part.reshape(-1, part.shape[-1]), t.reshape(-1), ignore_index=-100,
+                                           reduction="none").reshape(t.shape)
+        w = weight * (t != -100)
+        total = total + (each * w).sum() / w.sum().clamp(min=1)
     return total
 
 
@@ -282,6 +336,8 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
                             betas=(0.9, 0.98))
     every, regress, adam_until = _schedule(settings, start, seconds)
     wait = REGRESS_SETTLE if regress else SETTLE  # times the first argmax-exact step a network waits for the margin
+    noise = state_noise(model, settings)
+    anneal = 1.0 if regress else float(settings.get("anneal", 1.0))
     polish = False
     steps, status, reasons = 0, "budget", []
     exact_at = None
@@ -320,6 +376,9 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
                 exact_at, status = steps, "trained"
                 break
             if acc == 1.0 and sure >= loose_sure:
+                if loose_at is None and anneal != 1.0:  # settle into the margin at a lower rate
+                    for group in opt.param_groups:
+                        group["lr"] = settings["lr"] * anneal
                 loose_at = steps if loose_at is None else loose_at
                 loose, loose_sure = {k: v.detach().clone() for k, v in model.state_dict().items()}, sure
             if loose is not None and steps >= wait * max(every, loose_at):
@@ -352,7 +411,8 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
             step_b, step_t = fit_b, fit_t
         opt.zero_grad(set_to_none=True)
         model.train()
-        loss = loss_of(model, step_b, step_t)
+        with noisy_states(model, noise):
+            loss = loss_of(model, step_b, step_t, bool(settings.get("late")))
         if not torch.isfinite(loss):
             status = "error"
             reasons.append(f"training diverged: the loss became {loss.detach().item()} at step {steps}")
@@ -382,6 +442,18 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
         held = share_exact(predicted(model, val_b), val_t) if len(val_idx) else None
     return Fitted(model, encoding, w, s, status, reasons, steps, exact, [[exact_at]], batch, targets, held,
                   len(fit_idx), extra, work)
+
+
+def scale_steps(params: dict[str, torch.Tensor], before: dict[str, torch.Tensor], rows: list[int],
+                factors: list[float]) -> None:
+    """Scale the step just taken by the stacked ``params`` at ``rows`` (from their values ``before`` it) by
+    ``factors``: an AdamW step, its weight decay included, is proportional to the learning rate and its moments
+    do not depend on it, so this is the step at ``factor`` times the rate, one candidate at a time."""
+    f = torch.as_tensor(factors, dtype=torch.float32)
+    with torch.no_grad():
+        for k, p in params.items():
+            b = before[k]
+            p[rows] = b + f.view(-1, *[1] * (b.ndim - 1)) * (p[rows] - b)
 
 
 def _draw(rng, perm, pos: int, n: int, size: int):
@@ -445,14 +517,18 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                for k, v in own_b[widest].items()}
     template = models[widest]  # functional_call takes its code; the shapes come from the stacked tensors
     margin = None if problem.examples.complete else SURE  # as ``fit`` alone: the whole domain needs no margin
-    objective, classes_of = _Objective(template), _Classes(template, margin)
+    noise = state_noise(template, settings)
+    objective, classes_of = _Objective(template, noise, bool(settings.get("late"))), _Classes(template, margin)
 
     def stacked(rows=None):
         pb = {**{"model." + k: v for k, v in params.items()}, **{"model." + k: v for k, v in buffers.items()}}
         return pb if rows is None else {k: v[rows] for k, v in pb.items()}
 
-    def losses(b: Batch, t: torch.Tensor) -> torch.Tensor:
-        return vmap(lambda p: functional_call(objective, p, (b, t)))(stacked())
+    def losses(b: Batch, t: torch.Tensor, noisy: bool = False) -> torch.Tensor:
+        if not (noisy and noise):
+            return vmap(lambda p: functional_call(objective, p, (b, t)))(stacked())
+        own = torch.stack([(torch.arange(full) < cands[i][0]).float() for i in alive])  # no noise on the padding
+        return vmap(lambda p, o: functional_call(objective, p, (b, t, o)), randomness="different")(stacked(), own)
 
     def named(b: Batch, rows=None) -> torch.Tensor:
         return vmap(lambda p: functional_call(classes_of, p, (b,)))(stacked(rows))
@@ -462,7 +538,9 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                                  betas=(0.9, 0.98))
 
     opt = make_opt()
+    rate = [1.0] * n  # each candidate's share of the learning rate (``anneal`` once it is exact by argmax)
     every, regress, adam_until = _schedule(settings, start, seconds)
+    anneal = 1.0 if regress else float(settings.get("anneal", 1.0))
     wait = REGRESS_SETTLE if regress else SETTLE  # times the first argmax-exact step a network waits for the margin
     polish = False
     steps, status, reasons = 0, "budget", []
@@ -546,6 +624,8 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                         if sure == 1.0:
                             exact_at[i], gone[i] = steps, "exact"
                         elif accs[i] == 1.0 and sure >= loose_sure.get(i, -1.0):
+                            if loose_at[i] is None:
+                                rate[i] = anneal
                             loose_at[i] = steps if loose_at[i] is None else loose_at[i]
                             loose[i], loose_sure[i] = own_weights(i), sure
             # a candidate exact by argmax waits for the margin, and counts as exact either way (its fallback):
@@ -620,7 +700,7 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
         else:
             step_b, step_t = fit_b, fit_t
         opt.zero_grad(set_to_none=True)
-        each = losses(step_b, step_t)
+        each = losses(step_b, step_t, noisy=True)
         finite_loss = torch.isfinite(each.detach())
         loss = torch.where(finite_loss, each, 0.0).sum()
         loss.backward()
@@ -633,7 +713,11 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
             with torch.no_grad():
                 for p in params.values():
                     p[bad] = float("nan")
+        slow = [r for r, i in enumerate(alive) if rate[i] != 1.0]
+        before = {k: p.detach()[slow].clone() for k, p in params.items()} if slow else None
         opt.step()
+        if slow:
+            scale_steps(params, before, slow, [rate[alive[r]] for r in slow])
         for i in alive:
             trained_steps[i] += 1
             trained_rows[i] += len(step_t)

@@ -24,7 +24,9 @@ def test_stacked_candidates_take_the_steps_they_take_alone(widths, seeds, monkey
     task = toy_tasks.get("running_sum_mod", k=3, length=5)
     problem = problem_of(task, None, 0)
     _, settings = extraction.train.__globals__["_settings"](problem, "gru", {})
-    settings = {**settings, "eval_every": 15}
+    # the law is exact without state noise (noise draws differ between a stack and one network alone); the
+    # noise's own law, that it stays off the padding, is tested below
+    settings = {**settings, "eval_every": 15, "noise": 0.0}
     # stop every run after exactly 15 steps: the clock reads 0 at the first budget check, then past the end
     calls = {"n": 0}
 
@@ -349,3 +351,105 @@ def test_the_margin_polish_keeps_an_exact_network_exact():
     assert accuracy(model, net.encoding, batch, targets) == 1.0  # exact when it began, exact when it ends
     assert ok == bool(((predicted(model, batch, SURE) == targets) | (targets == -100)).all())
     assert ok or "L-BFGS polish" in note
+
+
+def _padded_gru(width: int, full: int, seed: int):
+    """A width-``width`` GRU over running_parity's tokens zero-padded into a width-``full`` one (as the search
+    stacks it), with the narrow one."""
+    from extraction import search as s
+    from extraction.models import build
+
+    enc = extraction.untrained(toy_tasks.get("running_parity", length=5)).encoding
+    torch.manual_seed(seed)
+    small = build("gru", enc, embed=4, hidden=width)
+    big = build("gru", enc, embed=4, hidden=full)
+    with torch.no_grad():
+        for (k, p), q in zip(small.named_parameters(), big.parameters()):
+            q.copy_(s._pad(p.detach(), q.shape, width, full))
+    return enc, small, big
+
+
+@settings(max_examples=25, deadline=None)
+@given(width=st.integers(1, 4), extra=st.integers(1, 4), sigma=st.floats(0.01, 1.0), seed=st.integers(0, 99))
+def test_state_noise_stays_off_a_candidates_padding(width, extra, sigma, seed):
+    # the search's law (a stacked candidate takes the steps it takes alone) needs a padded unit to stay at zero
+    # and its weights to get no gradient: the noise on the state is masked to the candidate's own units
+    from extraction.search import loss_of, noisy_states
+
+    enc, _, big = _padded_gru(width, width + extra, seed)
+    rng = np.random.default_rng(seed)
+    xs = rng.integers(0, 2, size=(16, 5))
+    batch = enc.batch({"xs": xs}, np.full(16, 5))
+    targets = enc.targets(np.cumsum(xs, axis=1) % 2, np.full(16, 5))
+    own = (torch.arange(width + extra) < width).float()
+    with noisy_states(big, sigma, own):
+        states = big.states(batch)
+        loss_of(big, batch, targets).backward()
+    assert torch.count_nonzero(states[..., width:]) == 0
+    for name, p in big.named_parameters():
+        if name.startswith("cell.weight_hh"):
+            for block in p.grad.chunk(3, 0):
+                assert torch.count_nonzero(block[width:]) == 0 and torch.count_nonzero(block[:, width:]) == 0, name
+
+
+def test_state_noise_applies_only_inside_its_context():
+    from extraction.search import noisy_states
+
+    enc, net, _ = _padded_gru(3, 4, 0)
+    batch = enc.batch({"xs": np.array([[0, 1, 1, 0, 1]])}, np.array([5]))
+    with torch.no_grad():
+        before = net.states(batch)
+        with noisy_states(net, 0.0):
+            assert torch.equal(net.states(batch), before)
+        with noisy_states(net, 0.5):
+            assert not torch.equal(net.states(batch), before)
+        assert torch.equal(net.states(batch), before)  # the hook came off
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_the_late_weighted_loss_weighs_step_t_as_t_plus_one(data):
+    from extraction.search import late_weighted
+
+    n, steps, classes = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 6)), data.draw(st.integers(2, 4))
+    seed = data.draw(st.integers(0, 1000))
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, steps, classes, generator=g)
+    targets = torch.randint(0, classes, (n, steps, 1), generator=g)
+    targets[torch.rand(n, steps, generator=g) < 0.3] = -100  # no target there (past a sequence's end)
+
+    class OneHead:
+        def split_logits(self, x):
+            return [x]
+
+    got = late_weighted(OneHead(), logits, targets)
+    num, den = 0.0, 0.0
+    for i in range(n):
+        for t in range(steps):
+            if targets[i, t, 0] != -100:
+                ce = torch.nn.functional.cross_entropy(logits[i, t][None], targets[i, t])
+                num, den = num + (t + 1) * float(ce), den + (t + 1)
+    assert float(got) == pytest.approx(num / den if den else 0.0, rel=1e-5, abs=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(factor=st.floats(0.01, 1.0), lr=st.floats(1e-4, 1e-1), wd=st.floats(0.0, 0.1), seed=st.integers(0, 99),
+       steps=st.integers(1, 4))
+def test_a_scaled_adamw_step_is_the_step_at_the_scaled_rate(factor, lr, wd, seed, steps):
+    # how the search anneals one candidate's rate in a stack that shares one optimiser
+    from extraction.search import scale_steps
+
+    g = torch.Generator().manual_seed(seed)
+    start = torch.randn(3, 5, generator=g)
+    grads = [torch.randn(3, 5, generator=g) for _ in range(steps)]
+    stacked = {"w": start.clone().requires_grad_(True)}
+    alone = start[1].clone().requires_grad_(True)
+    opt = torch.optim.AdamW([stacked["w"]], lr=lr, weight_decay=wd, betas=(0.9, 0.98))
+    opt_alone = torch.optim.AdamW([alone], lr=lr * factor, weight_decay=wd, betas=(0.9, 0.98))
+    for grad in grads:
+        stacked["w"].grad, alone.grad = grad.clone(), grad[1].clone()
+        before = {"w": stacked["w"].detach()[[1]].clone()}
+        opt.step()
+        opt_alone.step()
+        scale_steps(stacked, before, [1], [factor])
+    assert torch.allclose(stacked["w"][1], alone, atol=1e-6)

@@ -156,6 +156,26 @@ def test_settings_no_network_can_train_with_are_refused_naming_them(arch, option
         extraction.train(toy_tasks.get("majority", n=3), arch, seconds=5, **options)
 
 
+@pytest.mark.parametrize("options, name", [({"noise": -0.1}, "noise"), ({"noise": float("nan")}, "noise"),
+                                           ({"anneal": 0.0}, "anneal"), ({"anneal": 1.5}, "anneal"),
+                                           ({"late": "yes"}, "late")])
+def test_recurrent_training_options_out_of_range_are_refused_naming_them(options, name):
+    with pytest.raises(TrainingError, match=name):
+        extraction.train(toy_tasks.get("running_parity", length=4), "gru", seconds=5, **options)
+
+
+def test_drift_training_is_off_unless_asked_and_never_noises_a_numeric_net():
+    from extraction.search import state_noise
+
+    plain = extraction.untrained(toy_tasks.get("running_parity", length=4)).settings
+    assert (plain["noise"], plain["late"], plain["anneal"]) == (0.0, False, 1.0)
+    asked = extraction.untrained(toy_tasks.get("running_parity", length=4), noise=0.1, late=True, anneal=0.1)
+    assert (asked.settings["noise"], asked.settings["late"], asked.settings["anneal"]) == (0.1, True, 0.1)
+    assert state_noise(asked.model, asked.settings) == 0.1
+    numeric = extraction.untrained(toy_tasks.get("running_max", values=100, length=4), noise=0.1)
+    assert numeric.model.numeric and state_noise(numeric.model, numeric.settings) == 0.0
+
+
 def test_a_tiny_budget_stops_before_exact():
     # (a+b)%31 from half its table does not generalise in a few dozen steps: exact only on what it saw
     task = toy_tasks.get("modular_addition", p=31)
