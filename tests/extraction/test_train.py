@@ -35,14 +35,15 @@ def test_training_is_deterministic_per_seed(name, params):
         assert getattr(a, field) == getattr(b, field), field
     assert without_wall_time(a.settings) == without_wall_time(b.settings)
     assert a.seconds > 0 and b.seconds > 0  # wall time is the one field that may differ
+    other = extraction.train(task, seed=4)
+    if "quantised" not in (a.settings.get("normalised") or {}):  # integer nets from two seeds may be one net
+        assert not all(torch.equal(wa[k], v) for k, v in weights(other).items())
 
 
 def without_wall_time(settings: dict) -> dict:
     """The settings record less each training attempt's wall seconds (a numeric MLP records its attempt)."""
     attempts = [{k: v for k, v in att.items() if k != "seconds"} for att in settings.get("attempts", [])]
     return {**settings, "attempts": attempts}
-    other = extraction.train(task, seed=4)
-    assert not all(torch.equal(wa[k], v) for k, v in weights(other).items())
 
 
 @pytest.mark.parametrize("name, params, arch", [
