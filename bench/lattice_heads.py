@@ -62,8 +62,8 @@ def main() -> None:
         return original(model, encoding, *rest)
 
     train_module.lattice_heads = keep
-    rows = ["| task | seed | training | width | heads: values known before / after | domain accuracy before | after "
-            "| reading | right | mechanism | train s | read s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [("| task | seed | training | width | heads: values known before / after | domain accuracy before | after "
+             "| reading | right | mechanism | train s | read s |"), "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, task, n in tasks():
         for seed in (int(s) for s in args.seeds.split(",")):
             kept.clear()
