@@ -345,6 +345,7 @@ def quantise_mlp(model, encoding, examples, seconds: float | None = None):
 
 RNN_TUNE_ROUNDS = 6  # rounds of snapping the nearest half of the free weights, then training the rest
 RNN_TUNE_STEPS = 150
+RNN_TUNE_L1 = 1e-5
 RNN_MAX_WIDTH = 64  # wider nets are not pruned one unit at a time
 
 
@@ -428,13 +429,14 @@ def _importance(model, c: _Cell, batch) -> np.ndarray:
     return np.abs(h).mean(0) * outgoing
 
 
-def _tune_rnn(model, c: _Cell, free: dict[str, np.ndarray], batch, targets, steps: int) -> _Cell:
+def _tune_rnn(model, c: _Cell, free: dict[str, np.ndarray], batch, targets, steps: int, l1: float = 0.0) -> _Cell:
     """``steps`` full-batch Adam steps on the squared error over the free entries of W, U, b, A, c (the others
     fixed), from ``c``."""
     from .search import loss_of
 
     net = _net_of(model, c)
     net.train()
+    out_scale = net.readout.scale
     n = c.W.shape[0]
     masks = {"cell.weight_hh": free["W"], "cell.weight_ih": free["U"], "cell.bias_ih": free["b"],
              "readout.weight": free["A"], "readout.bias": free["c"]}
@@ -454,9 +456,14 @@ def _tune_rnn(model, c: _Cell, free: dict[str, np.ndarray], batch, targets, step
         live.append(params[name])
     net.cell.bias_hh.requires_grad_(False)
     opt = torch.optim.Adam(live, lr=1e-3)
+    mag = torch.as_tensor(_magnitudes(model), dtype=torch.float32)
     for _ in range(steps):
         opt.zero_grad(set_to_none=True)
-        loss_of(net, batch, targets).backward()
+        loss = loss_of(net, batch, targets)
+        if l1:  # the pull along a valley of exact nets towards the sparse one (the gradient hooks keep it to free entries)
+            loss = loss + l1 * (net.cell.weight_hh.abs().sum() + (net.cell.weight_ih / mag).abs().sum()
+                                + (net.readout.weight * out_scale).abs().sum())
+        loss.backward()
         opt.step()
     return dataclasses.replace(_cell_of(net).take(np.arange(n)), h0=c.h0.copy())
 
@@ -533,7 +540,7 @@ def quantise_rnn(model, encoding, batch, targets, seconds: float | None = None):
         left = {k: ~v for k, v in snapped.items()}
         if not any(v.any() for v in left.values()):
             break
-        tuned = _tune_rnn(model, c, left, batch, targets, RNN_TUNE_STEPS)
+        tuned = _tune_rnn(model, c, left, batch, targets, RNN_TUNE_STEPS, RNN_TUNE_L1)
         if exact(tuned):
             c = tuned
         elif not moved:
