@@ -384,6 +384,63 @@ def fit(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: 
                   len(fit_idx), extra, work)
 
 
+# MIPS's search for the smallest network, one network at a time, for a numeric regressing ReLU Elman net
+# (``ladder_applies``): narrowest first, each width from each initial seed, a network trained alone (AdamW, then the
+# L-BFGS polish) for ``LADDER_SLICE`` of the budget, until one is exact. Measured on MIPS's integer streams (bench/
+# mips_tasks.py, BENCHMARKS.md "Issue 16's MIPS list through the public API"): the batched race's first rung drops
+# half its candidates while every regressing net is at accuracy 0, by squared error, which favours the widest, and
+# only the kept candidate is polished; so it kept widths of 16-24 that were exact on the examples and wrong on
+# 0.01-4% of the domain, where a 2-unit net trained alone for 3 s was exact on the whole domain (sum of the last 2,
+# previous element). Widths past ``LADDER_WIDTHS`` and what the ladder leaves (``LADDER_SHARE``) go to the race.
+LADDER_WIDTHS = (1, 2, 3, 4, 6, 8)
+LADDER_SHARE = 0.7  # of the budget, the most the ladder takes before the race trains on the rest
+LADDER_SLICE = 0.1  # of the budget, each network of the ladder
+LADDER_MIN_SLICE = 1.0  # seconds: a shorter slice is not worth a network
+
+
+def ladder_applies(arch: str, settings: dict[str, Any]) -> bool:
+    """Whether the width search runs as a ladder (``fit_ladder``): a numeric ReLU Elman net that regresses."""
+    return arch == "rnn" and bool(settings.get("numeric")) and bool(settings.get("regress")) and settings.get("act") == "relu"
+
+
+def fit_ladder(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: list[int], *, seconds: float,
+               seed: int, start: float) -> Fitted:
+    """The width search as a ladder: each of ``LADDER_WIDTHS`` (those within ``widths``), narrowest first, from each
+    of ``seeds``, trained alone (``fit``) for ``LADDER_SLICE`` of ``seconds`` while the ladder's share
+    (``LADDER_SHARE``) lasts; the first exact one is kept. If none is, the race (``_race``) runs over ``widths`` on
+    what is left of the budget. ``extra["search"]["ladder"]`` records each rung (width, seed, status, steps,
+    seconds); with a ladder network kept, the search record's widths are the ladder's."""
+    rungs = [w for w in LADDER_WIDTHS if w <= max(widths)]
+    tried: list[dict[str, Any]] = []
+    work = 0.0
+    until = start + LADDER_SHARE * seconds
+    for w in rungs:
+        for s in seeds:
+            now = time.perf_counter()
+            share = min(LADDER_SLICE * seconds, until - now)
+            if share < LADDER_MIN_SLICE:
+                break
+            one = fit(problem, arch, settings, [w], [s], seconds=share, seed=seed, start=now)
+            work += one.work
+            tried.append({"width": w, "seed": s, "status": one.status, "steps": one.steps,
+                          "seconds": round(time.perf_counter() - now, 3)})
+            if one.status == "trained":
+                exact = [[any(t["width"] == w_ and t["seed"] == s_ and t["status"] == "trained" for t in tried)
+                          for s_ in seeds] for w_ in rungs]
+                at = [[one.candidate_steps[0][0] if (w_, s_) == (w, s) else None for s_ in seeds] for w_ in rungs]
+                steps = [[next((t["steps"] for t in tried if t["width"] == w_ and t["seed"] == s_), 0) for s_ in seeds]
+                         for w_ in rungs]
+                one.extra["search"] = {"widths": rungs, "ladder": tried, "trained_steps": steps, "dropped": [],
+                                       "networks": len(tried)}
+                one.exact, one.candidate_steps, one.work = exact, at, work
+                return one
+    left = seconds - (time.perf_counter() - start)
+    rest = _race(problem, arch, settings, widths, seeds, seconds=max(left, 1e-3), seed=seed, start=time.perf_counter())
+    rest.extra.setdefault("search", {})["ladder"] = tried
+    rest.work += work
+    return rest
+
+
 def _draw(rng, perm, pos: int, n: int, size: int):
     """The next ``size`` rows of a permutation of ``n`` (a fresh one when it runs out): (rows, perm, pos)."""
     if perm is None or pos + size > n:

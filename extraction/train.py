@@ -399,7 +399,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     (path, arch, status, seconds, steps, accuracy, reasons, which was kept) and ``reasons`` are the kept one's.
     """
     from .quantise import quantise_mlp, quantise_rnn
-    from .search import fit, normalise
+    from .search import fit, fit_ladder, ladder_applies, normalise
 
     if not (isinstance(seconds, (int, float)) and seconds > 0):
         raise TrainingError(f"seconds must be positive, got {seconds!r}")
@@ -424,7 +424,10 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     # the numeric net was chosen from the signature (arch "auto", numeric not asked for): tokens are the fallback
     fallback = requested == "auto" and "numeric" not in options and bool(settings.get("numeric"))
     with one_thread():
-        fitted = fit(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
+        if search and not given and ladder_applies(arch, settings):  # MIPS's smallest network, narrowest first
+            fitted = fit_ladder(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
+        else:
+            fitted = fit(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
         work = fitted.work
         attempts = None
         if fallback:
