@@ -398,9 +398,39 @@ LADDER_SLICE = 0.1  # of the budget, each network of the ladder
 LADDER_MIN_SLICE = 1.0  # seconds: a shorter slice is not worth a network
 
 
-def ladder_applies(arch: str, settings: dict[str, Any]) -> bool:
-    """Whether the width search runs as a ladder (``fit_ladder``): a numeric ReLU Elman net that regresses."""
-    return arch == "rnn" and bool(settings.get("numeric")) and bool(settings.get("regress")) and settings.get("act") == "relu"
+def ladder_applies(problem, arch: str, settings: dict[str, Any]) -> bool:
+    """Whether the width search runs as a ladder (``fit_ladder``): a numeric ReLU Elman net that regresses answers
+    the examples show to be affine in the inputs read so far (``affine_in_history``: a sum, a delay, a difference,
+    a position under force). On running maxima, minima and absolute differences the ladder's short slices found no
+    exact net and the race on what they left did worse than on the whole budget (BENCHMARKS.md), so those keep the race."""
+    return (arch == "rnn" and bool(settings.get("numeric")) and bool(settings.get("regress")) and settings.get("act") == "relu"
+            and affine_in_history(problem))
+
+
+def affine_in_history(problem, tol: float = 1e-6) -> bool:
+    """Whether every answer of a one-head sequence problem is, position by position, an affine function of the
+    inputs read so far (least squares over the examples of each position leaves no residual): the answers of a
+    linear recurrence. Only the examples are read."""
+    ex = problem.examples
+    if not problem.sequences or ex.lengths is None:
+        return False
+    out = np.asarray(ex.outputs, dtype=np.float64)
+    lengths = np.asarray(ex.lengths)
+    seqs = [np.asarray(ex.inputs[n], dtype=np.float64) for n in problem.sequences]
+    scal = [np.asarray(ex.inputs[n], dtype=np.float64).reshape(len(lengths), -1) for n in ex.inputs if n not in problem.sequences]
+    scan = problem.kind == "scan"
+    if out.ndim != (2 if scan else 1) or any(s.ndim != 2 for s in seqs):
+        return False
+    for t in range(seqs[0].shape[1]):
+        rows = lengths > t if scan else lengths == t + 1
+        if rows.sum() == 0:
+            continue
+        feats = np.hstack([s[rows, :t + 1] for s in seqs] + [c[rows] for c in scal] + [np.ones((int(rows.sum()), 1))])
+        y = out[rows, t] if scan else out[rows]
+        coef, *_ = np.linalg.lstsq(feats, y, rcond=None)
+        if np.abs(feats @ coef - y).max() > tol * max(1.0, np.abs(y).max()):
+            return False
+    return True
 
 
 def fit_ladder(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: list[int], *, seconds: float,

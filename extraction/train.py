@@ -424,7 +424,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     # the numeric net was chosen from the signature (arch "auto", numeric not asked for): tokens are the fallback
     fallback = requested == "auto" and "numeric" not in options and bool(settings.get("numeric"))
     with one_thread():
-        if search and not given and ladder_applies(arch, settings):  # MIPS's smallest network, narrowest first
+        if search and not given and ladder_applies(problem, arch, settings):  # MIPS's smallest network, narrowest first
             fitted = fit_ladder(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
         else:
             fitted = fit(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
