@@ -21,9 +21,12 @@ and only while it stays exact on every example, to the network a reader can writ
    integer form is taken where it allows a coarser grid.
 
 A recurrent net (``quantise_rnn``, a numeric regressing ReLU Elman net) is handled likewise in its own
-basis, ``h' = relu(W h + U x + b)`` on raw inputs: units pruned one at a time, each unit rescaled to read in
-the answer's units, every entry then rounded to an integer (all at once, else the nearest half of the free
-entries at a time, the rest trained in between).
+basis, ``h' = relu(W h + U x + b)`` on raw inputs: units pruned one at a time; a net linear on its examples
+(every unit active at every step) moved to its observable form (``_observable``: the answer and what the state
+adds to it 1, 2, ... steps on as coordinates, the update a companion matrix), any other net's units each
+rescaled to read in the answer's units; every entry then rounded to an integer (all at once, else the nearest
+half of the free entries at a time, the rest trained in between under a small L1 pull along the valleys of
+exact nets).
 
 Every step keeps the answers on the examples; none looks at anything else. If a step cannot be taken the
 network is left as it was (``quantise`` returns None): a partly quantised net helps no reader. The
