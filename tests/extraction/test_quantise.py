@@ -223,3 +223,49 @@ def test_a_linear_recurrence_in_mixed_coordinates_is_quantised_to_an_integer_rnn
     for part in (q.W, q.U, q.b, q.A, q.c, q.h0):
         assert np.allclose(part, np.rint(part), atol=1e-5)
     assert accuracy(net, enc, batch, targets) == 1.0
+
+
+# --- the width search's ladder for linear recurrences: which problems take it ---------------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from extraction.search import affine_in_history  # noqa: E402
+
+
+def _stream_problem(answer, seed: int, n: int = 300, t: int = 5):
+    """A scan problem over random integer streams 0..49 with ``answer(prefix)`` at every step (0 past the end)."""
+    rng = np.random.default_rng(seed)
+    xs = rng.integers(0, 50, size=(n, t))
+    lengths = rng.integers(1, t + 1, size=n)
+    out = np.array([[answer(xs[i, :j + 1]) if j < lengths[i] else 0 for j in range(t)] for i in range(n)])
+    return SimpleNamespace(sequences=("xs",), kind="scan", examples=SimpleNamespace(inputs={"xs": xs}, outputs=out, lengths=lengths))
+
+
+def _recurrence(M, v, a):
+    def answer(prefix):
+        z = np.zeros(len(M), dtype=np.int64)
+        for x in prefix:
+            z = M @ z + v * x
+        return int(a @ z)
+    return answer
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(1, 3), data=st.data(), seed=st.integers(0, 2**16))
+def test_the_answers_of_an_integer_linear_recurrence_are_affine_in_the_history_and_a_maximum_is_not(k, data, seed):
+    """The law: any integer linear recurrence's answers (z' = M z + v x, answer a . z) are affine in the inputs
+    read so far, position by position; adding the running maximum to them makes them not (the gate that sends a
+    numeric net to the ladder)."""
+    ints = st.integers(-1, 1)
+    M = np.array(data.draw(st.lists(st.lists(ints, min_size=k, max_size=k), min_size=k, max_size=k)), dtype=np.int64)
+    v = np.array(data.draw(st.lists(ints, min_size=k, max_size=k)), dtype=np.int64)
+    a = np.array(data.draw(st.lists(ints, min_size=k, max_size=k)), dtype=np.int64)
+    linear = _recurrence(M, v, a)
+    assert affine_in_history(_stream_problem(linear, seed))
+    assert not affine_in_history(_stream_problem(lambda p: linear(p) + int(p.max()), seed))
+
+
+def test_only_sequence_problems_with_lengths_are_judged_affine():
+    scalar = SimpleNamespace(sequences=(), kind="function",
+                             examples=SimpleNamespace(inputs={"a": np.arange(5)}, outputs=np.arange(5), lengths=None))
+    assert not affine_in_history(scalar)
