@@ -86,6 +86,16 @@ class ValueReadout(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return -(self.values(h)[..., self.head] - self.flat) ** 2
 
+    def widened(self, encoding: Encoding) -> "ValueReadout":
+        """The same readout naming ``encoding``'s heads (a head's known values can only grow): every value it
+        regresses unchanged, its weights rescaled to the new heads' ``scale``."""
+        out = ValueReadout(encoding, self.weight.shape[1])
+        with torch.no_grad():
+            ratio = self.scale / out.scale
+            out.weight.copy_(self.weight * ratio)
+            out.bias.copy_(self.bias * ratio)
+        return out
+
 
 class GRUStep(nn.GRUCell):
     """``nn.GRUCell`` with its update written out in the cell's own weights (the same function): torch has no

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,8 @@ RESIDUE_MLP: dict[str, Any] = {"numeric": False, "embed": 16, "hidden": 64, "lr"
 # once it is exact: depth-two maps (a clamp, a median of three) have no small integer one-layer net, and the
 # search for one would otherwise take what reading needs.
 QUANTISE_SHARE = 0.25
+# A regressing head names at most this many values once widened to the network's own range (``lattice_heads``).
+LATTICE_MAX_VALUES = 4096
 # Whether ``train`` runs the width search unless told (``search=None``), per architecture (BENCHMARKS.md, "The width
 # search as the default"): on for recurrent nets, where it costs about one training and finds the narrow machines
 # ``fsm`` reads; off for MLPs (2-8x one network's seconds there, and narrow MLPs whose features do not fix the
@@ -388,7 +391,9 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     it is a change of basis, weights snapped to round values) only as far as it stays exact on its
     examples, and a regressing numeric MLP is then quantised (``extraction.quantise``: pruned to the units it
     needs, onto integer weights and a rational readout, within ``QUANTISE_SHARE`` of the budget), the network
-    returned being the narrower integer one; ``settings["normalised"]`` names what applied.
+    returned being the narrower integer one; ``settings["normalised"]`` names what applied. Last, an exact
+    regressing net's heads name every value of their examples' lattice over the range it regresses on the domain's
+    inputs (``lattice_heads``; ``settings["lattice"]``: values known before and after, per head).
 
     Fallback. When ``arch`` is "auto" and the problem made the net numeric (a recurrent net's alphabet larger
     than ``NUMERIC_ALPHABET``, or an MLP over integers that are not residues; ``numeric`` not among the
@@ -471,8 +476,13 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
                 model, applied["quantised"] = quantised
                 record["hidden"] = model.width
             record["normalised"] = applied
+        targets = fitted.targets
+        if fitted.status == "trained":  # an exact regressing net names what it regresses past its examples' values
+            model, encoding, targets, widened = lattice_heads(model, encoding, problem, fitted.batch, targets)
+            if widened is not None:
+                record["lattice"] = widened
         model.eval()
-        train_acc = accuracy(model, encoding, fitted.batch, fitted.targets)
+        train_acc = accuracy(model, encoding, fitted.batch, targets)
         held = fitted.heldout
     ex = problem.examples
     steps_len = ex.inputs[problem.sequences[0]].shape[1] if problem.sequences else 1
@@ -484,6 +494,77 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     if isinstance(task, Task):  # the caller holds the answers: for the record, how right the network is on them
         trained = replace(trained, domain_accuracy=domain_accuracy(trained, task))
     return trained
+
+
+def lattice_heads(model: nn.Module, encoding: Encoding, problem: Problem, batch: Batch,
+                  targets: torch.Tensor) -> tuple[nn.Module, Encoding, torch.Tensor, list[list[int]] | None]:
+    """An exact regressing net's heads widened to answer as MIPS rounds: each head names every value of its examples'
+    lattice (their least value plus multiples of their spacing, the gcd of their differences) from the least to
+    the greatest the network regresses on the domain's inputs (``problem.domain_inputs``: no answers), not only the
+    values its examples show. A running sum whose totals pass the examples' largest is then named as the network
+    regresses it, and an answer the network regresses past the examples' range is its own, not clamped to the
+    nearest example value. Kept only where the network stays as right on ``batch`` as it was (a value filled in
+    between the examples' values could otherwise take an example's answer), else the lattice only beyond the
+    examples' range, else nothing; at most ``LATTICE_MAX_VALUES`` values a head. Returns the network (a copy with
+    the wider readout), the encoding, ``targets`` renumbered, and ``[examples' values, named values]`` per head
+    (None when nothing changed)."""
+    from .search import predicted, share_exact
+
+    if not getattr(model, "regress", False):
+        return model, encoding, targets, None
+    inputs, lengths, _ = problem.domain_inputs()
+    dom = encoding.batch(inputs, lengths)
+    with torch.no_grad():
+        chunks = [model.readout.values(model.read(dom.take(np.arange(i, min(i + 4096, dom.size)))))
+                  for i in range(0, dom.size, 4096)]
+    if not chunks:
+        return model, encoding, targets, None
+    values = torch.cat(chunks).double().numpy()
+    if encoding.kind == "scan":
+        values = values[np.arange(values.shape[1])[None, :] < np.asarray(lengths)[:, None]]
+    values = values.reshape(-1, encoding.arity)
+    values = values[np.isfinite(values).all(axis=1)]
+    with torch.no_grad():
+        before = share_exact(predicted(model, batch), targets)
+
+    def heads_of(inside: bool) -> tuple[np.ndarray, ...]:
+        out = []
+        for j, known in enumerate(encoding.heads):
+            known = np.asarray(known, dtype=np.int64)
+            step = int(np.gcd.reduce(np.diff(known))) if len(known) > 1 else 1
+            step = step or 1
+            k = np.rint((values[:, j] - known[0]) / step) if len(values) else np.zeros(0)
+            lo = min(int(k.min(initial=0)), 0)
+            hi = max(int(k.max(initial=0)), (int(known[-1]) - int(known[0])) // step)
+            if hi - lo + 1 > LATTICE_MAX_VALUES:
+                out.append(known)
+                continue
+            grid = known[0] + step * np.arange(lo, hi + 1, dtype=np.int64)
+            if not inside:
+                grid = grid[(grid < known[0]) | (grid > known[-1])]
+            out.append(np.union1d(known, grid))
+        return tuple(out)
+
+    for inside in (True, False):
+        heads = heads_of(inside)
+        if all(len(h) == len(k) for h, k in zip(heads, encoding.heads)):
+            return model, encoding, targets, None
+        wide = replace(encoding, heads=heads)
+        net = copy.deepcopy(model)
+        net.encoding = wide
+        if hasattr(net, "out"):
+            net.out = model.out.widened(wide)
+        else:
+            net.readout = model.readout.widened(wide)
+        renumbered = targets.clone()
+        for j, (old, new) in enumerate(zip(encoding.heads, heads)):
+            where = np.searchsorted(new, old)
+            t = targets[..., j]
+            renumbered[..., j] = torch.where(t >= 0, torch.as_tensor(where)[t.clamp(min=0)], t)
+        with torch.no_grad():
+            if share_exact(predicted(net, batch), renumbered) >= before:
+                return net, wide, renumbered, [[len(k), len(h)] for k, h in zip(encoding.heads, heads)]
+    return model, encoding, targets, None
 
 
 def domain_accuracy(trained: Trained, task: Task) -> float:

@@ -2,9 +2,14 @@
 budget outcomes recorded with their reasons, and every architecture's output layout."""
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import extraction
 import toy_tasks
@@ -239,3 +244,62 @@ def test_domain_accuracy_counts_answers_no_head_knows_as_wrong():
     said = np.mean([all(v < 100 for v in row[:n]) for row, n in zip(outs, lengths)])  # the inputs it can answer
     assert 0.5 < said < 1.0
     assert domain_accuracy(net, other) == pytest.approx(said)
+
+
+def _narrowed(trained, values):
+    """``trained``'s network with heads that know only ``values`` (as if its examples showed no others)."""
+    enc = replace(trained.encoding, heads=(np.asarray(values, dtype=np.int64),))
+    model = copy.deepcopy(trained.model)
+    model.encoding = enc
+    model.readout = trained.model.readout.widened(enc)
+    return replace(trained, model=model, encoding=enc)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(step=st.integers(1, 3), start=st.integers(-5, 5), shown=st.integers(1, 2), seed=st.integers(0, 2**16))
+def test_lattice_heads_name_what_the_network_regresses_past_its_examples(step, start, shown, seed):
+    """A regressing net whose examples show only short inputs' sums names every sum it regresses on the domain
+    once its heads are widened to its examples' lattice: the values it regresses are unchanged, it stays as right
+    on its examples, and it becomes right on the whole domain (``domain_accuracy`` 1.0, from below 1)."""
+    from programs import parse
+
+    from extraction.train import accuracy, domain_accuracy, lattice_heads
+
+    inputs = {"xs": toy_tasks.Seq(toy_tasks.Int(0, 10), length=(1, 3))}  # sums over 16 values: regressed
+    source = f"def f(xs):\n    s = {start}\n    for x in xs:\n        s = s + {step} * x\n        yield s\n"
+    task = toy_tasks.from_program("f", source, inputs)
+    exact = extraction.compile(parse(source), inputs)
+    rng = np.random.default_rng(seed)
+    dom = task.examples(None)
+    short = np.flatnonzero(np.asarray(dom.lengths) <= shown)
+    rows = rng.choice(short, size=min(len(short), 20), replace=False)
+    ex = toy_tasks.Examples({k: v[rows] for k, v in dom.inputs.items()}, dom.outputs[rows], dom.lengths[rows])
+    seen = np.unique(ex.outputs[np.arange(ex.outputs.shape[1])[None, :] < ex.lengths[:, None]])
+    narrow = _narrowed(exact, seen)
+    problem = task.problem(ex)
+    enc = narrow.encoding
+    batch, targets = enc.batch(ex.inputs, ex.lengths), enc.targets(ex.outputs, ex.lengths)
+    assert domain_accuracy(narrow, task) < 1.0
+    model, wide, renumbered, record = lattice_heads(narrow.model, enc, problem, batch, targets)
+    assert record is not None and record[0][1] > record[0][0]
+    assert set(seen) <= set(wide.heads[0].tolist())
+    if len(seen) > 1:  # the examples' lattice: their spacing
+        assert np.all(np.diff(wide.heads[0]) % np.gcd.reduce(np.diff(seen)) == 0)
+    full = enc.batch(dom.inputs, dom.lengths)
+    with torch.no_grad():
+        assert torch.allclose(model.readout.values(model.read(full)), narrow.model.readout.values(narrow.model.read(full)),
+                              atol=1e-3)
+    assert accuracy(model, wide, batch, renumbered) == accuracy(narrow.model, enc, batch, targets) == 1.0
+    assert domain_accuracy(replace(narrow, model=model, encoding=wide), task) == 1.0
+
+
+def test_lattice_heads_leave_a_classifying_network_alone():
+    from extraction.train import lattice_heads
+
+    task = toy_tasks.get("parity")
+    net = extraction.train(task, seconds=5, seed=0, search=False)
+    ex = net.problem.examples
+    enc = net.encoding
+    batch, targets = enc.batch(ex.inputs, ex.lengths), enc.targets(ex.outputs, ex.lengths)
+    model, wide, renumbered, record = lattice_heads(net.model, enc, net.problem, batch, targets)
+    assert record is None and model is net.model and wide is enc and renumbered is targets
