@@ -385,7 +385,9 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     which counted as exact without the margin, steps and rows each trained, who left when and why, networks,
     the chosen width). ``search=None`` (the default) means the architecture's default, ``SEARCH_BY_DEFAULT``: on
     for recurrent nets (gru, rnn), off for MLPs and transformers; pass ``search=False`` for the one network of the
-    default width (the network ``untrained`` returns). A run whose
+    default width (the network ``untrained`` returns). A numeric regressing ReLU Elman net whose examples' answers
+    are affine in the inputs read so far searches, unless ``widths`` are given, as a ladder instead
+    (``extraction.search.fit_ladder``: narrowest first, each network alone). A run whose
     accuracy trend says it cannot become exact within ``seconds`` stops early and says so in ``reasons``.
     After training, an exact numeric network is normalised (``extraction.search.normalise``: unit rescaling where
     it is a change of basis, weights snapped to round values) only as far as it stays exact on its
