@@ -524,7 +524,7 @@ def _observable(model, c: _Cell, batch, steps: int) -> _Cell | None:
     pre, states = _traced_preactivations(model, c, batch)
     if pre.min() < -1e-3 * max(1.0, np.abs(pre).max()):  # slightly below: the exact check of the new net decides
         return None
-    rows, basis = [], np.zeros((0, k))
+    basis = np.zeros((0, k))
     grow = c.A.copy()
     for _ in range(k):
         for r in grow:
@@ -547,7 +547,6 @@ def _observable(model, c: _Cell, batch, steps: int) -> _Cell | None:
     z0 = O @ c.h0 + g
     lo_x, hi_x = _input_ranges(model)
     low = np.full(O.shape[0], np.inf)
-    z, acc = z0.copy(), [np.zeros_like(z0)]  # acc: the least contribution of the inputs read so far
     # z_t = M^t z0 + sum_s M^(t-s) (v x_s + e): its least value, term by term, over every length up to ``steps``
     power = np.eye(O.shape[0])
     least = np.zeros(O.shape[0])
@@ -559,8 +558,7 @@ def _observable(model, c: _Cell, batch, steps: int) -> _Cell | None:
         power = power @ M
         low = np.minimum(low, power @ z0 + rest + least)
     d = np.ceil(np.maximum(0.0, -low) - 1e-9)
-    W2 = M
-    return _Cell(W2, v, e + d - W2 @ d, c.A @ pinv, c.c - (c.A @ pinv) @ (g + d), np.round(z0 + d))
+    return _Cell(M, v, e + d - M @ d, c.A @ pinv, c.c - (c.A @ pinv) @ (g + d), np.round(z0 + d))
 
 
 def quantise_rnn(model, encoding, batch, targets, seconds: float | None = None):
