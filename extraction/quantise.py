@@ -21,9 +21,12 @@ and only while it stays exact on every example, to the network a reader can writ
    integer form is taken where it allows a coarser grid.
 
 A recurrent net (``quantise_rnn``, a numeric regressing ReLU Elman net) is handled likewise in its own
-basis, ``h' = relu(W h + U x + b)`` on raw inputs: units pruned one at a time, each unit rescaled to read in
-the answer's units, every entry then rounded to an integer (all at once, else the nearest half of the free
-entries at a time, the rest trained in between).
+basis, ``h' = relu(W h + U x + b)`` on raw inputs: units pruned one at a time; a net linear on its examples
+(every unit active at every step) moved to its observable form (``_observable``: the answer and what the state
+adds to it 1, 2, ... steps on as coordinates, the update a companion matrix), any other net's units each
+rescaled to read in the answer's units; every entry then rounded to an integer (all at once, else the nearest
+half of the free entries at a time, the rest trained in between under a small L1 pull along the valleys of
+exact nets).
 
 Every step keeps the answers on the examples; none looks at anything else. If a step cannot be taken the
 network is left as it was (``quantise`` returns None): a partly quantised net helps no reader. The
@@ -345,6 +348,7 @@ def quantise_mlp(model, encoding, examples, seconds: float | None = None):
 
 RNN_TUNE_ROUNDS = 6  # rounds of snapping the nearest half of the free weights, then training the rest
 RNN_TUNE_STEPS = 150
+RNN_TUNE_L1 = 1e-5
 RNN_MAX_WIDTH = 64  # wider nets are not pruned one unit at a time
 
 
@@ -428,13 +432,14 @@ def _importance(model, c: _Cell, batch) -> np.ndarray:
     return np.abs(h).mean(0) * outgoing
 
 
-def _tune_rnn(model, c: _Cell, free: dict[str, np.ndarray], batch, targets, steps: int) -> _Cell:
+def _tune_rnn(model, c: _Cell, free: dict[str, np.ndarray], batch, targets, steps: int, l1: float = 0.0) -> _Cell:
     """``steps`` full-batch Adam steps on the squared error over the free entries of W, U, b, A, c (the others
     fixed), from ``c``."""
     from .search import loss_of
 
     net = _net_of(model, c)
     net.train()
+    out_scale = net.readout.scale
     n = c.W.shape[0]
     masks = {"cell.weight_hh": free["W"], "cell.weight_ih": free["U"], "cell.bias_ih": free["b"],
              "readout.weight": free["A"], "readout.bias": free["c"]}
@@ -454,9 +459,14 @@ def _tune_rnn(model, c: _Cell, free: dict[str, np.ndarray], batch, targets, step
         live.append(params[name])
     net.cell.bias_hh.requires_grad_(False)
     opt = torch.optim.Adam(live, lr=1e-3)
+    mag = torch.as_tensor(_magnitudes(model), dtype=torch.float32)
     for _ in range(steps):
         opt.zero_grad(set_to_none=True)
-        loss_of(net, batch, targets).backward()
+        loss = loss_of(net, batch, targets)
+        if l1:  # the pull along a valley of exact nets towards the sparse one (the gradient hooks keep it to free entries)
+            loss = loss + l1 * (net.cell.weight_hh.abs().sum() + (net.cell.weight_ih / mag).abs().sum()
+                                + (net.readout.weight * out_scale).abs().sum())
+        loss.backward()
         opt.step()
     return dataclasses.replace(_cell_of(net).take(np.arange(n)), h0=c.h0.copy())
 
@@ -469,6 +479,86 @@ def _pruned(c: _Cell, order, exact) -> _Cell:
         if trial.size and exact(c.take(trial)):
             keep = trial
     return c.take(keep)
+
+
+def _traced_preactivations(model, c: _Cell, batch) -> tuple[np.ndarray, np.ndarray]:
+    """``[steps, k]`` twice: every unit's pre-activation ``W h + U x + b`` at every step the examples take, and the
+    state after it."""
+    net = _net_of(model, c)
+    k = c.W.shape[0]
+    with torch.no_grad():
+        xs = net.step_inputs(batch).double().numpy() * _magnitudes(model)[None, None, :]
+        hs = net.states(batch).double().numpy()[..., :k]
+    n, t = xs.shape[:2]
+    prev = np.concatenate([np.broadcast_to(c.h0, (n, 1, k)), hs[:, :-1]], axis=1)
+    pre = prev @ c.W.T + xs @ c.U.T + c.b
+    lengths = np.full(n, t) if batch.lengths is None else batch.lengths.numpy()
+    valid = np.arange(t)[None, :] < lengths[:, None]
+    return pre[valid], hs[valid]
+
+
+def _input_ranges(model) -> tuple[np.ndarray, np.ndarray]:
+    """The least and greatest raw value of each input the cell reads (the domain's ranges, no answers)."""
+    enc = model.encoding
+    names = {**enc.sequences, **enc.scalars}
+    order = list(enc.sequences) + list(enc.scalars)
+    return (np.array([names[n][0] for n in order], dtype=np.float64),
+            np.array([names[n][0] + names[n][1] - 1 for n in order], dtype=np.float64))
+
+
+def _observable(model, c: _Cell, batch, steps: int) -> _Cell | None:
+    """A net whose every unit is active at every step of the examples is the linear recurrence ``h' = W h + U x + b``
+    there, and any invertible change of its coordinates is the same function (MIPS normalises a linear recurrence
+    before rounding; a ReLU net's own units may mix roles: a delay spread over two units as ``0.607 x`` and
+    ``1.646 h``). This is its observable form: coordinates ``z = O h + d`` with ``O``'s rows ``A, A W, A W², ...``
+    (the readout and what the state adds to the answer 1, 2, ... steps on with no input; those independent,
+    unobservable directions dropped), so the answer is ``z_1`` less a constant, and the update is the companion
+    matrix of the recurrence, whose entries are integers when the answers are integer-linear in the inputs (a sum,
+    a delay, a difference, a position under force). The shift ``d`` (integers) keeps every coordinate at zero or
+    above over the domain: each coordinate is affine in the inputs read so far, its least value over the inputs'
+    ranges and the lengths up to ``steps`` exact. None when some unit is inactive on a step or the form does not
+    exist (no readout direction)."""
+    k = c.W.shape[0]
+    if k == 0:
+        return None
+    pre, states = _traced_preactivations(model, c, batch)
+    if pre.min() < -1e-3 * max(1.0, np.abs(pre).max()):  # slightly below: the exact check of the new net decides
+        return None
+    basis = np.zeros((0, k))
+    grow = c.A.copy()
+    for _ in range(k):
+        for r in grow:
+            trial = np.vstack([basis, r])
+            if np.linalg.matrix_rank(trial, tol=1e-6 * max(1.0, np.abs(trial).max())) > basis.shape[0]:
+                basis = trial
+        grow = grow @ c.W
+    if basis.shape[0] == 0:
+        return None
+    O = basis
+    pinv = np.linalg.pinv(O)
+    M, v, e = O @ c.W @ pinv, O @ c.U, O @ c.b
+    if not np.allclose(O @ c.W, M @ O, atol=1e-6 * max(1.0, np.abs(O @ c.W).max())):
+        return None
+    # each coordinate moved by the constant that puts the traced states on integers (their circular mean
+    # fractional part): the answer's coordinate then is the answer itself
+    turns = np.angle(np.exp(2j * np.pi * (states @ O.T)).mean(axis=0)) / (2 * np.pi)
+    g = -turns
+    e = e + g - M @ g
+    z0 = O @ c.h0 + g
+    lo_x, hi_x = _input_ranges(model)
+    low = np.full(O.shape[0], np.inf)
+    # z_t = M^t z0 + sum_s M^(t-s) (v x_s + e): its least value, term by term, over every length up to ``steps``
+    power = np.eye(O.shape[0])
+    least = np.zeros(O.shape[0])
+    rest = np.zeros(O.shape[0])
+    for t in range(1, steps + 1):
+        coef = power @ v  # what x at the newest-but-(t-1) step adds
+        least = least + np.minimum(coef * lo_x, coef * hi_x).sum(axis=1)
+        rest = rest + power @ e
+        power = power @ M
+        low = np.minimum(low, power @ z0 + rest + least)
+    d = np.ceil(np.maximum(0.0, -low) - 1e-9)
+    return _Cell(M, v, e + d - M @ d, c.A @ pinv, c.c - (c.A @ pinv) @ (g + d), np.round(z0 + d))
 
 
 def quantise_rnn(model, encoding, batch, targets, seconds: float | None = None):
@@ -496,7 +586,10 @@ def quantise_rnn(model, encoding, batch, targets, seconds: float | None = None):
     if not exact(c):
         return None
     # prune: the least important unit first, each removal kept only while the net stays exact
-    c = _pruned(c, np.argsort(_importance(model, c, batch), kind="stable"), exact).rescaled()
+    c = _pruned(c, np.argsort(_importance(model, c, batch), kind="stable"), exact)
+    steps = next(iter(batch.sequences.values())).shape[1] if batch.sequences else 1
+    linear = _observable(model, c, batch, steps)
+    c = linear if linear is not None and exact(linear) else c.rescaled()
     if late():
         return None
     names = ("W", "U", "b", "A", "c")
@@ -533,7 +626,7 @@ def quantise_rnn(model, encoding, batch, targets, seconds: float | None = None):
         left = {k: ~v for k, v in snapped.items()}
         if not any(v.any() for v in left.values()):
             break
-        tuned = _tune_rnn(model, c, left, batch, targets, RNN_TUNE_STEPS)
+        tuned = _tune_rnn(model, c, left, batch, targets, RNN_TUNE_STEPS, RNN_TUNE_L1)
         if exact(tuned):
             c = tuned
         elif not moved:

@@ -456,6 +456,125 @@ def scale_steps(params: dict[str, torch.Tensor], before: dict[str, torch.Tensor]
             p[rows] = b + f.view(-1, *[1] * (b.ndim - 1)) * (p[rows] - b)
 
 
+# MIPS's search for the smallest network, one network at a time, for a numeric regressing ReLU Elman net
+# (``ladder_applies``): narrowest first, each width from each initial seed, a network trained alone (AdamW, then the
+# L-BFGS polish) for ``LADDER_SLICE`` of the budget, until one is exact. Measured on MIPS's integer streams (bench/
+# mips_tasks.py, BENCHMARKS.md "Issue 16's MIPS list through the public API"): the batched race's first rung drops
+# half its candidates while every regressing net is at accuracy 0, by squared error, which favours the widest, and
+# only the kept candidate is polished; so it kept widths of 16-24 that were exact on the examples and wrong on
+# 0.01-4% of the domain, where a 2-unit net trained alone for 3 s was exact on the whole domain (sum of the last 2,
+# previous element). Widths past ``LADDER_WIDTHS`` and what the ladder leaves (``LADDER_SHARE``) go to the race.
+LADDER_WIDTHS = (1, 2, 3, 4, 6, 8)
+LADDER_SHARE = 0.7  # of the budget, the most the ladder takes before the race trains on the rest
+LADDER_SLICE = 0.1  # of the budget, each network of the ladder
+LADDER_MIN_SLICE = 1.0  # seconds: a shorter slice is not worth a network
+LADDER_SEEDS = 3  # initial seeds per width (at least)
+LADDER_CONTINUE = 0.9  # a rung at least this accurate on its examples, none exact: polished on, in place of the race
+
+
+def ladder_applies(problem, arch: str, settings: dict[str, Any]) -> bool:
+    """Whether the width search runs as a ladder (``fit_ladder``): a numeric ReLU Elman net that regresses answers
+    the examples show to be affine in the inputs read so far (``affine_in_history``: a sum, a delay, a difference,
+    a position under force). On running maxima, minima and absolute differences the ladder's short slices found no
+    exact net and the race on what they left did worse than on the whole budget (BENCHMARKS.md), so those keep the race."""
+    return (arch == "rnn" and bool(settings.get("numeric")) and bool(settings.get("regress")) and settings.get("act") == "relu"
+            and affine_in_history(problem))
+
+
+def affine_in_history(problem, tol: float = 1e-6) -> bool:
+    """Whether every answer of a one-head sequence problem is, position by position, an affine function of the
+    inputs read so far (least squares over the examples of each position leaves no residual): the answers of a
+    linear recurrence. Only the examples are read."""
+    ex = problem.examples
+    if not problem.sequences or ex.lengths is None:
+        return False
+    out = np.asarray(ex.outputs, dtype=np.float64)
+    lengths = np.asarray(ex.lengths)
+    seqs = [np.asarray(ex.inputs[n], dtype=np.float64) for n in problem.sequences]
+    scal = [np.asarray(ex.inputs[n], dtype=np.float64).reshape(len(lengths), -1) for n in ex.inputs if n not in problem.sequences]
+    scan = problem.kind == "scan"
+    if out.ndim != (2 if scan else 1) or any(s.ndim != 2 for s in seqs):
+        return False
+    for t in range(seqs[0].shape[1]):
+        rows = lengths > t if scan else lengths == t + 1
+        if rows.sum() == 0:
+            continue
+        feats = np.hstack([s[rows, :t + 1] for s in seqs] + [c[rows] for c in scal] + [np.ones((int(rows.sum()), 1))])
+        y = out[rows, t] if scan else out[rows]
+        coef, *_ = np.linalg.lstsq(feats, y, rcond=None)
+        if np.abs(feats @ coef - y).max() > tol * max(1.0, np.abs(y).max()):
+            return False
+    return True
+
+
+def fit_ladder(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds: list[int], *, seconds: float,
+               seed: int, start: float) -> Fitted:
+    """The width search as a ladder: each of ``LADDER_WIDTHS`` (those within ``widths``), narrowest first, from each
+    of ``seeds`` (extended to ``LADDER_SEEDS``), trained alone (``fit``) for ``LADDER_SLICE`` of ``seconds`` while
+    the ladder's share (``LADDER_SHARE``) lasts; the first exact one is kept. If none is, the most accurate rung, if
+    at least ``LADDER_CONTINUE`` accurate on its examples, is polished (``_polish``) for the rest of the budget
+    (a 4-unit sum of the last 3 stood at 0.999 when its slice ran out); else the race (``_race``, over ``widths``
+    and the seeds given) runs on what is left. ``extra["search"]["ladder"]`` records each rung (width, seed, status,
+    steps, seconds, accuracy on the examples) and ``"continued"`` the polished one; with a ladder network kept,
+    the search record's widths and seeds are the ladder's."""
+    rungs = [w for w in LADDER_WIDTHS if w <= max(widths)]
+    tried: list[dict[str, Any]] = []
+    work = 0.0
+    best = None  # the most accurate rung short of exact: (accuracy, fitted, width, seed)
+    race_seeds, seeds = seeds, list(seeds) + [max(seeds) + 1 + i for i in range(LADDER_SEEDS - len(seeds))]
+    until = start + LADDER_SHARE * seconds
+    for w in rungs:
+        for s in seeds:
+            now = time.perf_counter()
+            share = min(LADDER_SLICE * seconds, until - now)
+            if share < LADDER_MIN_SLICE:
+                break
+            one = fit(problem, arch, settings, [w], [s], seconds=share, seed=seed, start=now)
+            work += one.work
+            tried.append({"width": w, "seed": s, "status": one.status, "steps": one.steps,
+                          "seconds": round(time.perf_counter() - now, 3)})
+            with torch.no_grad():
+                acc = share_exact(predicted(one.model, one.batch), one.targets)
+            tried[-1]["accuracy"] = round(acc, 5)
+            if one.status != "trained" and (best is None or acc > best[0]):
+                best = (acc, one, w, s)
+            if one.status == "trained":
+                exact = [[any(t["width"] == w_ and t["seed"] == s_ and t["status"] == "trained" for t in tried)
+                          for s_ in seeds] for w_ in rungs]
+                at = [[one.candidate_steps[0][0] if (w_, s_) == (w, s) else None for s_ in seeds] for w_ in rungs]
+                steps = [[next((t["steps"] for t in tried if t["width"] == w_ and t["seed"] == s_), 0) for s_ in seeds]
+                         for w_ in rungs]
+                one.extra["search"] = {"widths": rungs, "seeds": seeds, "ladder": tried, "trained_steps": steps, "dropped": [],
+                                       "networks": len(tried)}
+                one.exact, one.candidate_steps, one.work = exact, at, work
+                return one
+    if best is not None and best[0] >= LADDER_CONTINUE:  # nearly exact: its L-BFGS polish takes the rest of the budget
+        acc, one, w, s = best
+        _, _, _, _, fit_idx, val_idx = _split(problem, settings, seed)
+        fit_b, fit_t = one.batch.take(fit_idx), one.targets[torch.as_tensor(fit_idx)]
+        val_b, val_t = one.batch.take(val_idx), one.targets[torch.as_tensor(val_idx)]
+        ok, note, rounds, passes = _polish(one.model, fit_b, fit_t, val_b, val_t, start + seconds)
+        work += passes * len(fit_t) * float(one.model.flops())
+        one.model.eval()
+        one.extra["polish"] = {"rounds": rounds, "exact": ok}
+        one.reasons = [] if ok else [note]
+        one.status = "trained" if ok else one.status
+        with torch.no_grad():
+            one.heldout = share_exact(predicted(one.model, val_b), val_t) if len(val_idx) else None
+        one.extra["search"] = {"widths": rungs, "seeds": seeds, "ladder": tried, "continued": {"width": w, "seed": s, "from": acc},
+                               "trained_steps": [[next((t["steps"] for t in tried if t["width"] == w_ and t["seed"] == s_), 0)
+                                                  for s_ in seeds] for w_ in rungs], "dropped": [], "networks": len(tried)}
+        one.exact = [[ok and (w_, s_) == (w, s) for s_ in seeds] for w_ in rungs]
+        one.candidate_steps = [[None for _ in seeds] for _ in rungs]
+        one.work = work
+        return one
+    left = seconds - (time.perf_counter() - start)
+    rest = _race(problem, arch, settings, widths, race_seeds, seconds=max(left, 1e-3), seed=seed, start=time.perf_counter())
+    rest.extra.setdefault("search", {})["ladder"] = tried
+    rest.work += work
+    return rest
+
+
 def _draw(rng, perm, pos: int, n: int, size: int):
     """The next ``size`` rows of a permutation of ``n`` (a fresh one when it runs out): (rows, perm, pos)."""
     if perm is None or pos + size > n:

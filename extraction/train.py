@@ -398,7 +398,9 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     which counted as exact without the margin, steps and rows each trained, who left when and why, networks,
     the chosen width). ``search=None`` (the default) means the architecture's default, ``SEARCH_BY_DEFAULT``: on
     for recurrent nets (gru, rnn), off for MLPs and transformers; pass ``search=False`` for the one network of the
-    default width (the network ``untrained`` returns). A run whose
+    default width (the network ``untrained`` returns). A numeric regressing ReLU Elman net whose examples' answers
+    are affine in the inputs read so far searches, unless ``widths`` are given, as a ladder instead
+    (``extraction.search.fit_ladder``: narrowest first, each network alone). A run whose
     accuracy trend says it cannot become exact within ``seconds`` stops early and says so in ``reasons``.
     After training, an exact numeric network is normalised (``extraction.search.normalise``: unit rescaling where
     it is a change of basis, weights snapped to round values) only as far as it stays exact on its
@@ -417,7 +419,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     (path, arch, status, seconds, steps, accuracy, reasons, which was kept) and ``reasons`` are the kept one's.
     """
     from .quantise import quantise_mlp, quantise_rnn
-    from .search import fit, normalise
+    from .search import fit, fit_ladder, ladder_applies, normalise
 
     if not (isinstance(seconds, (int, float)) and seconds > 0):
         raise TrainingError(f"seconds must be positive, got {seconds!r}")
@@ -442,7 +444,10 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     # the numeric net was chosen from the signature (arch "auto", numeric not asked for): tokens are the fallback
     fallback = requested == "auto" and "numeric" not in options and bool(settings.get("numeric"))
     with one_thread():
-        fitted = fit(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
+        if search and not given and ladder_applies(problem, arch, settings):  # MIPS's smallest network, narrowest first
+            fitted = fit_ladder(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
+        else:
+            fitted = fit(problem, arch, settings, widths, seeds, seconds=seconds, seed=seed, start=start)
         work = fitted.work
         attempts = None
         if fallback:

@@ -177,3 +177,95 @@ def test_quantise_rnn_leaves_other_networks_alone():
     tokens = Recurrent(enc, cell="rnn", hidden=2, numeric=False, regress=True, act="relu")
     assert quantise_rnn(tanh, enc, batch, targets) is None
     assert quantise_rnn(tokens, enc, batch, targets) is None
+
+
+# integer linear recurrences z' = M z + v x, answer a . z (z starting at 0), over 0..19
+LINEAR_RECURRENCES = {
+    "sum": ([[1]], [[1]], [[1]], "    s = 0\n    for x in xs:\n        s = s + x\n        yield s\n"),
+    "sum_last2": ([[0, 0], [1, 0]], [[1], [0]], [[1, 1]], "    p = 0\n    for x in xs:\n        yield x + p\n        p = x\n"),
+    "difference": ([[0, 0], [1, 0]], [[1], [0]], [[1, -1]], "    p = 0\n    for x in xs:\n        yield x - p\n        p = x\n"),
+    "constant_force": ([[1, 0], [1, 1]], [[1], [1]], [[0, 1]],
+                       "    v = 0\n    s = 0\n    for x in xs:\n        v = v + x\n        s = s + v\n        yield s\n"),
+}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(LINEAR_RECURRENCES)), seed=st.integers(0, 2**16))
+def test_a_linear_recurrence_in_mixed_coordinates_is_quantised_to_an_integer_rnn(name, seed):
+    """The law: an integer linear recurrence whose units mix its roles (its states ``h = T z + o`` for a random
+    invertible ``T``, shifted by ``o`` so every unit stays active: a ReLU net that is linear on its examples),
+    slightly perturbed and exact on its examples, is quantised to a net with integer weights exact on every
+    example (no rescaling of units can do this: only a change of coordinates)."""
+    M, v, a, body = (np.array(p, dtype=np.float64) if i < 3 else p for i, p in enumerate(LINEAR_RECURRENCES[name]))
+    enc, batch, targets = _scan_problem(name, body)
+    k = M.shape[0]
+    rng = np.random.default_rng(seed)
+    T = rng.normal(0, 1, (k, k))
+    assume(np.linalg.cond(T) < 20)
+    xs, lengths = batch.sequences["xs"].numpy().astype(np.float64), batch.lengths.numpy()
+    z, states = np.zeros((xs.shape[0], k)), []
+    for t in range(xs.shape[1]):
+        z = np.where((t < lengths)[:, None], z @ M.T + xs[:, t:t + 1] @ v.T, z)
+        states.append(z @ T.T)
+    o = np.maximum(0.0, -np.concatenate(states).min(axis=0)) + 1.0  # every unit above zero on every example
+    Ti = np.linalg.inv(T)
+    W = T @ M @ Ti
+    noise = rng.normal(0, 1e-5, (3, k, k))
+    cell = _Cell(W + noise[0], T @ v, o - W @ o + noise[1][:, 0], a @ Ti, -(a @ Ti) @ o + rng.normal(0, 1e-4, 1), o)
+    template = Recurrent(enc, cell="rnn", hidden=k, numeric=True, regress=True, act="relu")
+    noisy = _net_of(template, cell)
+    assume(accuracy(noisy, enc, batch, targets) == 1.0)
+    out = quantise_rnn(noisy, enc, batch, targets)
+    assert out is not None
+    net, what = out
+    q = _cell_of(net)
+    assert what["units"] <= k
+    for part in (q.W, q.U, q.b, q.A, q.c, q.h0):
+        assert np.allclose(part, np.rint(part), atol=1e-5)
+    assert accuracy(net, enc, batch, targets) == 1.0
+
+
+# --- the width search's ladder for linear recurrences: which problems take it ---------------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from extraction.search import affine_in_history  # noqa: E402
+
+
+def _stream_problem(answer, seed: int, n: int = 300, t: int = 5):
+    """A scan problem over random integer streams 0..49 with ``answer(prefix)`` at every step (0 past the end)."""
+    rng = np.random.default_rng(seed)
+    xs = rng.integers(0, 50, size=(n, t))
+    lengths = rng.integers(1, t + 1, size=n)
+    out = np.array([[answer(xs[i, :j + 1]) if j < lengths[i] else 0 for j in range(t)] for i in range(n)])
+    return SimpleNamespace(sequences=("xs",), kind="scan", examples=SimpleNamespace(inputs={"xs": xs}, outputs=out, lengths=lengths))
+
+
+def _recurrence(M, v, a):
+    def answer(prefix):
+        z = np.zeros(len(M), dtype=np.int64)
+        for x in prefix:
+            z = M @ z + v * x
+        return int(a @ z)
+    return answer
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(1, 3), data=st.data(), seed=st.integers(0, 2**16))
+def test_the_answers_of_an_integer_linear_recurrence_are_affine_in_the_history_and_a_maximum_is_not(k, data, seed):
+    """The law: any integer linear recurrence's answers (z' = M z + v x, answer a . z) are affine in the inputs
+    read so far, position by position; adding the running maximum to them makes them not (the gate that sends a
+    numeric net to the ladder)."""
+    ints = st.integers(-1, 1)
+    M = np.array(data.draw(st.lists(st.lists(ints, min_size=k, max_size=k), min_size=k, max_size=k)), dtype=np.int64)
+    v = np.array(data.draw(st.lists(ints, min_size=k, max_size=k)), dtype=np.int64)
+    a = np.array(data.draw(st.lists(ints, min_size=k, max_size=k)), dtype=np.int64)
+    linear = _recurrence(M, v, a)
+    assert affine_in_history(_stream_problem(linear, seed))
+    assert not affine_in_history(_stream_problem(lambda p: linear(p) + int(p.max()), seed))
+
+
+def test_only_sequence_problems_with_lengths_are_judged_affine():
+    scalar = SimpleNamespace(sequences=(), kind="function",
+                             examples=SimpleNamespace(inputs={"a": np.arange(5)}, outputs=np.arange(5), lengths=None))
+    assert not affine_in_history(scalar)
