@@ -153,23 +153,15 @@ def _quantise(x, y, targets, known, weight, bias, readout, intercept, ok) -> Qua
     if w.shape[0] == 0 or (np.abs(w0).max(axis=1).min() > 0 and ok(*_refit(x, w0, b0, y))):
         w, b = w0, b0
     else:
-        # incremental quantisation (Zhou et al. 2017): the unit nearest its integer form snapped first, a
-        # unit that cannot move yet tried again after the others have; when none can, the free units train
-        # on with the snapped ones fixed; multiples of a direction (2a - 3b) only after ``PLAIN_ROUNDS`` of that
-        todo = list(range(w.shape[0]))
-        tuned = 0
-        while todo:
-            order = sorted(todo, key=lambda u: np.abs(w[u] - np.rint(w[u])).sum() + abs(b[u] - np.rint(b[u])))
-            multipliers = MULTIPLIERS[:1] if tuned < PLAIN_ROUNDS else MULTIPLIERS
-            snapped = next(((u, r) for u in order if (r := _snap_unit(x, w, b, y, u, ok, multipliers)) is not None), None)
-            if snapped is not None:
-                u, (w[u], b[u]) = snapped
-                todo.remove(u)
-            elif tuned >= TUNE_ROUNDS:
-                return None
-            else:
-                w, b = _tune(x, y, w, b, todo)
-                tuned += 1
+        # incremental quantisation (Zhou et al. 2017), plain multipliers first; a unit snapped early to a form
+        # that is exact only beside the others' real weights can leave them no exact form (relu(-a + b + 1)
+        # for relu(-2a + 2b + 1)): then again from the real units, every unit's forms nearest first over all
+        # multipliers
+        snapped = _incremental(x, y, w.copy(), b.copy(), ok, nearest=False)
+        snapped = snapped or _incremental(x, y, w.copy(), b.copy(), ok, nearest=True)
+        if snapped is None:
+            return None
+        w, b = snapped
     keep = _prune(x, w, b, y, ok)  # a snapped unit may now write nothing the others do not
     units, w, b = units[keep], w[keep], b[keep]
     best = _readout(x, w, b, y, targets, known)
@@ -284,6 +276,12 @@ def _tune(x, y, w, b, free: list[int], steps: int = TUNE_STEPS):
     return w, b
 
 
+def _form_error_of(w: np.ndarray, b: float, wk: np.ndarray, bk: float) -> float:
+    """How far integer form ``(wk, bk)`` is from unit ``(w, b)`` (``max|w| = 1``) taken ``max|wk|`` times."""
+    k = np.abs(wk).max()
+    return np.abs(k * w - wk).sum() + abs(k * b - bk)
+
+
 def _candidates(w: np.ndarray, b: float, multipliers=MULTIPLIERS):
     """Integer forms of a unit ``(w, b)`` (``max|w| = 1``), nearest first within each multiplier."""
     for k in multipliers:
@@ -295,9 +293,43 @@ def _candidates(w: np.ndarray, b: float, multipliers=MULTIPLIERS):
             yield wk, bk
 
 
-def _snap_unit(x, w, b, y, u, ok, multipliers=MULTIPLIERS):
-    """Unit ``u``'s nearest integer (direction, bias) that keeps the refitted network exact, or None."""
-    for wk, bk in _candidates(w[u], b[u], multipliers):
+def _incremental(x, y, w, b, ok, nearest: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every unit snapped to an integer form, one at a time, the refitted network exact after each: the unit
+    nearest its integer form first, a unit that cannot move yet tried again after the others have; when none
+    can, the free units train on with the snapped ones fixed (``_tune``). With ``nearest`` False, multiples of a
+    direction (2a - 3b) only after ``PLAIN_ROUNDS`` of that; with it, each unit's forms over all multipliers
+    nearest first. Returns ``(w, b)`` or None after ``TUNE_ROUNDS``."""
+    todo = list(range(w.shape[0]))
+    tuned = 0
+    while todo:
+        multipliers = MULTIPLIERS[:1] if tuned < PLAIN_ROUNDS and not nearest else MULTIPLIERS
+        order = sorted(todo, key=lambda u: _form_error(w[u], b[u], multipliers if nearest else (1,)))
+        snapped = next(((u, r) for u in order
+                        if (r := _snap_unit(x, w, b, y, u, ok, multipliers, nearest)) is not None), None)
+        if snapped is not None:
+            u, (w[u], b[u]) = snapped
+            todo.remove(u)
+        elif tuned >= TUNE_ROUNDS:
+            return None
+        else:
+            w, b = _tune(x, y, w, b, todo)
+            tuned += 1
+    return w, b
+
+
+def _form_error(w: np.ndarray, b: float, multipliers) -> float:
+    """How far unit ``(w, b)`` (``max|w| = 1``) is from its nearest integer form among ``multipliers``: the
+    distance of ``k (w, b)`` from the integers (a larger multiple must come nearer to be preferred)."""
+    return min(np.abs(k * w - np.rint(k * w)).sum() + abs(k * b - np.rint(k * b)) for k in multipliers)
+
+
+def _snap_unit(x, w, b, y, u, ok, multipliers=MULTIPLIERS, nearest: bool = False):
+    """Unit ``u``'s nearest integer (direction, bias) that keeps the refitted network exact, or None; with
+    ``nearest``, its forms over all ``multipliers`` nearest first."""
+    forms = list(_candidates(w[u], b[u], multipliers))
+    if nearest:
+        forms.sort(key=lambda f: _form_error_of(w[u], b[u], *f))
+    for wk, bk in forms:
         w2, b2 = w.copy(), b.copy()
         w2[u], b2[u] = wk, bk
         if ok(*_refit(x, w2, b2, y)):

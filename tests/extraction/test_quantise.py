@@ -62,6 +62,24 @@ def test_a_noisy_integer_net_is_quantised_to_an_integer_net_exact_on_every_examp
     assert _exact(hq, q.readout, q.intercept, targets, [known], margin=1 / (8 * q.denom))
 
 
+def test_a_unit_snapped_early_to_a_dead_end_form_is_snapped_again_nearest_first():
+    """Found by the law above: relu(-2a + 2b + 1) first snapped to relu(-a + b + 1) (exact beside the other unit's
+    real weights) left relu(2a + b) no exact form; quantisation then starts again, every unit's forms nearest
+    first over all multiples, and returns the net the noise was put on."""
+    grid = np.stack(np.meshgrid(np.arange(5), np.arange(5), indexing="ij"), axis=-1).reshape(-1, 2).astype(np.float64)
+    y = -np.maximum(0, grid @ [-2, 2] + 1) - 2 * np.maximum(0, grid @ [2, 1])
+    known = np.unique(y)
+    targets = np.searchsorted(known, y)[:, None]
+    w = np.array([[1.049e-03, -2.02515325], [-2.0532323, 2.06988825], [0.830727839, 0.403591162]])
+    b = np.array([-1.26542147e-02, 1.02219138, 4.13259793e-04])
+    c = np.array([0.49509937, -0.97236147, -4.87058236])
+    q = quantise(grid, targets, [known], w, b, c[:, None], np.zeros(1))
+    assert q is not None
+    assert sorted(map(tuple, np.c_[q.weight, q.bias].tolist())) == [(-2, 2, 1), (2, 1, 0)]
+    assert _exact(np.maximum(0, grid @ q.weight.T + q.bias), q.readout, q.intercept, targets, [known],
+                  margin=1 / (8 * q.denom))
+
+
 def test_an_inexact_net_is_not_quantised():
     grid = np.arange(6, dtype=np.float64)[:, None]
     known = np.arange(6, dtype=np.float64)
