@@ -495,24 +495,60 @@ def _conflicts(keys: np.ndarray, values: np.ndarray) -> int:
 def machine_of(tr: StateTrace, grid: np.ndarray, start: int, k: int, asked: dict | None = None) -> Moore:
     """The machine the clusters define: transitions and outputs by majority where they disagree, the
     votes of the network's answers (``asked``: ``{(block, symbol): {block: count}}``) added to the
-    trace's."""
+    trace's. A tie goes to the candidate voted for first (the network's answers before the trace, the trace
+    in order of rows then steps). The trace's votes are counted with numpy over its (block, symbol,
+    successor) triples: the same machine as visiting every traced step in turn, at a fraction of the time."""
     votes: dict = {key: dict(v) for key, v in (asked or {}).items()}
     outs: dict = {}
     n, t = grid.shape
-    for r in range(n):
-        q = start
-        for i in range(int(tr.lengths[r])):
-            a = tuple(int(v) for v in tr.symbols[r, i])
-            nxt = int(grid[r, i])
-            votes.setdefault((q, a), {}).setdefault(nxt, 0)
-            votes[(q, a)][nxt] += 1
-            o = tuple(int(v) for v in tr.outputs[r, i])
-            outs.setdefault(nxt, {}).setdefault(o, 0)
-            outs[nxt][o] += 1
-            q = nxt
+    valid = np.arange(t)[None, :] < np.asarray(tr.lengths)[:, None]
+    steps = int(valid.sum())
+    if steps:
+        came = np.concatenate([np.full((n, 1), start, dtype=np.int64), np.asarray(grid[:, :-1], dtype=np.int64)], axis=1)
+        prev, nxt = came[valid], np.asarray(grid, dtype=np.int64)[valid]
+        letters, letter = _codes(np.asarray(tr.symbols)[valid].reshape(steps, -1))
+        values, value = _codes(np.asarray(tr.outputs)[valid].reshape(steps, -1))
+        for (q, a, r), count in _first_seen([prev, letter, nxt]):
+            row = votes.setdefault((q, letters[a]), {})
+            row[r] = row.get(r, 0) + count
+        for (r, o), count in _first_seen([nxt, value]):
+            outs.setdefault(r, {})[values[o]] = count
     delta = {key: max(v, key=v.get) for key, v in votes.items()}
     output = tuple(max(outs[q], key=outs[q].get) if q in outs else None for q in range(k))
     return Moore(k, start, delta, output)
+
+
+def _codes(rows: np.ndarray) -> tuple[list[tuple[int, ...]], np.ndarray]:
+    """The distinct rows of an integer ``[n, d]`` array as tuples, and each row's index among them."""
+    distinct, index, _, _ = _distinct(list(rows.astype(np.int64).T))
+    return [tuple(x) for x in distinct.tolist()], index
+
+
+def _distinct(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of the integer ``columns`` read side by side, sorted (``[m, d]``), with each row's
+    index among them, and each distinct row's first position and count. The rows are packed into one int64
+    key each (mixed radix over the columns' ranges) where that fits, which ``np.unique`` sorts far faster than
+    rows."""
+    lows = [int(c.min()) for c in columns]
+    spans = [int(c.max()) - lo + 1 for c, lo in zip(columns, lows)]
+    if float(np.prod([float(x) for x in spans])) < 2.0 ** 62:
+        key = np.zeros(len(columns[0]), dtype=np.int64)
+        for c, lo, span in zip(columns, lows, spans):
+            key = key * span + (c - lo)
+        _, first, index, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    else:
+        _, first, index, counts = np.unique(np.stack(columns, axis=1), axis=0, return_index=True,
+                                            return_inverse=True, return_counts=True)
+    distinct = np.stack([c[first] for c in columns], axis=1)
+    return distinct, index.reshape(-1), first, counts
+
+
+def _first_seen(columns: list[np.ndarray]) -> list[tuple[tuple[int, ...], int]]:
+    """The distinct rows of the integer ``columns`` read side by side, with how often each occurs, in order of
+    first occurrence."""
+    distinct, _, first, counts = _distinct(columns)
+    order = np.argsort(first, kind="stable")
+    return [(tuple(row), int(c)) for row, c in zip(distinct[order].tolist(), counts[order].tolist())]
 
 
 def signature(task) -> Signature:
