@@ -451,11 +451,19 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
         pb = {**{"model." + k: v for k, v in params.items()}, **{"model." + k: v for k, v in buffers.items()}}
         return pb if rows is None else {k: v[rows] for k, v in pb.items()}
 
+    # One candidate in the stack (the margin's wait, the grace, a whole-set check) runs on its row directly: the
+    # same function and gradients as under ``vmap``, whose batching costs a GRU about twice the step there
+    # (BENCHMARKS.md, "Training plus reading within 5 s")
+    def on_stack(module: nn.Module, pb: dict[str, torch.Tensor], args: tuple) -> torch.Tensor:
+        if next(iter(pb.values())).shape[0] == 1:
+            return functional_call(module, {k: v[0] for k, v in pb.items()}, args)[None]
+        return vmap(lambda p: functional_call(module, p, args))(pb)
+
     def losses(b: Batch, t: torch.Tensor) -> torch.Tensor:
-        return vmap(lambda p: functional_call(objective, p, (b, t)))(stacked())
+        return on_stack(objective, stacked(), (b, t))
 
     def named(b: Batch, rows=None) -> torch.Tensor:
-        return vmap(lambda p: functional_call(classes_of, p, (b,)))(stacked(rows))
+        return on_stack(classes_of, stacked(rows), (b,))
 
     def make_opt():
         return torch.optim.AdamW(list(params.values()), lr=settings["lr"], weight_decay=settings["weight_decay"],
