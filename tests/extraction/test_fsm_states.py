@@ -203,3 +203,20 @@ def test_machine_of_counts_votes_as_a_visit_of_every_step(case):
     fast, slow = machine_of(tr, grid, start, k, asked), _machine_of_step_by_step(tr, grid, start, k, asked)
     assert fast == slow
     assert list(fast.delta) == list(slow.delta)  # the same transitions, in the same order
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 30).flatmap(lambda n: st.lists(
+    st.lists(st.integers(-3, 5) | st.sampled_from([-2**40, 2**40]), min_size=n, max_size=n), min_size=1, max_size=4)))
+def test_distinct_rows_are_those_of_numpy_unique_by_rows(columns):
+    """``_distinct`` packs rows into one key where it fits (else sorts rows): the same rows, order, indices,
+    first positions and counts as ``np.unique(..., axis=0)``."""
+    from extraction.methods.fsm import _distinct
+
+    cols = [np.array(c, dtype=np.int64) for c in columns]
+    rows, index, first, counts = _distinct(cols)
+    want, w_first, w_index, w_counts = np.unique(np.stack(cols, axis=1), axis=0, return_index=True, return_inverse=True,
+                                                 return_counts=True)
+    assert np.array_equal(rows.reshape(want.shape), want)
+    assert np.array_equal(index, w_index.reshape(-1)) and np.array_equal(first, w_first)
+    assert np.array_equal(counts, w_counts)
