@@ -400,6 +400,16 @@ def _schedule(settings: dict[str, Any], start: float, seconds: float) -> tuple[i
     return settings["eval_every"], regress, (began + POLISH_AFTER * (seconds - began) if regress else seconds)
 
 
+def on_stack(module: nn.Module, stack: dict[str, torch.Tensor], args: tuple) -> torch.Tensor:
+    """``module`` run by ``functional_call`` on each row of ``stack`` (stacked parameters and buffers), the
+    results stacked. One row (the margin's wait, the grace, a whole-set check of one candidate) runs on it
+    directly: the same function and gradients as under ``vmap``, whose batching costs a GRU about twice the
+    step there (BENCHMARKS.md, "Training plus reading per task: session 12")."""
+    if next(iter(stack.values())).shape[0] == 1:
+        return functional_call(module, {k: v[0] for k, v in stack.items()}, args)[None]
+    return vmap(lambda p: functional_call(module, p, args))(stack)
+
+
 def _restack(tensors: dict[str, torch.Tensor], rows: list[int], own: list[dict[str, torch.Size]], cands, old: int,
              new: int, shapes: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
     """The stacked ``tensors`` (padded to width ``old``) kept at ``rows`` only, each re-padded to width ``new``
@@ -450,14 +460,6 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     def stacked(rows=None):
         pb = {**{"model." + k: v for k, v in params.items()}, **{"model." + k: v for k, v in buffers.items()}}
         return pb if rows is None else {k: v[rows] for k, v in pb.items()}
-
-    # One candidate in the stack (the margin's wait, the grace, a whole-set check) runs on its row directly: the
-    # same function and gradients as under ``vmap``, whose batching costs a GRU about twice the step there
-    # (BENCHMARKS.md, "Training plus reading within 5 s")
-    def on_stack(module: nn.Module, pb: dict[str, torch.Tensor], args: tuple) -> torch.Tensor:
-        if next(iter(pb.values())).shape[0] == 1:
-            return functional_call(module, {k: v[0] for k, v in pb.items()}, args)[None]
-        return vmap(lambda p: functional_call(module, p, args))(pb)
 
     def losses(b: Batch, t: torch.Tensor) -> torch.Tensor:
         return on_stack(objective, stacked(), (b, t))
