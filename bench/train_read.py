@@ -14,7 +14,9 @@ searched) or ``off`` (one network per task). ``--nets DIR`` keeps each trained n
 kept one on a later run (its training seconds are the first run's), so one set of networks is read by two
 versions of the readers (``git checkout`` between runs); ``--profile N`` prints each reading's top ``N`` functions
 of the project's code by cumulative seconds (cProfile); ``--compare BEFORE AFTER`` prints two such runs' json side
-by side per family (reading seconds, training plus reading with the first run's training, right, mechanism).
+by side per family (reading seconds, training plus reading with the first run's training, right, mechanism;
+and, when the second run trained its own networks, each run's training, networks, reading and training plus
+reading).
 """
 from __future__ import annotations
 
@@ -135,6 +137,21 @@ def compare(before: dict, after: dict) -> str:
             lines.append(f"| {fam} | {np.median([b['read_cpu_s'] for b, _ in g]):.2f} | "
                          f"{np.median([a['read_cpu_s'] for _, a in g]):.2f} | "
                          f"{np.median([a['read_cpu_s'] / max(b['read_cpu_s'], 1e-3) for b, a in g]):.2f} |")
+    if any(a["train_s"] != b["train_s"] for b, a in rows):  # the second run trained its own networks
+        lines += ["", "Each run with its own training:", "",
+                  "| family | tasks | train s before | train s after | networks before / after | read s before | "
+                  "read s after | train + read s before | train + read s after | ratio (median) | within 5 s before / after |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for fam in fams + ["all"]:
+            g = rows if fam == "all" else [(b, a) for b, a in rows if a["family"] == fam]
+            med = lambda xs: float(np.median(xs))  # noqa: E731
+            total = lambda r: r["train_s"] + r["read_s"]  # noqa: E731
+            lines.append(f"| {fam} | {len(g)} | {med([b['train_s'] for b, _ in g]):.2f} | {med([a['train_s'] for _, a in g]):.2f} | "
+                         f"{med([b['networks'] for b, _ in g]):.0f} / {med([a['networks'] for _, a in g]):.0f} | "
+                         f"{med([b['read_s'] for b, _ in g]):.2f} | {med([a['read_s'] for _, a in g]):.2f} | "
+                         f"{med([total(b) for b, _ in g]):.2f} | {med([total(a) for _, a in g]):.2f} | "
+                         f"{med([total(a) / max(total(b), 1e-3) for b, a in g]):.2f} | "
+                         f"{sum(total(b) <= 5.0 for b, _ in g)} / {sum(total(a) <= 5.0 for _, a in g)} |")
     changed = [f"{a['task']}: right {b['right']} -> {a['right']}, mechanism {b['mechanism']} -> {a['mechanism']}"
                for b, a in rows if (b["right"], b["mechanism"]) != (a["right"], a["mechanism"])]
     within = sum(b["train_s"] + a["read_s"] <= 5.0 for b, a in rows)

@@ -254,21 +254,39 @@ def to_program(m: Moore, sig: Signature, *, operators, budget: Budget, seed: int
     rows = sorted(m.delta.items())
     if not rows:
         return None, ["the machine has no transitions"]
+    from synthesis.methods.enumerative import WORK_LIMIT_REACHED
+
     best, reasons = None, []
     searches: list[str] = []  # why expression searches abstained (out of memory, say), passed up once each
     ops = tuple(operators)
     orders = numberings(m)
+    # A numbering's output expression does not depend on the size bound of its update: it is searched once per
+    # numbering, the first time that numbering is tried, and before its update (a numbering whose output no
+    # expression fits needs no update search at any bound).
+    outputs: dict[int, Expr | None] = {}
+    # A numbering whose update search ran out of work under one size bound runs out at the same candidate under
+    # any larger one (the enumeration is by size, the same whatever the bound): it is not searched again.
+    worked_out: set[int] = set()
     # Deepen the size bound over all numberings together: a numbering that makes the update small is
     # found before any time goes into large searches under numberings that make it hard.
     for max_size in (5, 7, 9, 12):
-        for order in orders:
+        for o, order in enumerate(orders):
             if budget.expired:
                 reasons.append("the budget ran out while writing the machine as a program")
                 return best, reasons + _distinct(searches)
             # Each sub-search is limited by work (candidates), not time, so the program read does not
             # depend on the machine's load; the run's budget is the backstop.
-            prog = _write(m.renumber(order), sig, elems, state, ops, max_size, seconds=max(0.1, budget.left),
-                          seed=seed, why=searches)
+            mm = m.renumber(order)
+            if o not in outputs:
+                outputs[o] = _output(mm, state, ops, seconds=max(0.1, budget.left), seed=seed, why=searches)
+            if outputs[o] is None or o in worked_out:
+                continue
+            said: list[str] = []
+            prog = _write(mm, sig, elems, state, ops, max_size, outputs[o], seconds=max(0.1, budget.left),
+                          seed=seed, why=said)
+            searches += said
+            if WORK_LIMIT_REACHED in said:
+                worked_out.add(o)
             if prog is not None and (best is None or prog.size < best.size):
                 best = prog
         if best is not None:
@@ -295,18 +313,11 @@ def _distinct(searches: list[str]) -> list[str]:
     return out
 
 
-def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, seconds: float, seed: int,
-           why: list[str] | None = None) -> Program | None:
+def _output(mm: Moore, state: str, ops, *, seconds: float, seed: int, why: list[str] | None = None) -> Expr | None:
+    """The output ``O(s)`` of ``mm``'s states as synthesized expressions (a tuple of them for several
+    outputs), or None when some output has none within the sub-search's work limit."""
     from synthesis import fit_expression
 
-    rows = sorted(mm.delta.items())
-    leaves = {state: np.array([q for (q, _), _ in rows])}
-    for i, name in enumerate(list(elems) + list(sig.scalars)):
-        leaves[name] = np.array([a[i] for (_, a), _ in rows])
-    t = fit_expression(leaves, np.array([r for _, r in rows]), operators=ops, seconds=seconds, seed=seed,
-                       max_size=max_size, max_candidates=SUB_SEARCH_CANDIDATES, why=why)
-    if t is None:
-        return None
     qs = [q for q in range(mm.n) if mm.output[q] is not None]
     outs = []
     for j in range(len(mm.output[qs[0]])):
@@ -319,7 +330,23 @@ def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, *, secon
         if o is None:
             return None
         outs.append(o)
-    out = outs[0] if len(outs) == 1 else Tuple(tuple(outs))
+    return outs[0] if len(outs) == 1 else Tuple(tuple(outs))
+
+
+def _write(mm: Moore, sig: Signature, elems, state, ops, max_size: int, out: Expr, *, seconds: float, seed: int,
+           why: list[str] | None = None) -> Program | None:
+    """``mm`` as a loop program whose update is the smallest expression of size at most ``max_size`` the
+    sub-search finds, and whose output is ``out`` (``_output``); None when no update is found."""
+    from synthesis import fit_expression
+
+    rows = sorted(mm.delta.items())
+    leaves = {state: np.array([q for (q, _), _ in rows])}
+    for i, name in enumerate(list(elems) + list(sig.scalars)):
+        leaves[name] = np.array([a[i] for (_, a), _ in rows])
+    t = fit_expression(leaves, np.array([r for _, r in rows]), operators=ops, seconds=seconds, seed=seed,
+                       max_size=max_size, max_candidates=SUB_SEARCH_CANDIDATES, why=why)
+    if t is None:
+        return None
     return _loop(sig, elems, state, mm.start, t, out)
 
 

@@ -591,6 +591,16 @@ def _schedule(settings: dict[str, Any], start: float, seconds: float) -> tuple[i
     return settings["eval_every"], regress, (began + POLISH_AFTER * (seconds - began) if regress else seconds)
 
 
+def on_stack(module: nn.Module, stack: dict[str, torch.Tensor], args: tuple) -> torch.Tensor:
+    """``module`` run by ``functional_call`` on each row of ``stack`` (stacked parameters and buffers), the
+    results stacked. One row (the margin's wait, the grace, a whole-set check of one candidate) runs on it
+    directly: the same function and gradients as under ``vmap``, whose batching costs a GRU about twice the
+    step there (BENCHMARKS.md, "Training plus reading per task: session 12")."""
+    if next(iter(stack.values())).shape[0] == 1:
+        return functional_call(module, {k: v[0] for k, v in stack.items()}, args)[None]
+    return vmap(lambda p: functional_call(module, p, args))(stack)
+
+
 def _restack(tensors: dict[str, torch.Tensor], rows: list[int], own: list[dict[str, torch.Size]], cands, old: int,
              new: int, shapes: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
     """The stacked ``tensors`` (padded to width ``old``) kept at ``rows`` only, each re-padded to width ``new``
@@ -645,12 +655,12 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
 
     def losses(b: Batch, t: torch.Tensor, noisy: bool = False) -> torch.Tensor:
         if not (noisy and noise):
-            return vmap(lambda p: functional_call(objective, p, (b, t)))(stacked())
+            return on_stack(objective, stacked(), (b, t))
         own = torch.stack([(torch.arange(full) < cands[i][0]).float() for i in alive])  # no noise on the padding
         return vmap(lambda p, o: functional_call(objective, p, (b, t, o)), randomness="different")(stacked(), own)
 
     def named(b: Batch, rows=None) -> torch.Tensor:
-        return vmap(lambda p: functional_call(classes_of, p, (b,)))(stacked(rows))
+        return on_stack(classes_of, stacked(rows), (b,))
 
     def make_opt():
         return torch.optim.AdamW(list(params.values()), lr=settings["lr"], weight_decay=settings["weight_decay"],

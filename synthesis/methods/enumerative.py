@@ -451,15 +451,22 @@ class _WorkLimit:
         self.clock, self.limit, self.enumerator = clock, limit, None
 
     @property
+    def worked_out(self) -> bool:
+        """Whether the candidates evaluated reached ``limit`` (the clock aside)."""
+        return self.limit is not None and self.enumerator is not None and self.enumerator.bank.evaluated >= self.limit
+
+    @property
     def expired(self) -> bool:
-        if self.limit is not None and self.enumerator is not None and self.enumerator.bank.evaluated >= self.limit:
-            return True
-        return self.clock.expired
+        return self.worked_out or self.clock.expired
 
     @property
     def left(self) -> float:
         return self.clock.left
 
+
+# Why ``fit_expression`` abstained when its candidates reached ``max_candidates``: the enumeration does not depend
+# on ``max_size``, so the same search under a larger size bound reaches the limit at the same candidate
+WORK_LIMIT_REACHED = "no fit within the expression search's work limit"
 
 # A sub-search's bank: at most this, and at most this share of the address space left under the
 # process's memory cap (RLIMIT_AS, which the comparator sets), so that it never meets the cap itself.
@@ -520,7 +527,7 @@ def fit_expression(leaves: dict[str, np.ndarray], target: np.ndarray, *, operato
         limit.enumerator = en
         return en.search(target)
     except OutOfTime:
-        return abstain("no fit within the expression search's work limit or time")
+        return abstain(WORK_LIMIT_REACHED if limit.worked_out else "no fit within the expression search's time")
     except Exhausted as e:
         return abstain(str(e))
     except MemoryError:

@@ -3,9 +3,12 @@ machine read over a bounded domain (fsm, lstar) must agree with."""
 from __future__ import annotations
 
 import importlib
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from extraction import extract
 from extraction.machine import Moore, minimise
@@ -152,3 +155,68 @@ def test_lstar_checks_its_hypothesis_on_the_whole_domain():
     net = compile_(BALANCE, {"xs": Seq(Int(0, 2), length=(1, 8))})
     r = extract(net, "lstar", seconds=60, seed=0)
     assert r.status == "solved" and r.faithfulness["agreement"] == 1.0, r.reasons
+
+
+def _machine_of_step_by_step(tr, grid: np.ndarray, start: int, k: int, asked: dict | None) -> Moore:
+    """``machine_of`` as a visit of every traced step in turn (its definition): majority votes, a tie to the
+    candidate voted for first, the network's answers before the trace."""
+    votes = {key: dict(v) for key, v in (asked or {}).items()}
+    outs: dict = {}
+    for r in range(grid.shape[0]):
+        q = start
+        for i in range(int(tr.lengths[r])):
+            a, nxt, o = tuple(int(v) for v in tr.symbols[r, i]), int(grid[r, i]), tuple(int(v) for v in tr.outputs[r, i])
+            votes.setdefault((q, a), {}).setdefault(nxt, 0)
+            votes[(q, a)][nxt] += 1
+            outs.setdefault(nxt, {}).setdefault(o, 0)
+            outs[nxt][o] += 1
+            q = nxt
+    return Moore(k, start, {key: max(v, key=v.get) for key, v in votes.items()},
+                 tuple(max(outs[q], key=outs[q].get) if q in outs else None for q in range(k)))
+
+
+@st.composite
+def traces(draw):
+    """A trace of ``n`` rows of up to ``t`` steps, blocks ``0..k-1`` per step, symbols of one or two components
+    (one of them possibly wide, as a scalar input is), outputs of one or two heads, and some asked votes."""
+    n, t, k = draw(st.integers(1, 12)), draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    width, heads = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    wide = draw(st.sampled_from([2, 3, 1000]))
+    cells = st.integers(0, k - 1)
+    grid = np.array(draw(st.lists(st.lists(cells, min_size=t, max_size=t), min_size=n, max_size=n)), dtype=np.int64)
+    lengths = np.array(draw(st.lists(st.integers(0, t), min_size=n, max_size=n)), dtype=np.int64)
+    symbols = np.array(draw(st.lists(st.integers(-1, wide), min_size=n * t * width, max_size=n * t * width)),
+                       dtype=np.int64).reshape(n, t, width)
+    outputs = np.array(draw(st.lists(st.integers(0, 2), min_size=n * t * heads, max_size=n * t * heads)),
+                       dtype=np.int64).reshape(n, t, heads)
+    asked = {}
+    for _ in range(draw(st.integers(0, 3))):
+        key = (draw(cells), tuple(draw(st.integers(-1, wide)) for _ in range(width)))
+        asked[key] = {draw(cells): draw(st.integers(1, 3)) for _ in range(draw(st.integers(1, 2)))}
+    return SimpleNamespace(lengths=lengths, symbols=symbols, outputs=outputs), grid, draw(cells), k, asked
+
+
+@settings(max_examples=300, deadline=None)
+@given(traces())
+def test_machine_of_counts_votes_as_a_visit_of_every_step(case):
+    tr, grid, start, k, asked = case
+    fast, slow = machine_of(tr, grid, start, k, asked), _machine_of_step_by_step(tr, grid, start, k, asked)
+    assert fast == slow
+    assert list(fast.delta) == list(slow.delta)  # the same transitions, in the same order
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 30).flatmap(lambda n: st.lists(
+    st.lists(st.integers(-3, 5) | st.sampled_from([-2**40, 2**40]), min_size=n, max_size=n), min_size=1, max_size=4)))
+def test_distinct_rows_are_those_of_numpy_unique_by_rows(columns):
+    """``_distinct`` packs rows into one key where it fits (else sorts rows): the same rows, order, indices,
+    first positions and counts as ``np.unique(..., axis=0)``."""
+    from extraction.methods.fsm import _distinct
+
+    cols = [np.array(c, dtype=np.int64) for c in columns]
+    rows, index, first, counts = _distinct(cols)
+    want, w_first, w_index, w_counts = np.unique(np.stack(cols, axis=1), axis=0, return_index=True, return_inverse=True,
+                                                 return_counts=True)
+    assert np.array_equal(rows.reshape(want.shape), want)
+    assert np.array_equal(index, w_index.reshape(-1)) and np.array_equal(first, w_first)
+    assert np.array_equal(counts, w_counts)

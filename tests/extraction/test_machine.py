@@ -183,3 +183,99 @@ def test_to_program_writes_a_machine_no_numbering_makes_arithmetic():
     program, reasons = to_program(m, Signature("f", ("xs",), ("xs",), (), "scan"), operators=ALL_OPERATORS,
                                   budget=Budget(60.0))
     assert program is not None, reasons
+
+
+def _deepened(m: Moore, sig: Signature, ops, seed: int):
+    """``to_program``'s search as first written: every numbering under every size bound, its update then its
+    output searched afresh each time; the smallest program of the first bound under which any numbering fits."""
+    from synthesis import fit_expression
+
+    from extraction.machine import SUB_SEARCH_CANDIDATES, _loop, numberings
+
+    best = None
+    for max_size in (5, 7, 9, 12):
+        for order in numberings(m):
+            mm = m.renumber(order)
+            rows = sorted(mm.delta.items())
+            leaves = {"s": np.array([q for (q, _), _ in rows]), "x": np.array([a[0] for (_, a), _ in rows])}
+            t = fit_expression(leaves, np.array([r for _, r in rows]), operators=ops, seconds=60.0, seed=seed,
+                               max_size=max_size, max_candidates=SUB_SEARCH_CANDIDATES)
+            if t is None:
+                continue
+            qs = [q for q in range(mm.n) if mm.output[q] is not None]
+            values = np.array([mm.output[q][0] for q in qs])
+            extra = tuple(int(v) for v in np.unique(values) if not -1 <= v <= 3)
+            o = fit_expression({"s": np.array(qs)}, values, operators=ops, constants=(-1, 0, 1, 2, 3) + (extra if len(extra) <= 4 else ()),
+                               seconds=60.0, seed=seed, max_candidates=SUB_SEARCH_CANDIDATES)
+            if o is None:
+                continue
+            prog = _loop(sig, ["x"], "s", mm.start, t, o)
+            if best is None or prog.size < best.size:
+                best = prog
+        if best is not None:
+            return best
+    return None
+
+
+UPDATES = (lambda q, a, n: (q + a) % n, lambda q, a, n: (2 * q + a) % n, lambda q, a, n: (q * a + 1) % n,
+           lambda q, a, n: min(n - 1, q + a), lambda q, a, n: (q - a) % n, lambda q, a, n: (q + a * a + 1) % n)
+
+
+@st.composite
+def arithmetic_machines(draw) -> Moore:
+    """Machines whose update is a small arithmetic expression of the state and the symbol (sizes 3 to 9), its
+    states then shuffled (so that only some numberings make the update small), outputs the state's parity."""
+    n, k = draw(st.integers(2, 4)), draw(st.integers(2, 3))
+    update = draw(st.sampled_from(UPDATES))
+    shuffle = draw(st.permutations(range(n)))
+    delta = {(shuffle[q], (a,)): shuffle[update(q, a, n)] for q in range(n) for a in range(k)}
+    return Moore(n, shuffle[0], delta, tuple((q % 2,) for q in sorted(range(n), key=lambda q: shuffle[q])))
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.one_of(complete_machines(), arithmetic_machines()), ops=st.sampled_from([("+", "-", "%", "=="), ("+", "*", "//", "%", "<", "if", "=="),
+                                                  ("^", "&", "|")]), seed=st.integers(0, 3))
+def test_to_program_searches_each_numbering_once_per_bound_and_writes_what_the_plain_deepening_writes(small_work, m, ops,
+                                                                                                       seed):
+    """Each output searched once per numbering, before its update, and a numbering whose update search ran out of
+    work not searched again under a larger bound: the same program as the plain deepening (a small work limit,
+    so that both run out of work often)."""
+    m = m if m.n <= 4 else minimise(m)[0]
+    sig = Signature("f", ("xs",), ("xs",), (), "scan")
+    program, _ = to_program(m, sig, operators=ops, budget=Budget(120.0), seed=seed)
+    plain = _deepened(m, sig, ops, seed)
+    if plain is None:  # neither wrote arithmetic: to_program fell back to a case split (or abstained)
+        assert program is None or "if" in ops
+    else:
+        assert program == plain
+
+
+@pytest.fixture(scope="module")
+def small_work():
+    """A small sub-search work limit for this module's law about it (so that searches run out of work)."""
+    import extraction.machine as machine
+
+    saved = machine.SUB_SEARCH_CANDIDATES
+    machine.SUB_SEARCH_CANDIDATES = 3_000
+    yield
+    machine.SUB_SEARCH_CANDIDATES = saved
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 7), min_size=4, max_size=12), st.integers(1, 2_000), st.integers(3, 7),
+       st.integers(0, 3))
+def test_a_search_that_runs_out_of_work_runs_out_under_any_larger_size_bound(values, limit, size, seed):
+    from synthesis import fit_expression
+    from synthesis.methods.enumerative import WORK_LIMIT_REACHED
+
+    n = len(values)
+    leaves = {"a": np.arange(n), "b": np.arange(n)[::-1] % 3}
+    target = np.array(values)
+    said: list[str] = []
+    small = fit_expression(leaves, target, operators=("+", "-", "*", "%", "<", "if"), seconds=60.0, seed=seed,
+                           max_size=size, max_candidates=limit, why=said)
+    if small is None and WORK_LIMIT_REACHED in said:
+        again: list[str] = []
+        assert fit_expression(leaves, target, operators=("+", "-", "*", "%", "<", "if"), seconds=60.0, seed=seed,
+                              max_size=size + 3, max_candidates=limit, why=again) is None
+        assert again == [WORK_LIMIT_REACHED]

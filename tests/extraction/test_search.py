@@ -453,3 +453,38 @@ def test_a_scaled_adamw_step_is_the_step_at_the_scaled_rate(factor, lr, wd, seed
         opt_alone.step()
         scale_steps(stacked, before, [1], [factor])
     assert torch.allclose(stacked["w"][1], alone, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch, rows", [("gru", 1), ("gru", 3), ("rnn", 1), ("mlp", 1)])
+def test_a_stack_runs_as_each_row_alone_with_the_same_gradients(arch, rows):
+    """``on_stack``: a stack of one row runs without vmap, of several under it; either way each row's loss and
+    gradient are those of its network alone."""
+    from torch.func import functional_call
+
+    from extraction.models import build
+    from extraction.search import _Objective, on_stack
+    from extraction.train import SIZE_KEYS
+
+    task = toy_tasks.get("running_sum_mod", k=3, length=5) if arch != "mlp" else toy_tasks.get("majority", n=3)
+    problem = problem_of(task, None, 0)
+    _, options = extraction.train.__globals__["_settings"](problem, arch, {})
+    net = extraction.untrained(task, arch=arch)
+    ex = problem.examples
+    batch, targets = net.encoding.batch(ex.inputs, ex.lengths), net.encoding.targets(ex.outputs, ex.lengths)
+    models = []
+    for seed in range(rows):
+        torch.manual_seed(seed)
+        models.append(build(arch, net.encoding, **{k: options[k] for k in SIZE_KEYS[arch]}))
+    names = [k for k, _ in models[0].named_parameters()]
+    stack = {"model." + k: torch.stack([dict(m.named_parameters())[k].detach() for m in models]).requires_grad_(True)
+             for k in names}
+    stack.update({"model." + k: torch.stack([dict(m.named_buffers())[k] for m in models]) for k, _ in models[0].named_buffers()})
+    objective = _Objective(models[0])
+    got = on_stack(objective, stack, (batch, targets))
+    got.sum().backward()
+    for r, m in enumerate(models):
+        alone = functional_call(_Objective(m), {"model." + k: v for k, v in m.named_parameters()}, (batch, targets))
+        alone.backward()
+        assert torch.allclose(got[r], alone, atol=1e-6)
+        for k, p in m.named_parameters():
+            assert torch.allclose(stack["model." + k].grad[r], p.grad, atol=1e-6), k
