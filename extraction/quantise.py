@@ -12,8 +12,10 @@ and only while it stays exact on every example, to the network a reader can writ
    small integers ``k w / max|w|`` (k = 1 first; 2, 3, 4, 6, 8 later) and an integer bias near
    ``k b / max|w|``, the readout refitted, the first that stays exact kept — all units at once if that is
    exact, else one at a time, nearest first (incremental quantisation, Zhou et al. 2017: when no unit can
-   move, the free ones train on a few hundred steps with the snapped ones fixed); units that then write
-   nothing go too;
+   move, the free ones train on a few hundred steps with the snapped ones fixed; a unit snapped early to a
+   form exact only beside the others' real weights can leave them none, so a failed pass starts again from
+   the real units with every unit's forms nearest first over all multiples); units that then write nothing
+   go too;
 3. **snap the readout**: the least-squares readout, or the least-L1 one that keeps every example a quarter
    inside its rounding interval (a linear programme: sparse, its vertices small-denominator rationals), on
    the grid ``1/D`` for the smallest ``D`` in ``DENOMINATORS`` (the intercept on ``1/(4D)``) that keeps every
