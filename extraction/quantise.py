@@ -278,8 +278,9 @@ def _tune(x, y, w, b, free: list[int], steps: int = TUNE_STEPS):
     return w, b
 
 
-def _form_error_of(w: np.ndarray, b: float, wk: np.ndarray, bk: float) -> float:
-    """How far integer form ``(wk, bk)`` is from unit ``(w, b)`` (``max|w| = 1``) taken ``max|wk|`` times."""
+def _form_error(w: np.ndarray, b: float, wk: np.ndarray, bk: float) -> float:
+    """How far integer form ``(wk, bk)`` is from unit ``(w, b)`` (``max|w| = 1``) taken ``max|wk|`` times (a larger
+    multiple must come nearer to be preferred)."""
     k = np.abs(wk).max()
     return np.abs(k * w - wk).sum() + abs(k * b - bk)
 
@@ -305,7 +306,8 @@ def _incremental(x, y, w, b, ok, nearest: bool) -> tuple[np.ndarray, np.ndarray]
     tuned = 0
     while todo:
         multipliers = MULTIPLIERS[:1] if tuned < PLAIN_ROUNDS and not nearest else MULTIPLIERS
-        order = sorted(todo, key=lambda u: _form_error(w[u], b[u], multipliers if nearest else (1,)))
+        order = sorted(todo, key=lambda u: min(_form_error(w[u], b[u], *f)
+                                               for f in _candidates(w[u], b[u], multipliers if nearest else (1,))))
         snapped = next(((u, r) for u in order
                         if (r := _snap_unit(x, w, b, y, u, ok, multipliers, nearest)) is not None), None)
         if snapped is not None:
@@ -319,18 +321,12 @@ def _incremental(x, y, w, b, ok, nearest: bool) -> tuple[np.ndarray, np.ndarray]
     return w, b
 
 
-def _form_error(w: np.ndarray, b: float, multipliers) -> float:
-    """How far unit ``(w, b)`` (``max|w| = 1``) is from its nearest integer form among ``multipliers``: the
-    distance of ``k (w, b)`` from the integers (a larger multiple must come nearer to be preferred)."""
-    return min(np.abs(k * w - np.rint(k * w)).sum() + abs(k * b - np.rint(k * b)) for k in multipliers)
-
-
 def _snap_unit(x, w, b, y, u, ok, multipliers=MULTIPLIERS, nearest: bool = False):
     """Unit ``u``'s nearest integer (direction, bias) that keeps the refitted network exact, or None; with
     ``nearest``, its forms over all ``multipliers`` nearest first."""
     forms = list(_candidates(w[u], b[u], multipliers))
     if nearest:
-        forms.sort(key=lambda f: _form_error_of(w[u], b[u], *f))
+        forms.sort(key=lambda f: _form_error(w[u], b[u], *f))
     for wk, bk in forms:
         w2, b2 = w.copy(), b.copy()
         w2[u], b2[u] = wk, bk

@@ -523,6 +523,13 @@ def fit_ladder(problem, arch: str, settings: dict[str, Any], widths: list[int], 
     best = None  # the most accurate rung short of exact: (accuracy, fitted, width, seed)
     race_seeds, seeds = seeds, list(seeds) + [max(seeds) + 1 + i for i in range(LADDER_SEEDS - len(seeds))]
     until = start + LADDER_SHARE * seconds
+
+    def record(**more) -> dict[str, Any]:  # the search record of a ladder network kept
+        steps = [[next((t["steps"] for t in tried if (t["width"], t["seed"]) == (w_, s_)), 0) for s_ in seeds]
+                 for w_ in rungs]
+        return {"widths": rungs, "seeds": seeds, "ladder": tried, **more, "trained_steps": steps, "dropped": [],
+                "networks": len(tried)}
+
     for w in rungs:
         for s in seeds:
             now = time.perf_counter()
@@ -542,10 +549,7 @@ def fit_ladder(problem, arch: str, settings: dict[str, Any], widths: list[int], 
                 exact = [[any(t["width"] == w_ and t["seed"] == s_ and t["status"] == "trained" for t in tried)
                           for s_ in seeds] for w_ in rungs]
                 at = [[one.candidate_steps[0][0] if (w_, s_) == (w, s) else None for s_ in seeds] for w_ in rungs]
-                steps = [[next((t["steps"] for t in tried if t["width"] == w_ and t["seed"] == s_), 0) for s_ in seeds]
-                         for w_ in rungs]
-                one.extra["search"] = {"widths": rungs, "seeds": seeds, "ladder": tried, "trained_steps": steps, "dropped": [],
-                                       "networks": len(tried)}
+                one.extra["search"] = record()
                 one.exact, one.candidate_steps, one.work = exact, at, work
                 return one
     if best is not None and best[0] >= LADDER_CONTINUE:  # nearly exact: its L-BFGS polish takes the rest of the budget
@@ -561,9 +565,7 @@ def fit_ladder(problem, arch: str, settings: dict[str, Any], widths: list[int], 
         one.status = "trained" if ok else one.status
         with torch.no_grad():
             one.heldout = share_exact(predicted(one.model, val_b), val_t) if len(val_idx) else None
-        one.extra["search"] = {"widths": rungs, "seeds": seeds, "ladder": tried, "continued": {"width": w, "seed": s, "from": acc},
-                               "trained_steps": [[next((t["steps"] for t in tried if t["width"] == w_ and t["seed"] == s_), 0)
-                                                  for s_ in seeds] for w_ in rungs], "dropped": [], "networks": len(tried)}
+        one.extra["search"] = record(continued={"width": w, "seed": s, "from": acc})
         one.exact = [[ok and (w_, s_) == (w, s) for s_ in seeds] for w_ in rungs]
         one.candidate_steps = [[None for _ in seeds] for _ in rungs]
         one.work = work

@@ -529,13 +529,12 @@ def _distinct(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.nda
     position and count. The rows are packed into one int64 key each (mixed radix over the columns' ranges,
     which keeps the order) where that fits, which ``np.unique`` sorts far faster than rows."""
     columns = [np.asarray(c) for c in columns]
-    if not len(columns[0]) or any(c.dtype.kind not in "iu" for c in columns):
-        _, first, index, counts = np.unique(np.stack(columns, axis=1), axis=0, return_index=True,
-                                            return_inverse=True, return_counts=True)
-        return np.stack([c[first] for c in columns], axis=1), index.reshape(-1), first, counts
-    lows = [int(c.min()) for c in columns]
-    spans = [int(c.max()) - lo + 1 for c, lo in zip(columns, lows)]
-    if float(np.prod([float(x) for x in spans])) < 2.0 ** 62:
+    packable = len(columns[0]) > 0 and all(c.dtype.kind in "iu" for c in columns)
+    if packable:
+        lows = [int(c.min()) for c in columns]
+        spans = [int(c.max()) - lo + 1 for c, lo in zip(columns, lows)]
+        packable = float(np.prod([float(x) for x in spans])) < 2.0 ** 62
+    if packable:
         key = np.zeros(len(columns[0]), dtype=np.int64)
         for c, lo, span in zip(columns, lows, spans):
             key = key * span + (c.astype(np.int64) - lo)
