@@ -16,7 +16,12 @@ source's; distributed, per coordinate: ``coordinate_interchange``, the coordinat
 subspace, with its control on the untrained network) and a splice of the program's states, mapped back
 onto the lattice, in place of the cell. Where no lattice is found in the states, the coordinates are read
 from what the network says (``behaviour``: its answers now, after each common letter, and the letters it
-takes to change them; the steps read and the last letter), the smallest set that is a state.
+takes to change them; the steps read and the last letter), the smallest set that is a state. Where the
+coordinates found give no program that gives the network's traced answers (on all but ``OUTLIERS`` of them),
+the whitened states are read again, before ``behaviour`` (``other_lattices``, each within
+``OTHER_SHARE`` of the budget left): with the start among the lattice's points (a start off the lattice of the
+states the inputs reach, or off their span: a unit -1 on every state reached and 0 at the start), and at finer
+tolerances where an axis dropped as noise holds states a lattice step away from the kept ones.
 
 Why it is sound. Whitening and the lattice basis are changes of coordinates of the states the network
 visits; nothing is fitted to the task's answers. The tables are read from the network (its states and
@@ -58,6 +63,7 @@ MAX_TABLE = 16  # a symbol of at most this many values may enter an update throu
 SUB_SEARCH_CANDIDATES = 200_000
 MAX_STATES_TRACED = 5_000
 OUTLIERS = 0.005  # the share of states that may lie off the lattice (a regressing net's outputs near a rounding edge)
+OTHER_SHARE = 0.25  # of the reading's budget left, what each further lattice (``other_lattices``) is read within
 LINEAR_SHARE = 0.9  # ... on at least this share of them (the rest: units at the edge of their range; the
 # coordinates read must still be integers on all but OUTLIERS of the states, and the tables functions)
 LINEAR_TOL = 1e-3  # a recurrence is linear on its steps when least squares leaves less than this of the spread
@@ -108,20 +114,20 @@ def whiten(points: np.ndarray, origin: np.ndarray, max_dim: int = MAX_DIM,
 
 
 def integer_lattice(y: np.ndarray, steps: np.ndarray | None = None, *, tol: float = TOL,
-                    max_denominator: int = MAX_DENOMINATOR, outliers: float = 0.02) -> tuple[np.ndarray | None, str | None]:
+                    max_denominator: int = MAX_DENOMINATOR, outliers: float = 0.02,
+                    fine: bool = False) -> tuple[np.ndarray | None, str | None]:
     """A basis ``B`` ([r, r], columns the basis vectors) of a lattice holding every row of ``y`` ([N, r],
     the origin among them) within ``tol`` of its points (in units of the lattice), or (None, why).
 
     The first basis is the shortest independent vectors among the rows and their ``steps`` (differences
-    between consecutive states: the shortest lattice vectors a sequence takes). Where some vector has a
+    between consecutive states: the shortest lattice vectors a sequence takes): a vector is independent of
+    those chosen when its rank is above 1e-3 of its length, or with ``fine`` when its distance from their span is
+    above ``tol / 2`` of the shortest (a thin axis, one lattice step wide, beside a wide one). Where some vector has a
     fractional coordinate in it, the lattice is refined: the coordinates, as fractions of denominator at
     most ``max_denominator``, generate with the unit vectors a finer integer lattice, whose Hermite normal
     form is the new basis. A share ``outliers`` of the (distinct) vectors may stay off the lattice (a
     regressing network's states near a rounding edge). The basis is then LLL-reduced (short, nearly
     orthogonal vectors)."""
-    from sympy import Matrix
-    from sympy.matrices.normalforms import hermite_normal_form
-
     r = y.shape[1]
     vecs = y if steps is None else np.vstack([y, steps])
     norms = np.linalg.norm(vecs, axis=1)
@@ -136,7 +142,12 @@ def integer_lattice(y: np.ndarray, steps: np.ndarray | None = None, *, tol: floa
     basis: list[np.ndarray] = []
     for v in vecs:
         trial = np.stack(basis + [v], axis=1)
-        if np.linalg.matrix_rank(trial, tol=1e-3 * np.linalg.norm(v)) == len(basis) + 1:
+        if fine and basis:  # its distance from the basis's span, against the shortest vector
+            b0 = trial[:, :-1]
+            independent = np.linalg.norm(v - b0 @ np.linalg.lstsq(b0, v, rcond=None)[0]) > tol / 2 * np.linalg.norm(basis[0])
+        else:
+            independent = np.linalg.matrix_rank(trial, tol=1e-3 * np.linalg.norm(v)) == len(basis) + 1
+        if independent:
             basis.append(v)
             if len(basis) == r:
                 break
@@ -160,16 +171,27 @@ def integer_lattice(y: np.ndarray, steps: np.ndarray | None = None, *, tol: floa
             return None, (f"{off.mean():.1%} of the states' differences are off the lattice of the shortest basis "
                           f"and share no fraction of denominator <= {max_denominator}: the states are not on an "
                           "integer lattice")
-        gens = [max(patterns, key=lambda k: (patterns[k], [-f.denominator for f in k]))]
-        den = math.lcm(*(f.denominator for f in gens[0]))
-        cols = [[den if i == j else 0 for j in range(r)] for i in range(r)]
-        cols += [[int(f * den) for f in fr] for fr in gens]
-        h = hermite_normal_form(Matrix(cols).T)  # columns: a basis of the lattice they generate
-        if h.shape != (r, r):
+        b = refined(b, max(patterns, key=lambda k: (patterns[k], [-f.denominator for f in k])))
+        if b is None:
             return None, "the refined lattice is degenerate"
-        b = b @ np.array(h.tolist(), dtype=np.float64) / den
     return None, ("the lattice refinement did not converge in so many steps: the states are not on an integer "
                   "lattice")
+
+
+def refined(b: np.ndarray, fractions) -> np.ndarray | None:
+    """The basis of the lattice generated by ``b``'s and the point of coordinates ``fractions`` (Fractions) in
+    it: the coordinates with the unit vectors generate a finer integer lattice, whose Hermite normal form is
+    the new basis (None when degenerate)."""
+    from sympy import Matrix
+    from sympy.matrices.normalforms import hermite_normal_form
+
+    r = b.shape[1]
+    den = math.lcm(*(f.denominator for f in fractions))
+    cols = [[den if i == j else 0 for j in range(r)] for i in range(r)] + [[int(f * den) for f in fractions]]
+    h = hermite_normal_form(Matrix(cols).T)  # columns: a basis of the lattice they generate
+    if h.shape != (r, r):
+        return None
+    return b @ np.array(h.tolist(), dtype=np.float64) / den
 
 
 def _lll(b: np.ndarray, delta: float = 0.75) -> np.ndarray:
@@ -243,33 +265,49 @@ def observable_axes(trained, tr: StateTrace, max_dim: int = MAX_DIM,
     return np.vstack(rows).T, None
 
 
-def lattice_of(tr: StateTrace, max_dim: int = MAX_DIM, trained=None,
-               budget: Budget | None = None) -> tuple[Lattice | None, str | None]:
-    """The traced states' integer coordinates (``Lattice``), by the first way that finds them: the whitened
-    states on a lattice (``_whitened``); the observable directions of a recurrence linear on its steps
-    (``observable_axes``); what the network says from each state (``behaviour``). (None, why) when none
-    does, with each one's reason."""
-    found, why = _whitened(tr, max_dim)
-    if found is not None or trained is None:
-        return found, why
+def lattices(tr: StateTrace, max_dim: int = MAX_DIM, trained=None, budget: Budget | None = None):
+    """The traced states' integer coordinates (``Lattice``s) to read, in turn, as (lattice, None), or one
+    (None, why) when none is found: the first way that finds them — the whitened states on a lattice
+    (``_whitened``), else the observable directions of a recurrence linear on its steps (``observable_axes``)
+    — then the whitened states again where that one reads no program (``other_lattices``: the start held, thin
+    axes kept), and last, where neither of the first two found any, what the network says from each state
+    (``behaviour``)."""
+    first, why = _whitened(tr, max_dim)
     reasons = [why]
-    obs, other = observable_axes(trained, tr, max_dim)
-    if obs is not None:
-        found, other = _observed(tr, obs * trained.model.readout.scale, max_dim)
+    if first is None and trained is not None:
+        obs, other = observable_axes(trained, tr, max_dim)
+        if obs is not None:
+            first, other = _observed(tr, obs * trained.model.readout.scale, max_dim)
+        if first is None:
+            reasons.append(other)
+    found_any = first is not None
+    if first is not None:
+        yield first, None
+    for lat in other_lattices(tr, first, max_dim):
+        found_any = True
+        yield lat, None
+    if first is None and trained is not None and not (budget is not None and budget.expired):
+        found, third = behaviour(trained, tr, max_dim, budget)
         if found is not None:
-            return found, None
-    reasons.append(other)
-    found, third = behaviour(trained, tr, max_dim, budget)
-    if found is not None:
-        return found, None
-    return None, "; ".join(reasons + [third])
+            found_any = True
+            yield found, None
+        else:
+            reasons.append(third)
+    if not found_any:
+        yield None, "; ".join(r for r in reasons if r)
 
 
-def _whitened(tr: StateTrace, max_dim: int) -> tuple[Lattice | None, str | None]:
-    """The states less the start in their principal axes, on a lattice (``integer_lattice``), the start
-    at the origin (up to its rounding), each axis oriented so its coordinates are mostly non-negative."""
+def _whitened(tr: StateTrace, max_dim: int, rank_tol: float = RANK_TOL,
+              hold_start: bool = False) -> tuple[Lattice | None, str | None]:
+    """The states less the start in their principal axes (those above ``rank_tol`` of the largest spread), on a
+    lattice (``integer_lattice``), the start at the origin (up to its rounding), each axis oriented so its
+    coordinates are mostly non-negative. With ``hold_start`` the start is one of the lattice's points: its
+    difference from the states spans an axis where theirs do not (a unit that is -1 on every state the inputs
+    reach and 0 at the start), and the lattice is refined, where it must be, to hold it (a fraction of
+    denominator at most ``MAX_DENOMINATOR`` of the states' lattice: a unit odd on every state reached, 0 at the
+    start)."""
     pts = tr.states[tr.valid]
-    y, axes, why = whiten(pts, tr.h0, max_dim)
+    y, axes, why = whiten(pts, tr.h0, max_dim, rank_tol)
     if why is not None:
         return None, why
     n, t = tr.valid.shape
@@ -279,9 +317,21 @@ def _whitened(tr: StateTrace, max_dim: int) -> tuple[Lattice | None, str | None]
     prev[:, 1:] = idx[:, :-1]
     inner = prev[tr.valid] >= 0  # steps between traced states (the start need not be on their lattice)
     anchor = y[0]
-    b, why = integer_lattice(y - anchor, (y - y[np.maximum(prev[tr.valid], 0)])[inner])
+    points = np.vstack([y - anchor, -anchor[None]]) if hold_start else y - anchor  # the start among the points
+    b, why = integer_lattice(points, (y - y[np.maximum(prev[tr.valid], 0)])[inner],
+                             fine=hold_start or rank_tol != RANK_TOL)
     if why is not None:
         return None, why
+    z0 = np.linalg.solve(b, -anchor)  # the start state's coordinates
+    if hold_start and np.abs(z0 - np.rint(z0)).max() > TOL / 2:
+        fr = [Fraction(float(v)).limit_denominator(MAX_DENOMINATOR) for v in z0]
+        if any(abs(float(f) - v) > TOL / 2 for f, v in zip(fr, z0)):
+            return None, f"the start is on no lattice of denominator <= {MAX_DENOMINATOR} holding the states"
+        b = refined(b, [f - math.floor(f) for f in fr])
+        if b is None:
+            return None, "the lattice holding the start too is degenerate"
+        b = _lll(b)
+        z0 = np.linalg.solve(b, -anchor)
     z = np.linalg.solve(b, (y - anchor).T).T
     off = np.abs(z - np.rint(z)).max(axis=1)
     outliers = float((off > TOL).mean())
@@ -289,7 +339,6 @@ def _whitened(tr: StateTrace, max_dim: int) -> tuple[Lattice | None, str | None]
         return None, (f"{outliers:.1%} of the states are more than {TOL} of a lattice step from the nearest lattice "
                       f"point (at most {OUTLIERS:.1%} may be)")
     zi = np.rint(z).astype(np.int64)
-    z0 = np.linalg.solve(b, -anchor)  # the start state's coordinates
     start = np.rint(z0).astype(np.int64)
     zi -= start
     flip = np.where((zi < 0).sum(0) > (zi > 0).sum(0), -1, 1)
@@ -299,6 +348,38 @@ def _whitened(tr: StateTrace, max_dim: int) -> tuple[Lattice | None, str | None]
     to_z = flip[:, None] * np.linalg.solve(b, axes.T)  # [r, h]
     offset = flip * (z0 - start)  # z = to_z @ (h - h0) + offset: 0 at the start, up to its rounding
     return Lattice(tr.h0.copy(), to_z, offset, coords, float(off.max(initial=0.0)), outliers), None
+
+
+def other_lattices(tr: StateTrace, lat: Lattice | None, max_dim: int):
+    """Whitened lattices to read when ``lat`` (what ``lattices`` found first, if anything) gave no program, in turn:
+    the lattice holding the start (``_whitened``'s ``hold_start``), where the start is off ``lat`` or ``lat`` is not
+    the whitened one; the states whitened at finer tolerances, without and with the start held, where the axes
+    dropped as noise are not (an integer axis of small spread beside a wide one: a scalar input beside a running
+    sum over 0..114), i.e. ``lat`` is not the whitened one or more than ``OUTLIERS`` of the states lie farther than
+    ``TOL`` of its shortest step from its axes."""
+    whitened = lat is not None and lat.how == "whitened"
+    off_start = not whitened or bool(np.abs(lat.offset).max(initial=0.0) > TOL / 2)
+    if off_start:
+        found, _ = _whitened(tr, max_dim, hold_start=True)
+        if found is not None:
+            yield found
+    d = tr.states[tr.valid] - tr.h0
+    dim = 0
+    if whitened:
+        step = float(np.linalg.norm(np.linalg.pinv(lat.to_z), axis=0).min())  # the lattice's shortest basis vector
+        kept = np.linalg.pinv(lat.to_z) @ lat.to_z  # projection onto the kept axes
+        if (np.linalg.norm(d - d @ kept.T, axis=1) > TOL * step).mean() <= OUTLIERS:
+            return
+        dim = lat.dim
+    sv = np.linalg.svd(d, compute_uv=False)
+    if sv.size == 0 or sv[0] <= 0:
+        return
+    kept_at = int((sv > RANK_TOL * sv[0]).sum())
+    for tol in sorted({float(v / sv[0]) / 2 for v in sv[max(dim, kept_at):max_dim] if v > 1e-9 * sv[0]}, reverse=True):
+        for hold in ((False, True) if off_start else (False,)):
+            found, _ = _whitened(tr, max_dim, tol, hold_start=hold)
+            if found is not None:
+                yield found
 
 
 def _observed(tr: StateTrace, obs: np.ndarray, max_dim: int) -> tuple[Lattice | None, str | None]:
@@ -836,6 +917,16 @@ def _exact(names: list[str], x: np.ndarray, target: np.ndarray, symbols, dim: in
     return None
 
 
+def read_lattice(task, tr: StateTrace, lat: Lattice, budget: Budget, seed: int) -> tuple[Program | None, list[str], list[str]]:
+    """The loop program on ``lat``'s coordinates (``tables``, then ``write``): (program or None, its state
+    variables, reasons)."""
+    table, why = tables(tr, lat)
+    if table is None:
+        return None, [], [why]
+    program, state, reasons = write(task, lat, table, budget, seed)
+    return program, state, list(table[-1]) + list(reasons)
+
+
 def write(task, lat: Lattice, table, budget: Budget, seed: int) -> tuple[Program | None, list[str], list[str]]:
     """The loop program: (program, its state variables, reasons)."""
     sig = signature(task)
@@ -901,6 +992,17 @@ def start_values(updates, state: list[str], names: list[str], starts, states: np
                for row, nxt in zip(rows, after)):
             return tuple(int(q) for q in cand)
     return None
+
+
+def traced_agreement(tr: StateTrace, program: Program, state: list[str]) -> float:
+    """The share of the network's traced answers (every step of a scan, the last of a fold) that ``program``
+    gives on the same inputs."""
+    run = program_states(tr, Machine(program, SCALAR), state[0])
+    net = tr.outputs.reshape(tr.outputs.shape[0], tr.outputs.shape[1], -1)
+    if program.kind == "scan":
+        return float((run.yields == net).all(axis=2)[tr.valid].mean())
+    last = net[np.arange(len(tr.lengths)), np.asarray(tr.lengths) - 1]
+    return float((np.asarray(run.finals).reshape(last.shape) == last).all(axis=1).mean())
 
 
 def run_program(tr: StateTrace, mach: Machine, state: list[str]) -> np.ndarray:
@@ -1121,17 +1223,29 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
     def run(trained, budget: Budget, rng: np.random.Generator) -> Reading:
         task = trained.problem
         tr = StateTrace(trained, cap=MAX_STATES_TRACED)
-        lat, why = lattice_of(tr, max_dim, trained, budget)
+        write_seed = int(rng.integers(2**31))
+        lat, program, state, reasons, best = None, None, [], [], -1.0
+        for i, (other, why) in enumerate(lattices(tr, max_dim, trained, budget)):
+            if other is None:
+                reasons = [why]
+                break
+            if budget.expired:
+                break
+            got = read_lattice(task, tr, other, budget if i == 0 else Budget(OTHER_SHARE * budget.left), write_seed)
+            if lat is None:
+                lat, reasons = other, got[2]  # the first lattice found names the reading when none is written
+            if got[0] is None:
+                continue
+            agree = traced_agreement(tr, got[0], got[1])
+            if agree > best:
+                lat, (program, state, reasons), best = other, got, agree
+            if agree >= 1 - OUTLIERS:  # as right on the traced states as its tables: no other needed
+                break
         if lat is None:
-            return Reading(None, (why,), status="timeout" if budget.expired else "abstained")
+            return Reading(None, tuple(reasons), status="timeout" if budget.expired else "abstained")
         details = {"dimensions": lat.dim, "coordinates": lat.how, "residual": lat.residual, "outliers": lat.outliers,
                    "range": [[int(lat.coords[..., i][tr.valid].min()), int(lat.coords[..., i][tr.valid].max())]
                              for i in range(lat.dim)]}
-        table, why = tables(tr, lat)
-        if table is None:
-            return Reading(None, (why,), status="abstained", details=details)
-        program, state, reasons = write(task, lat, table, budget, int(rng.integers(2**31)))
-        reasons = list(table[-1]) + list(reasons)
         if program is None:
             return Reading(None, tuple(reasons), status="timeout" if budget.expired else "abstained", details=details)
         mach = Machine(program, SCALAR)
