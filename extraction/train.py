@@ -411,6 +411,11 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     regressing net's heads name every value of their examples' lattice over the range it regresses on the domain's
     inputs (``lattice_heads``; ``settings["lattice"]``: values known before and after, per head).
 
+    ``domain=True`` (off by default; recurrent nets over tokens whose examples are not the whole domain): once exact,
+    the net trains on for what the budget leaves on its examples plus its own sure answers on the domain's inputs
+    (``extraction.search.sure_on_domain``, no answers), kept exact on its examples; ``settings["domain_phase"]``
+    records the domain inputs it was unsure on before and after, its steps and why it stopped.
+
     Fallback. When ``arch`` is "auto" and the problem made the net numeric (a recurrent net's alphabet larger
     than ``NUMERIC_ALPHABET``, or an MLP over integers that are not residues; ``numeric`` not among the
     options), and the numeric net stops short of exact (its trend hopeless, or its polish stalled) with at
