@@ -8,7 +8,9 @@ stream addition in bases 6 and 7 and running sums mod 7 and 8 (the finite-state 
     python bench/exact_domain.py --seeds 0,1,2 --out /tmp/exact-domain.json
     python bench/exact_domain.py --seeds 0,1,2 --options '{"noise": 0.1, "late": true, "anneal": 0.1}'
 
-``--options`` passes training options (``noise``, ``late``, ``anneal``: training robust to drift, by request).
+``--options`` passes training options (``noise``, ``late``, ``anneal``: training robust to drift; ``domain``: the
+phase sure on the domain's inputs; ``calm``: a lower rate instead of an early stop near exact; all by request).
+Each row records the domain phase (``settings["domain_phase"]``) where it ran.
 """
 from __future__ import annotations
 

@@ -33,7 +33,9 @@ records who left when and why, and the steps and rows each candidate trained.
 
 Stopping. The pass ends when no candidate trains on (the narrowest width is exact, or the grace is spent),
 when the budget is spent, or when the accuracy trend over the last half of the elapsed time says no
-candidate becomes exact within the budget. With one candidate (``search=False``) ``fit`` trains it on full
+candidate becomes exact within the budget — unless, with the option ``calm`` (off by default), the best candidate
+is near exact and falling back (``unsettled``: AdamW oscillating at its rate, not a plateau), when the rate falls by
+``CALM`` instead (at most ``CALM_TIMES``; a candidate waiting for the margin is not settled then either). With one candidate (``search=False``) ``fit`` trains it on full
 ``batch`` minibatches, checking every example, as before the search existed.
 
 The margin (one candidate). A network trained alone counts as exact when every output of the fitting and
@@ -103,6 +105,9 @@ REGRESS_SURE = 0.25  # a regressing head's value within this share of the gap to
 MARGIN_POLISH = 1.0  # a settled regressing net's L-BFGS polish towards the margin takes at most this many times the seconds trained
 SETTLE = 5  # a network exact by argmax waits this many times the steps that took for the margin
 REGRESS_SETTLE = 1  # a regressing one does not wait on AdamW: it settles at once, and L-BFGS polishes it towards the margin
+CALM_FROM = 0.99  # a search the trend calls hopeless, this accurate and falling back, lowers its rate instead of stopping
+CALM = 0.3  # ... by this factor
+CALM_TIMES = 2  # ... at most this many times
 SEARCH_RUNG = 40  # steps to the search's first rung (the less accurate half dropped); the next rungs at 2x, 4x, ...
 
 
@@ -664,8 +669,10 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     def named(b: Batch, rows=None) -> torch.Tensor:
         return on_stack(classes_of, stacked(rows), (b,))
 
+    lr_now, calmed, calm_log = settings["lr"], 0, []  # the rate, lowered by ``CALM`` when the trend is unsettled
+
     def make_opt():
-        return torch.optim.AdamW(list(params.values()), lr=settings["lr"], weight_decay=settings["weight_decay"],
+        return torch.optim.AdamW(list(params.values()), lr=lr_now, weight_decay=settings["weight_decay"],
                                  betas=(0.9, 0.98))
 
     opt = make_opt()
@@ -811,6 +818,16 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                 break
             history.append((elapsed, max(accs[i] for i in alive), last_loss))
             why = _hopeless(history, seconds, settings.get("give_up_after", GIVE_UP_AFTER))
+            if why and not regress and settings.get("calm") and calmed < CALM_TIMES and unsettled(history):
+                # near exact and falling back: AdamW at this rate oscillates, so the rate falls instead of the run
+                # stopping (the trend starts over)
+                calmed += 1
+                lr_now *= CALM
+                for group in opt.param_groups:
+                    group["lr"] = lr_now
+                calm_log.append({"step": steps, "seconds": round(elapsed, 3), "lr": lr_now})
+                history.clear()
+                why = None
             if why and waiting:  # waiting for the margin, the accuracy stopped rising
                 for i in waiting:
                     settle(i, f"when its accuracy stopped rising ({why})")
@@ -872,7 +889,7 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     def grid(values: list) -> list[list]:
         return [[values[widths.index(w_) * len(seeds) + j] for j in range(len(seeds))] for w_ in widths]
 
-    extra: dict[str, Any] = {"search": {"dropped": dropped, "trained_steps": grid(trained_steps),
+    extra: dict[str, Any] = {"search": {"dropped": dropped, "trained_steps": grid(trained_steps), "calmed": calm_log,
                                         "trained_rows": grid(trained_rows), "networks": n,
                                         "settled": grid([i in settled for i in range(n)]),
                                         "argmax_steps": grid([exact_at[i] if loose_at[i] is None else loose_at[i]
@@ -984,6 +1001,18 @@ def _settled(model: nn.Module, regress: bool, when: str, fit_b: Batch, fit_t: to
     if ok:
         return ""
     return f"exact on its examples, but some value more than {REGRESS_SURE} of the gap from its named one {when}; {note}"
+
+
+def unsettled(history: list[tuple[float, float, float]], near: float | None = None) -> bool:
+    """Whether a run the trend calls hopeless is near exact and falling back (an oscillation, not a plateau): its
+    best accuracy is at least ``near`` (``CALM_FROM``) and lower than at the start of the last half of the elapsed
+    time, which is the window ``_hopeless`` reads."""
+    near = CALM_FROM if near is None else near
+    if len(history) < 2:
+        return False
+    now, acc, _ = history[-1]
+    before = next(h for h in history if h[0] >= now / 2)[1]
+    return max(acc, before) >= near and acc < before
 
 
 def _hopeless(history: list[tuple[float, float, float]], seconds: float, after: float = GIVE_UP_AFTER) -> str | None:

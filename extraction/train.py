@@ -23,10 +23,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {"lr": 3e-2, "weight_decay": 1.0, "embed": 32, "hidden": 128, "numeric": False, "regress": False, "eval_every": 10,
             "give_up_after": GIVE_UP_AFTER},
     "gru": {"lr": 3e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 16, "numeric": False, "regress": False,
-            "eval_every": 10, "batch": 1024, "noise": 0.0, "anneal": 1.0, "late": False, "domain": False},
+            "eval_every": 10, "batch": 1024, "noise": 0.0, "anneal": 1.0, "late": False, "domain": False,
+            "calm": False},
     "rnn": {"lr": 1e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 32, "numeric": False, "regress": False,
             "act": "tanh", "inner": 32, "eval_every": 10, "batch": 1024, "noise": 0.0, "anneal": 1.0, "late": False,
-            "domain": False},
+            "domain": False, "calm": False},
     "transformer": {"lr": 1e-3, "weight_decay": 1.0, "d_model": 64, "heads": 4, "d_mlp": 256, "eval_every": 10},
 }
 SIZE_KEYS = {"mlp": ("embed", "hidden", "numeric", "regress"), "gru": ("embed", "hidden", "numeric", "regress"),
@@ -252,7 +253,7 @@ def check_settings(arch: str, settings: dict[str, Any]) -> None:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
                 value > 0 if key == "lr" else value >= 0)
             want = "a finite number above 0" if key == "lr" else "a finite number, 0 or more"
-        elif key in ("numeric", "regress", "late", "domain"):
+        elif key in ("numeric", "regress", "late", "domain", "calm"):
             ok, want = isinstance(value, bool), "True or False"
         elif key == "act":
             ok, want = value in ("tanh", "relu", "mlp"), "'tanh', 'relu' or 'mlp' (MIPS's cell: an MLP updates a linear state)"
@@ -415,6 +416,11 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     the net trains on for what the budget leaves on its examples plus its own sure answers on the domain's inputs
     (``extraction.search.sure_on_domain``, no answers), kept exact on its examples; ``settings["domain_phase"]``
     records the domain inputs it was unsure on before and after, its steps and why it stopped.
+
+    ``calm=True`` (off by default; a classifying net's width search): where the accuracy trend would stop the search
+    (or settle a candidate waiting for the margin) while its best candidate is near exact and falling back
+    (``extraction.search.unsettled``), the rate falls by ``search.CALM`` instead, at most ``search.CALM_TIMES`` times
+    (``settings["search"]["calmed"]``).
 
     Fallback. When ``arch`` is "auto" and the problem made the net numeric (a recurrent net's alphabet larger
     than ``NUMERIC_ALPHABET``, or an MLP over integers that are not residues; ``numeric`` not among the

@@ -544,3 +544,33 @@ def test_the_domain_phase_is_off_unless_asked_and_never_runs_on_numeric_nets_or_
     assert whole.problem.examples.complete and "domain_phase" not in whole.settings
     numeric = extraction.untrained(toy_tasks.get("running_max", values=100, length=4), domain=True)
     assert numeric.model.numeric and not domain_phase_applies(numeric.model, numeric.problem)
+
+
+_history = st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)), min_size=2, max_size=12)
+
+
+@given(_history, st.floats(0.5, 1.0))
+@settings(max_examples=100, deadline=None)
+def test_a_run_is_unsettled_when_near_exact_and_falling_back_over_the_trends_window(points, near):
+    """``unsettled``: over the window ``_hopeless`` reads (from the first check at or past half the elapsed time), the
+    best accuracy fell, and it was or is at least ``near``; a run that rose or stayed, or never came near, is not."""
+    from extraction.search import unsettled
+
+    history = [(float(t), acc, 1.0) for t, (_, acc) in enumerate(points, start=1)]
+    now, acc, _ = history[-1]
+    before = next(h for h in history if h[0] >= now / 2)[1]
+    assert unsettled(history, near) == (max(acc, before) >= near and acc < before)
+    rising = [(t, min(1.0, a), l) for t, a, l in sorted(history)]
+    rising = [(t, float(i) / len(rising), l) for i, (t, _, l) in enumerate(rising)]
+    assert not unsettled(rising, near)  # accuracy that only rises is never unsettled
+
+
+def test_the_search_lowers_its_rate_only_when_asked_and_records_when():
+    task = toy_tasks.get("running_parity", length=6)
+    assert extraction.untrained(task).settings["calm"] is False
+    plain = extraction.train(task, examples=40, seconds=10, seed=0)
+    assert plain.settings["search"]["calmed"] == []
+    net = extraction.train(task, examples=40, seconds=10, seed=0, calm=True)
+    calmed = net.settings["search"]["calmed"]
+    assert isinstance(calmed, list) and len(calmed) <= 2
+    assert all(c["lr"] < net.settings["lr"] and c["step"] <= net.steps for c in calmed)
