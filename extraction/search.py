@@ -1134,7 +1134,8 @@ def sure_on_domain(model: nn.Module, problem, encoding: Encoding, fit_b: Batch, 
     """Train ``model`` (exact on its examples) on until it names every output of the domain's inputs
     (``problem.domain_inputs``, no answers) and of its examples with the margin (``SURE``), ``deadline`` (a
     ``time.perf_counter`` reading) passes, or ``DOMAIN_STALL`` checks in a row find no fewer unsure domain inputs.
-    A step (AdamW at ``DOMAIN_LR``) takes the loss on ``DOMAIN_ROWS`` fitting examples plus the loss on as many
+    A step (AdamW at ``DOMAIN_LR``) takes the loss on ``DOMAIN_ROWS`` rows of ``fit_b`` (``train`` passes every
+    example, the held-out ones included, and checks those again as ``val_b``) plus the loss on as many
     domain inputs against the net's own answers where it is sure (refreshed every ``DOMAIN_REFRESH`` steps, unsure
     outputs without a target). The weights kept are those of the check exact on every example (fitting and
     held-out, by argmax) with the fewest unsure domain inputs (then the most examples named with the margin), so

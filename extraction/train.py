@@ -483,9 +483,11 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
                 a["kept"] = a["arch"] == arch and a["numeric"] == bool(settings.get("numeric"))
         domain = None
         if fitted.status == "trained" and settings.get("domain") and domain_phase_applies(fitted.model, problem):
-            _, _, _, _, fit_idx, val_idx = _split(problem, settings, seed)
-            fi, vi = torch.as_tensor(fit_idx), torch.as_tensor(val_idx)
-            domain = sure_on_domain(fitted.model, problem, fitted.encoding, fitted.batch.take(fit_idx), fitted.targets[fi],
+            # every example is fitted, the held-out tenth included (it decided when the search stopped; kept apart,
+            # a net settled without the margin could not stay exact on it and grow surer on the domain)
+            _, _, _, _, _, val_idx = _split(problem, settings, seed)
+            vi = torch.as_tensor(val_idx)
+            domain = sure_on_domain(fitted.model, problem, fitted.encoding, fitted.batch, fitted.targets,
                                     fitted.batch.take(val_idx), fitted.targets[vi], start + seconds, seed,
                                     settings["weight_decay"])
             work += 2 * DOMAIN_ROWS * domain["steps"] * float(fitted.model.flops())
