@@ -8,7 +8,9 @@ stream addition in bases 6 and 7 and running sums mod 7 and 8 (the finite-state 
     python bench/exact_domain.py --seeds 0,1,2 --out /tmp/exact-domain.json
     python bench/exact_domain.py --seeds 0,1,2 --options '{"noise": 0.1, "late": true, "anneal": 0.1}'
 
-``--options`` passes training options (``noise``, ``late``, ``anneal``: training robust to drift, by request).
+``--options`` passes training options (``noise``, ``late``, ``anneal``: training robust to drift; ``domain``: the
+phase sure on the domain's inputs; ``calm``: a lower rate instead of an early stop near exact; all by request).
+Each row records the domain phase (``settings["domain_phase"]``) where it ran.
 """
 from __future__ import annotations
 
@@ -46,7 +48,8 @@ def run(task, seed: int, seconds: float, read_seconds: float, options: dict) -> 
     read_s = time.perf_counter() - t0
     right = bool(task.verify(reading.program).equal) if reading.program is not None else False
     return {"task": task.name, "seed": seed, "domain": net.domain_accuracy, "train_s": round(net.seconds, 2),
-            "status": net.status, "width": net.settings.get("hidden"), "reading": reading.status,
+            "status": net.status, "width": net.settings.get("hidden"),
+            "domain_phase": net.settings.get("domain_phase"), "reading": reading.status,
             "method": (reading.details or {}).get("method"), "right": right, "read_s": round(read_s, 2)}
 
 
@@ -68,7 +71,8 @@ def main() -> None:
             if args.no_read:
                 net = extraction.train(known[name], seconds=args.seconds, seed=seed, **json.loads(args.options))
                 row = {"task": name, "seed": seed, "domain": net.domain_accuracy, "train_s": round(net.seconds, 2),
-                       "status": net.status, "width": net.settings.get("hidden")}
+                       "status": net.status, "width": net.settings.get("hidden"),
+                       "domain_phase": net.settings.get("domain_phase")}
             else:
                 row = run(known[name], seed, args.seconds, args.read_seconds, json.loads(args.options))
             rows.append(row)

@@ -33,7 +33,9 @@ records who left when and why, and the steps and rows each candidate trained.
 
 Stopping. The pass ends when no candidate trains on (the narrowest width is exact, or the grace is spent),
 when the budget is spent, or when the accuracy trend over the last half of the elapsed time says no
-candidate becomes exact within the budget. With one candidate (``search=False``) ``fit`` trains it on full
+candidate becomes exact within the budget — unless, with the option ``calm`` (off by default), the best candidate
+is near exact and falling back (``unsettled``: AdamW oscillating at its rate, not a plateau), when the rate falls by
+``CALM`` instead (at most ``CALM_TIMES``; a candidate waiting for the margin is not settled then either). With one candidate (``search=False``) ``fit`` trains it on full
 ``batch`` minibatches, checking every example, as before the search existed.
 
 The margin (one candidate). A network trained alone counts as exact when every output of the fitting and
@@ -103,6 +105,9 @@ REGRESS_SURE = 0.25  # a regressing head's value within this share of the gap to
 MARGIN_POLISH = 1.0  # a settled regressing net's L-BFGS polish towards the margin takes at most this many times the seconds trained
 SETTLE = 5  # a network exact by argmax waits this many times the steps that took for the margin
 REGRESS_SETTLE = 1  # a regressing one does not wait on AdamW: it settles at once, and L-BFGS polishes it towards the margin
+CALM_FROM = 0.99  # a search the trend calls hopeless, this accurate and falling back, lowers its rate instead of stopping
+CALM = 0.3  # ... by this factor
+CALM_TIMES = 2  # ... at most this many times
 SEARCH_RUNG = 40  # steps to the search's first rung (the less accurate half dropped); the next rungs at 2x, 4x, ...
 
 
@@ -664,8 +669,10 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     def named(b: Batch, rows=None) -> torch.Tensor:
         return on_stack(classes_of, stacked(rows), (b,))
 
+    lr_now, calmed, calm_log = settings["lr"], 0, []  # the rate, lowered by ``CALM`` when the trend is unsettled
+
     def make_opt():
-        return torch.optim.AdamW(list(params.values()), lr=settings["lr"], weight_decay=settings["weight_decay"],
+        return torch.optim.AdamW(list(params.values()), lr=lr_now, weight_decay=settings["weight_decay"],
                                  betas=(0.9, 0.98))
 
     opt = make_opt()
@@ -811,6 +818,16 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
                 break
             history.append((elapsed, max(accs[i] for i in alive), last_loss))
             why = _hopeless(history, seconds, settings.get("give_up_after", GIVE_UP_AFTER))
+            if why and not regress and settings.get("calm") and calmed < CALM_TIMES and unsettled(history):
+                # near exact and falling back: AdamW at this rate oscillates, so the rate falls instead of the run
+                # stopping (the trend starts over)
+                calmed += 1
+                lr_now *= CALM
+                for group in opt.param_groups:
+                    group["lr"] = lr_now
+                calm_log.append({"step": steps, "seconds": round(elapsed, 3), "lr": lr_now})
+                history.clear()
+                why = None
             if why and waiting:  # waiting for the margin, the accuracy stopped rising
                 for i in waiting:
                     settle(i, f"when its accuracy stopped rising ({why})")
@@ -872,7 +889,7 @@ def _race(problem, arch: str, settings: dict[str, Any], widths: list[int], seeds
     def grid(values: list) -> list[list]:
         return [[values[widths.index(w_) * len(seeds) + j] for j in range(len(seeds))] for w_ in widths]
 
-    extra: dict[str, Any] = {"search": {"dropped": dropped, "trained_steps": grid(trained_steps),
+    extra: dict[str, Any] = {"search": {"dropped": dropped, "trained_steps": grid(trained_steps), "calmed": calm_log,
                                         "trained_rows": grid(trained_rows), "networks": n,
                                         "settled": grid([i in settled for i in range(n)]),
                                         "argmax_steps": grid([exact_at[i] if loose_at[i] is None else loose_at[i]
@@ -986,6 +1003,18 @@ def _settled(model: nn.Module, regress: bool, when: str, fit_b: Batch, fit_t: to
     return f"exact on its examples, but some value more than {REGRESS_SURE} of the gap from its named one {when}; {note}"
 
 
+def unsettled(history: list[tuple[float, float, float]], near: float | None = None) -> bool:
+    """Whether a run the trend calls hopeless is near exact and falling back (an oscillation, not a plateau): its
+    best accuracy is at least ``near`` (``CALM_FROM``) and lower than at the start of the last half of the elapsed
+    time, which is the window ``_hopeless`` reads."""
+    near = CALM_FROM if near is None else near
+    if len(history) < 2:
+        return False
+    now, acc, _ = history[-1]
+    before = next(h for h in history if h[0] >= now / 2)[1]
+    return max(acc, before) >= near and acc < before
+
+
 def _hopeless(history: list[tuple[float, float, float]], seconds: float, after: float = GIVE_UP_AFTER) -> str | None:
     """Why the trend says no candidate becomes exact within ``seconds`` (None while it may): past
     ``after`` (``GIVE_UP_AFTER`` unless the settings say ``give_up_after``) of the budget, the best
@@ -1061,3 +1090,120 @@ def _rescale(model: nn.Module) -> bool:
             model.h0.mul_(c)
             return True
     return False
+
+
+# Sure on the domain's inputs (issues 15 and 16). A token recurrent net exact on its examples can be wrong on a small
+# share of the domain; measured on stream addition in bases 6-7 and running sums mod 7-8 (BENCHMARKS.md, "Sure on
+# the domain's inputs"), most of those errors are where the net is unsure (some output named with probability under
+# ``SURE``), and training on with the examples' loss plus the net's own sure answers on the domain's inputs (no
+# answers: ``problem.domain_inputs``) shrinks the unsure set and the errors with it.
+DOMAIN_REFRESH = 50  # steps between two refreshes of the pseudo-labels (and checks) of the domain phase
+DOMAIN_STALL = 8  # the domain phase stops after this many checks in a row without fewer unsure domain inputs
+DOMAIN_ROWS = 1024  # rows of each kind (examples, domain inputs) in one step of the domain phase
+DOMAIN_LR = 1e-2  # its AdamW rate at the start, falling linearly to the deadline
+DOMAIN_FLOOR = 0.05  # the least share of ``DOMAIN_LR`` the rate falls to
+
+
+def domain_phase_applies(model: nn.Module, problem) -> bool:
+    """Whether ``sure_on_domain`` runs on ``model``: a recurrent net over tokens (not numeric) whose examples are
+    not the whole domain."""
+    return hasattr(model, "cell") and not getattr(model, "numeric", True) and not problem.examples.complete
+
+
+def unsure_rows(named: torch.Tensor, lengths: np.ndarray | None, kind: str) -> torch.Tensor:
+    """``[n]``: the inputs some of whose outputs ``predicted(..., sure)`` names without the margin (steps past a
+    scan's end left out)."""
+    unsure = named < 0
+    if kind == "scan" and lengths is not None:
+        unsure = unsure & torch.as_tensor(np.arange(named.shape[1])[None, :] < np.asarray(lengths)[:, None])[..., None]
+    return unsure.reshape(len(named), -1).any(dim=1)
+
+
+def pseudo_labels(named: torch.Tensor, lengths: np.ndarray | None, kind: str) -> torch.Tensor:
+    """Targets from ``predicted(..., sure)``: each output named with the margin is its own target, every other
+    (unsure, or past a scan's end) is -100 (no target)."""
+    out = torch.where(named >= 0, named, -100)
+    if kind == "scan" and lengths is not None:
+        past = torch.as_tensor(np.arange(named.shape[1])[None, :] >= np.asarray(lengths)[:, None])
+        out = torch.where(past[..., None], -100, out)
+    return out
+
+
+def sure_on_domain(model: nn.Module, problem, encoding: Encoding, fit_b: Batch, fit_t: torch.Tensor, val_b: Batch,
+                   val_t: torch.Tensor, deadline: float, seed: int, weight_decay: float = 1e-3) -> dict[str, Any]:
+    """Train ``model`` (exact on its examples) on until it names every output of the domain's inputs
+    (``problem.domain_inputs``, no answers) and of its examples with the margin (``SURE``), ``deadline`` (a
+    ``time.perf_counter`` reading) passes, or ``DOMAIN_STALL`` checks in a row find no fewer unsure domain inputs.
+    A step (AdamW at ``DOMAIN_LR``) takes the loss on ``DOMAIN_ROWS`` rows of ``fit_b`` (``train`` passes every
+    example, the held-out ones included, and checks those again as ``val_b``) plus the loss on as many
+    domain inputs against the net's own answers where it is sure (refreshed every ``DOMAIN_REFRESH`` steps, unsure
+    outputs without a target). The weights kept are those of the check exact on every example (fitting and
+    held-out, by argmax) with the fewest unsure domain inputs (then the most examples named with the margin), so
+    the net stays exact on its examples. Returns the record: steps, checks, unsure domain inputs before and after,
+    the domain inputs' count and why it stopped."""
+    inputs, lengths, _ = problem.domain_inputs()
+    lengths = None if lengths is None else np.asarray(lengths)
+    dom = encoding.batch(inputs, lengths)
+    n = dom.size
+    kind = encoding.kind
+    rng = np.random.default_rng([seed, 2])
+    parts = [(b, t) for b, t in ((fit_b, fit_t), (val_b, val_t)) if b.size]
+
+    def check() -> tuple[tuple[bool, int, float], torch.Tensor]:
+        model.eval()
+        with torch.no_grad():
+            named = torch.cat([predicted(model, dom.take(np.arange(i, min(i + 4096, n))), SURE) for i in range(0, n, 4096)])
+            ex = [(predicted(model, b, SURE), t) for b, t in parts]
+        exact = all(share_exact(argmax_of(x), t) == 1.0 for x, t in ex)
+        sure = min(share_exact(x, t) for x, t in ex)
+        unsure = int(unsure_rows(named, lengths, kind).sum())
+        return (exact, unsure, sure), named
+
+    began = time.perf_counter()
+    score, named = check()
+    record: dict[str, Any] = {"inputs": n, "unsure_before": score[1], "steps": 0, "checks": 1}
+    best = ((score[0], -score[1], score[2]), {k: v.detach().clone() for k, v in model.state_dict().items()}, score)
+    why = "sure on every domain input and example"
+    if not score[0]:
+        record.update(unsure_after=score[1], stopped="not exact on its examples", seconds=0.0)
+        return record
+    opt = torch.optim.AdamW(list(model.parameters()), lr=DOMAIN_LR, weight_decay=weight_decay, betas=(0.9, 0.98))
+    stalled, steps = 0, 0
+    while not (score[1] == 0 and score[2] == 1.0):
+        if time.perf_counter() >= deadline:
+            why = "the budget ran out"
+            break
+        labels = pseudo_labels(named, lengths, kind)
+        for group in opt.param_groups:  # the rate falls linearly to the deadline: AdamW at a fixed rate oscillates
+            group["lr"] = DOMAIN_LR * max(DOMAIN_FLOOR, (deadline - time.perf_counter()) / max(deadline - began, 1e-9))
+        model.train()
+        for _ in range(DOMAIN_REFRESH):
+            i = torch.as_tensor(rng.choice(fit_b.size, min(DOMAIN_ROWS, fit_b.size), replace=False))
+            j = torch.as_tensor(rng.choice(n, min(DOMAIN_ROWS, n), replace=False))
+            loss = loss_of(model, fit_b.take(i), fit_t[i]) + loss_of(model, dom.take(j), labels[j])
+            if not torch.isfinite(loss):
+                break
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            steps += 1
+        score, named = check()
+        record["checks"] += 1
+        key = (score[0], -score[1], score[2])
+        if key > best[0]:
+            better = score[0] and score[1] < best[2][1]
+            best = (key, {k: v.detach().clone() for k, v in model.state_dict().items()}, score)
+            stalled = 0 if better else stalled + 1
+        else:
+            stalled += 1
+        if not torch.isfinite(loss) or any(not bool(torch.isfinite(p).all()) for p in model.parameters()):
+            why = "the loss became non-finite"
+            break
+        if stalled >= DOMAIN_STALL:
+            why = f"{DOMAIN_STALL} checks in a row found no fewer unsure domain inputs"
+            break
+    model.load_state_dict(best[1])
+    model.eval()
+    record.update(steps=steps, unsure_after=best[2][1], examples_sure=best[2][2], stopped=why,
+                  seconds=round(time.perf_counter() - began, 3))
+    return record

@@ -23,9 +23,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {"lr": 3e-2, "weight_decay": 1.0, "embed": 32, "hidden": 128, "numeric": False, "regress": False, "eval_every": 10,
             "give_up_after": GIVE_UP_AFTER},
     "gru": {"lr": 3e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 16, "numeric": False, "regress": False,
-            "eval_every": 10, "batch": 1024, "noise": 0.0, "anneal": 1.0, "late": False},
+            "eval_every": 10, "batch": 1024, "noise": 0.0, "anneal": 1.0, "late": False, "domain": False,
+            "calm": False},
     "rnn": {"lr": 1e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 32, "numeric": False, "regress": False,
-            "act": "tanh", "inner": 32, "eval_every": 10, "batch": 1024, "noise": 0.0, "anneal": 1.0, "late": False},
+            "act": "tanh", "inner": 32, "eval_every": 10, "batch": 1024, "noise": 0.0, "anneal": 1.0, "late": False,
+            "domain": False, "calm": False},
     "transformer": {"lr": 1e-3, "weight_decay": 1.0, "d_model": 64, "heads": 4, "d_mlp": 256, "eval_every": 10},
 }
 SIZE_KEYS = {"mlp": ("embed", "hidden", "numeric", "regress"), "gru": ("embed", "hidden", "numeric", "regress"),
@@ -251,7 +253,7 @@ def check_settings(arch: str, settings: dict[str, Any]) -> None:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
                 value > 0 if key == "lr" else value >= 0)
             want = "a finite number above 0" if key == "lr" else "a finite number, 0 or more"
-        elif key in ("numeric", "regress", "late"):
+        elif key in ("numeric", "regress", "late", "domain", "calm"):
             ok, want = isinstance(value, bool), "True or False"
         elif key == "act":
             ok, want = value in ("tanh", "relu", "mlp"), "'tanh', 'relu' or 'mlp' (MIPS's cell: an MLP updates a linear state)"
@@ -410,6 +412,16 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     regressing net's heads name every value of their examples' lattice over the range it regresses on the domain's
     inputs (``lattice_heads``; ``settings["lattice"]``: values known before and after, per head).
 
+    ``domain=True`` (off by default; recurrent nets over tokens whose examples are not the whole domain): once exact,
+    the net trains on for what the budget leaves on its examples plus its own sure answers on the domain's inputs
+    (``extraction.search.sure_on_domain``, no answers), kept exact on its examples; ``settings["domain_phase"]``
+    records the domain inputs it was unsure on before and after, its steps and why it stopped.
+
+    ``calm=True`` (off by default; a classifying net's width search): where the accuracy trend would stop the search
+    (or settle a candidate waiting for the margin) while its best candidate is near exact and falling back
+    (``extraction.search.unsettled``), the rate falls by ``search.CALM`` instead, at most ``search.CALM_TIMES`` times
+    (``settings["search"]["calmed"]``).
+
     Fallback. When ``arch`` is "auto" and the problem made the net numeric (a recurrent net's alphabet larger
     than ``NUMERIC_ALPHABET``, or an MLP over integers that are not residues; ``numeric`` not among the
     options), and the numeric net stops short of exact (its trend hopeless, or its polish stalled) with at
@@ -419,7 +431,8 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     (path, arch, status, seconds, steps, accuracy, reasons, which was kept) and ``reasons`` are the kept one's.
     """
     from .quantise import quantise_mlp, quantise_rnn
-    from .search import fit, fit_ladder, ladder_applies, normalise
+    from .search import (DOMAIN_ROWS, _split, domain_phase_applies, fit, fit_ladder, ladder_applies, normalise,
+                         sure_on_domain)
 
     if not (isinstance(seconds, (int, float)) and seconds > 0):
         raise TrainingError(f"seconds must be positive, got {seconds!r}")
@@ -468,11 +481,23 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
                     fitted, arch, settings, widths = tokens, t_arch, t_settings, t_widths
             for a in attempts:
                 a["kept"] = a["arch"] == arch and a["numeric"] == bool(settings.get("numeric"))
+        domain = None
+        if fitted.status == "trained" and settings.get("domain") and domain_phase_applies(fitted.model, problem):
+            # every example is fitted, the held-out tenth included (it decided when the search stopped; kept apart,
+            # a net settled without the margin could not stay exact on it and grow surer on the domain)
+            _, _, _, _, _, val_idx = _split(problem, settings, seed)
+            vi = torch.as_tensor(val_idx)
+            domain = sure_on_domain(fitted.model, problem, fitted.encoding, fitted.batch, fitted.targets,
+                                    fitted.batch.take(val_idx), fitted.targets[vi], start + seconds, seed,
+                                    settings["weight_decay"])
+            work += 2 * DOMAIN_ROWS * domain["steps"] * float(fitted.model.flops())
         model, encoding = fitted.model, fitted.encoding
         settings = {**settings, WIDTH_KEY[arch]: fitted.width} if arch in WIDTH_KEY else settings
         record = {"arch": arch, **settings, "seed": fitted.seed}
         if attempts is not None:
             record["attempts"] = attempts
+        if domain is not None:
+            record["domain_phase"] = domain
         if fitted.extra.get("polish"):
             record["polish"] = fitted.extra["polish"]
         if fitted.extra.get("margin_polish"):

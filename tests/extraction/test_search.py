@@ -488,3 +488,89 @@ def test_a_stack_runs_as_each_row_alone_with_the_same_gradients(arch, rows):
         assert torch.allclose(got[r], alone, atol=1e-6)
         for k, p in m.named_parameters():
             assert torch.allclose(stack["model." + k].grad[r], p.grad, atol=1e-6), k
+
+
+_named = st.integers(1, 6).flatmap(lambda n: st.tuples(
+    st.lists(st.lists(st.lists(st.integers(-5, 4), min_size=2, max_size=2), min_size=4, max_size=4), min_size=n, max_size=n),
+    st.lists(st.integers(1, 4), min_size=n, max_size=n)))
+
+
+@given(_named, st.sampled_from(["scan", "function"]))
+@settings(max_examples=60, deadline=None)
+def test_pseudo_labels_are_the_sure_outputs_and_unsure_rows_those_with_an_unsure_one(data, kind):
+    """``pseudo_labels``: an output named with the margin (>= 0) within a scan's length is its own target, any other is
+    -100; ``unsure_rows``: an input is unsure iff some output within its length is named without the margin (< 0)."""
+    from extraction.search import pseudo_labels, unsure_rows
+
+    values, lengths = data
+    named = torch.as_tensor(values)  # [n, T=4, heads=2]
+    lengths = np.asarray(lengths)
+    labels = pseudo_labels(named, lengths, kind)
+    rows = unsure_rows(named, lengths, kind)
+    for i in range(len(named)):
+        inside = [t < lengths[i] or kind != "scan" for t in range(named.shape[1])]
+        for t in range(named.shape[1]):
+            for h in range(named.shape[2]):
+                v = int(named[i, t, h])
+                assert int(labels[i, t, h]) == (v if v >= 0 and inside[t] else -100)
+        assert bool(rows[i]) == any(int(named[i, t, h]) < 0 for t in range(named.shape[1]) if inside[t]
+                                    for h in range(named.shape[2]))
+
+
+def test_the_domain_phase_keeps_the_net_exact_and_never_leaves_more_unsure_domain_inputs():
+    from extraction.search import SURE, domain_phase_applies, unsure_rows
+
+    task = toy_tasks.get("running_sum_mod", k=5, length=7)
+    net = extraction.train(task, examples=400, seconds=20, seed=0, domain=True)
+    assert net.status == "trained" and domain_phase_applies(net.model, net.problem)
+    record = net.settings["domain_phase"]
+    assert record["inputs"] == len(net.problem.domain_inputs()[1])
+    assert record["unsure_after"] <= record["unsure_before"] and record["stopped"]
+    assert net.train_accuracy == 1.0 and net.heldout_accuracy in (None, 1.0)
+    inputs, lengths, _ = net.problem.domain_inputs()
+    with torch.no_grad():
+        named = predicted(net.model, net.encoding.batch(inputs, lengths), SURE)
+    assert int(unsure_rows(named, lengths, "scan").sum()) == record["unsure_after"]
+
+
+def test_the_domain_phase_is_off_unless_asked_and_never_runs_on_numeric_nets_or_a_whole_domain():
+    from extraction.search import domain_phase_applies
+
+    task = toy_tasks.get("running_parity", length=4)
+    assert extraction.untrained(task).settings["domain"] is False
+    plain = extraction.train(task, examples=10, seconds=10, seed=0)
+    assert "domain_phase" not in plain.settings
+    whole = extraction.train(task, seconds=10, seed=0, domain=True)  # the examples are the whole domain
+    assert whole.problem.examples.complete and "domain_phase" not in whole.settings
+    numeric = extraction.untrained(toy_tasks.get("running_max", values=100, length=4), domain=True)
+    assert numeric.model.numeric and not domain_phase_applies(numeric.model, numeric.problem)
+
+
+_history = st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)), min_size=2, max_size=12)
+
+
+@given(_history, st.floats(0.5, 1.0))
+@settings(max_examples=100, deadline=None)
+def test_a_run_is_unsettled_when_near_exact_and_falling_back_over_the_trends_window(points, near):
+    """``unsettled``: over the window ``_hopeless`` reads (from the first check at or past half the elapsed time), the
+    best accuracy fell, and it was or is at least ``near``; a run that rose or stayed, or never came near, is not."""
+    from extraction.search import unsettled
+
+    history = [(float(t), acc, 1.0) for t, (_, acc) in enumerate(points, start=1)]
+    now, acc, _ = history[-1]
+    before = next(h for h in history if h[0] >= now / 2)[1]
+    assert unsettled(history, near) == (max(acc, before) >= near and acc < before)
+    rising = [(t, min(1.0, a), l) for t, a, l in sorted(history)]
+    rising = [(t, float(i) / len(rising), l) for i, (t, _, l) in enumerate(rising)]
+    assert not unsettled(rising, near)  # accuracy that only rises is never unsettled
+
+
+def test_the_search_lowers_its_rate_only_when_asked_and_records_when():
+    task = toy_tasks.get("running_parity", length=6)
+    assert extraction.untrained(task).settings["calm"] is False
+    plain = extraction.train(task, examples=40, seconds=10, seed=0)
+    assert plain.settings["search"]["calmed"] == []
+    net = extraction.train(task, examples=40, seconds=10, seed=0, calm=True)
+    calmed = net.settings["search"]["calmed"]
+    assert isinstance(calmed, list) and len(calmed) <= 2
+    assert all(c["lr"] < net.settings["lr"] and c["step"] <= net.steps for c in calmed)

@@ -159,7 +159,8 @@ def test_settings_no_network_can_train_with_are_refused_naming_them(arch, option
 
 @pytest.mark.parametrize("options, name", [({"noise": -0.1}, "noise"), ({"noise": float("nan")}, "noise"),
                                            ({"anneal": 0.0}, "anneal"), ({"anneal": 1.5}, "anneal"),
-                                           ({"late": "yes"}, "late")])
+                                           ({"late": "yes"}, "late"), ({"domain": "yes"}, "domain"),
+                                           ({"calm": 1}, "calm")])
 def test_recurrent_training_options_out_of_range_are_refused_naming_them(options, name):
     with pytest.raises(TrainingError, match=name):
         extraction.train(toy_tasks.get("running_parity", length=4), "gru", seconds=5, **options)
