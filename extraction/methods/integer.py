@@ -63,6 +63,7 @@ MAX_TABLE = 16  # a symbol of at most this many values may enter an update throu
 SUB_SEARCH_CANDIDATES = 200_000
 MAX_STATES_TRACED = 5_000
 OUTLIERS = 0.005  # the share of states that may lie off the lattice (a regressing net's outputs near a rounding edge)
+ONE_WRONG_START = 8  # first steps traced, at least, for the start to be chosen though one of them misses
 OTHER_SHARE = 0.25  # of the reading's budget left, what each further lattice (``other_lattices``) is read within
 LINEAR_SHARE = 0.9  # ... on at least this share of them (the rest: units at the edge of their range; the
 # coordinates read must still be integers on all but OUTLIERS of the states, and the tables functions)
@@ -85,6 +86,7 @@ class Lattice:
     initial: tuple[int, ...] = ()  # the program's start values (0 for every coordinate when empty)
     how: str = "whitened"  # which coordinates: "whitened", "observable" (linear recurrence) or "behaviour"
     known: np.ndarray | None = None  # [n, T]: states whose coordinates were read inside the domain (None: all)
+    once: bool = False  # the tables count each traced state once (``first_of_prefix``), not once per row through it
 
     @property
     def dim(self) -> int:
@@ -271,7 +273,7 @@ def lattices(tr: StateTrace, max_dim: int = MAX_DIM, trained=None, budget: Budge
     (``_whitened``), else the observable directions of a recurrence linear on its steps (``observable_axes``)
     — then the whitened states again where that one reads no program (``other_lattices``: the start held, thin
     axes kept), and last, where neither of the first two found any, what the network says from each state
-    (``behaviour``)."""
+    (``behaviour``), its traced states counted once per row through them, then once each (``once``)."""
     first, why = _whitened(tr, max_dim)
     reasons = [why]
     if first is None and trained is not None:
@@ -286,13 +288,16 @@ def lattices(tr: StateTrace, max_dim: int = MAX_DIM, trained=None, budget: Budge
     for lat in other_lattices(tr, first, max_dim):
         found_any = True
         yield lat, None
-    if first is None and trained is not None and not (budget is not None and budget.expired):
-        found, third = behaviour(trained, tr, max_dim, budget)
-        if found is not None:
-            found_any = True
-            yield found, None
-        else:
-            reasons.append(third)
+    if first is None and trained is not None:
+        for once in (False, True):  # then each traced state counted once: one wrong answer at a short prefix
+            if budget is not None and budget.expired:
+                break
+            found, third = behaviour(trained, tr, max_dim, budget, once=once)
+            if found is not None:
+                found_any = True
+                yield found, None
+            elif not once:
+                reasons.append(third)
     if not found_any:
         yield None, "; ".join(r for r in reasons if r)
 
@@ -417,8 +422,8 @@ def _observed(tr: StateTrace, obs: np.ndarray, max_dim: int) -> tuple[Lattice | 
                    how="observable"), None
 
 
-def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM,
-              budget: Budget | None = None) -> tuple[Lattice | None, str | None]:
+def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM, budget: Budget | None = None,
+              once: bool = False) -> tuple[Lattice | None, str | None]:
     """Integer coordinates read from what the network says from each state (``probe``): its output there, after
     reading each of the commonest letters once, twice, ... (up to a horizon), and how many of a letter it takes
     before the output changes (a depth, a count to a threshold); beside them two coordinates of the input's
@@ -427,7 +432,8 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM,
     of a network that is not linear (MIPS reads the Krylov basis of a linear one). The state is the smallest
     set of them (``sufficient``) that determines every answer probed (with the scalar inputs) and its own next
     value; where an integer combination of it (and the outputs) is one coordinate with an affine update, that
-    one (``compress``). The start's own are the program's start values."""
+    one (``compress``). The start's own are the program's start values. With ``once`` each traced state counts
+    once (``first_of_prefix``), here and in the tables read on the lattice (``Lattice.once``)."""
     v, ahead, probed, depth, why = probe(trained, tr, max_dim)
     if why is not None:
         return None, why
@@ -441,7 +447,8 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM,
     prev[:, 1:] = idx[:, :-1]
     step_rows = tr.valid & (prev > 0)  # steps between traced states (the start kept apart, as ``tables`` does)
     steps = (prev[step_rows], idx[step_rows], tr.symbols[step_rows])
-    chosen, why = sufficient(v, ahead, probed, depth, scal, steps, int(tr.lengths.max()), max_dim, budget)
+    rows_once = np.concatenate([[True], first_of_prefix(tr)[tr.valid]]) if once else None
+    chosen, why = sufficient(v, ahead, probed, depth, scal, steps, int(tr.lengths.max()), max_dim, budget, rows_once)
     if chosen is None:
         return None, why
     reach = max(ahead[j] for j in chosen)
@@ -457,7 +464,7 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM,
     x = np.hstack([states - tr.h0, np.ones((states.shape[0], 1))])
     k, *_ = np.linalg.lstsq(x, z.astype(np.float64), rcond=None)
     return Lattice(tr.h0.copy(), k[:-1].T, k[-1], coords, 0.0, 0.0, tuple(int(q) for q in z[0]),
-                   how="behaviour", known=known), None
+                   how="behaviour", known=known, once=once), None
 
 
 MAX_LETTERS = 6  # the commonest letters probed
@@ -534,12 +541,16 @@ def _groups(x: np.ndarray) -> np.ndarray:
 
 
 def sufficient(v: np.ndarray, ahead: list[int], probed: list[bool], depth: np.ndarray, scal: np.ndarray, steps,
-               longest: int, max_dim: int = MAX_DIM, budget: Budget | None = None) -> tuple[list[int] | None, str | None]:
+               longest: int, max_dim: int = MAX_DIM, budget: Budget | None = None,
+               once: np.ndarray | None = None) -> tuple[list[int] | None, str | None]:
     """The first set of at most ``max_dim`` columns of ``v`` (fewest columns, then fewest of the input's history,
     then least reach) that is a state: on the states whose reads stay inside the domain's lengths, every probed
     column is a function of it and the scalar inputs (the outputs now of it alone), and its value after each
     traced step a function of its value before and the letters read; all but ``OUTLIERS`` of the rows (a
-    network's rare wrong answers). (None, why) when no set is, or when ``budget`` runs out first."""
+    network's rare wrong answers); with ``once``, a mask of the rows, only those rows and the steps into them
+    count, and one wrong state per column is allowed however few its rows. (None, why) when no set is, or when ``budget`` runs out first."""
+    allowed = 0.0 if once is None else 1.0  # counting each state once, one wrong answer may be a network's
+    once = np.ones(v.shape[0], dtype=bool) if once is None else once
 
     outputs = [j for j in range(v.shape[1]) if ahead[j] == 0 and probed[j]]
     # columns equal to an earlier one on every state say nothing new
@@ -561,7 +572,7 @@ def sufficient(v: np.ndarray, ahead: list[int], probed: list[bool], depth: np.nd
         cols = list(c)
         reach = max(ahead[j] for j in cols)
         inside = (depth >= 1) & (depth + reach <= longest)
-        ok_step = inside[prev] & inside[nxt]
+        ok_step = inside[prev] & inside[nxt] & once[nxt]
         if ok_step.sum() < 2:
             continue
         key = _groups(np.concatenate([v[prev[ok_step]][:, cols], symbols[ok_step]], axis=1))
@@ -573,12 +584,12 @@ def sufficient(v: np.ndarray, ahead: list[int], probed: list[bool], depth: np.nd
         withscal = _groups(np.concatenate([v[:, cols], scal], axis=1))
         fails = None
         for j in outputs + [j for j in range(v.shape[1]) if probed[j] and j not in outputs]:
-            rows = (depth >= 1) & (depth + max(reach, ahead[j]) <= longest)
+            rows = (depth >= 1) & (depth + max(reach, ahead[j]) <= longest) & once
             if not rows.any():
                 continue
             g = alone if j in outputs else withscal
             wrong = _disagreeing(g[rows], v[rows, j])
-            if wrong > OUTLIERS * rows.sum():
+            if wrong > max(allowed, OUTLIERS * rows.sum()):
                 fails = f"{wrong} of {int(rows.sum())} states' answers are not a function of it"
                 break
         if fails is None:
@@ -631,6 +642,25 @@ def _mostly_affine(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int] | Non
     return (c, c0) if float(np.mean(x @ c + c0 != y)) <= OUTLIERS else None
 
 
+def first_of_prefix(tr: StateTrace) -> np.ndarray:
+    """``[n, T]``: True at the first traced state of each distinct prefix (its letters and scalar inputs so far).
+    The trace holds a state once per sequence through it, so a short prefix is counted as often as the
+    sequences that start with it; the tables and the state's checks count each state once, so that one wrong
+    answer of the network at a short prefix is one outlier, not the hundreds of rows through it."""
+    n, t = tr.valid.shape
+    first = np.zeros((n, t), dtype=bool)
+    node = np.zeros(n, dtype=np.int64)  # each row's prefix, numbered per position
+    for p in range(t):
+        rows = np.nonzero(tr.valid[:, p])[0]
+        if not rows.size:
+            break
+        keys = np.concatenate([node[rows, None], tr.symbols[rows, p].reshape(rows.size, -1)], axis=1)
+        _, at, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        first[rows[at], p] = True
+        node[rows] = inv.reshape(-1)
+    return first
+
+
 def tables(tr: StateTrace, lat: Lattice):
     """(keys ``[M, r + k]``: each traced step's previous coordinates and symbols, next ``[M, r]``; states
     ``[N, r]`` and outputs ``[N, arity]``; the first steps' symbols and next coordinates), or a reason when
@@ -641,7 +671,8 @@ def tables(tr: StateTrace, lat: Lattice):
     known = tr.valid if lat.known is None else lat.known
     before = np.ones_like(known)
     before[:, 1:] = known[:, :-1]
-    steps = known & before  # both ends of the step read inside the domain
+    distinct = first_of_prefix(tr) if lat.once else np.ones_like(known)
+    steps = known & before & distinct  # both ends of the step read inside the domain (each once, with ``once``)
     # steps from the start are kept apart: the start need not be a state the network reaches again (a
     # running minimum starts above every value), so its coordinates are chosen after the update is written
     first = np.zeros_like(steps)
@@ -659,7 +690,7 @@ def tables(tr: StateTrace, lat: Lattice):
                       "steps disagree with the most common successor of their state and symbol")
     notes = [f"{bad} of {len(nxt)} traced steps disagree with the most common successor of their state and symbol "
              "(settled by majority)"] if bad else []
-    states, outs = lat.coords[known], tr.outputs[known]
+    states, outs = lat.coords[known & distinct], tr.outputs[known & distinct]
     us, o, wrong, scount = _majority(states, outs)
     if wrong > OUTLIERS * len(outs):
         return None, f"the output is not a function of the integer state: {wrong} of {len(outs)} traced states disagree"
@@ -973,7 +1004,9 @@ def start_values(updates, state: list[str], names: list[str], starts, states: np
                  guess: tuple[int, ...], reach: int = 3, most: int = 4096) -> tuple[int, ...] | None:
     """The start's integer coordinates: the nearest to ``guess`` (what the network says at its start state)
     from which the written update takes every traced first symbol to the state the network reached, among
-    the coordinates' traced range widened by ``reach``; None when none does."""
+    the coordinates' traced range widened by ``reach``; else, among at least ``ONE_WRONG_START`` first symbols,
+    the nearest that misses one (a network's wrong answer after one letter: first_index answering -1 for
+    ``xs=[3], t=3``, its state right); None when none does."""
     from programs.interpreter import compile_expr
 
     symbols, after = starts
@@ -984,14 +1017,22 @@ def start_values(updates, state: list[str], names: list[str], starts, states: np
     axes = [sorted(range(int(a), int(b) + 1), key=lambda v, g=g: (abs(v - g), v)) for a, b, g in zip(lo, hi, guess)]
     rows = [dict(zip(names, (int(v) for v in sym))) for sym in symbols]
 
+    best = None  # (first steps missed, candidate): one missed of at least ``ONE_WRONG_START`` may be the network's
     for tried, cand in enumerate(itertools.product(*axes)):
         if tried >= most:
             break
         env0 = dict(zip(state, cand))
-        if all(tuple(int(f({**env0, **row})) for f in fs) == tuple(int(q) for q in nxt)
-               for row, nxt in zip(rows, after)):
+        missed = 0
+        for row, nxt in zip(rows, after):
+            if tuple(int(f({**env0, **row})) for f in fs) != tuple(int(q) for q in nxt):
+                missed += 1
+                if missed > 1 or best is not None or len(rows) < ONE_WRONG_START:
+                    break
+        if missed == 0:
             return tuple(int(q) for q in cand)
-    return None
+        if missed == 1 and len(rows) >= ONE_WRONG_START and best is None:
+            best = tuple(int(q) for q in cand)
+    return best
 
 
 def traced_agreement(tr: StateTrace, program: Program, state: list[str]) -> float:
