@@ -90,7 +90,7 @@ def affine_programs(draw):
 
 
 # TB_EXAMPLES=N runs the properties on N examples (measured this way: 300 at two seeds, all read back)
-PROPERTY = settings(max_examples=int(os.environ.get("TB_EXAMPLES", 6)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=int(os.environ.get("TB_EXAMPLES", "6")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def thin_axis(net) -> bool:
