@@ -86,7 +86,7 @@ class Lattice:
     initial: tuple[int, ...] = ()  # the program's start values (0 for every coordinate when empty)
     how: str = "whitened"  # which coordinates: "whitened", "observable" (linear recurrence) or "behaviour"
     known: np.ndarray | None = None  # [n, T]: states whose coordinates were read inside the domain (None: all)
-    once: bool = False  # the tables count each traced state once (``first_of_prefix``), not once per row through it
+    once: np.ndarray | None = None  # [n, T]: the states the tables count (``first_of_prefix``; None: every row)
 
     @property
     def dim(self) -> int:
@@ -447,7 +447,8 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM, budget: Budget | 
     prev[:, 1:] = idx[:, :-1]
     step_rows = tr.valid & (prev > 0)  # steps between traced states (the start kept apart, as ``tables`` does)
     steps = (prev[step_rows], idx[step_rows], tr.symbols[step_rows])
-    rows_once = np.concatenate([[True], first_of_prefix(tr)[tr.valid]]) if once else None
+    mask = first_of_prefix(tr) if once else None
+    rows_once = np.concatenate([[True], mask[tr.valid]]) if once else None
     chosen, why = sufficient(v, ahead, probed, depth, scal, steps, int(tr.lengths.max()), max_dim, budget, rows_once)
     if chosen is None:
         return None, why
@@ -464,7 +465,7 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM, budget: Budget | 
     x = np.hstack([states - tr.h0, np.ones((states.shape[0], 1))])
     k, *_ = np.linalg.lstsq(x, z.astype(np.float64), rcond=None)
     return Lattice(tr.h0.copy(), k[:-1].T, k[-1], coords, 0.0, 0.0, tuple(int(q) for q in z[0]),
-                   how="behaviour", known=known, once=once), None
+                   how="behaviour", known=known, once=mask), None
 
 
 MAX_LETTERS = 6  # the commonest letters probed
@@ -671,7 +672,7 @@ def tables(tr: StateTrace, lat: Lattice):
     known = tr.valid if lat.known is None else lat.known
     before = np.ones_like(known)
     before[:, 1:] = known[:, :-1]
-    distinct = first_of_prefix(tr) if lat.once else np.ones_like(known)
+    distinct = np.ones_like(known) if lat.once is None else lat.once
     steps = known & before & distinct  # both ends of the step read inside the domain (each once, with ``once``)
     # steps from the start are kept apart: the start need not be a state the network reaches again (a
     # running minimum starts above every value), so its coordinates are chosen after the update is written
@@ -1035,21 +1036,20 @@ def start_values(updates, state: list[str], names: list[str], starts, states: np
     return best
 
 
-def traced_agreement(tr: StateTrace, program: Program, state: list[str]) -> float:
-    """The share of the network's traced answers (every step of a scan, the last of a fold) that ``program``
-    gives on the same inputs."""
-    run = program_states(tr, Machine(program, SCALAR), state[0])
+def traced_agreement(tr: StateTrace, run) -> float:
+    """The share of the network's traced answers (every step of a scan, the last of a fold) that the program's run
+    over the trace (``fsm.program_states``) gives."""
     net = tr.outputs.reshape(tr.outputs.shape[0], tr.outputs.shape[1], -1)
-    if program.kind == "scan":
+    if run.yields is not None:
         return float((run.yields == net).all(axis=2)[tr.valid].mean())
     last = net[np.arange(len(tr.lengths)), np.asarray(tr.lengths) - 1]
     return float((np.asarray(run.finals).reshape(last.shape) == last).all(axis=1).mean())
 
 
-def run_program(tr: StateTrace, mach: Machine, state: list[str]) -> np.ndarray:
+def run_program(tr: StateTrace, mach: Machine, state: list[str], run=None) -> np.ndarray:
     """The program's state coordinates after every traced step (``[n, T, r]``; 0 past a row's end), all rows at
-    once by the vectorised interpreter (``fsm.program_states``)."""
-    run = program_states(tr, mach, state[0]) if state else None
+    once by the vectorised interpreter (``fsm.program_states``; ``run``, that run if already made)."""
+    run = (program_states(tr, mach, state[0]) if state else None) if run is None else run
     n, t = tr.lengths.size, tr.states.shape[1]
     z = np.zeros((n, t, len(state)), dtype=np.int64)
     for c, v in enumerate(state):
@@ -1265,7 +1265,7 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
         task = trained.problem
         tr = StateTrace(trained, cap=MAX_STATES_TRACED)
         write_seed = int(rng.integers(2**31))
-        lat, program, state, reasons, best = None, None, [], [], -1.0
+        lat, program, state, reasons, best, kept_run = None, None, [], [], -1.0, None
         for i, (other, why) in enumerate(lattices(tr, max_dim, trained, budget)):
             if other is None:
                 reasons = [why]
@@ -1277,9 +1277,10 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
                 lat, reasons = other, got[2]  # the first lattice found names the reading when none is written
             if got[0] is None:
                 continue
-            agree = traced_agreement(tr, got[0], got[1])
+            ran = program_states(tr, Machine(got[0], SCALAR), got[1][0])
+            agree = traced_agreement(tr, ran)
             if agree > best:
-                lat, (program, state, reasons), best = other, got, agree
+                lat, (program, state, reasons), best, kept_run = other, got, agree, ran
             if agree >= 1 - OUTLIERS:  # as right on the traced states as its tables: no other needed
                 break
         if lat is None:
@@ -1290,7 +1291,7 @@ def integer(max_dim: int = MAX_DIM, pairs: int = 300):
         if program is None:
             return Reading(None, tuple(reasons), status="timeout" if budget.expired else "abstained", details=details)
         mach = Machine(program, SCALAR)
-        z = run_program(tr, mach, state)
+        z = run_program(tr, mach, state, kept_run)
         # the whole state set to a donor's: no test once the program agrees with the network (see fsm); kept
         # for inspection, not reported as F2
         whole = interchange(trained, tr, mach, state, rng, pairs)
