@@ -192,7 +192,7 @@ def _sizes(model) -> dict[str, Any]:
         sizes = {"embed": embed, "hidden": model.cell.hidden_size, "numeric": bool(model.numeric),
                  "regress": bool(model.regress)}
         if model.arch != "rnn":
-            return sizes
+            return {**sizes, "states": model.states_kept} if model.states_kept else sizes
         return {**sizes, "act": model.act, **({"inner": model.cell.inner} if model.act == "mlp" else {})}
     return {"d_model": model.query.numel(), "heads": model.attn.num_heads, "d_mlp": model.mlp.hidden.out_features}
 

@@ -99,14 +99,35 @@ class ValueReadout(nn.Module):
 
 class GRUStep(nn.GRUCell):
     """``nn.GRUCell`` with its update written out in the cell's own weights (the same function): torch has no
-    ``vmap`` rule for the fused cell, and the width search runs a stack of candidates under ``vmap``."""
+    ``vmap`` rule for the fused cell, and the width search runs a stack of candidates under ``vmap``.
+
+    A cell with a ``codebook`` buffer (``[k, hidden]``, set by ``extraction.snap``) is a finite-state cell: each new
+    state is replaced by its nearest codebook row (Euclidean; ties to the first row), so the net has at most ``k``
+    states. The replacement's gradient is the identity (straight through)."""
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         ir, iz, inn = nn.functional.linear(x, self.weight_ih, self.bias_ih).chunk(3, -1)
         hr, hz, hn = nn.functional.linear(h, self.weight_hh, self.bias_hh).chunk(3, -1)
         r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
         n = torch.tanh(inn + r * hn)
-        return n + z * (h - n)
+        new = n + z * (h - n)
+        if "codebook" in self._buffers:
+            return snapped(new, self._buffers["codebook"])
+        return new
+
+
+def nearest_row(h: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """``[...]``: the index of the codebook row nearest each state of ``h`` ``[..., d]`` (ties to the first)."""
+    dist = (codebook * codebook).sum(-1) - 2 * h @ codebook.T  # |h|^2 is the same for every row
+    return dist.argmin(-1)
+
+
+def snapped(h: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """Each state of ``h`` replaced by its nearest codebook row, the gradient passed straight through."""
+    hard = codebook[nearest_row(h, codebook)]
+    if not (torch.is_grad_enabled() and h.requires_grad):
+        return hard  # exactly the row (``h + (hard - h)`` may round off it)
+    return h + (hard - h).detach()
 
 
 class ElmanStep(nn.RNNCell):
@@ -166,7 +187,7 @@ class Recurrent(nn.Module):
     arch = "gru"
 
     def __init__(self, encoding: Encoding, *, cell: str = "gru", embed: int = 8, hidden: int = 16,
-                 numeric: bool = False, regress: bool = False, act: str = "tanh", inner: int = 32):
+                 numeric: bool = False, regress: bool = False, act: str = "tanh", inner: int = 32, states: int = 0):
         super().__init__()
         self.encoding = encoding
         self.arch = cell
@@ -180,6 +201,10 @@ class Recurrent(nn.Module):
             self.cell = MLPStep(width, hidden, inner)
         else:
             self.cell = ElmanStep(width, hidden, nonlinearity=act)
+        if states:  # a finite-state GRU (``extraction.snap``): its codebook, filled by ``load_state_dict``
+            if cell != "gru":
+                raise ValueError(f"only a GRU cell snaps its states to a codebook, not {cell!r}")
+            self.cell.register_buffer("codebook", torch.zeros(states, hidden))
         self.readout = ValueReadout(encoding, hidden) if regress else nn.Linear(hidden, encoding.classes)
         # the state before the first element: zeros for a trained net; a compiled one sets its start unit
         self.register_buffer("h0", torch.zeros(hidden))
@@ -187,6 +212,12 @@ class Recurrent(nn.Module):
     @property
     def width(self) -> int:
         return self.cell.hidden_size
+
+    @property
+    def states_kept(self) -> int:
+        """The codebook's rows for a finite-state GRU (``extraction.snap``), 0 for a net whose states are not snapped."""
+        book = self.cell._buffers.get("codebook")
+        return 0 if book is None else int(book.shape[0])
 
     def inputs_of(self, name: str, index: torch.Tensor) -> torch.Tensor:
         """``[..., embed]`` (or ``[..., 1]`` for a numeric net): what input ``name``'s token ``index`` feeds the cell."""
@@ -233,6 +264,7 @@ class Recurrent(nn.Module):
         else:
             gates = 3 if isinstance(self.cell, nn.GRUCell) else 1
             per_step = 2 * gates * (self.cell.input_size + self.cell.hidden_size) * self.cell.hidden_size
+            per_step += 2 * self.states_kept * self.cell.hidden_size  # the nearest codebook row
         return per_step + 2 * self.readout.weight.numel()
 
 

@@ -24,7 +24,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "give_up_after": GIVE_UP_AFTER},
     "gru": {"lr": 3e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 16, "numeric": False, "regress": False,
             "eval_every": 10, "batch": 1024, "noise": 0.0, "anneal": 1.0, "late": False, "domain": False,
-            "calm": False},
+            "calm": False, "snap": True},
     "rnn": {"lr": 1e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 32, "numeric": False, "regress": False,
             "act": "tanh", "inner": 32, "eval_every": 10, "batch": 1024, "noise": 0.0, "anneal": 1.0, "late": False,
             "domain": False, "calm": False},
@@ -253,7 +253,7 @@ def check_settings(arch: str, settings: dict[str, Any]) -> None:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
                 value > 0 if key == "lr" else value >= 0)
             want = "a finite number above 0" if key == "lr" else "a finite number, 0 or more"
-        elif key in ("numeric", "regress", "late", "domain", "calm"):
+        elif key in ("numeric", "regress", "late", "domain", "calm", "snap"):
             ok, want = isinstance(value, bool), "True or False"
         elif key == "act":
             ok, want = value in ("tanh", "relu", "mlp"), "'tanh', 'relu' or 'mlp' (MIPS's cell: an MLP updates a linear state)"
@@ -431,6 +431,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     (path, arch, status, seconds, steps, accuracy, reasons, which was kept) and ``reasons`` are the kept one's.
     """
     from .quantise import quantise_mlp, quantise_rnn
+    from .snap import snap_applies, snap_states
     from .search import (DOMAIN_ROWS, _split, domain_phase_applies, fit, fit_ladder, ladder_applies, normalise,
                          sure_on_domain)
 
@@ -494,6 +495,9 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
         model, encoding = fitted.model, fitted.encoding
         settings = {**settings, WIDTH_KEY[arch]: fitted.width} if arch in WIDTH_KEY else settings
         record = {"arch": arch, **settings, "seed": fitted.seed}
+        if fitted.status == "trained" and settings.get("snap") and snap_applies(model, problem):
+            model, record["snapped"] = snap_states(model, encoding, problem, fitted.batch, fitted.targets,
+                                                   deadline=start + seconds, seed=seed)
         if attempts is not None:
             record["attempts"] = attempts
         if domain is not None:
