@@ -9,8 +9,9 @@ stream addition in bases 6 and 7 and running sums mod 7 and 8 (the finite-state 
     python bench/exact_domain.py --seeds 0,1,2 --options '{"noise": 0.1, "late": true, "anneal": 0.1}'
 
 ``--options`` passes training options (``noise``, ``late``, ``anneal``: training robust to drift; ``domain``: the
-phase sure on the domain's inputs; ``calm``: a lower rate instead of an early stop near exact; all by request).
-Each row records the domain phase (``settings["domain_phase"]``) where it ran.
+phase sure on the domain's inputs; ``calm``: a lower rate instead of an early stop near exact; all by request;
+``snap``: states snapped to a codebook, on by default, ``'{"snap": false}'`` for the plain net).
+Each row records the domain phase (``settings["domain_phase"]``) where it ran and the snap's record (``snapped``).
 """
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ def tasks() -> dict[str, toy_tasks.Task]:
     return out
 
 
+def snapped(net) -> dict | None:
+    """The snap's record (``extraction.snap``) without its rungs: rows, rows visited, domain inputs answered
+    otherwise, whether the snapped net was kept."""
+    record = net.settings.get("snapped")
+    return None if record is None else {k: v for k, v in record.items() if k != "tried"}
+
+
 def run(task, seed: int, seconds: float, read_seconds: float, options: dict) -> dict:
     net = extraction.train(task, seconds=seconds, seed=seed, **options)
     t0 = time.perf_counter()
@@ -49,7 +57,7 @@ def run(task, seed: int, seconds: float, read_seconds: float, options: dict) -> 
     right = bool(task.verify(reading.program).equal) if reading.program is not None else False
     return {"task": task.name, "seed": seed, "domain": net.domain_accuracy, "train_s": round(net.seconds, 2),
             "status": net.status, "width": net.settings.get("hidden"),
-            "domain_phase": net.settings.get("domain_phase"), "reading": reading.status,
+            "domain_phase": net.settings.get("domain_phase"), "snapped": snapped(net), "reading": reading.status,
             "method": (reading.details or {}).get("method"), "right": right, "read_s": round(read_s, 2)}
 
 
@@ -72,7 +80,7 @@ def main() -> None:
                 net = extraction.train(known[name], seconds=args.seconds, seed=seed, **json.loads(args.options))
                 row = {"task": name, "seed": seed, "domain": net.domain_accuracy, "train_s": round(net.seconds, 2),
                        "status": net.status, "width": net.settings.get("hidden"),
-                       "domain_phase": net.settings.get("domain_phase")}
+                       "domain_phase": net.settings.get("domain_phase"), "snapped": snapped(net)}
             else:
                 row = run(known[name], seed, args.seconds, args.read_seconds, json.loads(args.options))
             rows.append(row)
@@ -81,10 +89,12 @@ def main() -> None:
     print("\n| task | seed | domain accuracy | train s | read by auto |")
     print("|---|---|---|---|---|")
     for r in rows:
-        read = "—" if "reading" not in r else f"{'right' if r['right'] else r['reading']} · {r['read_s']:.1f} s"
+        read = ("—" if "reading" not in r else
+                f"{'right' if r['right'] else 'wrong' if r['method'] else 'none'}, {r['reading']} · {r['read_s']:.1f} s")
         print(f"| {r['task']} | {r['seed']} | {r['domain']:.5f} | {r['train_s']:.1f} | {read} |")
     print(f"\nexact on the domain: {sum(r['domain'] == 1.0 for r in rows)}/{len(rows)}; read right: "
-          f"{sum(bool(r.get('right')) for r in rows)}/{len(rows)}")
+          f"{sum(bool(r.get('right')) for r in rows)}/{len(rows)}, of them solved (not partial): "
+          f"{sum(bool(r.get('right')) and r.get('reading') == 'solved' for r in rows)}")
 
 
 if __name__ == "__main__":
