@@ -31,18 +31,22 @@ READERS = "auto,boolean,fourier,fsm,integer,linear,lstar"
 
 
 def per_family(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per family: tasks, tasks with a right program from some extractor, tasks read as the
+    """One row per family: tasks with a right program some extractor presents (not one it disowns), tasks read as the
     mechanism by some extractor, median training seconds per task (the network's, search included),
     median networks trained per task, median seconds of a reading that ran (training excluded)."""
     runs = runs[runs["route"] == "extraction"].copy()
-    runs["mechanism"] = mechanism_checks(runs) & (runs["correct"] == True)  # noqa: E712
+    # a reading counts where its extractor presents it (agreement 1 where measured): one it disowns ("partial",
+    # "unfaithful"), right or not, is the route's abstention, as the comparator's verdict counts it
+    agreement = pd.to_numeric(runs["agreement"], errors="coerce")
+    runs["right"] = (runs["correct"] == True) & (agreement.isna() | (agreement >= 1.0 - 1e-9))  # noqa: E712
+    runs["mechanism"] = mechanism_checks(runs) & runs["right"]
     runs["networks"] = [(p or {}).get("networks", 1.0) if isinstance(p, dict) else 1.0 for p in runs["phases"]]
     rows = []
     for family, g in runs.groupby("family"):
         per_task = g.groupby("task")
         reading = g["extract_seconds"].dropna()
         rows.append({"family": family, "tasks": g["task"].nunique(),
-                     "right": int(per_task["correct"].apply(lambda c: bool((c == True).any())).sum()),  # noqa: E712
+                     "right": int(per_task["right"].any().sum()),
                      "mechanism": int(per_task["mechanism"].any().sum()),
                      "train s": float(per_task["train_seconds"].max().median()),
                      "networks": float(per_task["networks"].max().median()),
