@@ -17,7 +17,8 @@ read and checked.
 The rungs (``RUNGS``): k-means with ``k`` rows for each rung in turn (the points capped at ``MAX_POINTS`` distinct
 states, k-means++ from the run's seed), the first ``k`` whose snapped net is exact on every example is the
 candidate (every row of it kept). It replaces a net exact on its examples only where the two answer some of the
-domain's inputs differently (``changed_answers``, on ``problem.domain_inputs()``: no answers): there the plain
+domain's inputs differently (``changed_answers``, on up to ``COMPARED`` of ``problem.domain_inputs``: no answers):
+there the plain
 net's answers hang on its drift; elsewhere they agree on every input compared, and the plain net, whose
 smooth state the recurrent F2-D learns through more easily, is kept. None exact (or the budget spent): the net is
 returned as it was, and the record says what was tried.
@@ -88,8 +89,9 @@ def snap_states(model: nn.Module, encoding: Encoding, problem, batch: Batch, tar
     it is (exact on ``batch`` itself: ``train`` snaps only such nets). And what was tried: ``{"tried": [[rows,
     share exact], ...], "points": distinct states fitted, "states": the codebook's rows or None, "visited": rows
     the examples reach, "changed": domain inputs answered otherwise, "compared": of how many, "kept": whether the
-    snapped net is returned, "why": "exact", "none exact" or "budget", "seconds": ...}``. Every row is kept, visited on the
-    examples or not: the net checked is the net returned."""
+    snapped net is returned, "why": "exact", "none exact" or "budget", "passes": inputs run through a net (the
+    examples once a rung, the compared inputs twice), "seconds": ...}``. Every row is kept, visited on the examples
+    or not: the net checked is the net returned."""
     from .search import predicted, share_exact
 
     began = time.perf_counter()
@@ -108,7 +110,7 @@ def snap_states(model: nn.Module, encoding: Encoding, problem, batch: Batch, tar
         if last:
             book = distinct
         else:
-            with warnings.catch_warnings():  # an empty cluster is dropped below, as a row never visited is
+            with warnings.catch_warnings():  # kmeans2 warns of an empty cluster; its row stays, as every row does
                 warnings.simplefilter("ignore")
                 book, _ = kmeans2(distinct, k, iter=KMEANS_ITER, minit="++", seed=rng)
         snapped_net = with_codebook(model, book)
@@ -129,6 +131,7 @@ def snap_states(model: nn.Module, encoding: Encoding, problem, batch: Batch, tar
     if record["states"] is not None:
         record["changed"], record["compared"] = changed_answers(model, snapped_net, encoding, problem, seed)
         record["kept"] = record["changed"] > 0
+    record["passes"] = len(tried) * batch.size + 2 * int(record.get("compared", 0))
     record["seconds"] = round(time.perf_counter() - began, 3)
     if not record.get("kept"):
         return model, record

@@ -417,6 +417,12 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     (``extraction.search.sure_on_domain``, no answers), kept exact on its examples; ``settings["domain_phase"]``
     records the domain inputs it was unsure on before and after, its steps and why it stopped.
 
+    ``snap=True`` (the default; a classifying GRU whose examples are not the whole domain): once exact, the net's
+    states are snapped to the smallest k-means codebook of its own states that keeps it exact on every example, and
+    that net replaces it where the two answer some of the domain's inputs differently (``extraction.snap``: the
+    plain net's answers there hang on its drift); ``settings["snapped"]`` records what was tried and whether it was
+    kept.
+
     ``calm=True`` (off by default; a classifying net's width search): where the accuracy trend would stop the search
     (or settle a candidate waiting for the margin) while its best candidate is near exact and falling back
     (``extraction.search.unsettled``), the rate falls by ``search.CALM`` instead, at most ``search.CALM_TIMES`` times
@@ -431,9 +437,9 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     (path, arch, status, seconds, steps, accuracy, reasons, which was kept) and ``reasons`` are the kept one's.
     """
     from .quantise import quantise_mlp, quantise_rnn
-    from .snap import snap_applies, snap_states
     from .search import (DOMAIN_ROWS, _split, domain_phase_applies, fit, fit_ladder, ladder_applies, normalise,
                          sure_on_domain)
+    from .snap import snap_applies, snap_states
 
     if not (isinstance(seconds, (int, float)) and seconds > 0):
         raise TrainingError(f"seconds must be positive, got {seconds!r}")
@@ -498,6 +504,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
         if fitted.status == "trained" and settings.get("snap") and snap_applies(model, problem):
             model, record["snapped"] = snap_states(model, encoding, problem, fitted.batch, fitted.targets,
                                                    deadline=start + seconds, seed=seed)
+            work += record["snapped"]["passes"] * float(model.flops()) / 3.0  # forward passes only
         if attempts is not None:
             record["attempts"] = attempts
         if domain is not None:

@@ -94,6 +94,7 @@ def test_train_keeps_a_snapped_net_exact_on_every_example(mod3_net):
     rows = [r for r, _ in record["tried"]]
     assert rows == sorted(rows) and record["tried"][-1][1] == 1.0
     assert all(share < 1.0 for _, share in record["tried"][:-1])  # the fewest rows that are exact
+    assert record["passes"] == len(rows) * len(mod3_net.problem.examples) + 2 * record["compared"]
     assert mod3_net.train_accuracy == 1.0
     ex = mod3_net.problem.examples
     batch = mod3_net.encoding.batch(ex.inputs, ex.lengths)
@@ -121,8 +122,10 @@ def test_the_snapped_net_is_kept_only_where_it_answers_otherwise(mod3_net, mod3_
     assert record["why"] == "exact" and record["changed"] == 0 and not record["kept"] and out is net.model
 
 
-def test_snap_off_keeps_the_plain_net(mod3_plain):
+def test_snap_off_keeps_the_plain_net(mod3_plain, mod3_net):
     assert "snapped" not in mod3_plain.settings and mod3_plain.model.states_kept == 0
+    # the snap's forward passes are charged to training: the same training steps, more compute
+    assert mod3_net.steps == mod3_plain.steps and mod3_net.flops > mod3_plain.flops
 
 
 def test_snap_states_returns_the_net_itself_when_no_codebook_is_exact(mod3_plain):
