@@ -22,11 +22,13 @@ def training_path(folder: str, problem, seed: int, arch: str, options: dict, sec
     import hashlib
     import json
 
-    from extraction.train import SEARCH_BY_DEFAULT
+    from extraction.train import DEFAULTS, SEARCH_BY_DEFAULT
 
-    # the width search's setting is in the name even when left to ``train``'s default (which may change)
+    # the width search's setting and the architectures' defaults (``snap``, say) are in the name even when left to
+    # ``train``'s defaults (which may change between versions: a network trained under other defaults is not reused)
     options = {"search": SEARCH_BY_DEFAULT, **options}
-    text = json.dumps([problem.identity(), seed, arch, options, round(float(seconds), 6)], sort_keys=True, default=str)
+    text = json.dumps([problem.identity(), seed, arch, options, DEFAULTS, round(float(seconds), 6)], sort_keys=True,
+                      default=str)
     return os.path.join(folder, hashlib.sha256(text.encode()).hexdigest()[:32] + ".pt")
 
 

@@ -179,6 +179,18 @@ def test_the_training_cache_key_names_the_search_setting(tmp_path):
     assert left != training_path(str(tmp_path), problem, 0, "auto", {"search": not SEARCH_BY_DEFAULT}, 10.0)
 
 
+def test_the_training_cache_key_names_the_defaults(tmp_path, monkeypatch):
+    import importlib
+
+    from comparator.runner import training_path
+
+    train_module = importlib.import_module("extraction.train")  # the module (``extraction.train`` is the function)
+    problem = problem_of(toy_tasks.get("running_parity", length=4), None, 0)
+    left = training_path(str(tmp_path), problem, 0, "auto", {}, 10.0)
+    monkeypatch.setitem(train_module.DEFAULTS, "gru", {**train_module.DEFAULTS["gru"], "snap": False})
+    assert left != training_path(str(tmp_path), problem, 0, "auto", {}, 10.0)  # a net of other defaults is not reused
+
+
 def test_training_stops_exact_with_a_margin_not_at_the_first_argmax_exact_step():
     # running_min over 5 values, length up to 7: the examples are 8,192 of 97,655 inputs. Stopped at its
     # first argmax-exact step (a worst example named with probability 0.53) the network erred on 9 inputs
