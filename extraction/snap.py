@@ -35,8 +35,9 @@ import torch
 from scipy.cluster.vq import kmeans2
 from torch import nn
 
+from .basis import visited
 from .encoding import Batch, Encoding
-from .models import GRUStep, nearest_row
+from .models import GRUStep
 
 RUNGS = (8, 16, 32, 64, 128, 256, 512)
 MAX_POINTS = 8192  # distinct traced states k-means is fitted to, at most (a random subset beyond)
@@ -49,18 +50,6 @@ def snap_applies(model: nn.Module, problem) -> bool:
     examples need not mean exact on the domain, and a finite-state cell is the GRU's own."""
     return (isinstance(getattr(model, "cell", None), GRUStep) and not getattr(model, "regress", False)
             and model.states_kept == 0 and bool(problem.sequences) and not problem.examples.complete)
-
-
-def visited(model: nn.Module, batch: Batch) -> np.ndarray:
-    """``[n, hidden]``: every state the net reaches on ``batch`` (the start excluded: it is never snapped)."""
-    with torch.no_grad():
-        hs = model.states(batch)
-    if batch.lengths is not None:
-        valid = torch.arange(hs.shape[1])[None, :] < torch.as_tensor(batch.lengths)[:, None]
-        hs = hs[valid]
-    else:
-        hs = hs.reshape(-1, hs.shape[-1])
-    return hs.double().numpy()
 
 
 def with_codebook(model: nn.Module, codebook: np.ndarray) -> nn.Module:
@@ -90,18 +79,18 @@ def snap_states(model: nn.Module, encoding: Encoding, problem, batch: Batch, tar
     share exact], ...], "points": distinct states fitted, "states": the codebook's rows or None, "visited": rows
     the examples reach, "changed": domain inputs answered otherwise, "compared": of how many, "kept": whether the
     snapped net is returned, "why": "exact", "none exact" or "budget", "passes": inputs run through a net (the
-    examples once a rung, the compared inputs twice), "seconds": ...}``. Every row is kept, visited on the examples
-    or not: the net checked is the net returned."""
+    examples once a rung and once more for the rows visited, the compared inputs twice), "seconds": ...}``. Every
+    row is kept, visited on the examples or not: the net checked is the net returned."""
     from .search import predicted, share_exact
 
     began = time.perf_counter()
-    points = visited(model, batch)
-    distinct = np.unique(points, axis=0)
+    distinct = np.unique(visited(model, batch)[1:], axis=0)  # the start is never snapped
     rng = np.random.default_rng(seed)
     if len(distinct) > MAX_POINTS:
         distinct = distinct[np.sort(rng.choice(len(distinct), MAX_POINTS, replace=False))]
     tried: list[list[float]] = []
-    record: dict[str, Any] = {"tried": tried, "points": int(len(distinct)), "states": None, "kept": False}
+    record: dict[str, Any] = {"tried": tried, "points": int(len(distinct)), "states": None, "kept": False,
+                              "why": "none exact"}
     for k in RUNGS:
         if time.perf_counter() > deadline:
             record["why"] = "budget"
@@ -117,23 +106,19 @@ def snap_states(model: nn.Module, encoding: Encoding, problem, batch: Batch, tar
         with torch.no_grad():
             share = share_exact(predicted(snapped_net, batch), targets)
         tried.append([int(len(book)), share])
-        if share == 1.0:
-            with torch.no_grad():
-                used = np.unique(nearest_row(torch.as_tensor(visited(snapped_net, batch), dtype=torch.float32),
-                                             snapped_net.cell.codebook).numpy())
-            record.update(states=int(len(book)), visited=int(len(used)), why="exact")
+        if share == 1.0:  # every state reached is a row: the rows visited are the distinct states
+            used = len(np.unique(visited(snapped_net, batch)[1:], axis=0))
+            record.update(states=int(len(book)), visited=used, why="exact")
             break
-        if last:
-            record["why"] = "none exact"
+        if last:  # the distinct states themselves, and still not exact
             break
-    else:
-        record["why"] = "none exact"
     if record["states"] is not None:
         record["changed"], record["compared"] = changed_answers(model, snapped_net, encoding, problem, seed)
         record["kept"] = record["changed"] > 0
-    record["passes"] = len(tried) * batch.size + 2 * int(record.get("compared", 0))
+    record["passes"] = ((len(tried) + (record["states"] is not None)) * batch.size  # each rung, the rows visited
+                        + 2 * int(record.get("compared", 0)))
     record["seconds"] = round(time.perf_counter() - began, 3)
-    if not record.get("kept"):
+    if not record["kept"]:
         return model, record
     snapped_net.eval()
     return snapped_net, record
