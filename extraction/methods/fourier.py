@@ -602,8 +602,12 @@ def project_waves(table: np.ndarray, x: np.ndarray, period: int, freqs) -> np.nd
     """``table`` ([rows, dims]) replaced by its least-squares fit on the constant and the waves of ``freqs``
     over the points ``x`` (for x = 0..period-1 once each, the band-limited table of the Fourier basis)."""
     basis = _waves(x, period, freqs)
-    coef, *_ = np.linalg.lstsq(basis, table, rcond=None)
-    return basis @ coef
+    # the projection onto the basis' column space as ``lstsq`` spans it (singular values above its cutoff), made
+    # from orthonormal singular vectors: on clustered points (condition 3e13 for 59 of 119 residues) the fitted
+    # coefficients lose the fit by 5e-3, the orthonormal projection does not
+    u, sv, _ = np.linalg.svd(basis, full_matrices=False)
+    u = u[:, sv > sv.max(initial=0.0) * max(basis.shape) * np.finfo(float).eps]
+    return u @ (u.T @ table)
 
 
 def wave_keys(table: np.ndarray, x: np.ndarray, period: int, top: int | None = None) -> list[int]:
