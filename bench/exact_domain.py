@@ -10,8 +10,10 @@ stream addition in bases 6 and 7 and running sums mod 7 and 8 (the finite-state 
 
 ``--options`` passes training options (``noise``, ``late``, ``anneal``: training robust to drift; ``domain``: the
 phase sure on the domain's inputs; ``calm``: a lower rate instead of an early stop near exact; all by request;
-``snap``: states snapped to a codebook, on by default, ``'{"snap": false}'`` for the plain net).
-Each row records the domain phase (``settings["domain_phase"]``) where it ran and the snap's record (``snapped``).
+``snap``: states snapped to a codebook, on by default, ``'{"snap": false}'`` for the plain net; ``committee``: a
+regressing net chosen among nets from other seeds by their majority on the domain's inputs, on by default,
+``'{"committee": false}'`` for the first net alone).
+Each row records the domain phase (``settings["domain_phase"]``) where it ran, the snap's record (``snapped``) and the committee's (``committee``).
 """
 from __future__ import annotations
 
@@ -49,6 +51,16 @@ def snapped(net) -> dict | None:
     return None if record is None else {k: v for k, v in record.items() if k != "tried"}
 
 
+def committee(net) -> dict | None:
+    """The committee's record (``extraction.committee``) in brief: why it ended, the member kept, each member's
+    seed, status and inputs off the majority."""
+    record = net.settings.get("elected")
+    if record is None:
+        return None
+    return {"why": record["why"], "kept": record["kept"], "seconds": record["seconds"],
+            "members": [[m["seed"], m["status"], m.get("off")] for m in record["members"]]}
+
+
 def run(task, seed: int, seconds: float, read_seconds: float, options: dict) -> dict:
     net = extraction.train(task, seconds=seconds, seed=seed, **options)
     t0 = time.perf_counter()
@@ -57,7 +69,7 @@ def run(task, seed: int, seconds: float, read_seconds: float, options: dict) -> 
     right = bool(task.verify(reading.program).equal) if reading.program is not None else False
     return {"task": task.name, "seed": seed, "domain": net.domain_accuracy, "train_s": round(net.seconds, 2),
             "status": net.status, "width": net.settings.get("hidden"),
-            "domain_phase": net.settings.get("domain_phase"), "snapped": snapped(net), "reading": reading.status,
+            "domain_phase": net.settings.get("domain_phase"), "snapped": snapped(net), "committee": committee(net), "reading": reading.status,
             "method": (reading.details or {}).get("method"), "right": right, "read_s": round(read_s, 2)}
 
 
@@ -80,7 +92,7 @@ def main() -> None:
                 net = extraction.train(known[name], seconds=args.seconds, seed=seed, **json.loads(args.options))
                 row = {"task": name, "seed": seed, "domain": net.domain_accuracy, "train_s": round(net.seconds, 2),
                        "status": net.status, "width": net.settings.get("hidden"),
-                       "domain_phase": net.settings.get("domain_phase"), "snapped": snapped(net)}
+                       "domain_phase": net.settings.get("domain_phase"), "snapped": snapped(net), "committee": committee(net)}
             else:
                 row = run(known[name], seed, args.seconds, args.read_seconds, json.loads(args.options))
             rows.append(row)

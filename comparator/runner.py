@@ -143,7 +143,9 @@ def run_route(problem, route: str, method: str, seed: int, seconds: float, optio
                 phases["train"] = trained.seconds
                 start -= trained.seconds - spent
                 cpu0 -= trained.seconds - spent
-            phases["networks"] = float((trained.settings.get("search") or {}).get("networks", 1))
+            committee = trained.settings.get("elected") or {}  # the members trained after the first net
+            phases["networks"] = float((trained.settings.get("search") or {}).get("networks", 1)
+                                       + max(0, len(committee.get("members", [])) - 1))
             row.update(train_seconds=phases["train"], train_accuracy=trained.train_accuracy)
             left = seconds - (time.perf_counter() - start)
             if left <= 0.05:

@@ -24,10 +24,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             "give_up_after": GIVE_UP_AFTER},
     "gru": {"lr": 3e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 16, "numeric": False, "regress": False,
             "eval_every": 10, "batch": 1024, "noise": 0.0, "anneal": 1.0, "late": False, "domain": False,
-            "calm": False, "snap": True},
+            "calm": False, "snap": True, "committee": True},
     "rnn": {"lr": 1e-2, "weight_decay": 1e-3, "embed": 8, "hidden": 32, "numeric": False, "regress": False,
             "act": "tanh", "inner": 32, "eval_every": 10, "batch": 1024, "noise": 0.0, "anneal": 1.0, "late": False,
-            "domain": False, "calm": False},
+            "domain": False, "calm": False, "committee": True},
     "transformer": {"lr": 1e-3, "weight_decay": 1.0, "d_model": 64, "heads": 4, "d_mlp": 256, "eval_every": 10},
 }
 SIZE_KEYS = {"mlp": ("embed", "hidden", "numeric", "regress"), "gru": ("embed", "hidden", "numeric", "regress"),
@@ -253,7 +253,7 @@ def check_settings(arch: str, settings: dict[str, Any]) -> None:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
                 value > 0 if key == "lr" else value >= 0)
             want = "a finite number above 0" if key == "lr" else "a finite number, 0 or more"
-        elif key in ("numeric", "regress", "late", "domain", "calm", "snap"):
+        elif key in ("numeric", "regress", "late", "domain", "calm", "snap", "committee"):
             ok, want = isinstance(value, bool), "True or False"
         elif key == "act":
             ok, want = value in ("tanh", "relu", "mlp"), "'tanh', 'relu' or 'mlp' (MIPS's cell: an MLP updates a linear state)"
@@ -423,6 +423,11 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     plain net's answers there hang on its drift); ``settings["snapped"]`` records what was tried and whether it was
     kept.
 
+    ``committee=True`` (the default; a recurrent net over tokens that regresses its answer, its examples not the
+    whole domain): once exact, nets of its width from other seeds train alone and the one answering the domain's
+    inputs as their majority does is kept (``extraction.committee``: no answers beyond the examples are read);
+    ``settings["elected"]`` records the members, the one kept and why.
+
     ``calm=True`` (off by default; a classifying net's width search): where the accuracy trend would stop the search
     (or settle a candidate waiting for the margin) while its best candidate is near exact and falling back
     (``extraction.search.unsettled``), the rate falls by ``search.CALM`` instead, at most ``search.CALM_TIMES`` times
@@ -436,6 +441,7 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
     the better of the two is kept (exact first, then accuracy); ``settings["attempts"]`` records each attempt
     (path, arch, status, seconds, steps, accuracy, reasons, which was kept) and ``reasons`` are the kept one's.
     """
+    from .committee import committee_applies, elect
     from .quantise import quantise_mlp, quantise_rnn
     from .search import (DOMAIN_ROWS, _split, domain_phase_applies, fit, fit_ladder, ladder_applies, normalise,
                          sure_on_domain)
@@ -488,6 +494,20 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
                     fitted, arch, settings, widths = tokens, t_arch, t_settings, t_widths
             for a in attempts:
                 a["kept"] = a["arch"] == arch and a["numeric"] == bool(settings.get("numeric"))
+        committee, race = None, fitted  # the search's record stays the race's when a committee member is kept
+        if fitted.status == "trained" and settings.get("committee") and committee_applies(fitted.model, problem, arch,
+                                                                                         settings):
+            spent: list[float] = []
+
+            def member(s: int, share: float):
+                one = fit(problem, arch, settings, [fitted.width], [s], seconds=share, seed=seed,
+                          start=time.perf_counter())
+                spent.append(one.work)
+                return one
+
+            fitted, committee = elect(fitted, problem, fitted.encoding, member, seed=seed,
+                                      first_seconds=time.perf_counter() - start, deadline=start + seconds)
+            work += sum(spent) + committee["passes"] * float(fitted.model.flops()) / 3.0  # forward passes only
         domain = None
         if fitted.status == "trained" and settings.get("domain") and domain_phase_applies(fitted.model, problem):
             # every example is fitted, the held-out tenth included (it decided when the search stopped; kept apart,
@@ -505,6 +525,8 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
             model, record["snapped"] = snap_states(model, encoding, problem, fitted.batch, fitted.targets,
                                                    deadline=start + seconds, seed=seed)
             work += record["snapped"]["passes"] * float(model.flops()) / 3.0  # forward passes only
+        if committee is not None:
+            record["elected"] = committee
         if attempts is not None:
             record["attempts"] = attempts
         if domain is not None:
@@ -514,8 +536,8 @@ def train(task, arch: str = "auto", *, examples=None, seconds: float = 60.0, see
         if fitted.extra.get("margin_polish"):
             record["margin_polish"] = fitted.extra["margin_polish"]
         if search:
-            record["search"] = {"widths": widths, "seeds": seeds, "exact": fitted.exact, "steps": fitted.candidate_steps,
-                                **fitted.extra.get("search", {"trained_steps": [[fitted.steps]], "dropped": [], "networks": 1}),
+            record["search"] = {"widths": widths, "seeds": seeds, "exact": race.exact, "steps": race.candidate_steps,
+                                **race.extra.get("search", {"trained_steps": [[race.steps]], "dropped": [], "networks": 1}),
                                 "chosen": fitted.width if fitted.status == "trained" else None}
         if fitted.status == "trained" and settings.get("numeric"):  # MIPS's integer networks, what integer readings take
             model, applied = normalise(model, encoding, fitted.batch, fitted.targets)
