@@ -272,8 +272,12 @@ def lattices(tr: StateTrace, max_dim: int = MAX_DIM, trained=None, budget: Budge
     (None, why) when none is found: the first way that finds them — the whitened states on a lattice
     (``_whitened``), else the observable directions of a recurrence linear on its steps (``observable_axes``)
     — then the whitened states again where that one reads no program (``other_lattices``: the start held, thin
-    axes kept), and last, where neither of the first two found any, what the network says from each state
-    (``behaviour``), its traced states counted once per row through them, then once each (``once``)."""
+    axes kept), and last what the network says from each state (``behaviour``), its traced states counted once
+    per row through them, then once each (``once``). The caller stops at the first lattice whose program the
+    network agrees with, so the behaviour is read only where no lattice of the states gave one: the states of an
+    exact width-2 running maximum lie on a lattice (the maximum before the step and how far the new value
+    exceeds it) whose update ``max(x - s0 - s1, 0)`` the expression search does not reach in its work limit,
+    while its answers give the maximum itself, ``max(s, x)``."""
     first, why = _whitened(tr, max_dim)
     reasons = [why]
     if first is None and trained is not None:
@@ -288,7 +292,7 @@ def lattices(tr: StateTrace, max_dim: int = MAX_DIM, trained=None, budget: Budge
     for lat in other_lattices(tr, first, max_dim):
         found_any = True
         yield lat, None
-    if first is None and trained is not None:
+    if trained is not None:  # reached only where no lattice before read a program the net agrees with
         for once in (False, True):  # then each traced state counted once: one wrong answer at a short prefix
             if budget is not None and budget.expired:
                 break

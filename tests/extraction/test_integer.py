@@ -352,3 +352,52 @@ def test_counters_and_positions_are_read_from_networks_trained_at_the_defaults(n
     assert r.faithfulness["agreement"] == 1.0
     assert r.faithfulness["splice"] >= 0.99
     assert r.faithfulness["controls"]["untrained"] <= 0.9
+
+
+def _relu_scan(name: str, body: str, values: tuple[int, int], w_hh, w_ih, bias, readout, length: int = 8):
+    """A numeric regressing ReLU Elman net (what ``train`` builds for a stream over a large alphabet) with integer
+    weights written in raw input units, for the scan ``body`` over values in ``[lo, hi)``: ``h' = relu(W_hh h +
+    W_ih x + b)``, answer ``readout . h``. Returns the task and the net, exact on its domain."""
+    import dataclasses
+
+    import torch
+
+    from extraction.models import magnitude
+    from extraction.train import domain_accuracy
+
+    task = toy_tasks.from_program(name, f"def {name}(xs):\n{body}", {"xs": toy_tasks.Seq(toy_tasks.Int(*values),
+                                                                                         length=(1, length))})
+    net = extraction.untrained(task, "rnn", numeric=True, regress=True, act="relu", hidden=len(bias))
+    m = net.model
+    lo, size = m.encoding.sequences["xs"]
+    with torch.no_grad():  # a numeric input enters divided by its largest magnitude: the weight takes it back
+        m.cell.weight_hh.copy_(torch.tensor(w_hh, dtype=torch.float32))
+        m.cell.weight_ih.copy_(torch.tensor(w_ih, dtype=torch.float32)[:, None] * magnitude(lo, size))
+        m.cell.bias_ih.copy_(torch.tensor(bias, dtype=torch.float32))
+        m.cell.bias_hh.zero_()
+        m.readout.weight.copy_(torch.tensor([readout], dtype=torch.float32) / m.readout.scale)
+        m.readout.bias.zero_()
+    net = dataclasses.replace(net, status="trained")
+    assert domain_accuracy(net, task) == 1.0
+    return task, net
+
+
+@pytest.mark.parametrize("name, body, w_hh, w_ih, bias, readout", [
+    # the maximum before the step, and how far the new value exceeds it: the answer is their sum
+    ("running_max100", "    m = 0\n    for x in xs:\n        m = max(m, x)\n        yield m\n",
+     [[1, 1], [-1, -1]], [0, 1], [0, 0], [1, 1]),
+    # a unit on from the first step lets the start (99) enter as a bias; the minimum before the step, and how far
+    # it exceeds the new value: the answer is their difference
+    ("running_min100", "    m = 99\n    for x in xs:\n        m = min(m, x)\n        yield m\n",
+     [[0, 0, 0], [-99, 1, -1], [-99, 1, -1]], [0, 0, -1], [1, 99, 99], [0, 1, -1]),
+], ids=["max", "min"])
+def test_integer_reads_a_running_maximum_and_minimum_over_a_large_alphabet(name, body, w_hh, w_ih, bias, readout):
+    """Running max and min over 100 values from exact integer ReLU nets: the states lie on a lattice whose update
+    (``max(x - s0 - s1, 0)``) the expression search does not reach, and the reading goes on to what the net
+    answers from each state, ``max(s, x)`` / ``min(s, x)``: solved, verified, each coordinate aligned (F2-D 1)."""
+    task, net = _relu_scan(name, body, (0, 100), w_hh, w_ih, bias, readout, length=4)
+    res = extraction.extract(net, "integer", seconds=60, seed=0)
+    assert res.status == "solved", res.reasons
+    assert task.verify(res.program).equal
+    assert res.details["coordinates"] == "behaviour"
+    assert res.faithfulness["interchange_distributed"] == 1.0
