@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from programs.ast import Assign, Binary, Const, Expr, For, Return, Tuple, Var, Yield
+from programs.domains import Int
 from programs.budget import Budget
 from programs.interpreter import Machine
 from programs.printer import to_source
@@ -272,8 +273,9 @@ def lattices(tr: StateTrace, max_dim: int = MAX_DIM, trained=None, budget: Budge
     (None, why) when none is found: the first way that finds them — the whitened states on a lattice
     (``_whitened``), else the observable directions of a recurrence linear on its steps (``observable_axes``)
     — then the whitened states again where that one reads no program (``other_lattices``: the start held, thin
-    axes kept), and last what the network says from each state (``behaviour``), its traced states counted once
-    per row through them, then once each (``once``). The caller stops at the first lattice whose program the
+    axes kept), and last what the network says from each state (``behaviour``: the set of its columns
+    ``sufficient`` finds first, then the one with the fewest answers read ahead where that is another), its
+    traced states counted once per row through them, then once each (``once``). The caller stops at the first lattice whose program the
     network agrees with, so the behaviour is read only where no lattice of the states gave one: the states of an
     exact width-2 running maximum lie on a lattice (the maximum before the step and how far the new value
     exceeds it) whose update ``max(x - s0 - s1, 0)`` the expression search does not reach in its work limit,
@@ -300,6 +302,10 @@ def lattices(tr: StateTrace, max_dim: int = MAX_DIM, trained=None, budget: Budge
             if found is not None:
                 found_any = True
                 yield found, None
+                # the coordinates with the fewest answers read ahead, where they are others
+                other, _ = behaviour(trained, tr, max_dim, budget, once=once, lookahead_last=True)
+                if other is not None and not np.array_equal(other.coords, found.coords):
+                    yield other, None
             elif not once:
                 reasons.append(third)
     if not found_any:
@@ -427,7 +433,7 @@ def _observed(tr: StateTrace, obs: np.ndarray, max_dim: int) -> tuple[Lattice | 
 
 
 def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM, budget: Budget | None = None,
-              once: bool = False) -> tuple[Lattice | None, str | None]:
+              once: bool = False, lookahead_last: bool = False) -> tuple[Lattice | None, str | None]:
     """Integer coordinates read from what the network says from each state (``probe``): its output there, after
     reading each of the commonest letters once, twice, ... (up to a horizon), and how many of a letter it takes
     before the output changes (a depth, a count to a threshold); beside them two coordinates of the input's
@@ -437,7 +443,8 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM, budget: Budget | 
     set of them (``sufficient``) that determines every answer probed (with the scalar inputs) and its own next
     value; where an integer combination of it (and the outputs) is one coordinate with an affine update, that
     one (``compress``). The start's own are the program's start values. With ``once`` each traced state counts
-    once (``first_of_prefix``), here and in the tables read on the lattice (``Lattice.once``)."""
+    once (``first_of_prefix``), here and in the tables read on the lattice (``Lattice.once``); ``lookahead_last``
+    orders the candidate sets as ``sufficient`` says."""
     v, ahead, probed, depth, why = probe(trained, tr, max_dim)
     if why is not None:
         return None, why
@@ -453,7 +460,8 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM, budget: Budget | 
     steps = (prev[step_rows], idx[step_rows], tr.symbols[step_rows])
     mask = first_of_prefix(tr) if once else None
     rows_once = np.concatenate([[True], mask[tr.valid]]) if once else None
-    chosen, why = sufficient(v, ahead, probed, depth, scal, steps, int(tr.lengths.max()), max_dim, budget, rows_once)
+    chosen, why = sufficient(v, ahead, probed, depth, scal, steps, int(tr.lengths.max()), max_dim, budget, rows_once,
+                             lookahead_last)
     if chosen is None:
         return None, why
     reach = max(ahead[j] for j in chosen)
@@ -518,6 +526,8 @@ def probe(trained, tr: StateTrace, max_dim: int = MAX_DIM):
     # it (a counter moves at most one step per letter), so ``ahead`` keeps the others from the tables
     for c in changes:
         cols.append(c), ahead.append(max(horizon, longest - horizon + 1)), probed.append(True)
+    for c in changing_letters(trained, states, scal, now):
+        cols.append(c), ahead.append(1), probed.append(True)
     cols.append(depth), ahead.append(0), probed.append(False)
     for i in range(len(seqs)):
         last = np.concatenate([[-1], tr.symbols[tr.valid][:, i]])
@@ -526,6 +536,40 @@ def probe(trained, tr: StateTrace, max_dim: int = MAX_DIM):
     if not any(len(np.unique(v[1:, j])) > 1 for j in range(v.shape[1]) if probed[j]):
         return v, ahead, probed, depth, "nothing the network says from its states varies"
     return v, ahead, probed, depth, None
+
+
+MAX_ALPHABET_PROBED = 16  # a sequence's letters are each read once from every state up to this alphabet
+
+
+def changing_letters(trained, states: np.ndarray, scal: dict[str, np.ndarray], now: np.ndarray) -> list[np.ndarray]:
+    """Two columns for a network over one sequence of at most ``MAX_ALPHABET_PROBED`` integer letters: from each
+    state, the lowest and the highest letter whose reading changes the output (``hi`` and ``lo - 1`` where none
+    does). A value the state holds that no answer shows yet is shown by where reading one more letter starts to
+    matter: after argmax's state (position of the largest so far, its value ``m``), a letter changes the answer
+    exactly when it exceeds ``m``, so the lowest such letter is ``m + 1`` (argmin: the highest is ``m - 1``), and the
+    update is a comparison of the letter with that coordinate (``t if x >= s else i``)."""
+    from .fsm import _values
+
+    seqs = trained.problem.sequences
+    if len(seqs) != 1:
+        return []
+    element = trained.problem.inputs[seqs[0]].element
+    if not isinstance(element, Int) or element.size > MAX_ALPHABET_PROBED:
+        return []
+    model, enc = trained.model, trained.encoding
+    n = states.shape[0]
+    start = torch.as_tensor(states, dtype=torch.float32)
+    values = np.arange(element.lo, element.lo + element.size)
+    lowest = np.full(n, element.lo + element.size, dtype=np.int64)
+    highest = np.full(n, element.lo - 1, dtype=np.int64)
+    with torch.no_grad():
+        for v in values:
+            inputs = {seqs[0]: np.full((n, 1), v), **scal}
+            out = _values(enc, model.readout(model.states(enc.batch(inputs, np.ones(n, dtype=np.int64)), start)))
+            changed = (out[:, 0, :] != now).any(axis=1)
+            lowest = np.where(changed & (lowest > v), v, lowest)
+            highest = np.where(changed, v, highest)
+    return [lowest, highest]
 
 
 def _disagreeing(groups: np.ndarray, values: np.ndarray) -> int:
@@ -547,13 +591,17 @@ def _groups(x: np.ndarray) -> np.ndarray:
 
 def sufficient(v: np.ndarray, ahead: list[int], probed: list[bool], depth: np.ndarray, scal: np.ndarray, steps,
                longest: int, max_dim: int = MAX_DIM, budget: Budget | None = None,
-               once: np.ndarray | None = None) -> tuple[list[int] | None, str | None]:
+               once: np.ndarray | None = None, lookahead_last: bool = False) -> tuple[list[int] | None, str | None]:
     """The first set of at most ``max_dim`` columns of ``v`` (fewest columns, then fewest of the input's history,
     then least reach) that is a state: on the states whose reads stay inside the domain's lengths, every probed
     column is a function of it and the scalar inputs (the outputs now of it alone), and its value after each
     traced step a function of its value before and the letters read; all but ``OUTLIERS`` of the rows (a
     network's rare wrong answers); with ``once``, a mask of the rows, only those rows and the steps into them
-    count, and one wrong state per column is allowed however few its rows. (None, why) when no set is, or when ``budget`` runs out first."""
+    count, and one wrong state per column is allowed however few its rows. With ``lookahead_last`` the sets with
+    fewest columns read ahead of the state come first (then fewest of the history): argmin's (the answer, the
+    highest letter that changes it, the steps read), whose updates are comparisons of the letter, where the first
+    order takes the answer after one more letter, whose update no expression search reaches. (None, why) when no
+    set is, or when ``budget`` runs out first."""
     allowed = 0.0 if once is None else 1.0  # counting each state once, one wrong answer may be a network's
     once = np.ones(v.shape[0], dtype=bool) if once is None else once
 
@@ -569,7 +617,11 @@ def sufficient(v: np.ndarray, ahead: list[int], probed: list[bool], depth: np.nd
     keep = keep[:MAX_COLUMNS]
     prev, nxt, symbols = steps
     subsets = [c for r in range(1, max_dim + 1) for c in itertools.combinations(keep, r)]
-    subsets.sort(key=lambda c: (len(c), sum(not probed[j] for j in c), max(ahead[j] for j in c), c))
+    if lookahead_last:  # fewest answers read ahead of the state, then fewest of the history
+        subsets.sort(key=lambda c: (len(c), sum(ahead[j] > 0 for j in c), sum(not probed[j] for j in c),
+                                    max(ahead[j] for j in c), c))
+    else:
+        subsets.sort(key=lambda c: (len(c), sum(not probed[j] for j in c), max(ahead[j] for j in c), c))
     closest = None
     for n, c in enumerate(subsets):
         if budget is not None and n % 16 == 0 and budget.expired:

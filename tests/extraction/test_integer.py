@@ -401,3 +401,45 @@ def test_integer_reads_a_running_maximum_and_minimum_over_a_large_alphabet(name,
     assert task.verify(res.program).equal
     assert res.details["coordinates"] == "behaviour"
     assert res.faithfulness["interchange_distributed"] == 1.0
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_integer_reads_argmax_and_argmin_through_the_letters_that_change_the_answer(name):
+    """The largest (smallest) value so far is shown by no answer, but by where one more letter starts to change
+    it (``changing_letters``: the lowest letter that does is the maximum + 1, the highest the minimum - 1), so
+    the state is the answer, that letter and the steps read, each update a comparison of the letter or an
+    extremum: read from the standard task's trained net (examples the whole domain), solved and verified."""
+    from _nets import trained
+
+    net = trained(name)
+    res = extraction.extract(net, "integer", seconds=60, seed=0)
+    assert res.status == "solved", res.reasons
+    assert toy_tasks.get(name).verify(res.program).equal
+    assert res.details["coordinates"] == "behaviour"
+
+
+def test_changing_letters_are_the_extremum_beside_it():
+    """On argmax's trained net, from every traced state: the lowest letter whose reading changes the answer is one
+    above the largest letter read so far (the alphabet's end where none is larger), and the highest is the
+    alphabet's top (a larger letter always changes it) or none."""
+    import torch
+
+    from _nets import trained
+    from extraction.methods.fsm import StateTrace
+    from extraction.methods.integer import MAX_STATES_TRACED, changing_letters
+
+    net = trained("argmax")
+    tr = StateTrace(net, cap=MAX_STATES_TRACED)
+    states = tr.states[tr.valid]
+    from extraction.methods.fsm import _values as values_of
+
+    with torch.no_grad():
+        now = values_of(net.encoding, net.model.readout(torch.as_tensor(states, dtype=torch.float32)))
+    lowest, highest = changing_letters(net, states, {n: v[np.nonzero(tr.valid)[0]] for n, v in tr.inputs.items()
+                                                     if v.ndim == 1}, now)
+    largest = np.maximum.accumulate(np.where(tr.valid, tr.symbols[..., 0], -1), axis=1)[tr.valid]
+    top = net.problem.inputs["xs"].element.size  # letters 0 .. top - 1
+    inside = np.nonzero(tr.valid)[1] + 1 < tr.lengths.max()  # one more letter stays inside the domain's lengths
+    assert inside.sum() > 1000
+    assert np.array_equal(lowest[inside], np.where(largest + 1 < top, largest + 1, top)[inside])
+    assert np.array_equal(highest[inside], np.where(largest + 1 < top, top - 1, -1)[inside])
