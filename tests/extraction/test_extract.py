@@ -202,3 +202,42 @@ def test_an_inexact_network_gets_an_unfaithful_reading_not_a_solved_one(seed):
     assert r.program is not None and r.faithfulness["agreement"] < 1.0
     assert any("agrees with the network on" in why for why in r.reasons)
     assert not task_of(net).verify(r.program).equal
+
+
+def _planted(name: str, interchange: float, calls: list):
+    """Register (once) a reader that returns the task's reference program with the given F2 and splice 1: exact on
+    a network that computes the task, the mechanism only with ``interchange`` at the gate."""
+    if name not in registry():
+        @extraction.extractor(name)
+        def planted():
+            def run(net, budget, rng):
+                calls.append((name, round(budget.left, 1)))
+                return extraction.Reading(task_of(net).reference, (), interchange, 1.0)
+            return run
+    return name
+
+
+def test_auto_keeps_a_later_reading_that_is_the_mechanism_over_an_exact_one_that_is_not(monkeypatch):
+    from extraction.methods import auto
+
+    calls: list = []
+    net = trained("running_parity", length=8)
+    exact = _planted("_planted_exact_not_mechanism", 0.5, calls)
+    also = _planted("_planted_also_not_mechanism", 0.6, calls)
+    mechanism = _planted("_planted_mechanism", 1.0, calls)
+    monkeypatch.setattr(auto, "plan", lambda trained: [exact, also, mechanism, "fsm"])
+    r = extraction.extract(net, "auto", seconds=40)
+    assert r.status == "solved" and r.details["method"] == mechanism and extraction.is_mechanism(r.faithfulness)
+    assert [c[0] for c in calls] == [exact, also, mechanism]  # fsm never runs: the mechanism was found
+    assert calls[1][1] <= auto.MECHANISM_SHARE * 40 + 0.1  # a later reader gets a share of what is left
+    # where no later reader is the mechanism, the first exact reading stands (the others are not kept)
+    calls.clear()
+    monkeypatch.setattr(auto, "plan", lambda trained: [exact, also])
+    r = extraction.extract(net, "auto", seconds=40)
+    assert r.details["method"] == exact and r.faithfulness["interchange"] == 0.5
+    assert [c[0] for c in calls] == [exact, also]
+    # a first reading that is the mechanism ends it at once
+    calls.clear()
+    monkeypatch.setattr(auto, "plan", lambda trained: [mechanism, exact])
+    r = extraction.extract(net, "auto", seconds=40)
+    assert r.details["method"] == mechanism and [c[0] for c in calls] == [mechanism]
