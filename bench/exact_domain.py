@@ -13,7 +13,8 @@ phase sure on the domain's inputs; ``calm``: a lower rate instead of an early st
 ``snap``: states snapped to a codebook, on by default, ``'{"snap": false}'`` for the plain net; ``committee``: a
 regressing net chosen among nets from other seeds by their majority on the domain's inputs, on by default,
 ``'{"committee": false}'`` for the first net alone).
-Each row records the domain phase (``settings["domain_phase"]``) where it ran, the snap's record (``snapped``) and the committee's (``committee``).
+Each row records the domain phase (``settings["domain_phase"]``) where it ran, the snap's record (``snapped``) and
+the committee's (``committee``).
 """
 from __future__ import annotations
 

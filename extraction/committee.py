@@ -6,13 +6,14 @@ examples may still be wrong on an input its examples lack: first_index at seed 0
 (no length-1 input with its target first is among its 2,728 examples), read faithfully by ``fsm``. Nothing in
 one net tells where: its value there sits well inside its rounding interval (0.16 of the gap from -1, inside the
 quarter ``REGRESS_SURE`` allows), and its states are no finite set a codebook can snap (``extraction.snap``
-applies to classifying nets only). Nets from other seeds err elsewhere, if at all (first_index, width 16, 8
-trainings from seeds 2-5: 6 exact on the domain, the two others wrong on 1 and 3 of its 5,456 inputs, none on
-the same input as seed 0), so their majority on the domain's inputs (``problem.domain_inputs``: no answers) marks
-an answer that hangs on one net's seed, and the member closest to that majority is the one least likely to carry
-such an error. This is model selection by agreement on unlabelled inputs (the disagreement of independently
-trained nets estimates their error, Jiang et al. 2022, "Assessing generalization of SGD via disagreement"); the
-answers beyond the examples are never read.
+applies to classifying nets only). Nets from other seeds err elsewhere, if at all (first_index, width 16, eight
+trainings from seeds 2-5: six exact on the domain, two wrong on 1 and 3 of its 5,456 inputs), so their majority on
+the domain's inputs (``problem.domain_inputs``: no answers) marks an answer that hangs on one net's seed, and the
+member closest to that majority is the one least likely to carry such an error (six standard counters and
+positions, seeds 0-2: 7 of the 41 nets trained wrong on one input, no majority wrong; BENCHMARKS.md). This is model
+selection by agreement on unlabelled inputs (the disagreement of independently trained nets estimates their error,
+Jiang et al. 2022, "Assessing generalization of SGD via disagreement"); the answers beyond the examples are never
+read.
 
 How (``elect``). The net trained first is the first member. Members from seeds ``seed + 2``, ``seed + 3``, ...
 (the width search used ``seed`` and ``seed + 1``) train alone at its width, each for at most ``MEMBER_TIMES`` times
@@ -64,8 +65,8 @@ def off_majority(votes: np.ndarray) -> np.ndarray:
     return off.any(axis=2).sum(axis=1)
 
 
-def elect(first, problem, encoding: Encoding, fit_member: Callable[[int, float], Any], *, seed: int, first_seconds: float,
-          deadline: float) -> tuple[Any, dict[str, Any]]:
+def elect(first, problem, encoding: Encoding, fit_member: Callable[[int, float], Any], *, seed: int,
+          first_seconds: float, deadline: float) -> tuple[Any, dict[str, Any]]:
     """The member to keep (``first`` or one of the fitted members ``fit_member(seed, seconds)`` returns, all at the
     first net's width) and the record: ``{"members": [{"seed", "status", "seconds", "off"}], "compared": inputs,
     "kept": index of the member kept, "why": "agreed", "majority", "too few exact" or "budget", "passes": inputs run

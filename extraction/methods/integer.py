@@ -42,8 +42,8 @@ import numpy as np
 import torch
 
 from programs.ast import Assign, Binary, Const, Expr, For, Return, Tuple, Var, Yield
-from programs.domains import Int
 from programs.budget import Budget
+from programs.domains import Int
 from programs.interpreter import Machine
 from programs.printer import to_source
 from programs.program import Program
@@ -275,11 +275,11 @@ def lattices(tr: StateTrace, max_dim: int = MAX_DIM, trained=None, budget: Budge
     — then the whitened states again where that one reads no program (``other_lattices``: the start held, thin
     axes kept), and last what the network says from each state (``behaviour``: the set of its columns
     ``sufficient`` finds first, then the one with the fewest answers read ahead where that is another), its
-    traced states counted once per row through them, then once each (``once``). The caller stops at the first lattice whose program the
-    network agrees with, so the behaviour is read only where no lattice of the states gave one: the states of an
-    exact width-2 running maximum lie on a lattice (the maximum before the step and how far the new value
-    exceeds it) whose update ``max(x - s0 - s1, 0)`` the expression search does not reach in its work limit,
-    while its answers give the maximum itself, ``max(s, x)``."""
+    traced states counted once per row through them, then once each (``once``). The caller stops at the first
+    lattice whose program the network agrees with, so the behaviour is read only where no lattice of the states
+    gave one: the states of an exact width-2 running maximum lie on a lattice (the maximum before the step and
+    how far the new value exceeds it) whose update ``max(x - s0 - s1, 0)`` the expression search does not reach
+    in its work limit, while its answers give the maximum itself, ``max(s, x)``."""
     first, why = _whitened(tr, max_dim)
     reasons = [why]
     if first is None and trained is not None:
