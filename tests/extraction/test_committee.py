@@ -143,6 +143,11 @@ def test_the_committee_runs_only_where_it_applies(first):
     classifying = extraction.train(mod3, examples=HALF, seconds=20, seed=0)  # the snap's, not the committee's
     assert not classifying.problem.examples.complete
     assert not getattr(classifying.model, "regress", False) and "elected" not in classifying.settings
+    # a scan's answers are compared step by step, none past a sequence's end
+    inputs, lengths, _ = classifying.problem.domain_inputs(cap=500, seed=1)
+    got = answers(classifying.model, classifying.encoding, inputs, lengths)
+    past = np.arange(got.shape[1])[None, :] >= lengths[:, None]
+    assert got.shape == (500, 6) and np.all(got[past] == -1) and np.all(got[~past] >= 0)
 
 
 def test_a_bad_committee_option_is_refused():
