@@ -33,12 +33,12 @@ import torch
 from torch import nn
 
 from .encoding import Encoding
+from .snap import COMPARED, answers
 
 SEATS = 3  # exact members a majority is taken over
 TRIES = 5  # trainings at most, the first net's included
 MEMBER_TIMES = 2.0  # a member's budget, in multiples of the first net's training seconds
 MIN_MEMBER_SECONDS = 1.0  # a member given less than this is not trained
-COMPARED = 50_000  # domain inputs (no answers) the members are compared on, at most
 
 
 def committee_applies(model: nn.Module, problem, arch: str, settings: dict[str, Any]) -> bool:
@@ -47,29 +47,6 @@ def committee_applies(model: nn.Module, problem, arch: str, settings: dict[str, 
     ``extraction.quantise``)."""
     return (arch in ("gru", "rnn") and bool(getattr(model, "regress", False)) and not settings.get("numeric")
             and not problem.examples.complete)
-
-
-CHUNK = 8192  # inputs run through a net at once
-
-
-def answers(model: nn.Module, encoding: Encoding, inputs: dict[str, np.ndarray], lengths) -> np.ndarray:
-    """``[inputs, outputs]``: the value each head names on each input (every step of a scan; -1 past a sequence's end),
-    as the index of the value among the head's known ones: members share one encoding, so equal indices are equal
-    answers. A regressing readout's nearest value is found by bisection (``search.predicted``), in chunks, never
-    through a logit per known value."""
-    from .search import predicted
-
-    n = len(next(iter(inputs.values())))
-    out = []
-    with torch.no_grad():
-        for lo in range(0, n, CHUNK):
-            part = {k: v[lo:lo + CHUNK] for k, v in inputs.items()}
-            span = None if lengths is None else np.asarray(lengths)[lo:lo + CHUNK]
-            named = predicted(model, encoding.batch(part, span)).cpu().numpy().astype(np.int64)
-            if encoding.kind == "scan" and span is not None:
-                named = np.where((np.arange(named.shape[1])[None, :] < span[:, None])[..., None], named, -1)
-            out.append(named.reshape(len(named), -1))
-    return np.concatenate(out, axis=0)
 
 
 def off_majority(votes: np.ndarray) -> np.ndarray:

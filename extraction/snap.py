@@ -59,15 +59,35 @@ def with_codebook(model: nn.Module, codebook: np.ndarray) -> nn.Module:
     return out
 
 
+CHUNK = 8192  # inputs run through a net at once
+
+
+def answers(model: nn.Module, encoding: Encoding, inputs: dict[str, np.ndarray], lengths) -> np.ndarray:
+    """``[inputs, outputs]``: the value each head names on each input (every step of a scan; -1 past a sequence's end),
+    as the index of the value among the head's known ones: nets of one encoding name equal values by equal indices.
+    Run in chunks; a regressing readout's nearest value is found by bisection (``search.predicted``), never through a
+    logit per known value (hundreds of them over 50,000 inputs would take gigabytes)."""
+    from .search import predicted
+
+    n = len(next(iter(inputs.values())))
+    out = []
+    with torch.no_grad():
+        for lo in range(0, n, CHUNK):
+            part = {k: v[lo:lo + CHUNK] for k, v in inputs.items()}
+            span = None if lengths is None else np.asarray(lengths)[lo:lo + CHUNK]
+            named = predicted(model, encoding.batch(part, span)).cpu().numpy().astype(np.int64)
+            if encoding.kind == "scan" and span is not None:
+                named = np.where((np.arange(named.shape[1])[None, :] < span[:, None])[..., None], named, -1)
+            out.append(named.reshape(len(named), -1))
+    return np.concatenate(out, axis=0)
+
+
 def changed_answers(model: nn.Module, other: nn.Module, encoding: Encoding, problem, seed: int) -> tuple[int, int]:
     """(inputs answered differently, inputs compared): the two nets on the domain's inputs (``problem.domain_inputs``,
     no answers; all of them, or ``COMPARED`` drawn with ``seed``: a drift error rarer than one in 20,000 inputs is
     still likely among them)."""
     inputs, lengths, _ = problem.domain_inputs(cap=COMPARED, seed=seed)
-    dom = encoding.batch(inputs, lengths)
-    with torch.no_grad():
-        a, b = encoding.decode(model(dom), lengths), encoding.decode(other(dom), lengths)
-    differ = (np.asarray(a) != np.asarray(b)).reshape(len(a), -1).any(axis=1)
+    differ = (answers(model, encoding, inputs, lengths) != answers(other, encoding, inputs, lengths)).any(axis=1)
     return int(differ.sum()), int(len(differ))
 
 

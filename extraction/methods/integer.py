@@ -295,15 +295,17 @@ def lattices(tr: StateTrace, max_dim: int = MAX_DIM, trained=None, budget: Budge
         found_any = True
         yield lat, None
     if trained is not None:  # reached only where no lattice before read a program the net agrees with
+        columns = None  # what the network says from each state, probed once for every reading of it
         for once in (False, True):  # then each traced state counted once: one wrong answer at a short prefix
             if budget is not None and budget.expired:
                 break
-            found, third = behaviour(trained, tr, max_dim, budget, once=once)
+            columns = columns or probe(trained, tr, max_dim)
+            found, third = behaviour(trained, tr, max_dim, budget, once=once, columns=columns)
             if found is not None:
                 found_any = True
                 yield found, None
                 # the coordinates with the fewest answers read ahead, where they are others
-                other, _ = behaviour(trained, tr, max_dim, budget, once=once, lookahead_last=True)
+                other, _ = behaviour(trained, tr, max_dim, budget, once=once, lookahead_last=True, columns=columns)
                 if other is not None and not np.array_equal(other.coords, found.coords):
                     yield other, None
             elif not once:
@@ -433,7 +435,7 @@ def _observed(tr: StateTrace, obs: np.ndarray, max_dim: int) -> tuple[Lattice | 
 
 
 def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM, budget: Budget | None = None,
-              once: bool = False, lookahead_last: bool = False) -> tuple[Lattice | None, str | None]:
+              once: bool = False, lookahead_last: bool = False, columns=None) -> tuple[Lattice | None, str | None]:
     """Integer coordinates read from what the network says from each state (``probe``): its output there, after
     reading each of the commonest letters once, twice, ... (up to a horizon), and how many of a letter it takes
     before the output changes (a depth, a count to a threshold); beside them two coordinates of the input's
@@ -444,8 +446,8 @@ def behaviour(trained, tr: StateTrace, max_dim: int = MAX_DIM, budget: Budget | 
     value; where an integer combination of it (and the outputs) is one coordinate with an affine update, that
     one (``compress``). The start's own are the program's start values. With ``once`` each traced state counts
     once (``first_of_prefix``), here and in the tables read on the lattice (``Lattice.once``); ``lookahead_last``
-    orders the candidate sets as ``sufficient`` says."""
-    v, ahead, probed, depth, why = probe(trained, tr, max_dim)
+    orders the candidate sets as ``sufficient`` says; ``columns``: ``probe``'s result where the caller has it."""
+    v, ahead, probed, depth, why = columns if columns is not None else probe(trained, tr, max_dim)
     if why is not None:
         return None, why
     rows = np.concatenate([[0], np.nonzero(tr.valid)[0]])
